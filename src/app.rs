@@ -1,0 +1,172 @@
+//! The window: five tabs in a bar, each drawn by its own room. This file only composes them
+//! and saves their settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use egui::Ui;
+use serde::{Deserialize, Serialize};
+
+use crate::tabs::placeholder::placeholder_ui;
+use crate::tabs::tcp_client::{TcpClientSettings, TcpClientTab};
+use crate::worker::Wake;
+
+/// Key under which the settings are stored by eframe.
+pub const STORAGE_KEY: &str = "sockpit-settings";
+
+/// The five tabs, in the order the bar shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Tab {
+    TcpServer,
+    #[default]
+    TcpClient,
+    Udp,
+    Broadcast,
+    IpTools,
+}
+
+impl Tab {
+    pub const ALL: [Self; 5] = [
+        Self::TcpServer,
+        Self::TcpClient,
+        Self::Udp,
+        Self::Broadcast,
+        Self::IpTools,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::TcpServer => "TCP Server",
+            Self::TcpClient => "TCP Client",
+            Self::Udp => "UDP",
+            Self::Broadcast => "Broadcast",
+            Self::IpTools => "IP Tools",
+        }
+    }
+}
+
+/// Everything saved across restarts. Unknown or broken fields fall back to defaults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub tab: Tab,
+    pub tcp_client: TcpClientSettings,
+}
+
+impl Settings {
+    /// Loads saved settings; anything unreadable gives the defaults, never a crash.
+    pub fn load(storage: Option<&dyn eframe::Storage>) -> Self {
+        storage
+            .and_then(|s| eframe::get_value::<Self>(s, STORAGE_KEY))
+            .unwrap_or_default()
+    }
+}
+
+/// The application: owns every tab.
+pub struct SockpitApp {
+    pub tab: Tab,
+    pub tcp_client: TcpClientTab,
+    frames: u64,
+    exit_after_frames: Option<u64>,
+}
+
+/// A wake-up that asks egui for a repaint soon, so a burst of worker events costs one frame.
+pub fn repaint_waker(ctx: &egui::Context) -> Wake {
+    let ctx = ctx.clone();
+    Arc::new(move || ctx.request_repaint_after(Duration::from_millis(10)))
+}
+
+impl SockpitApp {
+    /// Builds the app from eframe's creation context (settings, egui context for wake-ups).
+    pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+        let settings = Settings::load(cc.storage);
+        Self::with_settings(&cc.egui_ctx, settings)
+    }
+
+    pub fn with_settings(ctx: &egui::Context, settings: Settings) -> Self {
+        let wake = repaint_waker(ctx);
+        let exit_after_frames = std::env::var("SOCKPIT_EXIT_AFTER_FRAMES")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        Self {
+            tab: settings.tab,
+            tcp_client: TcpClientTab::new(settings.tcp_client, wake),
+            frames: 0,
+            exit_after_frames,
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            tab: self.tab,
+            tcp_client: self.tcp_client.settings_to_save(),
+        }
+    }
+
+    /// Frames drawn so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    fn tab_bar_ui(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            ui.heading("Sockpit");
+            ui.separator();
+            for tab in Tab::ALL {
+                ui.selectable_value(&mut self.tab, tab, tab.title());
+            }
+        });
+    }
+}
+
+impl eframe::App for SockpitApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        // Every tab drains its worker whether or not it is visible, so nothing piles up.
+        if self.tcp_client.drain_events() {
+            ctx.request_repaint();
+        }
+    }
+
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.frames += 1;
+        egui::Panel::top("tab-bar").show(ui, |ui| {
+            ui.add_space(2.0);
+            self.tab_bar_ui(ui);
+            ui.add_space(2.0);
+        });
+        match self.tab {
+            Tab::TcpClient => self.tcp_client.ui(ui),
+            Tab::TcpServer => placeholder_ui(
+                ui,
+                "TCP Server",
+                "Listen on a port, accept many clients, see each one, send to one or all.",
+            ),
+            Tab::Udp => placeholder_ui(
+                ui,
+                "UDP",
+                "Bind a port, send datagrams to any host, receive with the sender's address, multicast.",
+            ),
+            Tab::Broadcast => placeholder_ui(
+                ui,
+                "Broadcast",
+                "Send on an interface's broadcast or multicast address and list who answers.",
+            ),
+            Tab::IpTools => placeholder_ui(
+                ui,
+                "IP Tools",
+                "Interfaces, a subnet calculator in binary, the ARP table with vendors, a LAN sweep.",
+            ),
+        }
+        if let Some(limit) = self.exit_after_frames {
+            if self.frames >= limit {
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+            } else {
+                ui.ctx().request_repaint();
+            }
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, STORAGE_KEY, &self.settings());
+    }
+}

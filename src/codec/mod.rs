@@ -1,0 +1,9 @@
+//! Codecs: hex parsing and formatting, backslash escapes, and text encodings.
+//!
+//! Everything here is pure and synchronous, shared by every tab, the send box and the CLI.
+
+pub mod encoding;
+pub mod escape;
+pub mod hex;
+
+pub use encoding::TextEncoding;

@@ -1,0 +1,87 @@
+//! Network helpers shared by the tabs: error translation and address parsing.
+
+pub mod error;
+
+pub use error::NetError;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+/// Strips the brackets users often type around IPv6 literals (`[::1]`).
+pub fn normalize_host(host: &str) -> &str {
+    let host = host.trim();
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// Resolves `host` (a name, IPv4 or IPv6 literal) and `port` with the system resolver.
+pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, NetError> {
+    let name = normalize_host(host);
+    let not_resolved = |detail: String| NetError::NameNotResolved {
+        host: name.to_owned(),
+        detail,
+    };
+    match (name, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if addrs.is_empty() {
+                Err(not_resolved("the name has no addresses".to_owned()))
+            } else {
+                Ok(addrs)
+            }
+        }
+        Err(e) => Err(not_resolved(e.to_string())),
+    }
+}
+
+/// Parses a port typed by the user: a number 1–65535 (0 only when `allow_zero`).
+pub fn parse_port(text: &str, allow_zero: bool) -> Result<u16, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("Enter a port number (1–65535).".to_owned());
+    }
+    match t.parse::<u32>() {
+        Ok(0) if allow_zero => Ok(0),
+        Ok(p @ 1..=65535) => Ok(p as u16),
+        Ok(_) => Err(format!(
+            "Port {t} is out of range: use {}–65535.",
+            u8::from(!allow_zero)
+        )),
+        Err(_) => Err(format!(
+            "\"{t}\" is not a port number: use digits only, 1–65535."
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports() {
+        assert_eq!(parse_port(" 8080 ", false), Ok(8080));
+        assert!(parse_port("0", false).is_err());
+        assert_eq!(parse_port("0", true), Ok(0));
+        assert!(
+            parse_port("65536", false)
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(parse_port("80a", false).unwrap_err().contains("not a port"));
+        assert!(parse_port("", false).is_err());
+    }
+
+    #[test]
+    fn resolves_literals_and_reports_bad_names() {
+        assert_eq!(
+            resolve("127.0.0.1", 80).unwrap()[0],
+            "127.0.0.1:80".parse().unwrap()
+        );
+        assert_eq!(
+            resolve("[::1]", 80).unwrap()[0],
+            "[::1]:80".parse().unwrap()
+        );
+        let err = resolve("no-such-host.invalid", 80).unwrap_err();
+        assert!(matches!(err, NetError::NameNotResolved { .. }), "{err:?}");
+    }
+}

@@ -1,0 +1,4 @@
+//! One room per tab: each holds its UI state, its `*_ui` functions and its worker.
+
+pub mod placeholder;
+pub mod tcp_client;

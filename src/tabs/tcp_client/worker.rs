@@ -1,0 +1,787 @@
+//! The TCP Client worker: one named thread per tab, a mio readiness loop over the connection
+//! and a waker for commands, so it never blocks on the socket and never spins.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::net::{self, NetError};
+use crate::worker::{SessionId, Wake, spawn_named};
+
+const WAKER: Token = Token(0);
+const STREAM: Token = Token(1);
+
+/// Size of one read; chunks sent to the UI hold up to `CHUNK_BYTES`.
+const READ_BYTES: usize = 64 * 1024;
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Most bytes read per loop turn before commands are looked at again.
+const READ_BUDGET_BYTES: usize = 4 * 1024 * 1024;
+const COMMAND_CAPACITY: usize = 64;
+const EVENT_CAPACITY: usize = 256;
+/// How long to wait before retrying when the UI's event channel is full.
+const BACKPRESSURE_RETRY: Duration = Duration::from_millis(2);
+const BACKOFF_START: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Long connections stay open; short ones open for each send and close after the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum ConnectionMode {
+    #[default]
+    Long,
+    Short,
+}
+
+/// Everything a session needs to know about where and how to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOptions {
+    pub host: String,
+    pub port: u16,
+    pub connect_timeout: Duration,
+    pub mode: ConnectionMode,
+    /// Short mode: close after this long without data from the peer.
+    pub idle_timeout: Duration,
+    pub auto_reconnect: bool,
+    pub nodelay: bool,
+    pub keepalive: bool,
+}
+
+impl ConnectOptions {
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            connect_timeout: Duration::from_secs(5),
+            mode: ConnectionMode::Long,
+            idle_timeout: Duration::from_secs(2),
+            auto_reconnect: false,
+            nodelay: false,
+            keepalive: false,
+        }
+    }
+}
+
+/// UI → worker.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Start a session: long mode connects now; short mode waits for the first send.
+    Connect {
+        session: SessionId,
+        options: ConnectOptions,
+    },
+    /// Send bytes in the given session (queued while connecting).
+    Send { session: SessionId, bytes: Vec<u8> },
+    /// End the session and close the connection.
+    Disconnect { session: SessionId },
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The peer closed its side (read returned 0).
+    ClosedByPeer,
+    /// The peer reset the connection.
+    Reset,
+    /// We closed it (Disconnect, or a new Connect).
+    ByUser,
+    /// Short mode: the peer was silent for the idle timeout.
+    IdleTimeout,
+    /// Reading or writing failed.
+    Error(NetError),
+}
+
+/// Worker → UI. Every event names the session it belongs to.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub session: SessionId,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    /// Short mode is armed: each send will open a connection.
+    Ready,
+    /// Connecting to one resolved address.
+    Connecting { remote: SocketAddr },
+    Connected {
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    /// Bytes from the peer, in chunks as large as the reads allowed.
+    Received { peer: SocketAddr, bytes: Vec<u8> },
+    /// Bytes fully handed to the kernel.
+    Sent { peer: SocketAddr, bytes: Vec<u8> },
+    Closed {
+        remote: SocketAddr,
+        reason: CloseReason,
+    },
+    /// The connection could not be made (refused, timed out, not resolved, …).
+    ConnectFailed(NetError),
+    /// A send could not be done (not connected).
+    SendRejected { reason: String },
+    /// Auto-reconnect will try again after `delay`.
+    ReconnectScheduled { delay: Duration, attempt: u32 },
+    /// The session ended; the worker is idle.
+    Stopped,
+    /// The worker thread panicked; it must be restarted.
+    WorkerFailed { message: String },
+}
+
+/// The UI's end of a running worker: send commands, receive events; dropping it stops and
+/// joins the thread.
+pub struct TcpClientHandle {
+    commands: Option<Sender<Command>>,
+    events: Receiver<Event>,
+    waker: std::sync::Arc<mio::Waker>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TcpClientHandle {
+    /// Starts the worker thread. `wake` is called whenever events are waiting.
+    pub fn spawn(wake: Wake) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
+        let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(COMMAND_CAPACITY);
+        let (ev_tx, ev_rx) = crossbeam_channel::bounded(EVENT_CAPACITY);
+        let panic_tx = ev_tx.clone();
+        let panic_wake = wake.clone();
+        let thread = spawn_named(
+            "tcp-client",
+            move || Worker::new(poll, cmd_rx, ev_tx, wake).run(),
+            move |message| {
+                let _ = panic_tx.send(Event {
+                    session: SessionId(u64::MAX),
+                    kind: EventKind::WorkerFailed { message },
+                });
+                panic_wake();
+            },
+        )?;
+        Ok(Self {
+            commands: Some(cmd_tx),
+            events: ev_rx,
+            waker,
+            thread: Some(thread),
+        })
+    }
+
+    /// Sends a command; returns false if the worker is gone or its queue is full.
+    pub fn send(&self, command: Command) -> bool {
+        let Some(tx) = &self.commands else {
+            return false;
+        };
+        let ok = tx.try_send(command).is_ok();
+        let _ = self.waker.wake();
+        ok
+    }
+
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    /// Whether the worker thread has ended (panicked or stopped).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
+impl Drop for TcpClientHandle {
+    fn drop(&mut self) {
+        // Dropping the sender is the shutdown signal; the waker makes the worker notice.
+        self.commands = None;
+        let _ = self.waker.wake();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+enum Conn {
+    Idle,
+    Connecting {
+        stream: TcpStream,
+        remote: SocketAddr,
+        /// Addresses still to try if this one fails.
+        rest: Vec<SocketAddr>,
+        deadline: Instant,
+    },
+    Connected {
+        stream: TcpStream,
+        remote: SocketAddr,
+        readable: bool,
+        writable: bool,
+    },
+}
+
+struct Worker {
+    poll: Poll,
+    commands: Receiver<Command>,
+    events: Sender<Event>,
+    wake: Wake,
+    outbox: VecDeque<Event>,
+    session: SessionId,
+    options: Option<ConnectOptions>,
+    conn: Conn,
+    /// Bytes waiting to be written, front first, with how much of the front is written.
+    pending_writes: VecDeque<Vec<u8>>,
+    front_written: usize,
+    idle_deadline: Option<Instant>,
+    reconnect_at: Option<Instant>,
+    reconnect_attempt: u32,
+    read_buf: Vec<u8>,
+}
+
+impl Worker {
+    fn new(poll: Poll, commands: Receiver<Command>, events: Sender<Event>, wake: Wake) -> Self {
+        Self {
+            poll,
+            commands,
+            events,
+            wake,
+            outbox: VecDeque::new(),
+            session: SessionId::default(),
+            options: None,
+            conn: Conn::Idle,
+            pending_writes: VecDeque::new(),
+            front_written: 0,
+            idle_deadline: None,
+            reconnect_at: None,
+            reconnect_attempt: 0,
+            read_buf: vec![0; READ_BYTES],
+        }
+    }
+
+    fn emit(&mut self, kind: EventKind) {
+        self.outbox.push_back(Event {
+            session: self.session,
+            kind,
+        });
+    }
+
+    /// Moves queued events into the channel as far as it has room. Returns false when the
+    /// UI is gone.
+    fn flush_outbox(&mut self) -> bool {
+        let mut sent_any = false;
+        while let Some(event) = self.outbox.pop_front() {
+            match self.events.try_send(event) {
+                Ok(()) => sent_any = true,
+                Err(TrySendError::Full(event)) => {
+                    self.outbox.push_front(event);
+                    break;
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+        if sent_any {
+            (self.wake)();
+        }
+        true
+    }
+
+    fn run(mut self) {
+        let mut events = Events::with_capacity(16);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                self.emit(EventKind::WorkerFailed {
+                    message: format!("poll failed: {e}"),
+                });
+                let _ = self.flush_outbox();
+                return;
+            }
+            for event in &events {
+                if event.token() == STREAM {
+                    self.on_stream_event(
+                        event.is_readable() || event.is_read_closed() || event.is_error(),
+                        event.is_writable() || event.is_write_closed() || event.is_error(),
+                    );
+                }
+            }
+            if !self.drain_commands() {
+                return;
+            }
+            self.on_timers();
+            self.progress_connection();
+            if !self.flush_outbox() {
+                return;
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        let now = Instant::now();
+        if !self.outbox.is_empty() {
+            return Some(BACKPRESSURE_RETRY);
+        }
+        if let Conn::Connected { readable: true, .. } = self.conn {
+            return Some(Duration::ZERO);
+        }
+        let deadlines = [
+            match &self.conn {
+                Conn::Connecting { deadline, .. } => Some(*deadline),
+                _ => None,
+            },
+            self.idle_deadline,
+            self.reconnect_at,
+        ];
+        deadlines
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|d| d.saturating_duration_since(now))
+    }
+
+    fn on_stream_event(&mut self, readable: bool, writable: bool) {
+        match &mut self.conn {
+            Conn::Connected {
+                readable: r,
+                writable: w,
+                ..
+            } => {
+                *r |= readable;
+                *w |= writable;
+            }
+            Conn::Connecting { .. } => {
+                if readable || writable {
+                    self.check_connect();
+                }
+            }
+            Conn::Idle => {}
+        }
+    }
+
+    /// Handles every waiting command. Returns false when the UI hung up (shutdown).
+    fn drain_commands(&mut self) -> bool {
+        loop {
+            match self.commands.try_recv() {
+                Ok(command) => self.on_command(command),
+                Err(crossbeam_channel::TryRecvError::Empty) => return true,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    self.close(CloseReason::ByUser);
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Connect { session, options } => {
+                if !matches!(self.conn, Conn::Idle) {
+                    self.close(CloseReason::ByUser);
+                }
+                self.session = session;
+                self.pending_writes.clear();
+                self.front_written = 0;
+                self.reconnect_attempt = 0;
+                self.reconnect_at = None;
+                let mode = options.mode;
+                self.options = Some(options);
+                match mode {
+                    ConnectionMode::Long => self.start_connect(),
+                    ConnectionMode::Short => self.emit(EventKind::Ready),
+                }
+            }
+            Command::Send { session, bytes } => {
+                if session != self.session || self.options.is_none() {
+                    self.emit_for(
+                        session,
+                        EventKind::SendRejected {
+                            reason: "Not connected: click Connect first.".to_owned(),
+                        },
+                    );
+                    return;
+                }
+                if bytes.is_empty() {
+                    return;
+                }
+                let short = self.is_short();
+                match self.conn {
+                    Conn::Connected { .. } => {
+                        self.pending_writes.push_back(bytes);
+                        self.write_pending();
+                    }
+                    Conn::Connecting { .. } => self.pending_writes.push_back(bytes),
+                    Conn::Idle if short => {
+                        self.pending_writes.push_back(bytes);
+                        self.start_connect();
+                    }
+                    Conn::Idle => self.emit(EventKind::SendRejected {
+                        reason: if self.reconnect_at.is_some() {
+                            "Not connected (waiting to reconnect): the data was not sent."
+                                .to_owned()
+                        } else {
+                            "Not connected: click Connect first.".to_owned()
+                        },
+                    }),
+                }
+            }
+            Command::Disconnect { session } => {
+                if session != self.session {
+                    return;
+                }
+                self.close(CloseReason::ByUser);
+                self.options = None;
+                self.reconnect_at = None;
+                self.pending_writes.clear();
+                self.emit(EventKind::Stopped);
+            }
+        }
+    }
+
+    fn emit_for(&mut self, session: SessionId, kind: EventKind) {
+        self.outbox.push_back(Event { session, kind });
+    }
+
+    fn is_short(&self) -> bool {
+        self.options
+            .as_ref()
+            .is_some_and(|o| o.mode == ConnectionMode::Short)
+    }
+
+    fn start_connect(&mut self) {
+        let Some(options) = self.options.clone() else {
+            return;
+        };
+        self.reconnect_at = None;
+        match net::resolve(&options.host, options.port) {
+            Ok(addrs) => self.try_addresses(addrs),
+            Err(e) => self.connect_failed(e),
+        }
+    }
+
+    /// Starts a non-blocking connect to the first address that accepts one.
+    fn try_addresses(&mut self, mut addrs: Vec<SocketAddr>) {
+        let timeout = self
+            .options
+            .as_ref()
+            .map_or(Duration::from_secs(5), |o| o.connect_timeout);
+        addrs.reverse();
+        let mut last_error = None;
+        while let Some(remote) = addrs.pop() {
+            match TcpStream::connect(remote) {
+                Ok(mut stream) => {
+                    if let Err(e) = self.poll.registry().register(
+                        &mut stream,
+                        STREAM,
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        last_error = Some(NetError::from_io(&e, remote));
+                        continue;
+                    }
+                    self.emit(EventKind::Connecting { remote });
+                    addrs.reverse();
+                    self.conn = Conn::Connecting {
+                        stream,
+                        remote,
+                        rest: addrs,
+                        deadline: Instant::now() + timeout,
+                    };
+                    return;
+                }
+                Err(e) => last_error = Some(NetError::from_io(&e, remote)),
+            }
+        }
+        if let Some(e) = last_error {
+            self.connect_failed(e);
+        }
+    }
+
+    /// Called when the connecting socket reports readiness: finished, failed or spurious.
+    fn check_connect(&mut self) {
+        let Conn::Connecting { stream, remote, .. } = &self.conn else {
+            return;
+        };
+        let remote = *remote;
+        let outcome = match stream.take_error() {
+            Ok(Some(e)) | Err(e) => Err(e),
+            Ok(None) => match stream.peer_addr() {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+                Err(e) => Err(e),
+            },
+        };
+        match outcome {
+            Ok(()) => self.on_connected(),
+            Err(e) => self.next_address_or_fail(NetError::from_io(&e, remote)),
+        }
+    }
+
+    fn next_address_or_fail(&mut self, error: NetError) {
+        let conn = std::mem::replace(&mut self.conn, Conn::Idle);
+        if let Conn::Connecting {
+            mut stream, rest, ..
+        } = conn
+        {
+            let _ = self.poll.registry().deregister(&mut stream);
+            if !rest.is_empty() {
+                self.try_addresses(rest);
+                if !matches!(self.conn, Conn::Idle) {
+                    return;
+                }
+            }
+        }
+        self.connect_failed(error);
+    }
+
+    fn on_connected(&mut self) {
+        let conn = std::mem::replace(&mut self.conn, Conn::Idle);
+        let Conn::Connecting { stream, remote, .. } = conn else {
+            return;
+        };
+        if let Some(options) = &self.options {
+            let _ = stream.set_nodelay(options.nodelay);
+            let _ = socket2::SockRef::from(&stream).set_keepalive(options.keepalive);
+        }
+        let local = stream.local_addr().unwrap_or(remote);
+        self.reconnect_attempt = 0;
+        self.emit(EventKind::Connected { local, remote });
+        self.conn = Conn::Connected {
+            stream,
+            remote,
+            readable: true,
+            writable: true,
+        };
+        self.touch_idle();
+        self.write_pending();
+    }
+
+    fn connect_failed(&mut self, error: NetError) {
+        self.conn = Conn::Idle;
+        self.emit(EventKind::ConnectFailed(error));
+        self.pending_writes.clear();
+        self.front_written = 0;
+        self.schedule_reconnect();
+    }
+
+    fn schedule_reconnect(&mut self) {
+        let wanted = self
+            .options
+            .as_ref()
+            .is_some_and(|o| o.auto_reconnect && o.mode == ConnectionMode::Long);
+        if !wanted {
+            return;
+        }
+        let factor = 1u32 << self.reconnect_attempt.min(16);
+        let delay = BACKOFF_START.saturating_mul(factor).min(BACKOFF_MAX);
+        self.reconnect_attempt += 1;
+        self.reconnect_at = Some(Instant::now() + delay);
+        self.emit(EventKind::ReconnectScheduled {
+            delay,
+            attempt: self.reconnect_attempt,
+        });
+    }
+
+    fn touch_idle(&mut self) {
+        self.idle_deadline = self
+            .options
+            .as_ref()
+            .filter(|o| o.mode == ConnectionMode::Short)
+            .map(|o| Instant::now() + o.idle_timeout);
+    }
+
+    fn on_timers(&mut self) {
+        let now = Instant::now();
+        if let Conn::Connecting {
+            deadline, remote, ..
+        } = &self.conn
+            && now >= *deadline
+        {
+            let timeout_ms = self
+                .options
+                .as_ref()
+                .map_or(0, |o| o.connect_timeout.as_millis() as u64);
+            let remote = *remote;
+            self.next_address_or_fail(NetError::TimedOut {
+                addr: remote,
+                timeout_ms,
+            });
+        }
+        if self.idle_deadline.is_some_and(|d| now >= d) {
+            self.idle_deadline = None;
+            if matches!(self.conn, Conn::Connected { .. }) {
+                self.close(CloseReason::IdleTimeout);
+            }
+        }
+        if self.reconnect_at.is_some_and(|d| now >= d) {
+            self.reconnect_at = None;
+            if matches!(self.conn, Conn::Idle) {
+                self.start_connect();
+            }
+        }
+    }
+
+    fn progress_connection(&mut self) {
+        let (readable, writable) = match &self.conn {
+            Conn::Connected {
+                readable, writable, ..
+            } => (*readable, *writable),
+            _ => return,
+        };
+        if writable && !self.pending_writes.is_empty() {
+            self.write_pending();
+        }
+        if readable && self.outbox.is_empty() {
+            self.read_available();
+        }
+    }
+
+    /// Reads until the socket is drained or the budget is spent, sending large chunks.
+    fn read_available(&mut self) {
+        let mut chunk: Vec<u8> = Vec::new();
+        let mut total = 0;
+        let outcome = loop {
+            let Conn::Connected {
+                stream, readable, ..
+            } = &mut self.conn
+            else {
+                return;
+            };
+            if total >= READ_BUDGET_BYTES {
+                break None;
+            }
+            match stream.read(&mut self.read_buf) {
+                Ok(0) => break Some(CloseReason::ClosedByPeer),
+                Ok(n) => {
+                    total += n;
+                    if chunk.is_empty() {
+                        chunk.reserve_exact(n.clamp(READ_BYTES, CHUNK_BYTES));
+                    }
+                    chunk.extend_from_slice(&self.read_buf[..n]);
+                    if chunk.len() + READ_BYTES > CHUNK_BYTES {
+                        self.push_received(std::mem::take(&mut chunk));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    *readable = false;
+                    break None;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    break Some(match e.kind() {
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+                            CloseReason::Reset
+                        }
+                        _ => {
+                            CloseReason::Error(NetError::from_io(&e, self.remote_or_unspecified()))
+                        }
+                    });
+                }
+            }
+        };
+        if !chunk.is_empty() {
+            self.push_received(chunk);
+        }
+        if total > 0 {
+            self.touch_idle();
+        }
+        if let Some(reason) = outcome {
+            self.close(reason);
+        }
+    }
+
+    fn remote_or_unspecified(&self) -> SocketAddr {
+        match &self.conn {
+            Conn::Connected { remote, .. } | Conn::Connecting { remote, .. } => *remote,
+            Conn::Idle => SocketAddr::from(([0, 0, 0, 0], 0)),
+        }
+    }
+
+    fn push_received(&mut self, mut bytes: Vec<u8>) {
+        bytes.shrink_to_fit();
+        let peer = self.remote_or_unspecified();
+        self.emit(EventKind::Received { peer, bytes });
+    }
+
+    /// Writes queued bytes until done or the socket is full.
+    fn write_pending(&mut self) {
+        let mut failure = None;
+        let mut done = Vec::new();
+        {
+            let Conn::Connected {
+                stream,
+                writable,
+                remote,
+                ..
+            } = &mut self.conn
+            else {
+                return;
+            };
+            while let Some(front) = self.pending_writes.front() {
+                match stream.write(&front[self.front_written..]) {
+                    Ok(n) => {
+                        self.front_written += n;
+                        if self.front_written == front.len() {
+                            self.front_written = 0;
+                            if let Some(sent) = self.pending_writes.pop_front() {
+                                done.push(sent);
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        *writable = false;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        failure = Some(match e.kind() {
+                            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
+                                CloseReason::Reset
+                            }
+                            _ => CloseReason::Error(NetError::from_io(&e, *remote)),
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        let peer = self.remote_or_unspecified();
+        for bytes in done {
+            self.emit(EventKind::Sent { peer, bytes });
+        }
+        if !self.pending_writes.is_empty() || failure.is_none() {
+            self.touch_idle();
+        }
+        if let Some(reason) = failure {
+            self.close(reason);
+        }
+    }
+
+    /// Closes the current connection (if any), reports why, and arranges a reconnect when
+    /// the session wants one.
+    fn close(&mut self, reason: CloseReason) {
+        let conn = std::mem::replace(&mut self.conn, Conn::Idle);
+        self.idle_deadline = None;
+        match conn {
+            Conn::Idle => {}
+            Conn::Connecting {
+                mut stream, remote, ..
+            } => {
+                let _ = self.poll.registry().deregister(&mut stream);
+                self.emit(EventKind::Closed { remote, reason });
+            }
+            Conn::Connected {
+                mut stream, remote, ..
+            } => {
+                let _ = self.poll.registry().deregister(&mut stream);
+                if reason == CloseReason::Reset {
+                    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                }
+                drop(stream);
+                let by_user = reason == CloseReason::ByUser;
+                self.emit(EventKind::Closed { remote, reason });
+                self.pending_writes.clear();
+                self.front_written = 0;
+                if !by_user {
+                    self.schedule_reconnect();
+                }
+            }
+        }
+    }
+}
