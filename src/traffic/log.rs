@@ -137,7 +137,9 @@ impl TrafficLog {
             if let Some(old) = self.records.pop_front() {
                 self.stored_bytes -= old.cost_bytes();
                 self.evicted_records += 1;
-                self.evicted_bytes += old.bytes.len() as u64;
+                if matches!(old.direction, Direction::Received | Direction::Sent) {
+                    self.evicted_bytes += old.bytes.len() as u64;
+                }
                 self.first_id += 1;
             }
         }
@@ -200,7 +202,7 @@ impl TrafficLog {
         self.evicted_records
     }
 
-    /// Payload bytes of evicted records since the last clear.
+    /// Traffic bytes (received and sent payload) of evicted records since the last clear.
     pub fn evicted_bytes(&self) -> u64 {
         self.evicted_bytes
     }

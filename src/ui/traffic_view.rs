@@ -407,7 +407,7 @@ impl TrafficView {
                 });
                 if s.payload.shows_hex() {
                     header.col(|ui| {
-                        ui.strong("Hex");
+                        ui.strong("Hex bytes");
                     });
                 }
                 if s.payload.shows_text() {

@@ -24,7 +24,7 @@ pub use worker::{
 /// Most events applied per frame; the rest wait for the next frame (which is requested).
 const MAX_EVENTS_PER_FRAME: usize = 1024;
 /// Most received bytes applied per frame.
-const MAX_BYTES_PER_FRAME: usize = 256 * 1024 * 1024;
+const MAX_BYTES_PER_FRAME: usize = 64 * 1024 * 1024;
 
 /// What the tab saves across restarts.
 #[derive(Debug, Clone, Serialize, Deserialize)]

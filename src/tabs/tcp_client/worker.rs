@@ -23,7 +23,7 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// Most bytes read per loop turn before commands are looked at again.
 const READ_BUDGET_BYTES: usize = 4 * 1024 * 1024;
 const COMMAND_CAPACITY: usize = 64;
-const EVENT_CAPACITY: usize = 256;
+const EVENT_CAPACITY: usize = 128;
 /// How long to wait before retrying when the UI's event channel is full.
 const BACKPRESSURE_RETRY: Duration = Duration::from_millis(2);
 const BACKOFF_START: Duration = Duration::from_millis(500);

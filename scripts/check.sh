@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The one test command: installs what tests need, then fmt, clippy, every test and the smoke test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo build --all-targets
+cargo test --all-targets
+cargo test --doc
+scripts/smoke.sh target/debug/sockpit
+echo "check: all passed"

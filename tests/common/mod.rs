@@ -1,0 +1,81 @@
+//! Helpers for the UI tests: a harness around the real app, and a step-until that waits for
+//! the workers without fixed sleeps.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::field_reassign_with_default
+)]
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use sockpit::SockpitApp;
+use sockpit::app::Settings;
+
+/// The real app in a kittest harness, with system fonts so CJK text can be laid out.
+pub fn harness(settings: Settings) -> Harness<'static, SockpitApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .with_context_setup(|ctx| {
+            ctx.add_font_provider(Arc::new(
+                egui_system_font_provider::SystemFontProvider::new(),
+            ));
+        })
+        .build_eframe(move |cc| SockpitApp::with_settings(&cc.egui_ctx, settings))
+}
+
+/// Steps frames until `done` holds, or panics after `timeout` naming what was awaited.
+pub fn step_until(
+    harness: &mut Harness<'_, SockpitApp>,
+    what: &str,
+    timeout: Duration,
+    mut done: impl FnMut(&mut Harness<'_, SockpitApp>) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        harness.step();
+        if done(harness) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for: {what}; status: {:?}",
+            harness.state().tcp_client.status
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Accepts one connection from the app, stepping frames meanwhile so the worker gets its
+/// Connect command (a click is only processed on the next frame).
+pub fn accept(
+    harness: &mut Harness<'_, SockpitApp>,
+    listener: &std::net::TcpListener,
+) -> std::net::TcpStream {
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        harness.step();
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).expect("blocking stream");
+                return stream;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("accept failed: {e}"),
+        }
+        assert!(Instant::now() < deadline, "the app never connected");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether any node's label contains `text`.
+pub fn shows(harness: &Harness<'_, SockpitApp>, text: &str) -> bool {
+    use egui_kittest::kittest::Queryable as _;
+    harness.query_all_by_label_contains(text).next().is_some()
+}

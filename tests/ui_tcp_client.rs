@@ -1,0 +1,193 @@
+//! The TCP Client tab driven by labels, as a user would, against real loopback peers.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::field_reassign_with_default
+)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use common::{accept, harness, shows, step_until};
+use egui_kittest::kittest::Queryable as _;
+use sockpit::app::{Settings, Tab};
+use sockpit::tabs::tcp_client::Status;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn blank_settings() -> Settings {
+    let mut s = Settings::default();
+    s.tab = Tab::TcpServer;
+    s.tcp_client.host.clear();
+    s.tcp_client.port.clear();
+    s
+}
+
+#[test]
+fn window_shows_five_tabs_in_order() {
+    let h = harness(Settings::default());
+    let titles = ["TCP Server", "TCP Client", "UDP", "Broadcast", "IP Tools"];
+    let xs: Vec<f32> = titles
+        .iter()
+        .map(|t| h.get_by_label(t).rect().left())
+        .collect();
+    assert!(xs.windows(2).all(|w| w[0] < w[1]), "tabs in order: {xs:?}");
+}
+
+#[test]
+fn connect_receive_gbk_and_send_hex() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut h = harness(blank_settings());
+
+    h.get_by_label("TCP Client").click();
+    h.run();
+    h.get_by_label("Host").click();
+    h.get_by_label("Host").type_text("127.0.0.1");
+    h.get_by_label("Port").click();
+    h.get_by_label("Port").type_text(&port.to_string());
+    h.run();
+    h.get_by_label("Connect").click();
+    let mut peer = accept(&mut h, &listener);
+    step_until(&mut h, "connected", WAIT, |h| {
+        matches!(h.state().tcp_client.status, Status::Connected { .. })
+    });
+    assert!(shows(&h, "Connected:"), "the status line says connected");
+
+    // The peer sends 你好 in GBK; the user picks GBK and sees the text and the hex.
+    peer.write_all(&[0xC4, 0xE3, 0xBA, 0xC3]).unwrap();
+    step_until(&mut h, "4 bytes received", WAIT, |h| {
+        h.state().tcp_client.log.counters().rx_bytes == 4
+    });
+    h.get_by_label("Encoding").click();
+    h.run();
+    h.get_by_label("GBK").click();
+    h.run();
+    assert!(
+        h.query_by_label("你好").is_some(),
+        "decoded GBK text is shown"
+    );
+    assert!(
+        h.query_by_label("C4 E3 BA C3").is_some(),
+        "hex is shown beside it"
+    );
+
+    // Hex in the send box reaches the peer byte for byte.
+    h.get_by_label("Hex").click();
+    h.run();
+    h.get_by_label("Message").click();
+    h.get_by_label("Message").type_text("0x48,0x65 6C 6c 6F");
+    h.run();
+    h.get_by_label("Send").click();
+    h.run();
+    let mut got = [0u8; 5];
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"Hello");
+    step_until(&mut h, "sent record", WAIT, |h| {
+        h.state().tcp_client.log.counters().tx_bytes == 5
+    });
+
+    // Invalid hex: an inline error naming the position, and nothing is sent.
+    h.get_by_label("Message").click();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run();
+    h.get_by_label("Message").type_text("48 6G");
+    h.run();
+    h.get_by_label("Send").click();
+    h.run();
+    assert!(
+        shows(&h, "'G' at position 5 is not a hex digit"),
+        "inline error shown"
+    );
+    assert_eq!(
+        h.state().tcp_client.log.counters().tx_bytes,
+        5,
+        "nothing more sent"
+    );
+    peer.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut extra = [0u8; 8];
+    match peer.read(&mut extra) {
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "{e}"
+        ),
+        Ok(n) => panic!("peer received {n} unexpected bytes"),
+    }
+
+    // Disconnect: the peer sees the close and the status says so.
+    h.get_by_label("Disconnect").click();
+    h.run();
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    assert_eq!(peer.read(&mut extra).unwrap(), 0);
+    assert!(shows(&h, "Not connected."));
+}
+
+#[test]
+fn bad_port_and_empty_host_are_explained_next_to_the_fields() {
+    let mut h = harness(blank_settings());
+    h.get_by_label("TCP Client").click();
+    h.run();
+    h.get_by_label("Port").click();
+    h.get_by_label("Port").type_text("70000");
+    h.run();
+    h.get_by_label("Connect").click();
+    h.run();
+    assert!(shows(&h, "Host: Enter a host name or IP address"));
+    assert!(shows(&h, "Port: Port 70000 is out of range"));
+    assert!(matches!(h.state().tcp_client.status, Status::Idle));
+    assert!(
+        h.query_by_label("Disconnect").is_none(),
+        "no session started"
+    );
+}
+
+#[test]
+fn refused_connection_says_why() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut settings = Settings::default();
+    settings.tcp_client.port = port.to_string();
+    let mut h = harness(settings);
+    h.get_by_label("Connect").click();
+    step_until(&mut h, "refused", WAIT, |h| {
+        matches!(h.state().tcp_client.status, Status::Failed(_))
+    });
+    h.run();
+    assert!(shows(&h, "refused"));
+    assert!(shows(&h, &format!("Nothing is listening on port {port}")));
+    assert!(h.query_by_label("Connect").is_some(), "can try again");
+}
+
+#[test]
+fn text_send_encodes_with_selected_encoding() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut settings = Settings::default();
+    settings.tcp_client.port = listener.local_addr().unwrap().port().to_string();
+    settings.tcp_client.encoding = sockpit::codec::TextEncoding::Gbk;
+    settings.tcp_client.send_box.line_ending = sockpit::ui::send_box::LineEnding::CrLf;
+    let mut h = harness(settings);
+    h.get_by_label("Connect").click();
+    let mut peer = accept(&mut h, &listener);
+    step_until(&mut h, "connected", WAIT, |h| {
+        matches!(h.state().tcp_client.status, Status::Connected { .. })
+    });
+    h.get_by_label("Message").click();
+    h.get_by_label("Message").type_text("你好");
+    h.run();
+    h.key_press(egui::Key::Enter);
+    h.run();
+    let mut got = [0u8; 6];
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(got, [0xC4, 0xE3, 0xBA, 0xC3, b'\r', b'\n']);
+}
