@@ -2,3 +2,4 @@
 
 pub mod placeholder;
 pub mod tcp_client;
+pub mod tcp_server;

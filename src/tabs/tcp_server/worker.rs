@@ -1,0 +1,695 @@
+//! The TCP Server worker: one named thread, one mio loop for the listener and every client,
+//! woken for commands by a waker. No thread per client.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use socket2::{Domain, Socket, Type};
+
+use crate::net::NetError;
+use crate::worker::{SessionId, Wake, spawn_named};
+
+const WAKER: Token = Token(0);
+const LISTENER: Token = Token(1);
+const FIRST_CLIENT: usize = 2;
+
+const READ_BYTES: usize = 64 * 1024;
+/// Most bytes read from one client per loop turn, so a flooding client cannot starve others.
+const PER_CLIENT_BUDGET_BYTES: usize = 256 * 1024;
+/// Most bytes read from all clients per loop turn before commands are looked at again.
+const TURN_BUDGET_BYTES: usize = 8 * 1024 * 1024;
+/// Most connections accepted per loop turn.
+const ACCEPT_BUDGET: usize = 1024;
+const COMMAND_CAPACITY: usize = 256;
+const EVENT_CAPACITY: usize = 1024;
+const BACKPRESSURE_RETRY: Duration = Duration::from_millis(2);
+const IDLE_CHECK: Duration = Duration::from_millis(100);
+
+/// A client's id, unique within the worker's lifetime.
+pub type ClientId = u64;
+
+/// How and where to listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    pub bind: SocketAddr,
+    pub backlog: i32,
+    pub reuse_addr: bool,
+    pub echo: bool,
+    pub max_clients: Option<usize>,
+    pub max_per_ip: Option<usize>,
+    pub idle_timeout: Option<Duration>,
+}
+
+impl ServerOptions {
+    pub fn new(bind: SocketAddr) -> Self {
+        Self {
+            bind,
+            backlog: 1024,
+            reuse_addr: true,
+            echo: false,
+            max_clients: None,
+            max_per_ip: None,
+            idle_timeout: None,
+        }
+    }
+}
+
+/// Which clients a send or disconnect concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    All,
+    Clients(Vec<ClientId>),
+}
+
+/// UI → worker.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Start {
+        session: SessionId,
+        options: ServerOptions,
+    },
+    Stop {
+        session: SessionId,
+    },
+    Send {
+        session: SessionId,
+        target: Target,
+        bytes: Vec<u8>,
+    },
+    Disconnect {
+        session: SessionId,
+        target: Target,
+    },
+    SetEcho {
+        session: SessionId,
+        echo: bool,
+    },
+}
+
+/// Why a client went away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientCloseReason {
+    ClosedByPeer,
+    Reset,
+    /// We disconnected it (Disconnect or Stop).
+    ByUs,
+    IdleTimeout,
+    /// Refused at accept because a limit was reached; the text names the limit.
+    LimitReached(String),
+    Error(NetError),
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub session: SessionId,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    Listening {
+        local: SocketAddr,
+    },
+    StartFailed(NetError),
+    Accepted {
+        client: ClientId,
+        peer: SocketAddr,
+    },
+    Received {
+        client: ClientId,
+        peer: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    Sent {
+        client: ClientId,
+        peer: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    ClientClosed {
+        client: ClientId,
+        peer: SocketAddr,
+        reason: ClientCloseReason,
+    },
+    /// Accepting failed (e.g. out of file descriptors); the server keeps listening.
+    AcceptError {
+        message: String,
+    },
+    /// The server stopped; `clients_closed` clients were disconnected.
+    Stopped {
+        clients_closed: usize,
+    },
+    WorkerFailed {
+        message: String,
+    },
+}
+
+/// The UI's end of the server worker; dropping it stops and joins the thread.
+pub struct TcpServerHandle {
+    commands: Option<Sender<Command>>,
+    events: Receiver<Event>,
+    waker: Arc<mio::Waker>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TcpServerHandle {
+    pub fn spawn(wake: Wake) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
+        let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(COMMAND_CAPACITY);
+        let (ev_tx, ev_rx) = crossbeam_channel::bounded(EVENT_CAPACITY);
+        let panic_tx = ev_tx.clone();
+        let panic_wake = wake.clone();
+        let thread = spawn_named(
+            "tcp-server",
+            move || Server::new(poll, cmd_rx, ev_tx, wake).run(),
+            move |message| {
+                let _ = panic_tx.send(Event {
+                    session: SessionId(u64::MAX),
+                    kind: EventKind::WorkerFailed { message },
+                });
+                panic_wake();
+            },
+        )?;
+        Ok(Self {
+            commands: Some(cmd_tx),
+            events: ev_rx,
+            waker,
+            thread: Some(thread),
+        })
+    }
+
+    /// Sends a command; false if the worker is gone or its queue is full.
+    pub fn send(&self, command: Command) -> bool {
+        let Some(tx) = &self.commands else {
+            return false;
+        };
+        let ok = tx.try_send(command).is_ok();
+        let _ = self.waker.wake();
+        ok
+    }
+
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+}
+
+impl Drop for TcpServerHandle {
+    fn drop(&mut self) {
+        self.commands = None;
+        let _ = self.waker.wake();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Client {
+    stream: TcpStream,
+    peer: SocketAddr,
+    pending_writes: VecDeque<Vec<u8>>,
+    front_written: usize,
+    last_activity: Instant,
+    readable: bool,
+}
+
+struct Server {
+    poll: Poll,
+    commands: Receiver<Command>,
+    events: Sender<Event>,
+    wake: Wake,
+    outbox: VecDeque<Event>,
+    session: SessionId,
+    options: Option<ServerOptions>,
+    listener: Option<TcpListener>,
+    accept_pending: bool,
+    clients: HashMap<ClientId, Client>,
+    per_ip: HashMap<IpAddr, usize>,
+    next_id: ClientId,
+    /// Clients with unread data, in the order they will be served (round robin).
+    ready: VecDeque<ClientId>,
+    read_buf: Vec<u8>,
+}
+
+fn token_of(id: ClientId) -> Token {
+    Token(id as usize + FIRST_CLIENT)
+}
+
+fn bind_listener(options: &ServerOptions) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(options.bind), Type::STREAM, None)?;
+    socket.set_reuse_address(options.reuse_addr)?;
+    if options.bind.is_ipv6() && options.bind.ip().is_unspecified() {
+        // Dual stack where the OS allows: IPv4 clients appear as ::ffff:a.b.c.d.
+        let _ = socket.set_only_v6(false);
+    }
+    socket.bind(&options.bind.into())?;
+    socket.listen(options.backlog.max(1))?;
+    socket.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+impl Server {
+    fn new(poll: Poll, commands: Receiver<Command>, events: Sender<Event>, wake: Wake) -> Self {
+        Self {
+            poll,
+            commands,
+            events,
+            wake,
+            outbox: VecDeque::new(),
+            session: SessionId::default(),
+            options: None,
+            listener: None,
+            accept_pending: false,
+            clients: HashMap::new(),
+            per_ip: HashMap::new(),
+            next_id: 1,
+            ready: VecDeque::new(),
+            read_buf: vec![0; READ_BYTES],
+        }
+    }
+
+    fn emit(&mut self, kind: EventKind) {
+        self.outbox.push_back(Event {
+            session: self.session,
+            kind,
+        });
+    }
+
+    fn flush_outbox(&mut self) -> bool {
+        let mut sent_any = false;
+        while let Some(event) = self.outbox.pop_front() {
+            match self.events.try_send(event) {
+                Ok(()) => sent_any = true,
+                Err(TrySendError::Full(event)) => {
+                    self.outbox.push_front(event);
+                    break;
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+        if sent_any {
+            (self.wake)();
+        }
+        true
+    }
+
+    fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                self.emit(EventKind::WorkerFailed {
+                    message: format!("poll failed: {e}"),
+                });
+                let _ = self.flush_outbox();
+                return;
+            }
+            for event in &events {
+                match event.token() {
+                    WAKER => {}
+                    LISTENER => self.accept_pending = true,
+                    Token(t) => {
+                        let id = (t - FIRST_CLIENT) as ClientId;
+                        if event.is_writable() {
+                            self.write_pending(id);
+                        }
+                        if (event.is_readable() || event.is_read_closed() || event.is_error())
+                            && let Some(c) = self.clients.get_mut(&id)
+                            && !c.readable
+                        {
+                            c.readable = true;
+                            self.ready.push_back(id);
+                        }
+                    }
+                }
+            }
+            if !self.drain_commands() {
+                self.stop_listening();
+                return;
+            }
+            if self.accept_pending {
+                self.accept_clients();
+            }
+            if self.outbox.is_empty() {
+                self.read_round();
+            }
+            self.check_idle();
+            if !self.flush_outbox() {
+                return;
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.outbox.is_empty() {
+            return Some(BACKPRESSURE_RETRY);
+        }
+        if !self.ready.is_empty() || self.accept_pending {
+            return Some(Duration::ZERO);
+        }
+        self.options
+            .as_ref()
+            .and_then(|o| o.idle_timeout)
+            .map(|_| IDLE_CHECK)
+    }
+
+    fn drain_commands(&mut self) -> bool {
+        loop {
+            match self.commands.try_recv() {
+                Ok(command) => self.on_command(command),
+                Err(crossbeam_channel::TryRecvError::Empty) => return true,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Start { session, options } => {
+                if self.listener.is_some() {
+                    self.stop_listening();
+                }
+                self.session = session;
+                match bind_listener(&options) {
+                    Ok(mut listener) => {
+                        if let Err(e) = self.poll.registry().register(
+                            &mut listener,
+                            LISTENER,
+                            Interest::READABLE,
+                        ) {
+                            self.emit(EventKind::StartFailed(NetError::from_io(&e, options.bind)));
+                            return;
+                        }
+                        let local = listener.local_addr().unwrap_or(options.bind);
+                        self.listener = Some(listener);
+                        self.options = Some(options);
+                        self.accept_pending = true;
+                        self.emit(EventKind::Listening { local });
+                    }
+                    Err(e) => {
+                        self.emit(EventKind::StartFailed(NetError::from_io(&e, options.bind)));
+                    }
+                }
+            }
+            Command::Stop { session } if session == self.session => self.stop_listening(),
+            Command::Send {
+                session,
+                target,
+                bytes,
+            } if session == self.session && !bytes.is_empty() => {
+                for id in self.targets(&target) {
+                    if let Some(c) = self.clients.get_mut(&id) {
+                        c.pending_writes.push_back(bytes.clone());
+                    }
+                    self.write_pending(id);
+                }
+            }
+            Command::Disconnect { session, target } if session == self.session => {
+                for id in self.targets(&target) {
+                    self.close_client(id, ClientCloseReason::ByUs);
+                }
+            }
+            Command::SetEcho { session, echo } if session == self.session => {
+                if let Some(o) = &mut self.options {
+                    o.echo = echo;
+                }
+            }
+            _ => {} // a command for a session that was replaced
+        }
+    }
+
+    fn targets(&self, target: &Target) -> Vec<ClientId> {
+        match target {
+            Target::All => {
+                let mut ids: Vec<_> = self.clients.keys().copied().collect();
+                ids.sort_unstable();
+                ids
+            }
+            Target::Clients(ids) => ids.clone(),
+        }
+    }
+
+    fn stop_listening(&mut self) {
+        let Some(mut listener) = self.listener.take() else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut listener);
+        drop(listener);
+        let ids = self.targets(&Target::All);
+        let count = ids.len();
+        for id in ids {
+            self.close_client(id, ClientCloseReason::ByUs);
+        }
+        self.options = None;
+        self.accept_pending = false;
+        self.emit(EventKind::Stopped {
+            clients_closed: count,
+        });
+    }
+
+    fn limit_refusal(&self, peer: SocketAddr) -> Option<String> {
+        let options = self.options.as_ref()?;
+        if let Some(max) = options.max_clients
+            && self.clients.len() >= max
+        {
+            return Some(format!("maximum of {max} clients reached"));
+        }
+        if let Some(max) = options.max_per_ip
+            && self.per_ip.get(&peer.ip()).copied().unwrap_or(0) >= max
+        {
+            return Some(format!(
+                "maximum of {max} connections from {} reached",
+                peer.ip()
+            ));
+        }
+        None
+    }
+
+    fn accept_clients(&mut self) {
+        for _ in 0..ACCEPT_BUDGET {
+            let Some(listener) = &self.listener else {
+                self.accept_pending = false;
+                return;
+            };
+            match listener.accept() {
+                Ok((mut stream, peer)) => {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    if let Some(limit) = self.limit_refusal(peer) {
+                        drop(stream);
+                        self.emit(EventKind::ClientClosed {
+                            client: id,
+                            peer,
+                            reason: ClientCloseReason::LimitReached(limit),
+                        });
+                        continue;
+                    }
+                    if let Err(e) = self.poll.registry().register(
+                        &mut stream,
+                        token_of(id),
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        self.emit(EventKind::AcceptError {
+                            message: format!("could not watch {peer}: {e}"),
+                        });
+                        continue;
+                    }
+                    *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
+                    self.clients.insert(
+                        id,
+                        Client {
+                            stream,
+                            peer,
+                            pending_writes: VecDeque::new(),
+                            front_written: 0,
+                            last_activity: Instant::now(),
+                            readable: true,
+                        },
+                    );
+                    self.ready.push_back(id);
+                    self.emit(EventKind::Accepted { client: id, peer });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_pending = false;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE and friends: report and try again on the next turn.
+                    self.emit(EventKind::AcceptError {
+                        message: format!("accept failed: {e}"),
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Serves readable clients round robin, each up to its budget, all up to the turn budget.
+    fn read_round(&mut self) {
+        let mut turn_total = 0;
+        let rounds = self.ready.len();
+        for _ in 0..rounds {
+            if turn_total >= TURN_BUDGET_BYTES || !self.outbox.is_empty() && turn_total > 0 {
+                break;
+            }
+            let Some(id) = self.ready.pop_front() else {
+                break;
+            };
+            let (got, outcome, still_readable) = self.read_client(id);
+            turn_total += got;
+            if let Some(reason) = outcome {
+                self.close_client(id, reason);
+            } else if still_readable {
+                self.ready.push_back(id);
+            }
+        }
+    }
+
+    /// Reads one client up to its budget. Returns bytes read, a close reason if it ended, and
+    /// whether it may still have data.
+    fn read_client(&mut self, id: ClientId) -> (usize, Option<ClientCloseReason>, bool) {
+        let echo = self.options.as_ref().is_some_and(|o| o.echo);
+        let Some(client) = self.clients.get_mut(&id) else {
+            return (0, None, false);
+        };
+        let mut chunk = Vec::new();
+        let mut outcome = None;
+        let mut more = true;
+        while chunk.len() < PER_CLIENT_BUDGET_BYTES {
+            match client.stream.read(&mut self.read_buf) {
+                Ok(0) => {
+                    outcome = Some(ClientCloseReason::ClosedByPeer);
+                    break;
+                }
+                Ok(n) => chunk.extend_from_slice(&self.read_buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    client.readable = false;
+                    more = false;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    outcome = Some(match e.kind() {
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+                            ClientCloseReason::Reset
+                        }
+                        _ => ClientCloseReason::Error(NetError::from_io(&e, client.peer)),
+                    });
+                    break;
+                }
+            }
+        }
+        let got = chunk.len();
+        let peer = client.peer;
+        if got > 0 {
+            client.last_activity = Instant::now();
+            if echo {
+                client.pending_writes.push_back(chunk.clone());
+            }
+            chunk.shrink_to_fit();
+            self.emit(EventKind::Received {
+                client: id,
+                peer,
+                bytes: chunk,
+            });
+            if echo {
+                self.write_pending(id);
+            }
+        }
+        (
+            got,
+            outcome,
+            more && self.clients.get(&id).is_some_and(|c| c.readable),
+        )
+    }
+
+    fn write_pending(&mut self, id: ClientId) {
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let mut done = Vec::new();
+        let mut failure = None;
+        while let Some(front) = client.pending_writes.front() {
+            match client.stream.write(&front[client.front_written..]) {
+                Ok(n) => {
+                    client.front_written += n;
+                    if client.front_written == front.len() {
+                        client.front_written = 0;
+                        if let Some(sent) = client.pending_writes.pop_front() {
+                            done.push(sent);
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failure = Some(match e.kind() {
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
+                            ClientCloseReason::Reset
+                        }
+                        _ => ClientCloseReason::Error(NetError::from_io(&e, client.peer)),
+                    });
+                    break;
+                }
+            }
+        }
+        let peer = client.peer;
+        if !done.is_empty() {
+            client.last_activity = Instant::now();
+        }
+        for bytes in done {
+            self.emit(EventKind::Sent {
+                client: id,
+                peer,
+                bytes,
+            });
+        }
+        if let Some(reason) = failure {
+            self.close_client(id, reason);
+        }
+    }
+
+    fn check_idle(&mut self) {
+        let Some(limit) = self.options.as_ref().and_then(|o| o.idle_timeout) else {
+            return;
+        };
+        let now = Instant::now();
+        let idle: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| now.saturating_duration_since(c.last_activity) >= limit)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in idle {
+            self.close_client(id, ClientCloseReason::IdleTimeout);
+        }
+    }
+
+    fn close_client(&mut self, id: ClientId, reason: ClientCloseReason) {
+        let Some(mut client) = self.clients.remove(&id) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut client.stream);
+        if let Some(n) = self.per_ip.get_mut(&client.peer.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&client.peer.ip());
+            }
+        }
+        self.ready.retain(|r| *r != id);
+        self.emit(EventKind::ClientClosed {
+            client: id,
+            peer: client.peer,
+            reason,
+        });
+    }
+}
