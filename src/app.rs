@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::tabs::placeholder::placeholder_ui;
 use crate::tabs::tcp_client::{TcpClientSettings, TcpClientTab};
+use crate::tabs::tcp_server::{TcpServerSettings, TcpServerTab};
 use crate::worker::Wake;
 
 /// Key under which the settings are stored by eframe.
@@ -51,6 +52,7 @@ impl Tab {
 pub struct Settings {
     pub tab: Tab,
     pub tcp_client: TcpClientSettings,
+    pub tcp_server: TcpServerSettings,
 }
 
 impl Settings {
@@ -66,6 +68,7 @@ impl Settings {
 pub struct SockpitApp {
     pub tab: Tab,
     pub tcp_client: TcpClientTab,
+    pub tcp_server: TcpServerTab,
     frames: u64,
     exit_after_frames: Option<u64>,
 }
@@ -90,7 +93,8 @@ impl SockpitApp {
             .and_then(|v| v.parse().ok());
         Self {
             tab: settings.tab,
-            tcp_client: TcpClientTab::new(settings.tcp_client, wake),
+            tcp_client: TcpClientTab::new(settings.tcp_client, wake.clone()),
+            tcp_server: TcpServerTab::new(settings.tcp_server, wake),
             frames: 0,
             exit_after_frames,
         }
@@ -100,6 +104,7 @@ impl SockpitApp {
         Settings {
             tab: self.tab,
             tcp_client: self.tcp_client.settings_to_save(),
+            tcp_server: self.tcp_server.settings_to_save(),
         }
     }
 
@@ -122,7 +127,9 @@ impl SockpitApp {
 impl eframe::App for SockpitApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         // Every tab drains its worker whether or not it is visible, so nothing piles up.
-        if self.tcp_client.drain_events() {
+        let client_more = self.tcp_client.drain_events();
+        let server_more = self.tcp_server.drain_events();
+        if client_more || server_more {
             ctx.request_repaint();
         }
     }
@@ -136,11 +143,7 @@ impl eframe::App for SockpitApp {
         });
         match self.tab {
             Tab::TcpClient => self.tcp_client.ui(ui),
-            Tab::TcpServer => placeholder_ui(
-                ui,
-                "TCP Server",
-                "Listen on a port, accept many clients, see each one, send to one or all.",
-            ),
+            Tab::TcpServer => self.tcp_server.ui(ui),
             Tab::Udp => placeholder_ui(
                 ui,
                 "UDP",

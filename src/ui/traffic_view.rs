@@ -122,6 +122,11 @@ impl TrafficView {
         }
     }
 
+    /// The local time zone's offset used for timestamps.
+    pub fn utc_offset_seconds(&self) -> i64 {
+        self.utc_offset_seconds
+    }
+
     /// Ids of the selected records, oldest first.
     pub fn selected(&self) -> &BTreeSet<u64> {
         &self.selected
@@ -348,6 +353,18 @@ impl TrafficView {
 
     /// The virtualised log table. Only the rows in view are formatted.
     pub fn table_ui(&mut self, ui: &mut Ui, log: &TrafficLog, encoding: TextEncoding) {
+        self.table_rows_ui(ui, log, encoding, None);
+    }
+
+    /// The log table showing only the records with the given ids (oldest first), or every
+    /// record when `rows` is `None`.
+    pub fn table_rows_ui(
+        &mut self,
+        ui: &mut Ui,
+        log: &TrafficLog,
+        encoding: TextEncoding,
+        rows: Option<&[u64]>,
+    ) {
         let s = self.settings.clone();
         let row_h = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
         let mut table = TableBuilder::new(ui)
@@ -417,12 +434,16 @@ impl TrafficView {
                 }
             })
             .body(|body| {
-                body.rows(row_h, log.len(), |mut row| {
+                let count = rows.map_or(log.len(), <[u64]>::len);
+                body.rows(row_h, count, |mut row| {
                     let index = row.index();
-                    let Some(record) = log.get(index) else {
+                    let id = match rows {
+                        Some(ids) => ids[index],
+                        None => log.first_id() + index as u64,
+                    };
+                    let Some(record) = log.get_by_id(id) else {
                         return;
                     };
-                    let id = log.first_id() + index as u64;
                     row.set_selected(self.selected.contains(&id));
                     let color = direction_color(record.direction);
                     let mono = |text: String| {

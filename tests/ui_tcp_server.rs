@@ -1,0 +1,177 @@
+//! The TCP Server tab driven by labels against three real loopback clients.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::field_reassign_with_default
+)]
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{harness, shows, step_until};
+use egui_kittest::kittest::Queryable as _;
+use sockpit::app::{Settings, Tab};
+use sockpit::tabs::tcp_server::ServerStatus;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn read_exact(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = vec![0; n];
+    s.read_exact(&mut buf).unwrap();
+    buf
+}
+
+fn nothing_arrives(s: &mut TcpStream) {
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    match s.read(&mut buf) {
+        Err(e) => assert!(matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )),
+        Ok(n) => panic!("{n} unexpected bytes"),
+    }
+}
+
+/// Clicks the client-table row for `peer` (the table is left of the log, which also names peers).
+fn click_client_row(h: &egui_kittest::Harness<'_, sockpit::SockpitApp>, peer: &str) {
+    let node = h
+        .query_all_by_label(peer)
+        .min_by(|a, b| a.rect().left().total_cmp(&b.rect().left()))
+        .unwrap_or_else(|| panic!("no row for {peer}"));
+    assert!(node.rect().left() < 430.0, "{peer} is in the client table");
+    node.click();
+}
+
+fn settle(h: &mut egui_kittest::Harness<'_, sockpit::SockpitApp>) {
+    for _ in 0..3 {
+        h.step();
+    }
+}
+
+/// Whether the client table lists `peer`.
+fn row_shown(h: &egui_kittest::Harness<'_, sockpit::SockpitApp>, peer: &str) -> bool {
+    h.query_all_by_label(peer).any(|n| n.rect().left() < 430.0)
+}
+
+fn type_and_send(h: &mut egui_kittest::Harness<'_, sockpit::SockpitApp>, text: &str) {
+    h.get_by_label("Message").click();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_label("Message").type_text(text);
+    h.step();
+    h.get_by_label("Send").click();
+    h.step();
+    h.step();
+}
+
+#[test]
+fn three_clients_select_send_to_one_all_and_disconnect() {
+    let mut settings = Settings::default();
+    settings.tab = Tab::TcpServer;
+    settings.tcp_server.bind = "127.0.0.1".into();
+    settings.tcp_server.port = "0".into();
+    let mut h = harness(settings);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "listening", WAIT, |h| {
+        matches!(h.state().tcp_server.status, ServerStatus::Listening(_))
+    });
+    let ServerStatus::Listening(addr) = h.state().tcp_server.status.clone() else {
+        unreachable!()
+    };
+    let mut clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    step_until(&mut h, "three clients in the table", WAIT, |h| {
+        h.state().tcp_server.clients.len() == 3
+    });
+    let peers: Vec<String> = clients
+        .iter()
+        .map(|c| c.local_addr().unwrap().to_string())
+        .collect();
+    for p in &peers {
+        assert!(row_shown(&h, p), "row for {p}");
+    }
+    assert!(shows(&h, "with 3 client(s)"));
+
+    // Select client 1 and send: only it receives.
+    click_client_row(&h, &peers[1]);
+    settle(&mut h);
+    assert!(shows(&h, &format!("selected client {}", peers[1])));
+    type_and_send(&mut h, "hi one");
+    assert_eq!(read_exact(&mut clients[1], 6), b"hi one");
+    nothing_arrives(&mut clients[0]);
+    nothing_arrives(&mut clients[2]);
+
+    // All clients: everyone receives.
+    h.get_by_label("All clients").click();
+    settle(&mut h);
+    type_and_send(&mut h, "hi all");
+    for c in &mut clients {
+        assert_eq!(read_exact(c, 6), b"hi all");
+    }
+
+    // Disconnect client 0: two rows remain and the log says why.
+    click_client_row(&h, &peers[0]);
+    settle(&mut h);
+    h.get_by_label("Disconnect selected").click();
+    step_until(&mut h, "two clients left", WAIT, |h| {
+        h.state().tcp_server.clients.len() == 2
+    });
+    h.step();
+    assert!(shows(
+        &h,
+        &format!("Client {} disconnected: disconnected by us.", peers[0])
+    ));
+    assert!(row_shown(&h, &peers[1]));
+    assert!(
+        !row_shown(&h, &peers[0]),
+        "the disconnected client's row is gone"
+    );
+    assert!(row_shown(&h, &peers[2]));
+    let mut b = [0u8; 1];
+    clients[0].set_read_timeout(Some(WAIT)).unwrap();
+    assert_eq!(clients[0].read(&mut b).unwrap(), 0);
+
+    // Stop: the rest are closed and counted.
+    h.get_by_label("Stop").click();
+    step_until(&mut h, "stopped", WAIT, |h| {
+        matches!(h.state().tcp_server.status, ServerStatus::Stopped)
+    });
+    h.step();
+    assert!(shows(&h, "Server stopped; 2 client(s) disconnected."));
+}
+
+#[test]
+fn port_in_use_is_explained() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut settings = Settings::default();
+    settings.tab = Tab::TcpServer;
+    settings.tcp_server.bind = "127.0.0.1".into();
+    settings.tcp_server.port = holder.local_addr().unwrap().port().to_string();
+    settings.tcp_server.reuse_addr = false;
+    let mut h = harness(settings);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "failed", WAIT, |h| {
+        matches!(h.state().tcp_server.status, ServerStatus::Failed(_))
+    });
+    h.step();
+    assert!(shows(&h, "Another program already uses port"));
+}
+
+#[test]
+fn bad_address_is_explained_next_to_the_field() {
+    let mut settings = Settings::default();
+    settings.tab = Tab::TcpServer;
+    settings.tcp_server.bind = "300.1.1.1".into();
+    let mut h = harness(settings);
+    h.get_by_label("Start").click();
+    h.step();
+    h.step();
+    assert!(shows(&h, "Address: \"300.1.1.1\" is not an IP address"));
+    assert!(matches!(h.state().tcp_server.status, ServerStatus::Stopped));
+}
