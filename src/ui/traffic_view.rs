@@ -367,6 +367,7 @@ impl TrafficView {
     ) {
         let s = self.settings.clone();
         let row_h = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
+        let avail_width = ui.available_width();
         let mut table = TableBuilder::new(ui)
             .id_salt("traffic-log")
             .striped(true)
@@ -384,10 +385,14 @@ impl TrafficView {
         }
         table = table.column(Column::initial(55.0).at_least(30.0));
         if s.payload.shows_hex() {
+            let fixed = if s.timestamps { 95.0 } else { 0.0 }
+                + 26.0
+                + if s.show_peer { 150.0 } else { 0.0 }
+                + 55.0;
             let w = if s.payload == PayloadView::Hex {
                 900.0
             } else {
-                380.0
+                ((avail_width - fixed) * 0.55).clamp(120.0, 380.0)
             };
             table = if s.payload.shows_text() {
                 table.column(Column::initial(w).at_least(60.0).clip(true))

@@ -614,11 +614,11 @@ impl TcpServerTab {
             .id_salt("tcp-server-client-table")
             .striped(true)
             .sense(egui::Sense::click())
-            .column(Column::initial(170.0).at_least(80.0))
-            .column(Column::initial(70.0))
-            .column(Column::initial(70.0))
-            .column(Column::initial(70.0))
-            .column(Column::remainder())
+            .column(Column::initial(150.0).at_least(80.0))
+            .column(Column::initial(62.0))
+            .column(Column::initial(62.0))
+            .column(Column::initial(62.0))
+            .column(Column::remainder().at_least(60.0))
             .header(20.0, |mut h| {
                 for title in ["Peer", "Since", "In", "Out", "Last"] {
                     h.col(|ui| {
