@@ -1,6 +1,8 @@
 //! The `sockpit` binary: opens the window.
 
 fn main() -> eframe::Result {
+    // The TCP Server tab holds one descriptor per client; lift the default 1,024 cap.
+    let _ = sockpit::net::raise_open_file_limit();
     let mut options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
         viewport: egui::ViewportBuilder::default()

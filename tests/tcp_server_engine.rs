@@ -381,3 +381,27 @@ fn a_flooding_client_does_not_starve_another() {
     drop(server);
     let _ = f.join();
 }
+
+#[test]
+fn address_not_on_this_machine_is_reported() {
+    // TEST-NET-1 (RFC 5737) is never assigned to a local interface; binding only, no traffic.
+    let server = TcpServerHandle::spawn(no_wake()).unwrap();
+    let bind: SocketAddr = "192.0.2.1:0".parse().unwrap();
+    server.send(Command::Start {
+        session: S,
+        options: ServerOptions::new(bind),
+    });
+    let events = wait_for(&server, "StartFailed", |e| {
+        matches!(e, EventKind::StartFailed(_))
+    });
+    match events.last() {
+        Some(EventKind::StartFailed(err @ NetError::AddrNotAvailable { addr })) => {
+            assert_eq!(*addr, bind);
+            assert!(
+                err.explanation()
+                    .contains("does not belong to any interface")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

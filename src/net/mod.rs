@@ -6,6 +6,12 @@ pub use error::NetError;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
+/// Raises this process's open-file limit as far as the OS allows, so a server can hold
+/// thousands of clients. Returns the limit now in force, or `None` where it cannot be read.
+pub fn raise_open_file_limit() -> Option<u64> {
+    rlimit::increase_nofile_limit(u64::MAX).ok()
+}
+
 /// Strips the brackets users often type around IPv6 literals (`[::1]`).
 pub fn normalize_host(host: &str) -> &str {
     let host = host.trim();
