@@ -1,9 +1,13 @@
 //! What every tab's worker shares: the wake-up callback, session ids and a named, panic-safe
 //! thread.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use mio::{Poll, Token};
 
 /// How a worker tells its owner there is news. The GUI fills it with
 /// `ctx.request_repaint_after(10 ms)`, so a burst of events costs one repaint; tests and the
@@ -48,6 +52,122 @@ where
         })
 }
 
+/// The mio token of the waker every readiness-loop worker registers first.
+pub const WAKER_TOKEN: Token = Token(0);
+
+/// The UI's end of a readiness-loop worker: send commands (each wakes the loop), receive
+/// events; dropping it is the shutdown signal, and it joins the thread.
+pub struct WorkerHandle<C, E> {
+    commands: Option<Sender<C>>,
+    events: Receiver<E>,
+    waker: Arc<mio::Waker>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<C: Send + 'static, E: Send + 'static> WorkerHandle<C, E> {
+    /// Creates the poll, its waker and both bounded channels, then runs `body` on a thread
+    /// named `name`. A panic in `body` becomes the event `on_panic` builds from its message.
+    pub fn start(
+        name: &str,
+        capacities: (usize, usize),
+        wake: Wake,
+        body: impl FnOnce(Poll, Receiver<C>, Sender<E>, Wake) + Send + 'static,
+        on_panic: impl FnOnce(String) -> E + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER_TOKEN)?);
+        let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(capacities.0);
+        let (ev_tx, ev_rx) = crossbeam_channel::bounded(capacities.1);
+        let panic_tx = ev_tx.clone();
+        let panic_wake = wake.clone();
+        let thread = spawn_named(
+            name,
+            move || body(poll, cmd_rx, ev_tx, wake),
+            move |message| {
+                let _ = panic_tx.send(on_panic(message));
+                panic_wake();
+            },
+        )?;
+        Ok(Self {
+            commands: Some(cmd_tx),
+            events: ev_rx,
+            waker,
+            thread: Some(thread),
+        })
+    }
+
+    /// Sends a command; false if the worker is gone or its queue is full.
+    pub fn send(&self, command: C) -> bool {
+        let Some(tx) = &self.commands else {
+            return false;
+        };
+        let ok = tx.try_send(command).is_ok();
+        let _ = self.waker.wake();
+        ok
+    }
+
+    pub fn events(&self) -> &Receiver<E> {
+        &self.events
+    }
+}
+
+impl<C, E> Drop for WorkerHandle<C, E> {
+    fn drop(&mut self) {
+        // Dropping the sender is the shutdown signal; the waker makes the worker notice.
+        self.commands = None;
+        let _ = self.waker.wake();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Events waiting for room in the bounded channel to the UI. Workers stop reading while it is
+/// not empty, which is how TCP back-pressure reaches the peer.
+pub struct Outbox<E> {
+    queue: VecDeque<E>,
+    tx: Sender<E>,
+    wake: Wake,
+}
+
+impl<E> Outbox<E> {
+    pub fn new(tx: Sender<E>, wake: Wake) -> Self {
+        Self {
+            queue: VecDeque::new(),
+            tx,
+            wake,
+        }
+    }
+
+    pub fn push(&mut self, event: E) {
+        self.queue.push_back(event);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Moves events into the channel as far as it has room and wakes the UI once. Returns
+    /// false when the UI is gone.
+    pub fn flush(&mut self) -> bool {
+        let mut sent_any = false;
+        while let Some(event) = self.queue.pop_front() {
+            match self.tx.try_send(event) {
+                Ok(()) => sent_any = true,
+                Err(TrySendError::Full(event)) => {
+                    self.queue.push_front(event);
+                    break;
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+        if sent_any {
+            (self.wake)();
+        }
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +185,24 @@ mod tests {
         .unwrap();
         assert!(handle.join().is_ok(), "the thread itself must end cleanly");
         assert_eq!(rx.recv().unwrap(), "boom in worker");
+    }
+
+    #[test]
+    fn a_panicking_worker_becomes_an_event_and_the_handle_drops_cleanly() {
+        let handle: WorkerHandle<u8, String> = WorkerHandle::start(
+            "test-worker",
+            (1, 1),
+            no_wake(),
+            |_poll, _commands, _events, _wake| panic!("worker bug"),
+            |message| format!("failed: {message}"),
+        )
+        .unwrap();
+        let event = handle
+            .events()
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(event, "failed: worker bug");
+        drop(handle);
     }
 
     #[test]

@@ -4,17 +4,15 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::net::{self, NetError};
-use crate::worker::{SessionId, Wake, spawn_named};
+use crate::worker::{Outbox, SessionId, Wake, WorkerHandle};
 
-const WAKER: Token = Token(0);
 const STREAM: Token = Token(1);
 
 /// Size of one read; chunks sent to the UI hold up to `CHUNK_BYTES`.
@@ -132,71 +130,22 @@ pub enum EventKind {
     WorkerFailed { message: String },
 }
 
-/// The UI's end of a running worker: send commands, receive events; dropping it stops and
-/// joins the thread.
-pub struct TcpClientHandle {
-    commands: Option<Sender<Command>>,
-    events: Receiver<Event>,
-    waker: std::sync::Arc<mio::Waker>,
-    thread: Option<JoinHandle<()>>,
-}
+/// The UI's end of the worker; dropping it stops and joins the thread.
+pub type TcpClientHandle = WorkerHandle<Command, Event>;
 
 impl TcpClientHandle {
     /// Starts the worker thread. `wake` is called whenever events are waiting.
     pub fn spawn(wake: Wake) -> io::Result<Self> {
-        let poll = Poll::new()?;
-        let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
-        let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(COMMAND_CAPACITY);
-        let (ev_tx, ev_rx) = crossbeam_channel::bounded(EVENT_CAPACITY);
-        let panic_tx = ev_tx.clone();
-        let panic_wake = wake.clone();
-        let thread = spawn_named(
+        Self::start(
             "tcp-client",
-            move || Worker::new(poll, cmd_rx, ev_tx, wake).run(),
-            move |message| {
-                let _ = panic_tx.send(Event {
-                    session: SessionId(u64::MAX),
-                    kind: EventKind::WorkerFailed { message },
-                });
-                panic_wake();
+            (COMMAND_CAPACITY, EVENT_CAPACITY),
+            wake,
+            |poll, commands, events, wake| Worker::new(poll, commands, events, wake).run(),
+            |message| Event {
+                session: SessionId(u64::MAX),
+                kind: EventKind::WorkerFailed { message },
             },
-        )?;
-        Ok(Self {
-            commands: Some(cmd_tx),
-            events: ev_rx,
-            waker,
-            thread: Some(thread),
-        })
-    }
-
-    /// Sends a command; returns false if the worker is gone or its queue is full.
-    pub fn send(&self, command: Command) -> bool {
-        let Some(tx) = &self.commands else {
-            return false;
-        };
-        let ok = tx.try_send(command).is_ok();
-        let _ = self.waker.wake();
-        ok
-    }
-
-    pub fn events(&self) -> &Receiver<Event> {
-        &self.events
-    }
-
-    /// Whether the worker thread has ended (panicked or stopped).
-    pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
-    }
-}
-
-impl Drop for TcpClientHandle {
-    fn drop(&mut self) {
-        // Dropping the sender is the shutdown signal; the waker makes the worker notice.
-        self.commands = None;
-        let _ = self.waker.wake();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        )
     }
 }
 
@@ -220,9 +169,7 @@ enum Conn {
 struct Worker {
     poll: Poll,
     commands: Receiver<Command>,
-    events: Sender<Event>,
-    wake: Wake,
-    outbox: VecDeque<Event>,
+    outbox: Outbox<Event>,
     session: SessionId,
     options: Option<ConnectOptions>,
     conn: Conn,
@@ -240,9 +187,7 @@ impl Worker {
         Self {
             poll,
             commands,
-            events,
-            wake,
-            outbox: VecDeque::new(),
+            outbox: Outbox::new(events, wake),
             session: SessionId::default(),
             options: None,
             conn: Conn::Idle,
@@ -256,30 +201,10 @@ impl Worker {
     }
 
     fn emit(&mut self, kind: EventKind) {
-        self.outbox.push_back(Event {
+        self.outbox.push(Event {
             session: self.session,
             kind,
         });
-    }
-
-    /// Moves queued events into the channel as far as it has room. Returns false when the
-    /// UI is gone.
-    fn flush_outbox(&mut self) -> bool {
-        let mut sent_any = false;
-        while let Some(event) = self.outbox.pop_front() {
-            match self.events.try_send(event) {
-                Ok(()) => sent_any = true,
-                Err(TrySendError::Full(event)) => {
-                    self.outbox.push_front(event);
-                    break;
-                }
-                Err(TrySendError::Disconnected(_)) => return false,
-            }
-        }
-        if sent_any {
-            (self.wake)();
-        }
-        true
     }
 
     fn run(mut self) {
@@ -292,7 +217,7 @@ impl Worker {
                 self.emit(EventKind::WorkerFailed {
                     message: format!("poll failed: {e}"),
                 });
-                let _ = self.flush_outbox();
+                let _ = self.outbox.flush();
                 return;
             }
             for event in &events {
@@ -308,7 +233,7 @@ impl Worker {
             }
             self.on_timers();
             self.progress_connection();
-            if !self.flush_outbox() {
+            if !self.outbox.flush() {
                 return;
             }
         }
@@ -436,7 +361,7 @@ impl Worker {
     }
 
     fn emit_for(&mut self, session: SessionId, kind: EventKind) {
-        self.outbox.push_back(Event { session, kind });
+        self.outbox.push(Event { session, kind });
     }
 
     fn is_short(&self) -> bool {
@@ -770,9 +695,6 @@ impl Worker {
                 mut stream, remote, ..
             } => {
                 let _ = self.poll.registry().deregister(&mut stream);
-                if reason == CloseReason::Reset {
-                    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-                }
                 drop(stream);
                 let by_user = reason == CloseReason::ByUser;
                 self.emit(EventKind::Closed { remote, reason });

@@ -4,19 +4,16 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Socket, Type};
 
 use crate::net::NetError;
-use crate::worker::{SessionId, Wake, spawn_named};
+use crate::worker::{Outbox, SessionId, WAKER_TOKEN, Wake, WorkerHandle};
 
-const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);
 const FIRST_CLIENT: usize = 2;
 
@@ -150,63 +147,22 @@ pub enum EventKind {
     },
 }
 
-/// The UI's end of the server worker; dropping it stops and joins the thread.
-pub struct TcpServerHandle {
-    commands: Option<Sender<Command>>,
-    events: Receiver<Event>,
-    waker: Arc<mio::Waker>,
-    thread: Option<JoinHandle<()>>,
-}
+/// The UI's end of the worker; dropping it stops and joins the thread.
+pub type TcpServerHandle = WorkerHandle<Command, Event>;
 
 impl TcpServerHandle {
+    /// Starts the worker thread. `wake` is called whenever events are waiting.
     pub fn spawn(wake: Wake) -> io::Result<Self> {
-        let poll = Poll::new()?;
-        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
-        let (cmd_tx, cmd_rx) = crossbeam_channel::bounded(COMMAND_CAPACITY);
-        let (ev_tx, ev_rx) = crossbeam_channel::bounded(EVENT_CAPACITY);
-        let panic_tx = ev_tx.clone();
-        let panic_wake = wake.clone();
-        let thread = spawn_named(
+        Self::start(
             "tcp-server",
-            move || Server::new(poll, cmd_rx, ev_tx, wake).run(),
-            move |message| {
-                let _ = panic_tx.send(Event {
-                    session: SessionId(u64::MAX),
-                    kind: EventKind::WorkerFailed { message },
-                });
-                panic_wake();
+            (COMMAND_CAPACITY, EVENT_CAPACITY),
+            wake,
+            |poll, commands, events, wake| Server::new(poll, commands, events, wake).run(),
+            |message| Event {
+                session: SessionId(u64::MAX),
+                kind: EventKind::WorkerFailed { message },
             },
-        )?;
-        Ok(Self {
-            commands: Some(cmd_tx),
-            events: ev_rx,
-            waker,
-            thread: Some(thread),
-        })
-    }
-
-    /// Sends a command; false if the worker is gone or its queue is full.
-    pub fn send(&self, command: Command) -> bool {
-        let Some(tx) = &self.commands else {
-            return false;
-        };
-        let ok = tx.try_send(command).is_ok();
-        let _ = self.waker.wake();
-        ok
-    }
-
-    pub fn events(&self) -> &Receiver<Event> {
-        &self.events
-    }
-}
-
-impl Drop for TcpServerHandle {
-    fn drop(&mut self) {
-        self.commands = None;
-        let _ = self.waker.wake();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        )
     }
 }
 
@@ -222,9 +178,7 @@ struct Client {
 struct Server {
     poll: Poll,
     commands: Receiver<Command>,
-    events: Sender<Event>,
-    wake: Wake,
-    outbox: VecDeque<Event>,
+    outbox: Outbox<Event>,
     session: SessionId,
     options: Option<ServerOptions>,
     listener: Option<TcpListener>,
@@ -259,9 +213,7 @@ impl Server {
         Self {
             poll,
             commands,
-            events,
-            wake,
-            outbox: VecDeque::new(),
+            outbox: Outbox::new(events, wake),
             session: SessionId::default(),
             options: None,
             listener: None,
@@ -275,28 +227,10 @@ impl Server {
     }
 
     fn emit(&mut self, kind: EventKind) {
-        self.outbox.push_back(Event {
+        self.outbox.push(Event {
             session: self.session,
             kind,
         });
-    }
-
-    fn flush_outbox(&mut self) -> bool {
-        let mut sent_any = false;
-        while let Some(event) = self.outbox.pop_front() {
-            match self.events.try_send(event) {
-                Ok(()) => sent_any = true,
-                Err(TrySendError::Full(event)) => {
-                    self.outbox.push_front(event);
-                    break;
-                }
-                Err(TrySendError::Disconnected(_)) => return false,
-            }
-        }
-        if sent_any {
-            (self.wake)();
-        }
-        true
     }
 
     fn run(mut self) {
@@ -309,12 +243,12 @@ impl Server {
                 self.emit(EventKind::WorkerFailed {
                     message: format!("poll failed: {e}"),
                 });
-                let _ = self.flush_outbox();
+                let _ = self.outbox.flush();
                 return;
             }
             for event in &events {
                 match event.token() {
-                    WAKER => {}
+                    WAKER_TOKEN => {}
                     LISTENER => self.accept_pending = true,
                     Token(t) => {
                         let id = (t - FIRST_CLIENT) as ClientId;
@@ -342,7 +276,7 @@ impl Server {
                 self.read_round();
             }
             self.check_idle();
-            if !self.flush_outbox() {
+            if !self.outbox.flush() {
                 return;
             }
         }
