@@ -175,3 +175,22 @@ fn bad_address_is_explained_next_to_the_field() {
     assert!(shows(&h, "Address: \"300.1.1.1\" is not an IP address"));
     assert!(matches!(h.state().tcp_server.status, ServerStatus::Stopped));
 }
+
+#[test]
+fn bind_picker_lists_this_machines_interface_addresses() {
+    let mut settings = Settings::default();
+    settings.tab = Tab::TcpServer;
+    settings.tcp_server.bind = "0.0.0.0".into();
+    let mut h = harness(settings);
+    h.get_by_label("Bind address").click();
+    h.step();
+    h.step();
+    let lo = h
+        .query_all_by_label_contains(": 127.0.0.1")
+        .next()
+        .expect("the loopback interface's address is offered");
+    lo.click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().tcp_server.settings.bind, "127.0.0.1");
+}

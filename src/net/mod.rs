@@ -6,6 +6,35 @@ pub use error::NetError;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
+/// An address assigned to one of this machine's interfaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalAddress {
+    pub interface: String,
+    pub ip: std::net::IpAddr,
+}
+
+/// Every IPv4 and IPv6 address of this machine's interfaces (netdev), IPv4 first.
+pub fn local_addresses() -> Vec<LocalAddress> {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for iface in netdev::get_interfaces() {
+        for net in &iface.ipv4 {
+            v4.push(LocalAddress {
+                interface: iface.name.clone(),
+                ip: std::net::IpAddr::V4(net.addr()),
+            });
+        }
+        for net in &iface.ipv6 {
+            v6.push(LocalAddress {
+                interface: iface.name.clone(),
+                ip: std::net::IpAddr::V6(net.addr()),
+            });
+        }
+    }
+    v4.extend(v6);
+    v4
+}
+
 /// Raises this process's open-file limit as far as the OS allows, so a server can hold
 /// thousands of clients. Returns the limit now in force, or `None` where it cannot be read.
 pub fn raise_open_file_limit() -> Option<u64> {
@@ -62,6 +91,16 @@ pub fn parse_port(text: &str, allow_zero: bool) -> Result<u16, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_is_among_local_addresses() {
+        let all = local_addresses();
+        assert!(
+            all.iter()
+                .any(|a| a.ip == std::net::IpAddr::from([127, 0, 0, 1])),
+            "{all:?}"
+        );
+    }
 
     #[test]
     fn ports() {

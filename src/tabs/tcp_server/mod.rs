@@ -110,6 +110,8 @@ pub struct TcpServerTab {
     bind_error: Option<String>,
     port_error: Option<String>,
     last_stop_note: Option<String>,
+    /// This machine's addresses for the bind picker, and when they were read.
+    local_addresses: (Vec<crate::net::LocalAddress>, Option<Instant>),
 }
 
 fn reason_text(reason: &ClientCloseReason, idle_s: u64) -> String {
@@ -142,6 +144,7 @@ impl TcpServerTab {
             bind_error: None,
             port_error: None,
             last_stop_note: None,
+            local_addresses: (Vec::new(), None),
         };
         tab.start_worker();
         tab
@@ -485,6 +488,27 @@ impl TcpServerTab {
                                 .clicked()
                             {
                                 ip.clone_into(&mut self.settings.bind);
+                                self.bind_error = None;
+                            }
+                        }
+                        // Read the interfaces when the list is open, at most every 2 s.
+                        let stale = self
+                            .local_addresses
+                            .1
+                            .is_none_or(|t| t.elapsed() > Duration::from_secs(2));
+                        if stale {
+                            self.local_addresses =
+                                (crate::net::local_addresses(), Some(Instant::now()));
+                        }
+                        ui.separator();
+                        for local in &self.local_addresses.0 {
+                            let ip = local.ip.to_string();
+                            let label = format!("{}: {ip}", local.interface);
+                            if ui
+                                .selectable_label(self.settings.bind == ip, label)
+                                .clicked()
+                            {
+                                self.settings.bind = ip;
                                 self.bind_error = None;
                             }
                         }
