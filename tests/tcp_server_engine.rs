@@ -94,6 +94,12 @@ fn assert_nothing_arrives(s: &mut TcpStream) {
 
 #[test]
 fn a_thousand_clients_each_payload_from_the_right_peer() {
+    // 2,000 descriptors (both ends live in this process): lift the default 1,024 cap.
+    let limit = sockpit::net::raise_open_file_limit();
+    assert!(
+        limit.is_none_or(|l| l >= 2100),
+        "open-file limit {limit:?} is too low for this test"
+    );
     let (server, addr) = start(loopback_any_port());
     let mut clients = Vec::new();
     for i in 0..1000u32 {
