@@ -102,6 +102,9 @@ fn three_clients_select_send_to_one_all_and_disconnect() {
     click_client_row(&h, &peers[1]);
     settle(&mut h);
     assert!(shows(&h, &format!("selected client {}", peers[1])));
+    // The log is filtered to the selected client.
+    assert!(shows(&h, &format!("Client {} connected.", peers[1])));
+    assert!(!shows(&h, &format!("Client {} connected.", peers[0])));
     type_and_send(&mut h, "hi one");
     assert_eq!(read_exact(&mut clients[1], 6), b"hi one");
     nothing_arrives(&mut clients[0]);

@@ -461,9 +461,10 @@ impl TcpServerTab {
                 .map(|r| r.peer);
             match filter_peer {
                 Some(peer) => {
-                    let ids = self.filter.ids(&self.log, peer).to_vec();
+                    // Disjoint field borrows: no copy of the id list per frame.
+                    let ids = self.filter.ids(&self.log, peer);
                     self.view
-                        .table_rows_ui(ui, &self.log, self.settings.encoding, Some(&ids));
+                        .table_rows_ui(ui, &self.log, self.settings.encoding, Some(ids));
                 }
                 None => self.view.table_ui(ui, &self.log, self.settings.encoding),
             }
