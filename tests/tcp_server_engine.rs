@@ -7,6 +7,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{assert_nothing_arrives, read_exactly};
 use sockpit::net::NetError;
 use sockpit::tabs::tcp_server::{
     ClientCloseReason, ClientId, Command, EventKind, ServerOptions, Target, TcpServerHandle,
@@ -69,29 +72,6 @@ fn accepted(server: &TcpServerHandle, n: usize) -> HashMap<SocketAddr, ClientId>
     map
 }
 
-fn read_some(s: &mut TcpStream, n: usize) -> Vec<u8> {
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    let mut buf = vec![0; n];
-    s.read_exact(&mut buf).unwrap();
-    buf
-}
-
-fn assert_nothing_arrives(s: &mut TcpStream) {
-    s.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let mut buf = [0u8; 16];
-    match s.read(&mut buf) {
-        Err(e) => assert!(
-            matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ),
-            "{e}"
-        ),
-        Ok(n) => panic!("{n} unexpected bytes"),
-    }
-}
-
 #[test]
 fn a_thousand_clients_each_payload_from_the_right_peer() {
     // 2,000 descriptors (both ends live in this process): lift the default 1,024 cap.
@@ -135,7 +115,7 @@ fn send_to_one_all_and_disconnect_one() {
         target: Target::Clients(vec![target]),
         bytes: b"only you".to_vec(),
     });
-    assert_eq!(read_some(&mut streams[1], 8), b"only you");
+    assert_eq!(read_exactly(&mut streams[1], 8), b"only you");
     assert_nothing_arrives(&mut streams[0]);
     assert_nothing_arrives(&mut streams[2]);
 
@@ -145,7 +125,7 @@ fn send_to_one_all_and_disconnect_one() {
         bytes: b"everyone".to_vec(),
     });
     for s in &mut streams {
-        assert_eq!(read_some(s, 8), b"everyone");
+        assert_eq!(read_exactly(s, 8), b"everyone");
     }
 
     let gone = id_of(&streams[0]);
@@ -171,8 +151,8 @@ fn send_to_one_all_and_disconnect_one() {
         target: Target::All,
         bytes: b"still".to_vec(),
     });
-    assert_eq!(read_some(&mut streams[1], 5), b"still");
-    assert_eq!(read_some(&mut streams[2], 5), b"still");
+    assert_eq!(read_exactly(&mut streams[1], 5), b"still");
+    assert_eq!(read_exactly(&mut streams[2], 5), b"still");
 }
 
 #[test]
@@ -317,7 +297,7 @@ fn echo_mode_returns_exact_bytes() {
         .name("echo-writer".into())
         .spawn(move || writer.write_all(&expected).unwrap())
         .unwrap();
-    assert_eq!(read_some(&mut s, payload.len()), payload);
+    assert_eq!(read_exactly(&mut s, payload.len()), payload);
     w.join().unwrap();
     let mut sent = 0;
     wait_for(&server, "echo logged as sent", |e| {

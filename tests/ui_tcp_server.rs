@@ -12,32 +12,12 @@ use std::io::Read;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{harness, shows, step_until};
+use common::{assert_nothing_arrives, harness, read_exactly, shows, step_until};
 use egui_kittest::kittest::Queryable as _;
 use sockpit::app::{Settings, Tab};
 use sockpit::tabs::tcp_server::ServerStatus;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn read_exact(s: &mut TcpStream, n: usize) -> Vec<u8> {
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    let mut buf = vec![0; n];
-    s.read_exact(&mut buf).unwrap();
-    buf
-}
-
-fn nothing_arrives(s: &mut TcpStream) {
-    s.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let mut buf = [0u8; 16];
-    match s.read(&mut buf) {
-        Err(e) => assert!(matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        )),
-        Ok(n) => panic!("{n} unexpected bytes"),
-    }
-}
 
 /// Clicks the client-table row for `peer` (the table is left of the log, which also names peers).
 fn click_client_row(h: &egui_kittest::Harness<'_, sockpit::SockpitApp>, peer: &str) {
@@ -106,16 +86,16 @@ fn three_clients_select_send_to_one_all_and_disconnect() {
     assert!(shows(&h, &format!("Client {} connected.", peers[1])));
     assert!(!shows(&h, &format!("Client {} connected.", peers[0])));
     type_and_send(&mut h, "hi one");
-    assert_eq!(read_exact(&mut clients[1], 6), b"hi one");
-    nothing_arrives(&mut clients[0]);
-    nothing_arrives(&mut clients[2]);
+    assert_eq!(read_exactly(&mut clients[1], 6), b"hi one");
+    assert_nothing_arrives(&mut clients[0]);
+    assert_nothing_arrives(&mut clients[2]);
 
     // All clients: everyone receives.
     h.get_by_label("All clients").click();
     settle(&mut h);
     type_and_send(&mut h, "hi all");
     for c in &mut clients {
-        assert_eq!(read_exact(c, 6), b"hi all");
+        assert_eq!(read_exactly(c, 6), b"hi all");
     }
 
     // Disconnect client 0: two rows remain and the log says why.

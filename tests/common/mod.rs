@@ -79,3 +79,30 @@ pub fn shows(harness: &Harness<'_, SockpitApp>, text: &str) -> bool {
     use egui_kittest::kittest::Queryable as _;
     harness.query_all_by_label_contains(text).next().is_some()
 }
+
+/// Reads exactly `n` bytes from a peer socket, waiting up to 10 s.
+pub fn read_exactly(s: &mut std::net::TcpStream, n: usize) -> Vec<u8> {
+    use std::io::Read as _;
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = vec![0; n];
+    s.read_exact(&mut buf).unwrap();
+    buf
+}
+
+/// Asserts that no byte arrives on a peer socket within 300 ms.
+pub fn assert_nothing_arrives(s: &mut std::net::TcpStream) {
+    use std::io::Read as _;
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    match s.read(&mut buf) {
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "{e}"
+        ),
+        Ok(n) => panic!("{n} unexpected bytes arrived"),
+    }
+}
