@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod codec;
+pub mod iptools;
 pub mod net;
 pub mod tabs;
 pub mod traffic;
