@@ -7,6 +7,7 @@ use std::time::Duration;
 use egui::Ui;
 use serde::{Deserialize, Serialize};
 
+use crate::tabs::ip_tools::{IpToolsSettings, IpToolsTab};
 use crate::tabs::placeholder::placeholder_ui;
 use crate::tabs::tcp_client::{TcpClientSettings, TcpClientTab};
 use crate::tabs::tcp_server::{TcpServerSettings, TcpServerTab};
@@ -53,6 +54,7 @@ pub struct Settings {
     pub tab: Tab,
     pub tcp_client: TcpClientSettings,
     pub tcp_server: TcpServerSettings,
+    pub ip_tools: IpToolsSettings,
 }
 
 impl Settings {
@@ -69,6 +71,7 @@ pub struct SockpitApp {
     pub tab: Tab,
     pub tcp_client: TcpClientTab,
     pub tcp_server: TcpServerTab,
+    pub ip_tools: IpToolsTab,
     frames: u64,
     exit_after_frames: Option<u64>,
 }
@@ -94,7 +97,8 @@ impl SockpitApp {
         Self {
             tab: settings.tab,
             tcp_client: TcpClientTab::new(settings.tcp_client, wake.clone()),
-            tcp_server: TcpServerTab::new(settings.tcp_server, wake),
+            tcp_server: TcpServerTab::new(settings.tcp_server, wake.clone()),
+            ip_tools: IpToolsTab::new(settings.ip_tools, wake),
             frames: 0,
             exit_after_frames,
         }
@@ -105,6 +109,7 @@ impl SockpitApp {
             tab: self.tab,
             tcp_client: self.tcp_client.settings_to_save(),
             tcp_server: self.tcp_server.settings_to_save(),
+            ip_tools: self.ip_tools.settings_to_save(),
         }
     }
 
@@ -129,7 +134,8 @@ impl eframe::App for SockpitApp {
         // Every tab drains its worker whether or not it is visible, so nothing piles up.
         let client_more = self.tcp_client.drain_events();
         let server_more = self.tcp_server.drain_events();
-        if client_more || server_more {
+        let ip_tools_more = self.ip_tools.drain_events();
+        if client_more || server_more || ip_tools_more {
             ctx.request_repaint();
         }
     }
@@ -154,11 +160,7 @@ impl eframe::App for SockpitApp {
                 "Broadcast",
                 "Send on an interface's broadcast or multicast address and list who answers.",
             ),
-            Tab::IpTools => placeholder_ui(
-                ui,
-                "IP Tools",
-                "Interfaces, a subnet calculator in binary, the ARP table with vendors, a LAN sweep.",
-            ),
+            Tab::IpTools => self.ip_tools.ui(ui),
         }
         if let Some(limit) = self.exit_after_frames {
             if self.frames >= limit {

@@ -1,0 +1,448 @@
+//! The calculator sections: subnet fields and the binary view, same subnet, split and supernet.
+
+use egui::text::{LayoutJob, TextFormat};
+use egui::{Color32, FontId, RichText, Ui};
+use egui_extras::{Column, TableBuilder};
+
+use super::{HOST_BITS, IpToolsTab, NETWORK_BITS, SplitMode};
+use crate::iptools::subnet::{
+    BinaryView, SubnetInfo, V4Info, V6Info, nets_as_table, parse_net, parse_net_list, same_subnet,
+    split_by_count, split_by_prefix, supernet,
+};
+use crate::ui::widgets::{error_text, labelled_text};
+
+/// One row of `label: value` in a two-column grid.
+fn field(ui: &mut Ui, name: &str, value: impl Into<String>) {
+    ui.label(RichText::new(name).weak());
+    ui.label(RichText::new(value.into()).monospace());
+    ui.end_row();
+}
+
+/// Bits as one label whose characters are cells: network bits on blue, host bits on orange.
+fn bits_job(view: &BinaryView, bits: &[bool]) -> LayoutJob {
+    let mut job = LayoutJob::default();
+    let font = FontId::monospace(15.0);
+    let sep = if view.group_bits == 8 { "." } else { ":" };
+    for (i, bit) in bits.iter().enumerate() {
+        if i > 0 && i % view.group_bits == 0 {
+            job.append(
+                sep,
+                0.0,
+                TextFormat {
+                    font_id: font.clone(),
+                    color: Color32::GRAY,
+                    ..Default::default()
+                },
+            );
+        }
+        let background = if i < view.prefix as usize {
+            NETWORK_BITS
+        } else {
+            HOST_BITS
+        };
+        job.append(
+            if *bit { "1" } else { "0" },
+            0.0,
+            TextFormat {
+                font_id: font.clone(),
+                color: Color32::WHITE,
+                background,
+                extra_letter_spacing: 2.0,
+                ..Default::default()
+            },
+        );
+    }
+    job
+}
+
+impl IpToolsTab {
+    /// Parses the calculator input; a bad input keeps the last result and says what is wrong.
+    pub(super) fn recalculate(&mut self) {
+        match SubnetInfo::parse(&self.settings.calc_input) {
+            Ok(info) => {
+                self.calc = Some(info);
+                self.calc_error = None;
+            }
+            Err(e) => self.calc_error = Some(e.to_string()),
+        }
+    }
+
+    pub(super) fn calculator_ui(&mut self, ui: &mut Ui) {
+        ui.label(
+            RichText::new(
+                "Type an address with a prefix (192.168.1.12/24), a netmask (192.168.1.12 255.255.255.0) or a wildcard mask (192.168.1.12 0.0.0.255); IPv6 with a prefix (2001:db8::1/64).",
+            )
+            .weak(),
+        );
+        ui.horizontal(|ui| {
+            if labelled_text(
+                ui,
+                "Address or network",
+                &mut self.settings.calc_input,
+                320.0,
+            )
+            .changed()
+            {
+                self.recalculate();
+            }
+        });
+        if let Some(e) = &self.calc_error {
+            error_text(ui, &format!("Address or network: {e}"));
+        }
+        let Some(info) = self.calc.clone() else {
+            return;
+        };
+        // The prefix slider moves the network/host boundary live.
+        let max = if matches!(info, SubnetInfo::V4(_)) {
+            32
+        } else {
+            128
+        };
+        let mut prefix = info.prefix();
+        ui.horizontal(|ui| {
+            let label = ui.label("Prefix length");
+            if ui
+                .add(egui::Slider::new(&mut prefix, 0..=max).prefix("/"))
+                .labelled_by(label.id)
+                .changed()
+            {
+                self.settings.calc_input = format!("{}/{prefix}", info.address());
+                self.recalculate();
+            }
+        });
+        let Some(info) = self.calc.clone() else {
+            return;
+        };
+        ui.add_space(6.0);
+        match &info {
+            SubnetInfo::V4(v4) => v4_fields_ui(ui, v4),
+            SubnetInfo::V6(v6) => v6_fields_ui(ui, v6),
+        }
+        ui.add_space(8.0);
+        ui.strong("Binary: address AND mask = network");
+        binary_ui(ui, &info.binary());
+        ui.add_space(8.0);
+        match &info {
+            SubnetInfo::V4(v4) => {
+                ui.strong("Classification");
+                ui.label(v4.class.describe());
+                let s = v4.special;
+                let block = if s.reference.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({}, {})", s.block, s.reference)
+                };
+                ui.label(format!("{}{block}: {}", s.label, s.meaning));
+            }
+            SubnetInfo::V6(v6) => {
+                ui.strong("Type");
+                ui.label(format!("{}: {}", v6.kind.label(), v6.kind.meaning()));
+            }
+        }
+    }
+
+    pub(super) fn recompute_same(&mut self) {
+        let s = &self.settings;
+        self.same =
+            Some(same_subnet(&s.same_a, &s.same_b, &s.same_mask).map_err(|e| e.to_string()));
+    }
+
+    pub(super) fn same_subnet_ui(&mut self, ui: &mut Ui) {
+        ui.label(
+            RichText::new(
+                "Two hosts talk directly when both addresses AND the mask give the same network; otherwise the traffic goes through the gateway.",
+            )
+            .weak(),
+        );
+        let mut changed = false;
+        ui.horizontal(|ui| {
+            changed |=
+                labelled_text(ui, "First address", &mut self.settings.same_a, 150.0).changed();
+            changed |=
+                labelled_text(ui, "Second address", &mut self.settings.same_b, 150.0).changed();
+            changed |=
+                labelled_text(ui, "Mask or prefix", &mut self.settings.same_mask, 130.0).changed();
+        });
+        if changed {
+            self.recompute_same();
+        }
+        match &self.same {
+            Some(Err(e)) => error_text(ui, e),
+            Some(Ok(r)) => {
+                egui::Grid::new("same-subnet-grid")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        field(
+                            ui,
+                            "First AND mask",
+                            format!("{} AND /{} = {}", r.a, r.prefix, r.a_network),
+                        );
+                        field(
+                            ui,
+                            "Second AND mask",
+                            format!("{} AND /{} = {}", r.b, r.prefix, r.b_network),
+                        );
+                    });
+                let (answer, color) = if r.same {
+                    ("Yes: same subnet.", crate::ui::widgets::OK_COLOR)
+                } else {
+                    ("No: different subnets.", crate::ui::widgets::WAIT_COLOR)
+                };
+                ui.label(RichText::new(answer).strong().color(color));
+                ui.label(r.meaning());
+            }
+            None => {}
+        }
+    }
+
+    pub(super) fn recompute_split(&mut self) {
+        let s = &self.settings;
+        let result = parse_net(&s.split_network).and_then(|net| match s.split_mode {
+            SplitMode::Count => {
+                let n = s.split_value.trim().parse::<u64>().unwrap_or(0);
+                split_by_count(net, n)
+            }
+            SplitMode::Prefix => {
+                let p = s
+                    .split_value
+                    .trim()
+                    .trim_start_matches('/')
+                    .parse::<u8>()
+                    .unwrap_or(u8::MAX);
+                split_by_prefix(net, p)
+            }
+        });
+        self.split = Some(result.map_err(|e| e.to_string()));
+    }
+
+    pub(super) fn recompute_supernet(&mut self) {
+        let result = parse_net_list(&self.settings.supernet_input)
+            .and_then(|nets| supernet(&nets).map(|s| (nets, s)));
+        self.supernet = Some(result.map_err(|e| e.to_string()));
+    }
+
+    pub(super) fn split_supernet_ui(&mut self, ui: &mut Ui) {
+        ui.strong("Split a network");
+        let mut changed = false;
+        ui.horizontal(|ui| {
+            changed |= labelled_text(
+                ui,
+                "Network to split",
+                &mut self.settings.split_network,
+                160.0,
+            )
+            .changed();
+            changed |= ui
+                .radio_value(
+                    &mut self.settings.split_mode,
+                    SplitMode::Count,
+                    "into N subnets",
+                )
+                .changed();
+            changed |= ui
+                .radio_value(
+                    &mut self.settings.split_mode,
+                    SplitMode::Prefix,
+                    "by prefix",
+                )
+                .changed();
+            changed |=
+                labelled_text(ui, "N or prefix", &mut self.settings.split_value, 60.0).changed();
+        });
+        if changed {
+            self.recompute_split();
+        }
+        match &self.split {
+            Some(Err(e)) => error_text(ui, e),
+            Some(Ok(split)) => {
+                let total = split
+                    .total
+                    .map_or_else(|| "2^128".to_owned(), |t| t.to_string());
+                ui.horizontal(|ui| {
+                    ui.label(format!(
+                        "{} split into {total} subnets of /{}{}.",
+                        split.parent,
+                        split.new_prefix,
+                        if split.truncated() {
+                            format!(" (the first {} are listed)", split.subnets.len())
+                        } else {
+                            String::new()
+                        }
+                    ));
+                    if ui.button("Copy split table").clicked() {
+                        ui.ctx().copy_text(nets_as_table(&split.subnets));
+                    }
+                });
+                nets_table_ui(ui, "split-table", &split.subnets);
+            }
+            None => {}
+        }
+        ui.add_space(12.0);
+        ui.separator();
+        ui.strong("Smallest common supernet");
+        ui.horizontal(|ui| {
+            if labelled_text(
+                ui,
+                "Networks (comma separated)",
+                &mut self.settings.supernet_input,
+                360.0,
+            )
+            .changed()
+            {
+                self.recompute_supernet();
+            }
+        });
+        match &self.supernet {
+            Some(Err(e)) => error_text(ui, e),
+            Some(Ok((nets, s))) => {
+                ui.horizontal(|ui| {
+                    ui.label(
+                        RichText::new(format!("Supernet of {} network(s): {s}", nets.len()))
+                            .strong(),
+                    );
+                    if ui.button("Copy supernet").clicked() {
+                        ui.ctx().copy_text(nets_as_table(&[*s]));
+                    }
+                });
+                ui.label(
+                    RichText::new(format!(
+                        "The longest prefix all of them share: /{}. It may also cover networks you did not list.",
+                        s.prefix_len()
+                    ))
+                    .weak(),
+                );
+            }
+            None => {}
+        }
+    }
+}
+
+fn v4_fields_ui(ui: &mut Ui, i: &V4Info) {
+    egui::Grid::new("calc-v4-grid")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            field(ui, "Network", format!("{}/{}", i.network, i.prefix));
+            field(
+                ui,
+                "Broadcast",
+                i.broadcast.map_or_else(
+                    || "none (/31 and /32 have no broadcast)".to_owned(),
+                    |b| b.to_string(),
+                ),
+            );
+            field(ui, "Netmask", i.netmask.to_string());
+            field(ui, "Wildcard", i.wildcard.to_string());
+            field(ui, "Prefix", format!("/{}", i.prefix));
+            field(ui, "First host", i.first_host.to_string());
+            field(ui, "Last host", i.last_host.to_string());
+            field(
+                ui,
+                "Hosts",
+                format!(
+                    "{} usable hosts ({} addresses)",
+                    i.host_count, i.address_count
+                ),
+            );
+            field(ui, "Why", i.host_note.clone());
+            field(ui, "As integer", i.as_integer.to_string());
+            field(ui, "As hex", i.as_hex.clone());
+        });
+}
+
+fn v6_fields_ui(ui: &mut Ui, i: &V6Info) {
+    egui::Grid::new("calc-v6-grid")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            field(ui, "Network", format!("{}/{}", i.network, i.prefix));
+            field(ui, "Last address", i.last.to_string());
+            field(ui, "Netmask", i.netmask.to_string());
+            field(ui, "Prefix", format!("/{}", i.prefix));
+            field(ui, "Addresses", i.count_text());
+            field(ui, "Expanded", i.expanded.clone());
+            field(ui, "Compressed", i.compressed.clone());
+        });
+}
+
+fn binary_ui(ui: &mut Ui, view: &BinaryView) {
+    let mask_ip = match view.network_ip {
+        std::net::IpAddr::V4(_) => std::net::IpAddr::V4(
+            ipnet::Ipv4Net::new(std::net::Ipv4Addr::UNSPECIFIED, view.prefix)
+                .map_or(std::net::Ipv4Addr::UNSPECIFIED, |n| n.netmask()),
+        ),
+        std::net::IpAddr::V6(_) => std::net::IpAddr::V6(
+            ipnet::Ipv6Net::new(std::net::Ipv6Addr::UNSPECIFIED, view.prefix)
+                .map_or(std::net::Ipv6Addr::UNSPECIFIED, |n| n.netmask()),
+        ),
+    };
+    egui::Grid::new("binary-grid")
+        .num_columns(3)
+        .spacing([10.0, 6.0])
+        .show(ui, |ui| {
+            ui.label("address");
+            ui.label(bits_job(view, &view.address));
+            ui.label(RichText::new("(the address you typed)").weak());
+            ui.end_row();
+            ui.label("AND mask");
+            ui.label(bits_job(view, &view.mask));
+            ui.label(RichText::new(format!("= {mask_ip}")).monospace());
+            ui.end_row();
+            ui.label("= network");
+            ui.label(bits_job(view, &view.network));
+            ui.label(
+                RichText::new(format!("→ {}", view.network_ip))
+                    .monospace()
+                    .strong(),
+            );
+            ui.end_row();
+        });
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(" network bits ").background_color(NETWORK_BITS).color(Color32::WHITE));
+        ui.label(RichText::new(" host bits ").background_color(HOST_BITS).color(Color32::WHITE));
+        ui.label(
+            RichText::new(format!(
+                "The first {} bits name the network; a bit ANDed with 0 is 0, so the host bits vanish.",
+                view.prefix
+            ))
+            .weak(),
+        );
+    });
+}
+
+fn nets_table_ui(ui: &mut Ui, id: &str, nets: &[ipnet::IpNet]) {
+    let row_h = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
+    TableBuilder::new(ui)
+        .id_salt(id)
+        .striped(true)
+        .max_scroll_height(300.0)
+        .column(Column::initial(200.0).at_least(120.0))
+        .column(Column::initial(160.0))
+        .column(Column::initial(160.0))
+        .column(Column::remainder().at_least(80.0))
+        .header(20.0, |mut h| {
+            for title in ["Subnet", "First address", "Last address", "Addresses"] {
+                h.col(|ui| {
+                    ui.strong(title);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_h, nets.len(), |mut row| {
+                let n = nets[row.index()];
+                let count = 1u128
+                    .checked_shl(u32::from(n.max_prefix_len() - n.prefix_len()))
+                    .map_or_else(|| "2^128".to_owned(), |c| c.to_string());
+                for text in [
+                    n.to_string(),
+                    n.network().to_string(),
+                    n.broadcast().to_string(),
+                    count,
+                ] {
+                    row.col(|ui| {
+                        ui.label(RichText::new(text).monospace());
+                    });
+                }
+            });
+        });
+}

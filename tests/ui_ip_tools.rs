@@ -1,0 +1,240 @@
+//! The IP Tools tab driven by labels, as a user would. Traffic goes to loopback only.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::field_reassign_with_default
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{harness, shows, step_until};
+use egui_kittest::kittest::Queryable as _;
+use sockpit::app::{Settings, Tab};
+use sockpit::tabs::ip_tools::{Section, SweepStatus};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+type H = egui_kittest::Harness<'static, sockpit::SockpitApp>;
+
+fn ip_tools(section: Section) -> H {
+    let mut settings = Settings::default();
+    settings.tab = Tab::IpTools;
+    settings.ip_tools.section = section;
+    settings.ip_tools.calc_input = "10.0.0.1/8".into();
+    settings.ip_tools.sweep_reverse_dns = false;
+    harness(settings)
+}
+
+fn settle(h: &mut H) {
+    for _ in 0..3 {
+        h.step();
+    }
+}
+
+/// Replaces the text of the field labelled `label` with `text`.
+fn type_into(h: &mut H, label: &str, text: &str) {
+    h.get_by_label(label).click();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_label(label).type_text(text);
+    settle(h);
+}
+
+#[test]
+fn calculator_shows_fields_binary_and_classification() {
+    let mut h = ip_tools(Section::Calculator);
+    settle(&mut h);
+    assert!(shows(&h, "10.0.0.0/8"));
+    type_into(&mut h, "Address or network", "192.168.1.12/24");
+    assert!(shows(&h, "192.168.1.0/24"), "network");
+    assert!(shows(&h, "192.168.1.255"), "broadcast");
+    assert!(shows(&h, "255.255.255.0"), "netmask");
+    assert!(shows(&h, "0.0.0.255"), "wildcard");
+    assert!(shows(&h, "192.168.1.1"), "first host");
+    assert!(shows(&h, "192.168.1.254"), "last host");
+    assert!(shows(&h, "254 usable hosts (256 addresses)"));
+    assert!(shows(&h, "0xC0A8010C"));
+    assert!(shows(&h, "3232235788"));
+    assert!(shows(&h, "Class C: leading bits 110"));
+    assert!(shows(&h, "Private (192.168.0.0/16, RFC 1918)"));
+    // The binary rows: address AND mask = network.
+    assert!(shows(&h, "11000000.10101000.00000001.00001100"));
+    assert!(shows(&h, "11111111.11111111.11111111.00000000"));
+    assert!(shows(&h, "11000000.10101000.00000001.00000000"));
+    assert!(shows(&h, "→ 192.168.1.0"));
+    assert!(!shows(&h, "10.0.0.0/8"), "the old result is replaced");
+}
+
+#[test]
+fn invalid_input_shows_its_message_and_keeps_the_last_result() {
+    let mut h = ip_tools(Section::Calculator);
+    settle(&mut h);
+    type_into(&mut h, "Address or network", "192.168.1.300/24");
+    assert!(shows(
+        &h,
+        "Address or network: \"192.168.1.300\" is not an IPv4 or IPv6 address."
+    ));
+    assert!(shows(&h, "10.0.0.0/8"), "nothing else changes");
+    type_into(&mut h, "Address or network", "192.168.1.12/33");
+    assert!(shows(&h, "use a number 0–32"));
+    type_into(&mut h, "Address or network", "192.168.1.12 255.0.255.0");
+    assert!(shows(&h, "neither a netmask"));
+    type_into(&mut h, "Address or network", "2001:db8::1/64");
+    assert!(!shows(&h, "Address or network: "), "the message goes away");
+    assert!(shows(&h, "2001:0db8:0000:0000:0000:0000:0000:0001"));
+    assert!(shows(&h, "Documentation (2001:db8::/32)"));
+}
+
+#[test]
+fn sections_same_subnet_split_and_ports() {
+    let mut h = ip_tools(Section::Calculator);
+    settle(&mut h);
+    h.get_by_label("Same subnet?").click();
+    settle(&mut h);
+    assert!(shows(&h, "No: different subnets."));
+    assert!(shows(&h, "192.168.2.20 AND /24 = 192.168.2.0"));
+    type_into(&mut h, "Second address", "192.168.1.99");
+    assert!(shows(&h, "Yes: same subnet."));
+    assert!(shows(&h, "reach each other directly"));
+
+    h.get_by_label("Split / supernet").click();
+    settle(&mut h);
+    assert!(shows(&h, "192.168.1.0/24 split into 4 subnets of /26."));
+    assert!(shows(&h, "192.168.1.192/26"));
+    assert!(shows(&h, "Supernet of 2 network(s): 192.168.0.0/23"));
+    type_into(
+        &mut h,
+        "Networks (comma separated)",
+        "10.0.0.0/24, nonsense",
+    );
+    assert!(shows(&h, "\"nonsense\" is not an IPv4 or IPv6 address."));
+
+    h.get_by_label("Port facts").click();
+    settle(&mut h);
+    assert!(shows(&h, "Modbus/TCP"));
+    assert!(shows(&h, "Well-known (0–1023)"));
+    type_into(&mut h, "Port number", "70000");
+    assert!(shows(&h, "Port number: Port 70000 is out of range"));
+    // A port held by this test is reported as in use.
+    let holder = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    type_into(&mut h, "Port number", &port.to_string());
+    h.get_by_label("Check if free to bind").click();
+    settle(&mut h);
+    assert!(shows(&h, "TCP IPv4: address 0.0.0.0:"), "bind result shown");
+    assert!(shows(&h, "Another program already uses port"));
+}
+
+#[test]
+fn local_sockets_lists_a_listener_and_filters() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let local = listener.local_addr().unwrap().to_string();
+    let mut h = ip_tools(Section::Sockets);
+    settle(&mut h);
+    type_into(&mut h, "Filter sockets", &local);
+    assert!(shows(&h, &local), "the listener's row");
+    assert!(shows(&h, "LISTEN"));
+    assert!(shows(&h, &format!("{}/", std::process::id())), "owner");
+    type_into(&mut h, "Filter sockets", "no-such-socket-anywhere");
+    assert!(!shows(&h, &local));
+    assert!(shows(&h, "0 of "));
+}
+
+#[test]
+fn dns_resolves_localhost_off_the_ui_thread() {
+    let mut h = ip_tools(Section::Dns);
+    settle(&mut h);
+    type_into(&mut h, "Name or address", "localhost");
+    h.get_by_label("Look up").click();
+    step_until(&mut h, "an answer for localhost", WAIT, |h| {
+        shows(h, "localhost has ")
+    });
+    assert!(shows(&h, "127.0.0.1") || shows(&h, "::1"));
+    type_into(&mut h, "Name or address", "   ");
+    h.get_by_label("Look up").click();
+    settle(&mut h);
+    assert!(shows(&h, "Name or address: Type a name"));
+}
+
+#[test]
+fn sweep_sizes_are_checked_before_anything_is_sent() {
+    let mut h = ip_tools(Section::Sweep);
+    settle(&mut h);
+    type_into(&mut h, "Range to sweep", "10.0.0.0/8");
+    h.get_by_label("Sweep").click();
+    settle(&mut h);
+    assert!(shows(&h, "sweeps larger than a /16 are refused"));
+    assert_eq!(h.state().ip_tools.sweep_status, SweepStatus::Idle);
+    type_into(&mut h, "Range to sweep", "127.0.0.0/20");
+    h.get_by_label("Sweep").click();
+    settle(&mut h);
+    assert!(shows(&h, "127.0.0.0/20 has 4096 addresses"));
+    assert!(matches!(
+        h.state().ip_tools.sweep_status,
+        SweepStatus::Confirm(..)
+    ));
+    h.get_by_label("Don't sweep").click();
+    settle(&mut h);
+    assert_eq!(h.state().ip_tools.sweep_status, SweepStatus::Idle);
+    type_into(&mut h, "Range to sweep", "2001:db8::/64");
+    h.get_by_label("Sweep").click();
+    settle(&mut h);
+    assert!(shows(&h, "IPv6 subnets hold billions"));
+    type_into(&mut h, "Range to sweep", "127.0.0.0/29");
+    type_into(&mut h, "TCP ports (optional)", "80, 99999");
+    h.get_by_label("Sweep").click();
+    settle(&mut h);
+    assert!(shows(&h, "TCP ports: Port 99999 is out of range"));
+}
+
+#[test]
+fn loopback_sweep_draws_the_map_and_offers_the_host() {
+    // 127.0.0.3 listens; the loopback interface answers for the whole 127/8.
+    let listener = std::net::TcpListener::bind("127.0.0.3:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut h = ip_tools(Section::Sweep);
+    settle(&mut h);
+    type_into(&mut h, "Range to sweep", "127.0.0.0/29");
+    type_into(&mut h, "TCP ports (optional)", &port.to_string());
+    h.get_by_label("Sweep").click();
+    step_until(&mut h, "the sweep to finish", WAIT, |h| {
+        h.state().ip_tools.sweep_status == SweepStatus::Done
+    });
+    settle(&mut h);
+    let report = h.state().ip_tools.sweep_report.clone().unwrap();
+    let h3 = report
+        .hosts
+        .iter()
+        .find(|x| x.ip == std::net::Ipv4Addr::new(127, 0, 0, 3))
+        .expect("127.0.0.3 answered");
+    assert!(
+        h3.found_by
+            .contains(&sockpit::iptools::sweep::FoundBy::TcpOpen(port)),
+        "{h3:?}"
+    );
+    assert!(shows(&h, &format!("TCP {port} open")));
+    assert!(shows(&h, "127.0.0.0/29: "));
+    // Clicking the map selects a host and offers it to the TCP Client.
+    h.get_by_label("Sweep map").click();
+    settle(&mut h);
+    h.get_by_label("Open in TCP Client").click();
+    settle(&mut h);
+    let ip = h
+        .state_mut()
+        .ip_tools
+        .take_open_request()
+        .expect("a request");
+    assert!(
+        ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(127, 0, 0, 0), 29)
+            .unwrap()
+            .contains(&match ip {
+                std::net::IpAddr::V4(v4) => v4,
+                std::net::IpAddr::V6(_) => panic!("v6"),
+            })
+    );
+    assert!(h.state_mut().ip_tools.take_open_request().is_none());
+}
