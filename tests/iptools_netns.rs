@@ -241,7 +241,7 @@ fn netns_helper() {
             println!("LISTENING");
             std::io::stdout().flush().unwrap();
             // Bounded: the parent kills us, or we give up after a minute.
-            let deadline = Instant::now() + Duration::from_secs(60);
+            let deadline = Instant::now() + Duration::from_mins(1);
             while Instant::now() < deadline {
                 let _ = listener.accept();
                 std::thread::sleep(Duration::from_millis(20));
