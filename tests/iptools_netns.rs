@@ -219,7 +219,7 @@ fn sweep_in_a_namespace_lan_finds_exactly_the_three_hosts() {
         found(11).contains(&format!("TCP {LISTEN_PORT} closed")),
         "{stdout}"
     );
-    assert!(found(13).contains("neighbour entry"), "{stdout}");
+    assert!(found(13).contains("neighbour"), "{stdout}");
     assert!(stdout.contains("OWN 198.51.100.20"), "{stdout}");
     assert!(
         elapsed < Duration::from_secs(15),

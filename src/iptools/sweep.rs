@@ -107,8 +107,8 @@ pub enum FoundBy {
 impl std::fmt::Display for FoundBy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Neighbour => write!(f, "neighbour entry"),
-            Self::UdpUnreachable => write!(f, "UDP port unreachable"),
+            Self::Neighbour => write!(f, "neighbour"),
+            Self::UdpUnreachable => write!(f, "UDP unreachable"),
             Self::UdpReply => write!(f, "UDP reply"),
             Self::TcpOpen(p) => write!(f, "TCP {p} open"),
             Self::TcpClosed(p) => write!(f, "TCP {p} closed"),
@@ -196,11 +196,13 @@ struct TcpProbe {
     ip: Ipv4Addr,
     port: u16,
     stream: Option<mio::net::TcpStream>,
+    sent: Instant,
 }
 
 struct UdpProbe {
     ip: Ipv4Addr,
     socket: Option<UdpSocket>,
+    sent: Instant,
 }
 
 /// Sends the probes for one batch of hosts and collects answers until the window closes.
@@ -217,12 +219,14 @@ fn probe_batch(
         .map(|&ip| UdpProbe {
             ip,
             socket: udp_probe(ip, options.udp_port),
+            sent: Instant::now(),
         })
         .collect();
     let mut tcp: Vec<TcpProbe> = Vec::new();
     for &ip in batch {
         for &port in &options.tcp_ports {
             let addr = SocketAddr::new(IpAddr::V4(ip), port);
+            let sent = Instant::now();
             let mut stream = mio::net::TcpStream::connect(addr).ok();
             if let Some(s) = &mut stream
                 && poll
@@ -232,7 +236,12 @@ fn probe_batch(
             {
                 stream = None;
             }
-            tcp.push(TcpProbe { ip, port, stream });
+            tcp.push(TcpProbe {
+                ip,
+                port,
+                stream,
+                sent,
+            });
         }
     }
     let deadline = start + Duration::from_millis(options.probe_window_ms);
@@ -257,7 +266,7 @@ fn probe_batch(
             let Some(stream) = &probe.stream else {
                 continue;
             };
-            let rtt = start.elapsed();
+            let rtt = probe.sent.elapsed();
             let outcome = match stream.take_error() {
                 Ok(Some(e)) | Err(e) => Some(Err(e)),
                 Ok(None) => match stream.peer_addr() {
@@ -295,7 +304,7 @@ fn probe_batch(
                     answers
                         .entry(probe.ip)
                         .or_default()
-                        .add(FoundBy::UdpReply, Some(start.elapsed()));
+                        .add(FoundBy::UdpReply, Some(probe.sent.elapsed()));
                     probe.socket = None;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -304,7 +313,7 @@ fn probe_batch(
                         answers
                             .entry(probe.ip)
                             .or_default()
-                            .add(FoundBy::UdpUnreachable, Some(start.elapsed()));
+                            .add(FoundBy::UdpUnreachable, Some(probe.sent.elapsed()));
                     }
                     probe.socket = None;
                 }

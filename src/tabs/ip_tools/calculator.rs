@@ -1,7 +1,6 @@
 //! The calculator sections: subnet fields and the binary view, same subnet, split and supernet.
 
-use egui::text::{LayoutJob, TextFormat};
-use egui::{Color32, FontId, RichText, Ui};
+use egui::{Color32, FontId, RichText, Sense, Ui, vec2};
 use egui_extras::{Column, TableBuilder};
 
 use super::{HOST_BITS, IpToolsTab, NETWORK_BITS, SplitMode};
@@ -18,41 +17,54 @@ fn field(ui: &mut Ui, name: &str, value: impl Into<String>) {
     ui.end_row();
 }
 
-/// Bits as one label whose characters are cells: network bits on blue, host bits on orange.
-fn bits_job(view: &BinaryView, bits: &[bool]) -> LayoutJob {
-    let mut job = LayoutJob::default();
-    let font = FontId::monospace(15.0);
-    let sep = if view.group_bits == 8 { "." } else { ":" };
+/// One row of bits, one cell per bit: network bits on blue, host bits on orange, a white
+/// marker at the prefix boundary. Screen readers and tests read it as the grouped bit text.
+fn bits_row_ui(ui: &mut Ui, view: &BinaryView, bits: &[bool]) {
+    let v4 = view.group_bits == 8;
+    let (cell_w, cell_h, gap, group_gap, font) = if v4 {
+        (17.0, 24.0, 2.0, 10.0, 15.0)
+    } else {
+        (7.0, 18.0, 1.0, 5.0, 9.0)
+    };
+    let groups = bits.len() / view.group_bits;
+    let width = bits.len() as f32 * (cell_w + gap) + (groups - 1) as f32 * group_gap;
+    let (response, painter) = ui.allocate_painter(vec2(width, cell_h), Sense::hover());
+    let text = view.text(bits);
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &text));
+    let origin = response.rect.min;
+    let x_of = |i: usize| i as f32 * (cell_w + gap) + (i / view.group_bits) as f32 * group_gap;
+    let font_id = FontId::monospace(font);
     for (i, bit) in bits.iter().enumerate() {
-        if i > 0 && i % view.group_bits == 0 {
-            job.append(
-                sep,
-                0.0,
-                TextFormat {
-                    font_id: font.clone(),
-                    color: Color32::GRAY,
-                    ..Default::default()
-                },
-            );
-        }
-        let background = if i < view.prefix as usize {
+        let fill = if i < view.prefix as usize {
             NETWORK_BITS
         } else {
             HOST_BITS
         };
-        job.append(
+        let rect = egui::Rect::from_min_size(origin + vec2(x_of(i), 0.0), vec2(cell_w, cell_h));
+        painter.rect_filled(rect, 2.0, fill);
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
             if *bit { "1" } else { "0" },
-            0.0,
-            TextFormat {
-                font_id: font.clone(),
-                color: Color32::WHITE,
-                background,
-                extra_letter_spacing: 2.0,
-                ..Default::default()
-            },
+            font_id.clone(),
+            Color32::WHITE,
         );
     }
-    job
+    let boundary = view.prefix as usize;
+    if boundary > 0 && boundary < bits.len() {
+        let x = origin.x + x_of(boundary)
+            - gap / 2.0
+            - if boundary.is_multiple_of(view.group_bits) {
+                group_gap / 2.0
+            } else {
+                0.0
+            };
+        painter.vline(
+            x,
+            response.rect.y_range().expand(2.0),
+            egui::Stroke::new(2.0, Color32::WHITE),
+        );
+    }
 }
 
 impl IpToolsTab {
@@ -100,6 +112,7 @@ impl IpToolsTab {
         };
         let mut prefix = info.prefix();
         ui.horizontal(|ui| {
+            ui.spacing_mut().slider_width = 360.0;
             let label = ui.label("Prefix length");
             if ui
                 .add(egui::Slider::new(&mut prefix, 0..=max).prefix("/"))
@@ -381,15 +394,15 @@ fn binary_ui(ui: &mut Ui, view: &BinaryView) {
         .spacing([10.0, 6.0])
         .show(ui, |ui| {
             ui.label("address");
-            ui.label(bits_job(view, &view.address));
+            bits_row_ui(ui, view, &view.address);
             ui.label(RichText::new("(the address you typed)").weak());
             ui.end_row();
             ui.label("AND mask");
-            ui.label(bits_job(view, &view.mask));
+            bits_row_ui(ui, view, &view.mask);
             ui.label(RichText::new(format!("= {mask_ip}")).monospace());
             ui.end_row();
             ui.label("= network");
-            ui.label(bits_job(view, &view.network));
+            bits_row_ui(ui, view, &view.network);
             ui.label(
                 RichText::new(format!("→ {}", view.network_ip))
                     .monospace()

@@ -93,6 +93,9 @@ impl IpToolsTab {
                             ui.label(format!("gateway {}", gw.join(", ")));
                         }
                     });
+                    if iface.ipv4.is_empty() && iface.ipv6.is_empty() {
+                        ui.label(RichText::new("(no addresses)").weak());
+                    }
                     egui::Grid::new("addresses").num_columns(4).show(ui, |ui| {
                         for net in &iface.ipv4 {
                             ui.label(
@@ -381,7 +384,7 @@ impl IpToolsTab {
         let by_ip: HashMap<Ipv4Addr, &SweepHost> = report.hosts.iter().map(|h| (h.ip, h)).collect();
         let cell_w = (ui.available_width() / cols as f32).clamp(2.0, 40.0);
         let cell_h = match rows {
-            0..=4 => 22.0,
+            0..=4 => 28.0,
             5..=32 => 8.0,
             _ => 3.0,
         };
@@ -488,6 +491,7 @@ impl IpToolsTab {
 }
 
 fn host_details_ui(ui: &mut Ui, ip: Ipv4Addr, report: &SweepReport, host: Option<&SweepHost>) {
+    ui.set_min_width(320.0);
     ui.strong(ip.to_string());
     if report.own.contains(&ip) {
         ui.label("This machine.");
@@ -521,14 +525,14 @@ fn sweep_table_ui(ui: &mut Ui, report: &SweepReport) {
         .id_salt("sweep-table")
         .striped(true)
         .max_scroll_height(400.0)
-        .column(Column::initial(130.0).at_least(100.0))
-        .column(Column::initial(140.0))
-        .column(Column::initial(200.0))
-        .column(Column::initial(180.0))
-        .column(Column::initial(220.0))
-        .column(Column::remainder().at_least(60.0))
+        .column(Column::initial(120.0).at_least(100.0))
+        .column(Column::initial(135.0))
+        .column(Column::initial(190.0))
+        .column(Column::initial(130.0))
+        .column(Column::initial(70.0))
+        .column(Column::remainder().at_least(120.0))
         .header(20.0, |mut h| {
-            for title in ["Address", "MAC", "Vendor", "Name", "Found by", "Time"] {
+            for title in ["Address", "MAC", "Vendor", "Name", "Time", "Found by"] {
                 h.col(|ui| {
                     ui.strong(title);
                 });
@@ -547,11 +551,11 @@ fn sweep_table_ui(ui: &mut Ui, report: &SweepReport) {
                     h.mac.as_ref().map_or_else(String::new, vendor_text),
                 );
                 cell_text(&mut row, h.name.clone().unwrap_or_default());
-                cell_text(&mut row, h.found_by_text());
                 cell_text(
                     &mut row,
                     h.rtt_ms.map_or_else(String::new, |r| format!("{r:.1} ms")),
                 );
+                cell_text(&mut row, h.found_by_text());
             });
         });
 }
