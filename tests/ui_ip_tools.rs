@@ -238,3 +238,50 @@ fn loopback_sweep_draws_the_map_and_offers_the_host() {
     );
     assert!(h.state_mut().ip_tools.take_open_request().is_none());
 }
+
+#[test]
+fn every_section_draws_with_every_input_labelled() {
+    let mut h = ip_tools(Section::Calculator);
+    settle(&mut h);
+    for section in Section::ALL {
+        h.get_by_label(section.title()).click();
+        settle(&mut h);
+        assert_eq!(h.state().ip_tools.settings.section, section);
+        assert!(shows(&h, &format!("IP Tools › {}", section.title())));
+        h.check_accessibility();
+    }
+}
+
+#[test]
+fn inputs_survive_a_restart() {
+    use eframe::App as _;
+
+    #[derive(Default)]
+    struct MemStorage(std::collections::HashMap<String, String>);
+    impl eframe::Storage for MemStorage {
+        fn get_string(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn set_string(&mut self, key: &str, value: String) {
+            self.0.insert(key.to_owned(), value);
+        }
+        fn remove_string(&mut self, key: &str) {
+            self.0.remove(key);
+        }
+        fn flush(&mut self) {}
+    }
+
+    let mut h = ip_tools(Section::Calculator);
+    settle(&mut h);
+    type_into(&mut h, "Address or network", "172.16.5.4/30");
+    h.get_by_label("Port facts").click();
+    settle(&mut h);
+    let mut storage = MemStorage::default();
+    h.state_mut().save(&mut storage);
+    let loaded = Settings::load(Some(&storage));
+    assert_eq!(loaded.ip_tools.calc_input, "172.16.5.4/30");
+    assert_eq!(loaded.ip_tools.section, Section::Ports);
+    let mut h = harness(loaded);
+    settle(&mut h);
+    assert!(shows(&h, "Modbus/TCP"));
+}
