@@ -219,7 +219,13 @@ fn sweep_in_a_namespace_lan_finds_exactly_the_three_hosts() {
         found(11).contains(&format!("TCP {LISTEN_PORT} closed")),
         "{stdout}"
     );
-    assert!(found(13).contains("neighbour"), "{stdout}");
+    for host in [11, 12, 13] {
+        assert!(found(host).starts_with("neighbour, "), "{stdout}");
+        assert!(
+            found(host).contains("UDP unreachable"),
+            "fresh neighbours answer the UDP probe: {stdout}"
+        );
+    }
     assert!(stdout.contains("OWN 198.51.100.20"), "{stdout}");
     assert!(
         elapsed < Duration::from_secs(15),

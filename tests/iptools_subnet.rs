@@ -375,6 +375,7 @@ fn same_subnet_cases() {
     assert_eq!(r.a_network, IpAddr::from([192, 168, 1, 0]));
     assert_eq!(r.b_network, IpAddr::from([192, 168, 1, 0]));
     assert!(r.meaning().contains("directly"));
+    assert_eq!(r.mask_text(), "255.255.255.0");
 
     let r = same_subnet("192.168.1.12", "192.168.2.12", "/24").unwrap();
     assert!(!r.same);
@@ -391,6 +392,7 @@ fn same_subnet_cases() {
     assert!(r.same, "wildcard 0.0.0.0 is read as netmask /0");
     let r = same_subnet("2001:db8::1", "2001:db8::ffff", "64").unwrap();
     assert!(r.same);
+    assert_eq!(r.mask_text(), "/64");
     let r = same_subnet("2001:db8::1", "2001:db8:1::1", "64").unwrap();
     assert!(!r.same);
     assert!(matches!(

@@ -96,7 +96,7 @@ fn sections_same_subnet_split_and_ports() {
     h.get_by_label("Same subnet?").click();
     settle(&mut h);
     assert!(shows(&h, "No: different subnets."));
-    assert!(shows(&h, "192.168.2.20 AND /24 = 192.168.2.0"));
+    assert!(shows(&h, "192.168.2.20 AND 255.255.255.0 = 192.168.2.0"));
     type_into(&mut h, "Second address", "192.168.1.99");
     assert!(shows(&h, "Yes: same subnet."));
     assert!(shows(&h, "reach each other directly"));

@@ -114,15 +114,32 @@ pub fn read_v4() -> Result<Vec<Neighbour>, NeighbourError> {
     Err(NeighbourError::Unsupported(std::env::consts::OS))
 }
 
+/// The IPv4 neighbour table with the kernel's states (REACHABLE, STALE…) from
+/// `ip -4 neigh show`, falling back to `/proc/net/arp` (no states) when `ip` is missing.
+#[cfg(target_os = "linux")]
+pub fn read_v4_with_states() -> Result<Vec<Neighbour>, NeighbourError> {
+    run_ip_neigh("-4").or_else(|_| read_v4())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn read_v4_with_states() -> Result<Vec<Neighbour>, NeighbourError> {
+    read_v4()
+}
+
 /// The IPv6 neighbour table, from `ip -6 neigh show` (Linux has no /proc file for it).
 #[cfg(target_os = "linux")]
 pub fn read_v6() -> Result<Vec<Neighbour>, NeighbourError> {
+    run_ip_neigh("-6")
+}
+
+#[cfg(target_os = "linux")]
+fn run_ip_neigh(family: &str) -> Result<Vec<Neighbour>, NeighbourError> {
     let read_err = |message: String| NeighbourError::Read {
-        path: "ip -6 neigh show".to_owned(),
+        path: format!("ip {family} neigh show"),
         message,
     };
     let output = std::process::Command::new("ip")
-        .args(["-6", "neigh", "show"])
+        .args([family, "neigh", "show"])
         .output()
         .map_err(|e| read_err(e.to_string()))?;
     if !output.status.success() {

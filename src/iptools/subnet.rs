@@ -375,6 +375,15 @@ pub struct SameSubnet {
 }
 
 impl SameSubnet {
+    /// The mask as people write it: dotted netmask for IPv4, `/prefix` for IPv6.
+    pub fn mask_text(&self) -> String {
+        match self.a {
+            IpAddr::V4(_) => Ipv4Net::new(Ipv4Addr::UNSPECIFIED, self.prefix)
+                .map_or_else(|_| format!("/{}", self.prefix), |n| n.netmask().to_string()),
+            IpAddr::V6(_) => format!("/{}", self.prefix),
+        }
+    }
+
     /// What the answer means for two hosts that want to talk.
     pub fn meaning(&self) -> String {
         if self.same {

@@ -92,8 +92,11 @@ impl SweepOptions {
 /// How a host showed it is there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FoundBy {
-    /// The kernel resolved its MAC (it answered ARP).
+    /// The kernel resolved its MAC (it answered ARP) and confirmed it recently.
     Neighbour,
+    /// The neighbour table has its MAC but has not confirmed it since the probe (STALE, DELAY,
+    /// PROBE): it may be a cached entry of a host that has since left.
+    NeighbourUnconfirmed,
     /// It answered our UDP datagram with ICMP port unreachable.
     UdpUnreachable,
     /// It sent UDP data back.
@@ -108,6 +111,7 @@ impl std::fmt::Display for FoundBy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Neighbour => write!(f, "neighbour"),
+            Self::NeighbourUnconfirmed => write!(f, "neighbour (cached, unconfirmed)"),
             Self::UdpUnreachable => write!(f, "UDP unreachable"),
             Self::UdpReply => write!(f, "UDP reply"),
             Self::TcpOpen(p) => write!(f, "TCP {p} open"),
@@ -370,15 +374,20 @@ pub fn run_sweep(
     }
     let mut neighbour_error = None;
     let mut macs: BTreeMap<Ipv4Addr, (Mac, String)> = BTreeMap::new();
-    match neighbours::read_v4() {
+    match neighbours::read_v4_with_states() {
         Ok(table) => {
             for n in table {
                 if let IpAddr::V4(ip) = n.ip
                     && net.contains(&ip)
                     && !own.contains(&ip)
                 {
+                    let how = if matches!(n.state.as_str(), "STALE" | "DELAY" | "PROBE") {
+                        FoundBy::NeighbourUnconfirmed
+                    } else {
+                        FoundBy::Neighbour
+                    };
                     macs.insert(ip, (n.mac, n.interface));
-                    answers.entry(ip).or_default().add(FoundBy::Neighbour, None);
+                    answers.entry(ip).or_default().add(how, None);
                 }
             }
         }

@@ -139,6 +139,7 @@ impl IpToolsTab {
             SubnetInfo::V4(v4) => {
                 ui.strong("Classification");
                 ui.label(v4.class.describe());
+                classes_ui(ui, v4.class);
                 let s = v4.special;
                 let block = if s.reference.is_empty() {
                     String::new()
@@ -188,12 +189,12 @@ impl IpToolsTab {
                         field(
                             ui,
                             "First AND mask",
-                            format!("{} AND /{} = {}", r.a, r.prefix, r.a_network),
+                            format!("{} AND {} = {}", r.a, r.mask_text(), r.a_network),
                         );
                         field(
                             ui,
                             "Second AND mask",
-                            format!("{} AND /{} = {}", r.b, r.prefix, r.b_network),
+                            format!("{} AND {} = {}", r.b, r.mask_text(), r.b_network),
                         );
                     });
                 let (answer, color) = if r.same {
@@ -328,6 +329,39 @@ impl IpToolsTab {
             None => {}
         }
     }
+}
+
+/// Every class, with the current one highlighted: how the leading bits decide it.
+fn classes_ui(ui: &mut Ui, current: crate::iptools::classify::Ipv4Class) {
+    use crate::iptools::classify::Ipv4Class;
+    ui.collapsing("All classes (historic, before CIDR)", |ui| {
+        egui::Grid::new("classes-grid")
+            .num_columns(4)
+            .striped(true)
+            .show(ui, |ui| {
+                for title in ["Class", "Leading bits", "Range", "Hosts per network"] {
+                    ui.strong(title);
+                }
+                ui.end_row();
+                for class in [
+                    Ipv4Class::A,
+                    Ipv4Class::B,
+                    Ipv4Class::C,
+                    Ipv4Class::D,
+                    Ipv4Class::E,
+                ] {
+                    let text = |t: String| {
+                        let r = RichText::new(t);
+                        if class == current { r.strong() } else { r }
+                    };
+                    ui.label(text(format!("Class {}", class.letter())));
+                    ui.label(text(class.leading_bits().to_owned()).monospace());
+                    ui.label(text(class.range().to_owned()));
+                    ui.label(text(class.hosts_per_network().to_owned()));
+                    ui.end_row();
+                }
+            });
+    });
 }
 
 fn v4_fields_ui(ui: &mut Ui, i: &V4Info) {
