@@ -232,6 +232,38 @@ fn sweep_in_a_namespace_lan_finds_exactly_the_three_hosts() {
         "a /24 sweep should take seconds, took {elapsed:?}"
     );
     eprintln!("namespace sweep of 198.51.100.0/24 took {elapsed:?}");
+
+    // A cached entry for a host that is not there is labelled as such, not as an answer.
+    ip(&[
+        "-n",
+        &format!("{tag}sc"),
+        "neigh",
+        "replace",
+        "198.51.100.99",
+        "lladdr",
+        "02:00:00:00:00:99",
+        "dev",
+        "eth0",
+        "nud",
+        "stale",
+    ])
+    .unwrap();
+    let out = helper(&format!("{tag}sc"), "sweep").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "helper failed:\n{stdout}");
+    let ghost = stdout
+        .lines()
+        .find(|l| l.starts_with("HOST 198.51.100.99 "))
+        .unwrap_or_else(|| panic!("the cached entry is listed:\n{stdout}"));
+    assert_eq!(
+        ghost, "HOST 198.51.100.99 02:00:00:00:00:99 neighbour (cached, unconfirmed)",
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("HOST ")).count(),
+        4,
+        "{stdout}"
+    );
 }
 
 /// Runs inside a namespace for the test above; does nothing when run on its own.

@@ -11,7 +11,8 @@ use ipnet::{IpNet, Ipv4Net};
 use super::{IpToolsTab, Section, SweepStatus};
 use crate::iptools::subnet::parse_net;
 use crate::iptools::sweep::{
-    MAX_TCP_PORTS, SweepHandle, SweepHost, SweepOptions, SweepPhase, SweepReport, SweepSize,
+    FoundBy, MAX_TCP_PORTS, SweepHandle, SweepHost, SweepOptions, SweepPhase, SweepReport,
+    SweepSize,
 };
 use crate::iptools::vendor::vendor_text;
 use crate::iptools::{interfaces, neighbours};
@@ -21,6 +22,7 @@ use crate::ui::widgets::{ERROR_COLOR, OK_COLOR, error_text, labelled_text};
 const OWN_COLOR: Color32 = Color32::from_rgb(0x3D, 0x8B, 0xFD);
 const GATEWAY_COLOR: Color32 = Color32::from_rgb(0xC0, 0x6C, 0xE0);
 const ANSWERED_COLOR: Color32 = OK_COLOR;
+const CACHED_COLOR: Color32 = crate::ui::widgets::WAIT_COLOR;
 const SILENT_COLOR: Color32 = Color32::from_rgb(0x3A, 0x3A, 0x3A);
 const NOT_HOST_COLOR: Color32 = Color32::from_rgb(0x20, 0x20, 0x20);
 
@@ -393,6 +395,7 @@ impl IpToolsTab {
                 (OWN_COLOR, "this machine"),
                 (GATEWAY_COLOR, "gateway"),
                 (ANSWERED_COLOR, "answered"),
+                (CACHED_COLOR, "cached entry only"),
                 (SILENT_COLOR, "no answer"),
                 (NOT_HOST_COLOR, "network/broadcast"),
             ] {
@@ -419,10 +422,14 @@ impl IpToolsTab {
                 Some(OWN_COLOR)
             } else if report.gateways.contains(&ip) {
                 Some(GATEWAY_COLOR)
-            } else if by_ip.contains_key(&ip) {
-                Some(ANSWERED_COLOR)
             } else {
-                None
+                by_ip.get(&ip).map(|h| {
+                    if h.found_by == [FoundBy::NeighbourUnconfirmed] {
+                        CACHED_COLOR
+                    } else {
+                        ANSWERED_COLOR
+                    }
+                })
             }
         };
         // Only cells that differ from "no answer" are drawn one by one.
