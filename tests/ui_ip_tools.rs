@@ -97,6 +97,10 @@ fn sections_same_subnet_split_and_ports() {
     settle(&mut h);
     assert!(shows(&h, "No: different subnets."));
     assert!(shows(&h, "192.168.2.20 AND 255.255.255.0 = 192.168.2.0"));
+    // Both addresses in binary, and both networks.
+    assert!(shows(&h, "11000000.10101000.00000010.00010100"));
+    assert!(shows(&h, "11000000.10101000.00000010.00000000"));
+    assert!(shows(&h, "11000000.10101000.00000001.00000000"));
     type_into(&mut h, "Second address", "192.168.1.99");
     assert!(shows(&h, "Yes: same subnet."));
     assert!(shows(&h, "reach each other directly"));

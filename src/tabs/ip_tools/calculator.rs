@@ -197,6 +197,33 @@ impl IpToolsTab {
                             format!("{} AND {} = {}", r.b, r.mask_text(), r.b_network),
                         );
                     });
+                let (va, vb) = (
+                    BinaryView::new(r.a, r.prefix),
+                    BinaryView::new(r.b, r.prefix),
+                );
+                ui.add_space(4.0);
+                egui::Grid::new("same-subnet-bits")
+                    .num_columns(3)
+                    .spacing([10.0, 6.0])
+                    .show(ui, |ui| {
+                        for (name, view, bits, ip) in [
+                            ("first", &va, &va.address, r.a),
+                            ("AND mask", &va, &va.mask, va.network_ip),
+                            ("= network", &va, &va.network, r.a_network),
+                            ("second", &vb, &vb.address, r.b),
+                            ("AND mask ", &vb, &vb.mask, vb.network_ip),
+                            ("= network ", &vb, &vb.network, r.b_network),
+                        ] {
+                            ui.label(name);
+                            bits_row_ui(ui, view, bits);
+                            if name.starts_with("AND") {
+                                ui.label(RichText::new(r.mask_text()).monospace());
+                            } else {
+                                ui.label(RichText::new(ip.to_string()).monospace());
+                            }
+                            ui.end_row();
+                        }
+                    });
                 let (answer, color) = if r.same {
                     ("Yes: same subnet.", crate::ui::widgets::OK_COLOR)
                 } else {
