@@ -445,6 +445,10 @@ fn split_by_count_and_prefix() {
     assert!(split_by_prefix("10.0.0.0/24".parse().unwrap(), 33).is_err());
     assert!(split_by_count("10.0.0.0/30".parse().unwrap(), 5).is_err());
     assert!(split_by_count("10.0.0.0/30".parse().unwrap(), 0).is_err());
+    // Counts past 2^63 do not overflow.
+    let huge = split_by_count("::/0".parse().unwrap(), u64::MAX).unwrap();
+    assert_eq!(huge.new_prefix, 64);
+    assert!(huge.truncated());
     let table = nets_as_table(&s.subnets[..2]);
     assert!(
         table.starts_with("network\tfirst\tlast\taddresses\n10.0.0.0/32\t10.0.0.0\t10.0.0.0\t1\n")

@@ -110,6 +110,12 @@ fn sections_same_subnet_split_and_ports() {
     assert!(shows(&h, "192.168.1.0/24 split into 4 subnets of /26."));
     assert!(shows(&h, "192.168.1.192/26"));
     assert!(shows(&h, "Supernet of 2 network(s): 192.168.0.0/23"));
+    h.get_by_label("by prefix").click();
+    settle(&mut h);
+    type_into(&mut h, "N or prefix", "/x");
+    assert!(shows(&h, "Prefix \"x\" is not valid: use a number 0–32."));
+    type_into(&mut h, "N or prefix", "/25");
+    assert!(shows(&h, "192.168.1.0/24 split into 2 subnets of /25."));
     type_into(
         &mut h,
         "Networks (comma separated)",
@@ -184,6 +190,26 @@ fn sweep_sizes_are_checked_before_anything_is_sent() {
     h.get_by_label("Don't sweep").click();
     settle(&mut h);
     assert_eq!(h.state().ip_tools.sweep_status, SweepStatus::Idle);
+    // A range on none of this machine's links asks first (and this test never confirms).
+    let test_net: ipnet::Ipv4Net = "198.51.100.0/24".parse().unwrap();
+    assert!(
+        sockpit::iptools::interfaces::list()
+            .iter()
+            .all(|i| i.ipv4.iter().all(|a| !test_net.contains(&a.addr()))),
+        "this machine must not be on TEST-NET-2, or clicking Sweep would probe it"
+    );
+    type_into(&mut h, "Range to sweep", "198.51.100.0/24");
+    h.get_by_label("Sweep").click();
+    settle(&mut h);
+    assert!(shows(
+        &h,
+        "198.51.100.0/24 is not on any of this machine's links"
+    ));
+    assert!(shows(&h, "Sweep 198.51.100.0/24 anyway"));
+    h.get_by_label("Don't sweep").click();
+    settle(&mut h);
+    assert_eq!(h.state().ip_tools.sweep_status, SweepStatus::Idle);
+    assert!(h.state().ip_tools.sweep_report.is_none());
     type_into(&mut h, "Range to sweep", "2001:db8::/64");
     h.get_by_label("Sweep").click();
     settle(&mut h);

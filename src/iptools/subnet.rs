@@ -479,7 +479,9 @@ pub fn split_by_count(net: IpNet, count: u64) -> Result<Split, SubnetError> {
     if count == 0 || count > max {
         return Err(SubnetError::BadCount { max });
     }
-    let extra_bits = count.next_power_of_two().trailing_zeros() as u8;
+    let extra_bits = count
+        .checked_next_power_of_two()
+        .map_or(64, u64::trailing_zeros) as u8;
     split_by_prefix(net, net.prefix_len() + extra_bits)
 }
 

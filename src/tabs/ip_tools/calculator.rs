@@ -5,8 +5,8 @@ use egui_extras::{Column, TableBuilder};
 
 use super::{HOST_BITS, IpToolsTab, NETWORK_BITS, SplitMode};
 use crate::iptools::subnet::{
-    BinaryView, SubnetInfo, V4Info, V6Info, nets_as_table, parse_net, parse_net_list, same_subnet,
-    split_by_count, split_by_prefix, supernet,
+    BinaryView, SubnetError, SubnetInfo, V4Info, V6Info, nets_as_table, parse_net, parse_net_list,
+    same_subnet, split_by_count, split_by_prefix, supernet,
 };
 use crate::ui::widgets::{error_text, labelled_text};
 
@@ -244,13 +244,14 @@ impl IpToolsTab {
                 split_by_count(net, n)
             }
             SplitMode::Prefix => {
-                let p = s
-                    .split_value
-                    .trim()
-                    .trim_start_matches('/')
-                    .parse::<u8>()
-                    .unwrap_or(u8::MAX);
-                split_by_prefix(net, p)
+                let text = s.split_value.trim().trim_start_matches('/');
+                match text.parse::<u8>() {
+                    Ok(p) => split_by_prefix(net, p),
+                    Err(_) => Err(SubnetError::BadPrefix {
+                        text: text.to_owned(),
+                        max: net.max_prefix_len(),
+                    }),
+                }
             }
         });
         self.split = Some(result.map_err(|e| e.to_string()));

@@ -37,6 +37,16 @@ fn cell_text(ui: &mut egui_extras::TableRow<'_, '_>, text: impl Into<String>) {
     });
 }
 
+/// Whether `net` overlaps a network of one of this machine's interfaces that is up.
+fn on_a_local_link(net: Ipv4Net) -> bool {
+    interfaces::list().iter().filter(|i| i.up).any(|i| {
+        i.ipv4.iter().any(|a| {
+            let local = a.trunc();
+            local.contains(&net.network()) || net.contains(&local.network())
+        })
+    })
+}
+
 /// Parses "22, 80 502" into ports, or says which part is wrong.
 pub fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
     let mut ports = Vec::new();
@@ -234,16 +244,28 @@ impl IpToolsTab {
                 return;
             }
         };
+        let mut doubts = Vec::new();
         match SweepSize::of(net) {
             SweepSize::Refused { addresses } => {
                 self.sweep_range_error = Some(format!(
                     "{net} has {addresses} addresses: sweeps larger than a /16 are refused. Sweep a part of it, e.g. a /24."
                 ));
+                return;
             }
-            SweepSize::NeedsConfirmation { addresses } if !confirmed => {
-                self.sweep_status = SweepStatus::Confirm(net, addresses);
-            }
-            _ => self.start_sweep(net, ports),
+            SweepSize::NeedsConfirmation { addresses } => doubts.push(format!(
+                "{net} has {addresses} addresses (more than a /22): the sweep takes longer and sends {addresses} probes."
+            )),
+            SweepSize::Ok { .. } => {}
+        }
+        if !on_a_local_link(net) {
+            doubts.push(format!(
+                "{net} is not on any of this machine's links: probes go through the gateway to other networks, and no MAC addresses can be learned."
+            ));
+        }
+        if doubts.is_empty() || confirmed {
+            self.start_sweep(net, ports);
+        } else {
+            self.sweep_status = SweepStatus::Confirm(net, doubts.join(" "));
         }
     }
 
@@ -313,15 +335,10 @@ impl IpToolsTab {
             error_text(ui, &format!("Range: {e}"));
         }
         match self.sweep_status.clone() {
-            SweepStatus::Confirm(net, addresses) => {
+            SweepStatus::Confirm(net, why) => {
+                ui.label(RichText::new(why).color(crate::ui::widgets::WAIT_COLOR));
                 ui.horizontal(|ui| {
-                    ui.label(
-                        RichText::new(format!(
-                            "{net} has {addresses} addresses (more than a /22): the sweep takes longer and sends {addresses} probes."
-                        ))
-                        .color(crate::ui::widgets::WAIT_COLOR),
-                    );
-                    if ui.button(format!("Sweep all {addresses} addresses")).clicked() {
+                    if ui.button(format!("Sweep {net} anyway")).clicked() {
                         self.request_sweep(true);
                     }
                     if ui.button("Don't sweep").clicked() {

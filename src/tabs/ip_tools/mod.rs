@@ -122,8 +122,8 @@ impl Default for IpToolsSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SweepStatus {
     Idle,
-    /// Waiting for the user to confirm a large range.
-    Confirm(ipnet::Ipv4Net, u64),
+    /// Waiting for the user to confirm a large or off-link range; the text says why.
+    Confirm(ipnet::Ipv4Net, String),
     Running {
         done: usize,
         total: usize,
