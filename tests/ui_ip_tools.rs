@@ -315,3 +315,27 @@ fn inputs_survive_a_restart() {
     settle(&mut h);
     assert!(shows(&h, "Modbus/TCP"));
 }
+
+#[test]
+fn a_running_sweep_can_be_cancelled() {
+    let mut h = ip_tools(Section::Sweep);
+    settle(&mut h);
+    type_into(&mut h, "Range to sweep", "127.0.0.0/22");
+    h.get_by_label("Sweep").click();
+    step_until(&mut h, "the sweep to run", WAIT, |h| {
+        matches!(h.state().ip_tools.sweep_status, SweepStatus::Running { .. })
+    });
+    h.step();
+    h.get_by_label("Cancel sweep").click();
+    step_until(&mut h, "the sweep to stop", WAIT, |h| {
+        h.state().ip_tools.sweep_status == SweepStatus::Done
+    });
+    settle(&mut h);
+    let report = h.state().ip_tools.sweep_report.clone().unwrap();
+    assert!(report.cancelled, "{report:?}");
+    assert!(shows(&h, "(cancelled)"));
+    assert!(
+        h.get_by_label("Sweep").rect().width() > 0.0,
+        "Sweep is offered again"
+    );
+}
