@@ -87,6 +87,7 @@ fn invalid_input_shows_its_message_and_keeps_the_last_result() {
     assert!(!shows(&h, "Address or network: "), "the message goes away");
     assert!(shows(&h, "2001:0db8:0000:0000:0000:0000:0000:0001"));
     assert!(shows(&h, "Documentation (2001:db8::/32)"));
+    assert!(shows(&h, "0x20010DB8000000000000000000000001"));
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::iptools::subnet::{
 use crate::ui::widgets::{error_text, labelled_text};
 
 /// One row of `label: value` in a two-column grid.
-fn field(ui: &mut Ui, name: &str, value: impl Into<String>) {
+fn field_ui(ui: &mut Ui, name: &str, value: impl Into<String>) {
     ui.label(RichText::new(name).weak());
     ui.label(RichText::new(value.into()).monospace());
     ui.end_row();
@@ -20,19 +20,29 @@ fn field(ui: &mut Ui, name: &str, value: impl Into<String>) {
 /// One row of bits, one cell per bit: network bits on blue, host bits on orange, a white
 /// marker at the prefix boundary. Screen readers and tests read it as the grouped bit text.
 fn bits_row_ui(ui: &mut Ui, view: &BinaryView, bits: &[bool]) {
+    // IPv4: 32 cells on one line; IPv6: two lines of 64, so it fits the window.
     let v4 = view.group_bits == 8;
     let (cell_w, cell_h, gap, group_gap, font) = if v4 {
         (17.0, 24.0, 2.0, 10.0, 15.0)
     } else {
-        (7.0, 18.0, 1.0, 5.0, 9.0)
+        (9.0, 16.0, 1.0, 6.0, 10.0)
     };
-    let groups = bits.len() / view.group_bits;
-    let width = bits.len() as f32 * (cell_w + gap) + (groups - 1) as f32 * group_gap;
-    let (response, painter) = ui.allocate_painter(vec2(width, cell_h), Sense::hover());
+    let per_line = if v4 { 32 } else { 64 };
+    let lines = bits.len().div_ceil(per_line);
+    let line_gap = 3.0;
+    let groups_per_line = per_line / view.group_bits;
+    let width = per_line as f32 * (cell_w + gap) + (groups_per_line - 1) as f32 * group_gap;
+    let height = lines as f32 * (cell_h + line_gap) - line_gap;
+    let (response, painter) = ui.allocate_painter(vec2(width, height), Sense::hover());
     let text = view.text(bits);
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &text));
     let origin = response.rect.min;
-    let x_of = |i: usize| i as f32 * (cell_w + gap) + (i / view.group_bits) as f32 * group_gap;
+    let pos_of = |i: usize| {
+        let col = i % per_line;
+        let x = col as f32 * (cell_w + gap) + (col / view.group_bits) as f32 * group_gap;
+        let y = (i / per_line) as f32 * (cell_h + line_gap);
+        origin + vec2(x, y)
+    };
     let font_id = FontId::monospace(font);
     for (i, bit) in bits.iter().enumerate() {
         let fill = if i < view.prefix as usize {
@@ -40,7 +50,7 @@ fn bits_row_ui(ui: &mut Ui, view: &BinaryView, bits: &[bool]) {
         } else {
             HOST_BITS
         };
-        let rect = egui::Rect::from_min_size(origin + vec2(x_of(i), 0.0), vec2(cell_w, cell_h));
+        let rect = egui::Rect::from_min_size(pos_of(i), vec2(cell_w, cell_h));
         painter.rect_filled(rect, 2.0, fill);
         painter.text(
             rect.center(),
@@ -50,18 +60,18 @@ fn bits_row_ui(ui: &mut Ui, view: &BinaryView, bits: &[bool]) {
             Color32::WHITE,
         );
     }
+    // A white line where the network part ends.
     let boundary = view.prefix as usize;
     if boundary > 0 && boundary < bits.len() {
-        let x = origin.x + x_of(boundary)
-            - gap / 2.0
-            - if boundary.is_multiple_of(view.group_bits) {
-                group_gap / 2.0
-            } else {
-                0.0
-            };
+        let at = pos_of(boundary);
+        let shift = if boundary.is_multiple_of(view.group_bits) {
+            group_gap / 2.0
+        } else {
+            0.0
+        };
         painter.vline(
-            x,
-            response.rect.y_range().expand(2.0),
+            at.x - gap / 2.0 - shift,
+            egui::Rangef::new(at.y - 2.0, at.y + cell_h + 2.0),
             egui::Stroke::new(2.0, Color32::WHITE),
         );
     }
@@ -186,12 +196,12 @@ impl IpToolsTab {
                 egui::Grid::new("same-subnet-grid")
                     .num_columns(2)
                     .show(ui, |ui| {
-                        field(
+                        field_ui(
                             ui,
                             "First AND mask",
                             format!("{} AND {} = {}", r.a, r.mask_text(), r.a_network),
                         );
-                        field(
+                        field_ui(
                             ui,
                             "Second AND mask",
                             format!("{} AND {} = {}", r.b, r.mask_text(), r.b_network),
@@ -397,8 +407,8 @@ fn v4_fields_ui(ui: &mut Ui, i: &V4Info) {
         .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
-            field(ui, "Network", format!("{}/{}", i.network, i.prefix));
-            field(
+            field_ui(ui, "Network", format!("{}/{}", i.network, i.prefix));
+            field_ui(
                 ui,
                 "Broadcast",
                 i.broadcast.map_or_else(
@@ -406,12 +416,12 @@ fn v4_fields_ui(ui: &mut Ui, i: &V4Info) {
                     |b| b.to_string(),
                 ),
             );
-            field(ui, "Netmask", i.netmask.to_string());
-            field(ui, "Wildcard", i.wildcard.to_string());
-            field(ui, "Prefix", format!("/{}", i.prefix));
-            field(ui, "First host", i.first_host.to_string());
-            field(ui, "Last host", i.last_host.to_string());
-            field(
+            field_ui(ui, "Netmask", i.netmask.to_string());
+            field_ui(ui, "Wildcard", i.wildcard.to_string());
+            field_ui(ui, "Prefix", format!("/{}", i.prefix));
+            field_ui(ui, "First host", i.first_host.to_string());
+            field_ui(ui, "Last host", i.last_host.to_string());
+            field_ui(
                 ui,
                 "Hosts",
                 format!(
@@ -419,9 +429,9 @@ fn v4_fields_ui(ui: &mut Ui, i: &V4Info) {
                     i.host_count, i.address_count
                 ),
             );
-            field(ui, "Why", i.host_note.clone());
-            field(ui, "As integer", i.as_integer.to_string());
-            field(ui, "As hex", i.as_hex.clone());
+            field_ui(ui, "Why", i.host_note.clone());
+            field_ui(ui, "As integer", i.as_integer.to_string());
+            field_ui(ui, "As hex", i.as_hex.clone());
         });
 }
 
@@ -430,13 +440,16 @@ fn v6_fields_ui(ui: &mut Ui, i: &V6Info) {
         .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
-            field(ui, "Network", format!("{}/{}", i.network, i.prefix));
-            field(ui, "Last address", i.last.to_string());
-            field(ui, "Netmask", i.netmask.to_string());
-            field(ui, "Prefix", format!("/{}", i.prefix));
-            field(ui, "Addresses", i.count_text());
-            field(ui, "Expanded", i.expanded.clone());
-            field(ui, "Compressed", i.compressed.clone());
+            field_ui(ui, "Network", format!("{}/{}", i.network, i.prefix));
+            field_ui(ui, "Last address", i.last.to_string());
+            field_ui(ui, "Netmask", i.netmask.to_string());
+            field_ui(ui, "Prefix", format!("/{}", i.prefix));
+            field_ui(ui, "Addresses", i.count_text());
+            field_ui(ui, "Expanded", i.expanded.clone());
+            field_ui(ui, "Compressed", i.compressed.clone());
+            let n = u128::from(i.address);
+            field_ui(ui, "As integer", n.to_string());
+            field_ui(ui, "As hex", format!("0x{n:032X}"));
         });
 }
 

@@ -26,7 +26,7 @@ const CACHED_COLOR: Color32 = crate::ui::widgets::WAIT_COLOR;
 const SILENT_COLOR: Color32 = Color32::from_rgb(0x3A, 0x3A, 0x3A);
 const NOT_HOST_COLOR: Color32 = Color32::from_rgb(0x20, 0x20, 0x20);
 
-fn cell_text(ui: &mut egui_extras::TableRow<'_, '_>, text: impl Into<String>) {
+fn cell_text_ui(ui: &mut egui_extras::TableRow<'_, '_>, text: impl Into<String>) {
     let text = text.into();
     ui.col(|ui| {
         ui.add(
@@ -211,11 +211,11 @@ impl IpToolsTab {
             .body(|body| {
                 body.rows(row_h, self.neighbours.len(), |mut row| {
                     let (n, vendor) = &self.neighbours[row.index()];
-                    cell_text(&mut row, n.ip.to_string());
-                    cell_text(&mut row, n.mac.to_string());
-                    cell_text(&mut row, vendor.clone());
-                    cell_text(&mut row, n.interface.clone());
-                    cell_text(&mut row, n.state.clone());
+                    cell_text_ui(&mut row, n.ip.to_string());
+                    cell_text_ui(&mut row, n.mac.to_string());
+                    cell_text_ui(&mut row, vendor.clone());
+                    cell_text_ui(&mut row, n.interface.clone());
+                    cell_text_ui(&mut row, n.state.clone());
                 });
             });
     }
@@ -565,21 +565,21 @@ fn sweep_table_ui(ui: &mut Ui, report: &SweepReport) {
         .body(|body| {
             body.rows(row_h, report.hosts.len(), |mut row| {
                 let h = &report.hosts[row.index()];
-                cell_text(&mut row, h.ip.to_string());
-                cell_text(
+                cell_text_ui(&mut row, h.ip.to_string());
+                cell_text_ui(
                     &mut row,
                     h.mac.map_or_else(|| "—".to_owned(), |m| m.to_string()),
                 );
-                cell_text(
+                cell_text_ui(
                     &mut row,
                     h.mac.as_ref().map_or_else(String::new, vendor_text),
                 );
-                cell_text(&mut row, h.name.clone().unwrap_or_default());
-                cell_text(
+                cell_text_ui(&mut row, h.name.clone().unwrap_or_default());
+                cell_text_ui(
                     &mut row,
                     h.rtt_ms.map_or_else(String::new, |r| format!("{r:.1} ms")),
                 );
-                cell_text(&mut row, h.found_by_text());
+                cell_text_ui(&mut row, h.found_by_text());
             });
         });
 }

@@ -12,7 +12,7 @@ use crate::iptools::sockets::read_sockets;
 use crate::net::{NetError, parse_port};
 use crate::ui::widgets::{ERROR_COLOR, OK_COLOR, error_text, labelled_text};
 
-fn bind_line(ui: &mut Ui, what: &str, result: &Result<(), NetError>) {
+fn bind_line_ui(ui: &mut Ui, what: &str, result: &Result<(), NetError>) {
     match result {
         Ok(()) => {
             ui.label(RichText::new(format!("{what}: free")).color(OK_COLOR));
@@ -204,10 +204,10 @@ impl IpToolsTab {
         if let Some(c) = &self.bind_check
             && c.port == port
         {
-            bind_line(ui, "TCP IPv4", &c.tcp_v4);
-            bind_line(ui, "TCP IPv6", &c.tcp_v6);
-            bind_line(ui, "UDP IPv4", &c.udp_v4);
-            bind_line(ui, "UDP IPv6", &c.udp_v6);
+            bind_line_ui(ui, "TCP IPv4", &c.tcp_v4);
+            bind_line_ui(ui, "TCP IPv6", &c.tcp_v6);
+            bind_line_ui(ui, "UDP IPv4", &c.udp_v4);
+            bind_line_ui(ui, "UDP IPv6", &c.udp_v6);
         }
         ui.add_space(10.0);
         ui.collapsing("Common ports", |ui| {
