@@ -47,6 +47,8 @@ fn ip(args: &[&str]) -> Result<(), String> {
 struct Lan {
     namespaces: Vec<String>,
     children: Vec<Child>,
+    /// `/etc/netns/<ns>` folders, whose files `ip netns exec` mounts over `/etc`.
+    etc_dirs: Vec<std::path::PathBuf>,
 }
 
 impl Lan {
@@ -67,6 +69,9 @@ impl Drop for Lan {
             if let Err(e) = ip(&["netns", "del", ns]) {
                 eprintln!("cleanup: {e}");
             }
+        }
+        for dir in &self.etc_dirs {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
@@ -165,6 +170,7 @@ fn sweep_in_a_namespace_lan_finds_exactly_the_three_hosts() {
     let mut lan = Lan {
         namespaces: Vec::new(),
         children: Vec::new(),
+        etc_dirs: Vec::new(),
     };
     if let Err(e) = build_lan(&mut lan, &tag) {
         if e.contains("Operation not permitted") || e.contains("Permission denied") {
@@ -182,6 +188,18 @@ fn sweep_in_a_namespace_lan_finds_exactly_the_three_hosts() {
     lan.children.push(listener);
     ready.unwrap();
 
+    // Inside the scanner namespace, names come from its own hosts file, and the resolver is
+    // pointed at its own loopback: reverse DNS is exercised and no query leaves.
+    let etc = std::path::PathBuf::from(format!("/etc/netns/{tag}sc"));
+    std::fs::create_dir_all(&etc).unwrap();
+    lan.etc_dirs.push(etc.clone());
+    std::fs::write(
+        etc.join("hosts"),
+        "127.0.0.1 localhost\n198.51.100.11 host-one.test\n",
+    )
+    .unwrap();
+    std::fs::write(etc.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+
     // The sweep runs inside the scanner namespace.
     let started = Instant::now();
     let out = helper(&format!("{tag}sc"), "sweep").output().unwrap();
@@ -189,9 +207,12 @@ fn sweep_in_a_namespace_lan_finds_exactly_the_three_hosts() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "helper failed:\n{stdout}");
     let mut hosts: BTreeMap<Ipv4Addr, (String, String)> = BTreeMap::new();
+    let mut names: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
     for line in stdout.lines().filter(|l| l.starts_with("HOST ")) {
-        let f: Vec<&str> = line.splitn(4, ' ').collect();
-        hosts.insert(f[1].parse().unwrap(), (f[2].to_owned(), f[3].to_owned()));
+        let f: Vec<&str> = line.splitn(5, ' ').collect();
+        let ip: Ipv4Addr = f[1].parse().unwrap();
+        hosts.insert(ip, (f[2].to_owned(), f[4].to_owned()));
+        names.insert(ip, f[3].to_owned());
     }
     let ips: Vec<Ipv4Addr> = hosts.keys().copied().collect();
     assert_eq!(
@@ -227,6 +248,12 @@ fn sweep_in_a_namespace_lan_finds_exactly_the_three_hosts() {
         );
     }
     assert!(stdout.contains("OWN 198.51.100.20"), "{stdout}");
+    assert_eq!(names[&Ipv4Addr::new(198, 51, 100, 11)], "host-one.test");
+    assert_eq!(
+        names[&Ipv4Addr::new(198, 51, 100, 12)],
+        "-",
+        "no name, no guess"
+    );
     assert!(
         elapsed < Duration::from_secs(15),
         "a /24 sweep should take seconds, took {elapsed:?}"
@@ -256,7 +283,7 @@ fn sweep_in_a_namespace_lan_finds_exactly_the_three_hosts() {
         .find(|l| l.starts_with("HOST 198.51.100.99 "))
         .unwrap_or_else(|| panic!("the cached entry is listed:\n{stdout}"));
     assert_eq!(
-        ghost, "HOST 198.51.100.99 02:00:00:00:00:99 neighbour (cached, unconfirmed)",
+        ghost, "HOST 198.51.100.99 02:00:00:00:00:99 - neighbour (cached, unconfirmed)",
         "{stdout}"
     );
     assert_eq!(
@@ -294,7 +321,8 @@ fn netns_helper() {
             }
             for h in &report.hosts {
                 let mac = h.mac.map_or_else(|| "-".to_owned(), |m| m.to_string());
-                println!("HOST {} {mac} {}", h.ip, h.found_by_text());
+                let name = h.name.as_deref().unwrap_or("-");
+                println!("HOST {} {mac} {name} {}", h.ip, h.found_by_text());
             }
             println!("PROBED {}", report.probed);
         }

@@ -337,6 +337,67 @@ fn udp_probe(ip: Ipv4Addr, port: u16) -> Option<UdpSocket> {
     Some(socket)
 }
 
+/// Reverse-DNS lookups at a time.
+const DNS_THREADS: usize = 8;
+/// No new lookup starts after this long, so a dead resolver cannot stall a sweep for minutes.
+const DNS_BUDGET: Duration = Duration::from_secs(10);
+
+/// Looks up the names of `ips` on a few named threads; a name is `None` when there is none,
+/// when the sweep was cancelled, or when the time budget ran out before its turn.
+fn reverse_names(
+    ips: &[Ipv4Addr],
+    cancel: &AtomicBool,
+    mut progress: impl FnMut(usize, usize),
+) -> Vec<Option<String>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let names: Mutex<Vec<Option<String>>> = Mutex::new(vec![None; ips.len()]);
+    let deadline = Instant::now() + DNS_BUDGET;
+    std::thread::scope(|scope| {
+        let worker = || {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= ips.len() || cancel.load(Ordering::Relaxed) || Instant::now() > deadline {
+                    break;
+                }
+                let name = dns_lookup::lookup_addr(&IpAddr::V4(ips[i])).ok();
+                if let Ok(mut names) = names.lock() {
+                    names[i] = name;
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        let mut started = 0;
+        for _ in 0..DNS_THREADS.min(ips.len()) {
+            if std::thread::Builder::new()
+                .name("ip-sweep-dns".to_owned())
+                .spawn_scoped(scope, worker)
+                .is_ok()
+            {
+                started += 1;
+            }
+        }
+        if started == 0 {
+            // No thread could start: look up here, one by one.
+            worker();
+        }
+        // Report progress until every lookup is done or abandoned.
+        loop {
+            let d = done.load(Ordering::Relaxed);
+            progress(d, ips.len());
+            // On cancel or timeout the workers stop after their current lookup; the scope
+            // waits for them.
+            if d >= ips.len() || cancel.load(Ordering::Relaxed) || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    names.into_inner().unwrap_or_default()
+}
+
 /// Runs a sweep on the calling thread. `progress(done, total, phase)` is called as it goes;
 /// `cancel` stops it within about 10 ms and returns what was found so far.
 pub fn run_sweep(
@@ -411,13 +472,12 @@ pub fn run_sweep(
         })
         .collect();
     if options.reverse_dns {
-        let count = hosts.len();
-        for (i, host) in hosts.iter_mut().enumerate() {
-            if cancel.load(Ordering::Relaxed) {
-                break;
-            }
-            progress(i, count, SweepPhase::ReverseDns);
-            host.name = dns_lookup::lookup_addr(&IpAddr::V4(host.ip)).ok();
+        let ips: Vec<Ipv4Addr> = hosts.iter().map(|h| h.ip).collect();
+        let names = reverse_names(&ips, cancel, |done, total| {
+            progress(done, total, SweepPhase::ReverseDns);
+        });
+        for (host, name) in hosts.iter_mut().zip(names) {
+            host.name = name;
         }
     }
     Ok(SweepReport {
