@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::tabs::placeholder::placeholder_ui;
 use crate::tabs::tcp_client::{TcpClientSettings, TcpClientTab};
 use crate::tabs::tcp_server::{TcpServerSettings, TcpServerTab};
+use crate::tabs::udp::{UdpSettings, UdpTab};
 use crate::worker::Wake;
 
 /// Key under which the settings are stored by eframe.
@@ -53,6 +54,7 @@ pub struct Settings {
     pub tab: Tab,
     pub tcp_client: TcpClientSettings,
     pub tcp_server: TcpServerSettings,
+    pub udp: UdpSettings,
 }
 
 impl Settings {
@@ -69,6 +71,7 @@ pub struct SockpitApp {
     pub tab: Tab,
     pub tcp_client: TcpClientTab,
     pub tcp_server: TcpServerTab,
+    pub udp: UdpTab,
     frames: u64,
     exit_after_frames: Option<u64>,
 }
@@ -94,7 +97,8 @@ impl SockpitApp {
         Self {
             tab: settings.tab,
             tcp_client: TcpClientTab::new(settings.tcp_client, wake.clone()),
-            tcp_server: TcpServerTab::new(settings.tcp_server, wake),
+            tcp_server: TcpServerTab::new(settings.tcp_server, wake.clone()),
+            udp: UdpTab::new(settings.udp, wake),
             frames: 0,
             exit_after_frames,
         }
@@ -105,6 +109,7 @@ impl SockpitApp {
             tab: self.tab,
             tcp_client: self.tcp_client.settings_to_save(),
             tcp_server: self.tcp_server.settings_to_save(),
+            udp: self.udp.settings_to_save(),
         }
     }
 
@@ -129,7 +134,8 @@ impl eframe::App for SockpitApp {
         // Every tab drains its worker whether or not it is visible, so nothing piles up.
         let client_more = self.tcp_client.drain_events();
         let server_more = self.tcp_server.drain_events();
-        if client_more || server_more {
+        let udp_more = self.udp.drain_events();
+        if client_more || server_more || udp_more {
             ctx.request_repaint();
         }
     }
@@ -144,11 +150,7 @@ impl eframe::App for SockpitApp {
         match self.tab {
             Tab::TcpClient => self.tcp_client.ui(ui),
             Tab::TcpServer => self.tcp_server.ui(ui),
-            Tab::Udp => placeholder_ui(
-                ui,
-                "UDP",
-                "Bind a port, send datagrams to any host, receive with the sender's address, multicast.",
-            ),
+            Tab::Udp => self.udp.ui(ui),
             Tab::Broadcast => placeholder_ui(
                 ui,
                 "Broadcast",

@@ -147,6 +147,11 @@ impl<E> Outbox<E> {
         self.queue.is_empty()
     }
 
+    /// Events still waiting for room in the channel.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
     /// Moves events into the channel as far as it has room and wakes the UI once. Returns
     /// false when the UI is gone.
     pub fn flush(&mut self) -> bool {
@@ -165,6 +170,47 @@ impl<E> Outbox<E> {
             (self.wake)();
         }
         true
+    }
+}
+
+/// What a tab takes from its worker in one frame.
+pub struct Drained<E> {
+    pub events: Vec<E>,
+    /// More events are waiting (a budget was reached): ask for another frame.
+    pub more: bool,
+    /// The worker is gone.
+    pub dead: bool,
+}
+
+/// Takes events until `max_events` or `max_bytes` (as `size_of` counts them) is reached, so one
+/// frame never does unbounded work.
+pub fn drain_bounded<E>(
+    events: &Receiver<E>,
+    max_events: usize,
+    max_bytes: usize,
+    size_of: impl Fn(&E) -> usize,
+) -> Drained<E> {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    let mut dead = false;
+    while out.len() < max_events && bytes < max_bytes {
+        match events.try_recv() {
+            Ok(e) => {
+                bytes += size_of(&e);
+                out.push(e);
+            }
+            Err(crossbeam_channel::TryRecvError::Empty) => break,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                dead = true;
+                break;
+            }
+        }
+    }
+    let more = out.len() >= max_events || bytes >= max_bytes;
+    Drained {
+        events: out,
+        more,
+        dead,
     }
 }
 

@@ -3,3 +3,4 @@
 pub mod placeholder;
 pub mod tcp_client;
 pub mod tcp_server;
+pub mod udp;
