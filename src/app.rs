@@ -7,6 +7,7 @@ use std::time::Duration;
 use egui::Ui;
 use serde::{Deserialize, Serialize};
 
+use crate::tabs::broadcast::{BroadcastSettings, BroadcastTab};
 use crate::tabs::placeholder::placeholder_ui;
 use crate::tabs::tcp_client::{TcpClientSettings, TcpClientTab};
 use crate::tabs::tcp_server::{TcpServerSettings, TcpServerTab};
@@ -55,6 +56,7 @@ pub struct Settings {
     pub tcp_client: TcpClientSettings,
     pub tcp_server: TcpServerSettings,
     pub udp: UdpSettings,
+    pub broadcast: BroadcastSettings,
 }
 
 impl Settings {
@@ -72,6 +74,7 @@ pub struct SockpitApp {
     pub tcp_client: TcpClientTab,
     pub tcp_server: TcpServerTab,
     pub udp: UdpTab,
+    pub broadcast: BroadcastTab,
     frames: u64,
     exit_after_frames: Option<u64>,
 }
@@ -98,7 +101,8 @@ impl SockpitApp {
             tab: settings.tab,
             tcp_client: TcpClientTab::new(settings.tcp_client, wake.clone()),
             tcp_server: TcpServerTab::new(settings.tcp_server, wake.clone()),
-            udp: UdpTab::new(settings.udp, wake),
+            udp: UdpTab::new(settings.udp, wake.clone()),
+            broadcast: BroadcastTab::new(settings.broadcast, wake),
             frames: 0,
             exit_after_frames,
         }
@@ -110,6 +114,7 @@ impl SockpitApp {
             tcp_client: self.tcp_client.settings_to_save(),
             tcp_server: self.tcp_server.settings_to_save(),
             udp: self.udp.settings_to_save(),
+            broadcast: self.broadcast.settings_to_save(),
         }
     }
 
@@ -135,7 +140,8 @@ impl eframe::App for SockpitApp {
         let client_more = self.tcp_client.drain_events();
         let server_more = self.tcp_server.drain_events();
         let udp_more = self.udp.drain_events();
-        if client_more || server_more || udp_more {
+        let broadcast_more = self.broadcast.drain_events();
+        if client_more || server_more || udp_more || broadcast_more {
             ctx.request_repaint();
         }
     }
@@ -151,11 +157,7 @@ impl eframe::App for SockpitApp {
             Tab::TcpClient => self.tcp_client.ui(ui),
             Tab::TcpServer => self.tcp_server.ui(ui),
             Tab::Udp => self.udp.ui(ui),
-            Tab::Broadcast => placeholder_ui(
-                ui,
-                "Broadcast",
-                "Send on an interface's broadcast or multicast address and list who answers.",
-            ),
+            Tab::Broadcast => self.broadcast.ui(ui),
             Tab::IpTools => placeholder_ui(
                 ui,
                 "IP Tools",

@@ -1,5 +1,6 @@
 //! One room per tab: each holds its UI state, its `*_ui` functions and its worker.
 
+pub mod broadcast;
 pub mod placeholder;
 pub mod tcp_client;
 pub mod tcp_server;
