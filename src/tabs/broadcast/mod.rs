@@ -409,12 +409,19 @@ impl BroadcastTab {
             return;
         }
         match event.kind {
-            EventKind::Started { local } => {
+            EventKind::Started { local, time_us } => {
                 self.status = RunStatus::Running { local: Some(local) };
-                self.note(Direction::Info, &format!("Sending from {local}."));
+                let mut r =
+                    Record::message(Direction::Info, None, &format!("Sending from {local}."));
+                r.time_us = time_us;
+                self.log.push(r);
             }
-            EventKind::Sent { to, bytes, .. } => {
-                self.log.push(Record::new(Direction::Sent, Some(to), bytes));
+            EventKind::Sent {
+                to, time_us, bytes, ..
+            } => {
+                let mut r = Record::new(Direction::Sent, Some(to), bytes);
+                r.time_us = time_us;
+                self.log.push(r);
             }
             EventKind::SendFailed(e) => {
                 let text = format!("Send failed: {e}. {}", broadcast_explanation(&e));
@@ -482,6 +489,7 @@ impl BroadcastTab {
         egui::Panel::top("broadcast-responders")
             .resizable(true)
             .default_size(220.0)
+            .min_size(150.0)
             .show(ui, |ui| self.responders_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             self.view
@@ -681,17 +689,17 @@ impl BroadcastTab {
             .striped(true)
             .column(Column::initial(150.0).at_least(90.0))
             .column(Column::initial(55.0))
-            .column(Column::initial(90.0))
             .column(Column::initial(75.0))
-            .column(Column::initial(380.0).at_least(120.0))
+            .column(Column::initial(520.0).at_least(120.0))
+            .column(Column::initial(175.0))
             .column(Column::remainder().at_least(120.0))
             .header(20.0, |mut h| {
                 for title in [
                     "Address",
                     "Replies",
-                    "First / last",
                     "RTT",
                     "Fields",
+                    "First / last",
                     "Reply",
                 ] {
                     h.col(|ui| {
@@ -711,11 +719,6 @@ impl BroadcastTab {
                         ui.add(cell(r.replies.to_string()));
                     });
                     row.col(|ui| {
-                        let first = format_time_us(r.first_us, offset);
-                        let last = format_time_us(r.last_us, offset);
-                        ui.add(cell(format!("{}/{}", &first[3..], &last[6..])));
-                    });
-                    row.col(|ui| {
                         let rtt = r
                             .rtt_us
                             .map_or_else(String::new, |us| format!("{:.2} ms", us as f64 / 1000.0));
@@ -729,6 +732,11 @@ impl BroadcastTab {
                             .collect::<Vec<_>>()
                             .join("  ");
                         ui.add(cell(fields));
+                    });
+                    row.col(|ui| {
+                        let first = format_time_us(r.first_us, offset);
+                        let last = format_time_us(r.last_us, offset);
+                        ui.add(cell(format!("{first} / {}", &last[6..])));
                     });
                     row.col(|ui| {
                         ui.add(cell(r.preview.clone()));

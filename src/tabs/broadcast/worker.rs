@@ -53,9 +53,11 @@ pub struct Event {
 pub enum EventKind {
     Started {
         local: SocketAddr,
+        time_us: u64,
     },
     Sent {
         to: SocketAddr,
+        time_us: u64,
         bytes: Vec<u8>,
         round: u32,
     },
@@ -238,7 +240,10 @@ impl Worker {
             return;
         }
         let local = socket.local_addr().unwrap_or(probe.source);
-        self.emit(EventKind::Started { local });
+        self.emit(EventKind::Started {
+            local,
+            time_us: now_us(),
+        });
         let now = Instant::now();
         self.run = Some(Run {
             listen_until: now + probe.listen,
@@ -273,7 +278,12 @@ impl Worker {
             let result = run.socket.send_to(&run.probe.payload, to);
             let bytes = run.probe.payload.clone();
             match result {
-                Ok(_) => self.emit(EventKind::Sent { to, bytes, round }),
+                Ok(_) => self.emit(EventKind::Sent {
+                    to,
+                    time_us: now_us(),
+                    bytes,
+                    round,
+                }),
                 Err(e) => self.emit(EventKind::SendFailed(NetError::from_io(&e, to))),
             }
             return;

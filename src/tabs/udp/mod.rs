@@ -406,9 +406,11 @@ impl UdpTab {
                     self.log.push(r);
                 }
             }
-            EventKind::Sent { to, bytes } => {
+            EventKind::Sent { to, time_us, bytes } => {
                 self.remote_error = None;
-                self.log.push(Record::new(Direction::Sent, Some(to), bytes));
+                let mut r = Record::new(Direction::Sent, Some(to), bytes);
+                r.time_us = time_us;
+                self.log.push(r);
             }
             EventKind::SendFailed { target, error } => {
                 let text = format!("Send to {target} failed: {error}. {}", error.explanation());
@@ -596,6 +598,9 @@ impl UdpTab {
             ui.label(RichText::new(headline).color(color).strong());
             ui.label(RichText::new(explanation).weak());
         });
+        if self.bound().is_none() && self.stats == UdpStats::default() {
+            return;
+        }
         let s = self.stats;
         let kernel = s
             .dropped_by_kernel

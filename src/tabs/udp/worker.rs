@@ -98,6 +98,7 @@ pub enum EventKind {
     Received(Vec<Datagram>),
     Sent {
         to: SocketAddr,
+        time_us: u64,
         bytes: Vec<u8>,
     },
     SendFailed {
@@ -380,7 +381,7 @@ impl Worker {
         let mut failed = Vec::new();
         while let Some((to, bytes)) = b.pending.pop_front() {
             match b.socket.send_to(&bytes, to) {
-                Ok(_) => done.push((to, bytes)),
+                Ok(_) => done.push((to, now_us(), bytes)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     b.pending.push_front((to, bytes));
                     break;
@@ -409,10 +410,11 @@ impl Worker {
                 b.writable_registered = want_writable;
             }
         }
-        for (to, bytes) in done {
+        for (to, time_us, bytes) in done {
             self.stats.sent += 1;
             self.emit(EventKind::Sent {
                 to: udp::unmap(to),
+                time_us,
                 bytes,
             });
         }
