@@ -85,11 +85,63 @@ pub fn repaint_waker(ctx: &egui::Context) -> Wake {
     Arc::new(move || ctx.request_repaint_after(Duration::from_millis(10)))
 }
 
+/// A session to open at start, as if the user had clicked (from `sockpit gui --tab … --listen …`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Startup {
+    pub tab: Option<Tab>,
+    /// Start the TCP Server here.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Connect the TCP Client to this host and port.
+    pub connect: Option<(String, u16)>,
+    /// Bind the UDP tab here.
+    pub bind: Option<std::net::SocketAddr>,
+    pub encoding: Option<crate::codec::TextEncoding>,
+}
+
 impl SockpitApp {
     /// Builds the app from eframe's creation context (settings, egui context for wake-ups).
     pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+        Self::new_with_startup(cc, &Startup::default())
+    }
+
+    /// Builds the app, then opens the session `startup` asks for.
+    pub fn new_with_startup(cc: &eframe::CreationContext<'_>, startup: &Startup) -> Self {
         let settings = Settings::load(cc.storage);
-        Self::with_settings(&cc.egui_ctx, settings)
+        let mut app = Self::with_settings(&cc.egui_ctx, settings);
+        app.apply_startup(startup);
+        app
+    }
+
+    /// Fills the tabs' fields from `startup` and starts what it names; errors show in the tab
+    /// as if the user had clicked.
+    pub fn apply_startup(&mut self, startup: &Startup) {
+        if let Some(encoding) = startup.encoding {
+            self.tcp_client.settings.encoding = encoding;
+            self.tcp_server.settings.encoding = encoding;
+            self.udp.settings.encoding = encoding;
+            self.broadcast.settings.encoding = encoding;
+        }
+        if let Some(addr) = startup.listen {
+            self.tcp_server.settings.bind = addr.ip().to_string();
+            self.tcp_server.settings.port = addr.port().to_string();
+            self.tcp_server.start();
+            self.tab = Tab::TcpServer;
+        }
+        if let Some((host, port)) = &startup.connect {
+            self.tcp_client.settings.host.clone_from(host);
+            self.tcp_client.settings.port = port.to_string();
+            self.tcp_client.connect();
+            self.tab = Tab::TcpClient;
+        }
+        if let Some(addr) = startup.bind {
+            self.udp.settings.bind = addr.ip().to_string();
+            self.udp.settings.port = addr.port().to_string();
+            self.udp.bind();
+            self.tab = Tab::Udp;
+        }
+        if let Some(tab) = startup.tab {
+            self.tab = tab;
+        }
     }
 
     pub fn with_settings(ctx: &egui::Context, settings: Settings) -> Self {
