@@ -149,6 +149,69 @@ pub fn take_icmp_errors(socket: &mio::net::UdpSocket) -> Vec<IcmpError> {
     }
 }
 
+/// Receives many datagrams per system call (`recvmmsg` on Linux, one `recv_from` elsewhere),
+/// so a flood of small datagrams costs fewer syscalls.
+pub struct BatchReceiver {
+    #[cfg(target_os = "linux")]
+    headers: nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
+    bufs: Vec<Vec<u8>>,
+    lens: Vec<(usize, Option<SocketAddr>)>,
+}
+
+impl BatchReceiver {
+    /// Room for `count` datagrams of up to `size` bytes each.
+    pub fn new(count: usize, size: usize) -> Self {
+        let count = count.max(1);
+        Self {
+            #[cfg(target_os = "linux")]
+            headers: nix::sys::socket::MultiHeaders::preallocate(count, None),
+            bufs: vec![vec![0; size]; count],
+            lens: Vec::with_capacity(count),
+        }
+    }
+
+    /// Reads what is waiting (up to the batch size) and hands each datagram to `each`.
+    /// Returns how many were read; `WouldBlock` when none was waiting.
+    pub fn recv(
+        &mut self,
+        socket: &mio::net::UdpSocket,
+        mut each: impl FnMut(SocketAddr, &[u8]),
+    ) -> io::Result<usize> {
+        self.lens.clear();
+        #[cfg(target_os = "linux")]
+        {
+            use nix::sys::socket::{MsgFlags, recvmmsg};
+            use std::io::IoSliceMut;
+            use std::os::fd::AsRawFd as _;
+            let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
+                self.bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+            let results = recvmmsg(
+                socket.as_raw_fd(),
+                &mut self.headers,
+                iovs.iter_mut(),
+                MsgFlags::MSG_DONTWAIT,
+                None,
+            )
+            .map_err(io::Error::from)?;
+            for m in results {
+                self.lens
+                    .push((m.bytes, m.address.as_ref().and_then(storage_to_std)));
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let (n, from) = socket.recv_from(&mut self.bufs[0])?;
+            self.lens.push((n, Some(from)));
+        }
+        for (i, (n, from)) in self.lens.iter().enumerate() {
+            if let Some(from) = from {
+                each(*from, &self.bufs[i][..*n]);
+            }
+        }
+        Ok(self.lens.len())
+    }
+}
+
 /// Datagrams the kernel dropped for this socket (receive buffer full or a datagram larger
 /// than it), from `/proc/net/udp{,6}`. `None` where the OS does not tell.
 pub fn kernel_drops(socket: &mio::net::UdpSocket) -> Option<u64> {

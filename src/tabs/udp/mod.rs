@@ -401,9 +401,12 @@ impl UdpTab {
             }
             EventKind::Received(batch) => {
                 for d in batch {
-                    let mut r = Record::new(Direction::Received, Some(d.from), d.bytes);
-                    r.time_us = d.time_us;
-                    self.log.push(r);
+                    self.log.push(Record::at(
+                        d.time_us,
+                        Direction::Received,
+                        Some(d.from),
+                        d.bytes,
+                    ));
                 }
             }
             EventKind::Sent { to, time_us, bytes } => {

@@ -20,6 +20,8 @@ const SOCKET: Token = Token(1);
 /// Largest UDP payload (65,535 minus the 8-byte UDP header); a buffer this size never cuts a
 /// datagram short.
 const MAX_DATAGRAM: usize = 65_536;
+/// Datagrams read per system call (recvmmsg).
+const RECV_BATCH: usize = 32;
 /// Most datagrams read per loop turn before commands are looked at again.
 const TURN_BUDGET: usize = 4096;
 /// Most datagrams in one event.
@@ -162,7 +164,7 @@ struct Worker {
     stats_sent: UdpStats,
     kernel_drops_at_bind: u64,
     last_stats: Instant,
-    buf: Vec<u8>,
+    receiver: udp::BatchReceiver,
 }
 
 impl Worker {
@@ -178,7 +180,7 @@ impl Worker {
             stats_sent: UdpStats::default(),
             kernel_drops_at_bind: 0,
             last_stats: Instant::now(),
-            buf: vec![0; MAX_DATAGRAM],
+            receiver: udp::BatchReceiver::new(RECV_BATCH, MAX_DATAGRAM),
         }
     }
 
@@ -436,20 +438,26 @@ impl Worker {
         let mut batches = Vec::new();
         let mut icmp = false;
         let mut dropped = 0;
-        for _ in 0..TURN_BUDGET {
-            match b.socket.recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    if keep {
-                        batch.push(Datagram {
-                            from: udp::unmap(from),
-                            time_us: now_us(),
-                            bytes: self.buf[..n].to_vec(),
-                        });
-                        if batch.len() >= BATCH_MAX {
-                            batches.push(std::mem::take(&mut batch));
-                        }
-                    } else {
-                        dropped += 1;
+        let mut read = 0;
+        while read < TURN_BUDGET {
+            // One timestamp per system call: the datagrams of a batch arrived together.
+            let time_us = now_us();
+            let result = self.receiver.recv(&b.socket, |from, bytes| {
+                if keep {
+                    batch.push(Datagram {
+                        from: udp::unmap(from),
+                        time_us,
+                        bytes: bytes.to_vec(),
+                    });
+                } else {
+                    dropped += 1;
+                }
+            });
+            match result {
+                Ok(n) => {
+                    read += n.max(1);
+                    if batch.len() >= BATCH_MAX {
+                        batches.push(std::mem::take(&mut batch));
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
