@@ -5,7 +5,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
@@ -90,7 +90,7 @@ impl BroadcastHandle {
             "broadcast",
             (COMMAND_CAPACITY, EVENT_CAPACITY),
             wake,
-            |poll, commands, events, wake| Worker::new(poll, commands, events, wake).run(),
+            |poll, commands, outbox| Worker::new(poll, commands, outbox).run(),
             |message| Event {
                 session: SessionId(u64::MAX),
                 kind: EventKind::WorkerFailed { message },
@@ -144,11 +144,11 @@ pub fn bind_probe_socket(probe: &Probe) -> io::Result<UdpSocket> {
 }
 
 impl Worker {
-    fn new(poll: Poll, commands: Receiver<Command>, events: Sender<Event>, wake: Wake) -> Self {
+    fn new(poll: Poll, commands: Receiver<Command>, outbox: Outbox<Event>) -> Self {
         Self {
             poll,
             commands,
-            outbox: Outbox::new(events, wake),
+            outbox,
             session: SessionId::default(),
             run: None,
             buf: vec![0; 65_536],

@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
@@ -136,7 +136,7 @@ impl UdpHandle {
             "udp",
             (COMMAND_CAPACITY, EVENT_CAPACITY),
             wake,
-            |poll, commands, events, wake| Worker::new(poll, commands, events, wake).run(),
+            |poll, commands, outbox| Worker::new(poll, commands, outbox).run(),
             |message| Event {
                 session: SessionId(u64::MAX),
                 kind: EventKind::WorkerFailed { message },
@@ -168,11 +168,11 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(poll: Poll, commands: Receiver<Command>, events: Sender<Event>, wake: Wake) -> Self {
+    fn new(poll: Poll, commands: Receiver<Command>, outbox: Outbox<Event>) -> Self {
         Self {
             poll,
             commands,
-            outbox: Outbox::new(events, wake),
+            outbox,
             session: SessionId::default(),
             bound: None,
             readable: false,
