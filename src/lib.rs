@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod codec;
+pub mod iptools;
 pub mod net;
 pub mod tabs;
 pub mod traffic;

@@ -1,0 +1,124 @@
+//! Name → addresses and address → name through the system resolver (getaddrinfo and
+//! getnameinfo, so the hosts file, mDNS and DNS all count), off the UI thread.
+
+use std::net::IpAddr;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use thiserror::Error;
+
+use crate::worker::Wake;
+
+/// What to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsQuery {
+    Forward(String),
+    Reverse(IpAddr),
+}
+
+impl DnsQuery {
+    /// An address is looked up in reverse, anything else as a name.
+    pub fn parse(text: &str) -> Result<Self, DnsError> {
+        let t = crate::net::normalize_host(text);
+        if t.is_empty() {
+            return Err(DnsError::Empty);
+        }
+        Ok(match t.parse::<IpAddr>() {
+            Ok(ip) => Self::Reverse(ip),
+            Err(_) => Self::Forward(t.to_owned()),
+        })
+    }
+}
+
+/// A lookup's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsAnswer {
+    Addresses(Vec<IpAddr>),
+    Name(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DnsError {
+    #[error("Type a name (example.com) or an address (192.0.2.1).")]
+    Empty,
+    #[error("\"{name}\" could not be resolved: {detail}")]
+    NotResolved { name: String, detail: String },
+    #[error("{ip} has no name (no PTR record or hosts entry): {detail}")]
+    NoName { ip: IpAddr, detail: String },
+}
+
+/// Runs one lookup on the calling thread (it may block for the resolver's timeout).
+pub fn lookup(query: &DnsQuery) -> Result<DnsAnswer, DnsError> {
+    match query {
+        DnsQuery::Forward(name) => match dns_lookup::lookup_host(name) {
+            Ok(addrs) => {
+                let mut v: Vec<IpAddr> = Vec::new();
+                for a in addrs {
+                    if !v.contains(&a) {
+                        v.push(a);
+                    }
+                }
+                if v.is_empty() {
+                    Err(DnsError::NotResolved {
+                        name: name.clone(),
+                        detail: "the name has no addresses".to_owned(),
+                    })
+                } else {
+                    Ok(DnsAnswer::Addresses(v))
+                }
+            }
+            Err(e) => Err(DnsError::NotResolved {
+                name: name.clone(),
+                detail: std::io::Error::from(e).to_string(),
+            }),
+        },
+        DnsQuery::Reverse(ip) => dns_lookup::lookup_addr(ip)
+            .map(DnsAnswer::Name)
+            .map_err(|e| DnsError::NoName {
+                ip: *ip,
+                detail: std::io::Error::from(e).to_string(),
+            }),
+    }
+}
+
+/// A lookup running on its own named thread; the answer arrives on a one-slot channel.
+pub struct DnsLookup {
+    pub query: DnsQuery,
+    answer: Receiver<Result<DnsAnswer, DnsError>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DnsLookup {
+    pub fn start(query: DnsQuery, wake: Wake) -> std::io::Result<Self> {
+        let (tx, rx): (Sender<_>, _) = crossbeam_channel::bounded(1);
+        let q = query.clone();
+        let panic_tx = tx.clone();
+        let thread = crate::worker::spawn_named(
+            "dns-lookup",
+            move || {
+                let _ = tx.send(lookup(&q));
+                wake();
+            },
+            move |message| {
+                let _ = panic_tx.send(Err(DnsError::NotResolved {
+                    name: String::new(),
+                    detail: format!("the lookup failed: {message}"),
+                }));
+            },
+        )?;
+        Ok(Self {
+            query,
+            answer: rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// The answer, once it is there.
+    pub fn poll(&mut self) -> Option<Result<DnsAnswer, DnsError>> {
+        let answer = self.answer.try_recv().ok()?;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        Some(answer)
+    }
+}

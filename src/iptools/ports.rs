@@ -1,0 +1,143 @@
+//! Port facts: which IANA range a port is in, the services commonly found on it, and whether it
+//! is free to bind on this machine right now.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+
+use crate::net::NetError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortRange {
+    WellKnown,
+    Registered,
+    Dynamic,
+}
+
+impl PortRange {
+    pub fn of(port: u16) -> Self {
+        match port {
+            0..=1023 => Self::WellKnown,
+            1024..=49151 => Self::Registered,
+            _ => Self::Dynamic,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::WellKnown => {
+                "Well-known (0–1023): assigned by IANA to standard services; binding needs administrator rights on most systems."
+            }
+            Self::Registered => {
+                "Registered (1024–49151): registered with IANA for specific applications; any user may bind."
+            }
+            Self::Dynamic => {
+                "Dynamic/private (49152–65535): never assigned; the OS picks client ports from here."
+            }
+        }
+    }
+}
+
+/// A service commonly found on a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    pub port: u16,
+    pub transport: &'static str,
+    pub name: &'static str,
+}
+
+const fn svc(port: u16, transport: &'static str, name: &'static str) -> Service {
+    Service {
+        port,
+        transport,
+        name,
+    }
+}
+
+/// Common services, sorted by port.
+pub const SERVICES: &[Service] = &[
+    svc(7, "TCP/UDP", "Echo"),
+    svc(9, "TCP/UDP", "Discard"),
+    svc(20, "TCP", "FTP data"),
+    svc(21, "TCP", "FTP control"),
+    svc(22, "TCP", "SSH"),
+    svc(23, "TCP", "Telnet"),
+    svc(25, "TCP", "SMTP"),
+    svc(53, "TCP/UDP", "DNS"),
+    svc(67, "UDP", "DHCP server"),
+    svc(68, "UDP", "DHCP client"),
+    svc(69, "UDP", "TFTP"),
+    svc(80, "TCP", "HTTP"),
+    svc(102, "TCP", "Siemens S7 (ISO-TSAP)"),
+    svc(110, "TCP", "POP3"),
+    svc(123, "UDP", "NTP"),
+    svc(143, "TCP", "IMAP"),
+    svc(161, "UDP", "SNMP"),
+    svc(162, "UDP", "SNMP trap"),
+    svc(389, "TCP", "LDAP"),
+    svc(443, "TCP", "HTTPS"),
+    svc(445, "TCP", "SMB"),
+    svc(502, "TCP", "Modbus/TCP"),
+    svc(514, "UDP", "Syslog"),
+    svc(554, "TCP", "RTSP"),
+    svc(587, "TCP", "SMTP submission"),
+    svc(993, "TCP", "IMAPS"),
+    svc(1883, "TCP", "MQTT"),
+    svc(1900, "UDP", "SSDP (UPnP discovery)"),
+    svc(2404, "TCP", "IEC 60870-5-104"),
+    svc(3306, "TCP", "MySQL"),
+    svc(3389, "TCP", "Remote Desktop (RDP)"),
+    svc(4840, "TCP", "OPC UA"),
+    svc(5000, "TCP", "UPnP / Flask dev server"),
+    svc(5353, "UDP", "mDNS"),
+    svc(5432, "TCP", "PostgreSQL"),
+    svc(5683, "UDP", "CoAP"),
+    svc(5900, "TCP", "VNC"),
+    svc(6379, "TCP", "Redis"),
+    svc(8080, "TCP", "HTTP alternate"),
+    svc(8883, "TCP", "MQTT over TLS"),
+    svc(20000, "TCP", "DNP3"),
+    svc(44818, "TCP", "EtherNet/IP"),
+    svc(47808, "UDP", "BACnet/IP"),
+];
+
+/// The services commonly found on `port`.
+pub fn services(port: u16) -> Vec<Service> {
+    SERVICES
+        .iter()
+        .filter(|s| s.port == port)
+        .copied()
+        .collect()
+}
+
+/// Whether a port can be bound on this machine now, per transport and family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindCheck {
+    pub port: u16,
+    pub tcp_v4: Result<(), NetError>,
+    pub tcp_v6: Result<(), NetError>,
+    pub udp_v4: Result<(), NetError>,
+    pub udp_v6: Result<(), NetError>,
+}
+
+/// Tries to bind `port` on all addresses, TCP and UDP, IPv4 and IPv6, and releases it at once.
+/// Nothing is sent.
+pub fn check_bind(port: u16) -> BindCheck {
+    let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+    let v6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
+    let tcp = |a: SocketAddr| {
+        TcpListener::bind(a)
+            .map(drop)
+            .map_err(|e| NetError::from_io(&e, a))
+    };
+    let udp = |a: SocketAddr| {
+        UdpSocket::bind(a)
+            .map(drop)
+            .map_err(|e| NetError::from_io(&e, a))
+    };
+    BindCheck {
+        port,
+        tcp_v4: tcp(v4),
+        tcp_v6: tcp(v6),
+        udp_v4: udp(v4),
+        udp_v6: udp(v6),
+    }
+}
