@@ -510,3 +510,101 @@ fn gui_start_up_options_open_a_listening_server_and_a_connected_client() {
         "the window's TCP Client connected to the test peer"
     );
 }
+
+#[test]
+fn subnet_prints_every_field_and_the_binary_and() {
+    let out = sockpit(&["subnet", "192.168.1.12/24", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = &json_lines(&out)[0];
+    assert_eq!(v["network"], "192.168.1.0");
+    assert_eq!(v["broadcast"], "192.168.1.255");
+    assert_eq!(v["hosts"], 254);
+    assert_eq!(v["class"], "C");
+    assert_eq!(v["kind"], "Private");
+    assert_eq!(
+        v["binary"]["address"],
+        "11000000.10101000.00000001.00001100"
+    );
+    assert_eq!(v["binary"]["mask"], "11111111.11111111.11111111.00000000");
+    assert_eq!(
+        v["binary"]["network"],
+        "11000000.10101000.00000001.00000000"
+    );
+    let readable = sockpit(&["subnet", "10.1.2.3", "255.255.240.0"]);
+    let text = String::from_utf8_lossy(&readable.stdout);
+    assert!(text.contains("Network     10.1.0.0"), "{text}");
+    assert!(text.contains("= 00001010.00000001.00000000.00000000   network 10.1.0.0"));
+    let bad = sockpit(&["subnet", "300.1.1.1/24"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("300.1.1.1"));
+}
+
+#[test]
+fn sockets_lists_a_listener_of_this_test() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let local = l.local_addr().unwrap().to_string();
+    let out = sockpit(&["sockets", "--json", "--filter", &local]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = json_lines(&out);
+    assert!(
+        rows.iter()
+            .any(|r| r["local"] == local.as_str() && r["state"] == "LISTEN" && r["proto"] == "TCP"),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn neighbours_prints_rows_with_the_documented_fields() {
+    let out = sockpit(&["neighbours", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for row in json_lines(&out) {
+        for field in ["ip", "mac", "interface", "state", "vendor"] {
+            assert!(row.get(field).is_some(), "{field} missing in {row}");
+        }
+    }
+}
+
+#[test]
+fn sweep_of_a_loopback_range_finds_the_host_and_its_open_port() {
+    // 127.0.0.2 is on the loopback interface: it answers UDP with port unreachable and
+    // accepts TCP on a port this test listens on.
+    let l = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let out = sockpit(&[
+        "sweep",
+        "127.0.0.0/30",
+        "--ports",
+        &port,
+        "--no-dns",
+        "--timeout-ms",
+        "300",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = json_lines(&out);
+    let host = rows
+        .iter()
+        .find(|r| r["event"] == "host" && r["ip"] == "127.0.0.2")
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    let found: Vec<&str> = host["found_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        found.contains(&format!("TCP {port} open").as_str()),
+        "{found:?}"
+    );
+    assert!(
+        stderr(&out).contains("probing hosts"),
+        "a progress bar on stderr"
+    );
+
+    let huge = sockpit(&["sweep", "10.0.0.0/8"]);
+    assert_eq!(huge.status.code(), Some(2));
+    assert!(stderr(&huge).contains("refused"));
+    let big = sockpit(&["sweep", "10.0.0.0/20"]);
+    assert_eq!(big.status.code(), Some(2));
+    assert!(stderr(&big).contains("--yes"));
+}

@@ -6,6 +6,7 @@
 #![allow(clippy::doc_markdown)]
 
 mod broadcast;
+mod iptools;
 mod output;
 mod tcp;
 mod udp;
@@ -48,6 +49,14 @@ pub enum CliCommand {
     Broadcast(broadcast::BroadcastArgs),
     /// Send a Wake-on-LAN magic packet.
     Wol(broadcast::WolArgs),
+    /// The subnet calculator, with the binary AND view.
+    Subnet(iptools::SubnetArgs),
+    /// Find the hosts of an IPv4 subnet (UDP probes, optional TCP ports, neighbour table).
+    Sweep(iptools::SweepArgs),
+    /// This machine's neighbour (ARP/NDP) table with MAC vendors.
+    Neighbours(iptools::ListArgs),
+    /// This machine's TCP and UDP sockets (like netstat -an).
+    Sockets(iptools::ListArgs),
 }
 
 /// A tab name on the command line.
@@ -196,6 +205,10 @@ pub fn run(command: CliCommand) -> Result<(), CliError> {
         CliCommand::Udp(a) => udp::run(&a),
         CliCommand::Broadcast(a) => broadcast::run(&a),
         CliCommand::Wol(a) => broadcast::wol(&a),
+        CliCommand::Subnet(a) => iptools::subnet(&a),
+        CliCommand::Sweep(a) => iptools::sweep(&a),
+        CliCommand::Neighbours(a) => iptools::neighbours(&a),
+        CliCommand::Sockets(a) => iptools::sockets(&a),
     }
 }
 
