@@ -195,6 +195,8 @@ fn tcp_server_echoes_and_prints_records() {
             "--echo",
             "--duration",
             "5",
+            "--send",
+            "hello\\r\\n",
             "--json",
         ])
         .stdout(Stdio::piped())
@@ -207,6 +209,9 @@ fn tcp_server_echoes_and_prints_records() {
     let local = listening["local"].as_str().unwrap().to_owned();
     let mut c = TcpStream::connect(&local).unwrap();
     c.set_read_timeout(Some(WAIT)).unwrap();
+    let mut greeting = [0u8; 7];
+    c.read_exact(&mut greeting).unwrap();
+    assert_eq!(&greeting, b"hello\r\n", "--send greets each client");
     c.write_all(b"ping").unwrap();
     let mut back = [0u8; 4];
     c.read_exact(&mut back).unwrap();
@@ -215,7 +220,7 @@ fn tcp_server_echoes_and_prints_records() {
     assert_eq!(rx["text"], "ping");
     assert_eq!(rx["peer"], c.local_addr().unwrap().to_string());
     let tx = wait_event(&mut lines, "tx");
-    assert_eq!(tx["text"], "ping");
+    assert_eq!(tx["text"], "ping", "the echo is printed as sent");
     let stopped = wait_event(&mut lines, "stopped");
     assert_eq!(stopped["clients_closed"], 1);
     assert!(child.wait().unwrap().success());

@@ -56,7 +56,12 @@ pub struct BroadcastArgs {
     #[command(flatten)]
     pub payload: PayloadArgs,
     /// Seconds to listen for replies after the last send.
-    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    #[arg(
+        long,
+        visible_alias = "timeout",
+        value_name = "SECS",
+        default_value_t = 2.0
+    )]
     pub listen: f64,
     /// How many times to send.
     #[arg(long, default_value_t = 1)]

@@ -35,11 +35,15 @@ pub struct ServerArgs {
     /// Stop after this many seconds (default: until Ctrl-C).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    /// Greet each client with this when it connects (--send TEXT or --hex HEX).
+    #[command(flatten)]
+    pub payload: PayloadArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
 pub fn server(args: &ServerArgs) -> Result<(), CliError> {
+    let greeting = args.payload.bytes(args.output.encoding)?;
     let mut p = args.output.printer();
     let server = TcpServerHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
@@ -78,11 +82,20 @@ pub fn server(args: &ServerArgs) -> Result<(), CliError> {
                 json!({ "local": local.to_string() }),
             ),
             ServerEvent::StartFailed(e) => return Err(CliError::network(&e)),
-            ServerEvent::Accepted { peer, .. } => p.status(
-                "connected",
-                &format!("Client {peer} connected."),
-                json!({ "peer": peer.to_string() }),
-            ),
+            ServerEvent::Accepted { client, peer } => {
+                p.status(
+                    "connected",
+                    &format!("Client {peer} connected."),
+                    json!({ "peer": peer.to_string() }),
+                );
+                if let Some(bytes) = &greeting {
+                    server.send(ServerCommand::Send {
+                        session: S,
+                        target: crate::tabs::tcp_server::Target::Clients(vec![client]),
+                        bytes: bytes.clone(),
+                    });
+                }
+            }
             ServerEvent::Received { peer, bytes, .. } => p.record("rx", Some(peer), &bytes),
             ServerEvent::Sent { peer, bytes, .. } => p.record("tx", Some(peer), &bytes),
             ServerEvent::ClientClosed { peer, reason, .. } => p.status(
