@@ -25,7 +25,15 @@ struct App {
 
 impl Drop for App {
     fn drop(&mut self) {
+        // End the app; xvfb-run then stops its Xvfb and exits.
         let _ = Command::new("kill").arg(self.pid.to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.xvfb.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.xvfb.kill();
         let _ = self.xvfb.wait();
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -469,10 +469,25 @@ impl Gui {
 
 impl Drop for Gui {
     fn drop(&mut self) {
-        // xvfb-run runs the app as a child; kill the whole group by name of our binary.
-        let _ = Command::new("pkill")
+        // End the app (not xvfb-run, whose command line also names it); xvfb-run then stops
+        // its Xvfb and exits. Killing xvfb-run first would leave the X server behind.
+        let out = Command::new("pgrep")
             .args(["-f", &format!("{BIN} gui")])
-            .status();
+            .output()
+            .unwrap();
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == "sockpit" {
+                let _ = Command::new("kill").arg(pid).status();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
         let _ = std::fs::remove_dir_all(&self.1);
