@@ -38,14 +38,14 @@ fn flood(addr: SocketAddr, bytes: u64) {
     }
 }
 
-/// Many flooding clients driven by two threads, each a mio loop over its share of the
-/// connections: 100 blocking writer threads on a 2-core machine would measure the scheduler,
-/// not the server.
+/// Many flooding clients driven by one thread running a mio loop over all the connections,
+/// so the load generator uses as many threads as the one-client case: 100 blocking writer
+/// threads on a 2-core machine would measure the scheduler, not the server.
 fn spawn_floods(addr: SocketAddr, clients: usize, total: u64) -> Vec<std::thread::JoinHandle<()>> {
     if clients <= 2 {
         return spawn_blocking_floods(addr, clients, total);
     }
-    let threads = 2;
+    let threads = 1;
     let per_client = total / clients as u64;
     (0..threads)
         .map(|t| {
