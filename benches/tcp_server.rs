@@ -38,7 +38,70 @@ fn flood(addr: SocketAddr, bytes: u64) {
     }
 }
 
+/// Many flooding clients driven by one thread running a mio loop over all the connections,
+/// so the load generator uses as many threads as the one-client case: 100 blocking writer
+/// threads on a 2-core machine would measure the scheduler, not the server.
 fn spawn_floods(addr: SocketAddr, clients: usize, total: u64) -> Vec<std::thread::JoinHandle<()>> {
+    if clients <= 2 {
+        return spawn_blocking_floods(addr, clients, total);
+    }
+    let threads = 1;
+    let per_client = total / clients as u64;
+    (0..threads)
+        .map(|t| {
+            let mine = clients / threads + usize::from(t < clients % threads);
+            std::thread::Builder::new()
+                .name(format!("flood-{t}"))
+                .spawn(move || mio_flood(addr, mine, per_client))
+                .unwrap()
+        })
+        .collect()
+}
+
+fn mio_flood(addr: SocketAddr, clients: usize, per_client: u64) {
+    use mio::{Events, Interest, Poll, Token};
+    let mut poll = Poll::new().unwrap();
+    let mut conns: Vec<(mio::net::TcpStream, u64)> = (0..clients)
+        .map(|_| {
+            let s = TcpStream::connect(addr).unwrap();
+            s.set_nonblocking(true).unwrap();
+            (mio::net::TcpStream::from_std(s), 0)
+        })
+        .collect();
+    for (i, (s, _)) in conns.iter_mut().enumerate() {
+        poll.registry()
+            .register(s, Token(i), Interest::WRITABLE)
+            .unwrap();
+    }
+    let block = vec![0xA5u8; 256 * 1024];
+    let mut done = 0;
+    let mut events = Events::with_capacity(1024);
+    while done < clients {
+        poll.poll(&mut events, Some(Duration::from_mins(1)))
+            .unwrap();
+        for e in &events {
+            let (s, sent) = &mut conns[e.token().0];
+            while *sent < per_client {
+                let n = (per_client - *sent).min(block.len() as u64) as usize;
+                match s.write(&block[..n]) {
+                    Ok(w) => *sent += w as u64,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("flood write: {e}"),
+                }
+            }
+            if *sent >= per_client {
+                poll.registry().deregister(s).unwrap();
+                done += 1;
+            }
+        }
+    }
+}
+
+fn spawn_blocking_floods(
+    addr: SocketAddr,
+    clients: usize,
+    total: u64,
+) -> Vec<std::thread::JoinHandle<()>> {
     (0..clients)
         .map(|i| {
             std::thread::Builder::new()
@@ -64,6 +127,52 @@ fn raw_read_loop_bps(total: u64) -> f64 {
             break;
         }
         got += n as u64;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    for f in floods {
+        f.join().unwrap();
+    }
+    got as f64 / secs
+}
+
+/// Peer for many connections: a plain mio loop that reads every connection and throws the
+/// bytes away.
+fn raw_many_bps(clients: usize, total: u64) -> f64 {
+    use mio::{Events, Interest, Poll, Token};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let total = total / clients as u64 * clients as u64;
+    let floods = spawn_floods(addr, clients, total);
+    let mut poll = Poll::new().unwrap();
+    let mut conns: Vec<mio::net::TcpStream> = (0..clients)
+        .map(|i| {
+            let (s, _) = l.accept().unwrap();
+            s.set_nonblocking(true).unwrap();
+            let mut s = mio::net::TcpStream::from_std(s);
+            poll.registry()
+                .register(&mut s, Token(i), Interest::READABLE)
+                .unwrap();
+            s
+        })
+        .collect();
+    let start = Instant::now();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0u64;
+    let mut events = Events::with_capacity(1024);
+    while got < total {
+        poll.poll(&mut events, Some(Duration::from_mins(1)))
+            .unwrap();
+        for e in &events {
+            let s = &mut conns[e.token().0];
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => got += n as u64,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("raw read: {e}"),
+                }
+            }
+        }
     }
     let secs = start.elapsed().as_secs_f64();
     for f in floods {
@@ -231,6 +340,8 @@ fn main() {
     let raw: Vec<f64> = (0..RUNS).map(|_| raw_read_loop_bps(total)).collect();
     let one: Vec<f64> = (0..RUNS).map(|_| sockpit_bps(1, total)).collect();
     let hundred: Vec<f64> = (0..RUNS).map(|_| sockpit_bps(100, total)).collect();
+    let raw_hundred: Vec<f64> = (0..RUNS).map(|_| raw_many_bps(100, total)).collect();
+    let (rh_m, rh_lo, rh_hi) = median(raw_hundred);
     let (one_m, one_lo, one_hi) = median(one.clone());
     let (raw_m, ..) = median(raw);
     let (h_m, h_lo, h_hi) = median(hundred);
@@ -265,6 +376,17 @@ fn main() {
         gbps(h_lo),
         gbps(h_hi),
         h_m / one_m
+    );
+    println!(
+        "| raw mio read loop, 100 clients (peer) | {} | {} | {} | | |",
+        gbps(rh_m),
+        gbps(rh_lo),
+        gbps(rh_hi)
+    );
+    println!(
+        "| Sockpit server, 100 clients ÷ raw mio loop, 100 clients | {} | | | {:.2} | |",
+        gbps(h_m),
+        h_m / rh_m
     );
     println!(
         "| 10,000 idle clients: accepted / failures | {accepted} / {failures} | | | | 0 failures |"

@@ -7,10 +7,11 @@ use std::time::Duration;
 use egui::Ui;
 use serde::{Deserialize, Serialize};
 
+use crate::tabs::broadcast::{BroadcastSettings, BroadcastTab};
 use crate::tabs::ip_tools::{IpToolsSettings, IpToolsTab};
-use crate::tabs::placeholder::placeholder_ui;
 use crate::tabs::tcp_client::{TcpClientSettings, TcpClientTab};
 use crate::tabs::tcp_server::{TcpServerSettings, TcpServerTab};
+use crate::tabs::udp::{UdpSettings, UdpTab};
 use crate::worker::Wake;
 
 /// Key under which the settings are stored by eframe.
@@ -54,6 +55,8 @@ pub struct Settings {
     pub tab: Tab,
     pub tcp_client: TcpClientSettings,
     pub tcp_server: TcpServerSettings,
+    pub udp: UdpSettings,
+    pub broadcast: BroadcastSettings,
     pub ip_tools: IpToolsSettings,
 }
 
@@ -71,6 +74,8 @@ pub struct SockpitApp {
     pub tab: Tab,
     pub tcp_client: TcpClientTab,
     pub tcp_server: TcpServerTab,
+    pub udp: UdpTab,
+    pub broadcast: BroadcastTab,
     pub ip_tools: IpToolsTab,
     frames: u64,
     exit_after_frames: Option<u64>,
@@ -82,11 +87,63 @@ pub fn repaint_waker(ctx: &egui::Context) -> Wake {
     Arc::new(move || ctx.request_repaint_after(Duration::from_millis(10)))
 }
 
+/// A session to open at start, as if the user had clicked (from `sockpit gui --tab … --listen …`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Startup {
+    pub tab: Option<Tab>,
+    /// Start the TCP Server here.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Connect the TCP Client to this host and port.
+    pub connect: Option<(String, u16)>,
+    /// Bind the UDP tab here.
+    pub bind: Option<std::net::SocketAddr>,
+    pub encoding: Option<crate::codec::TextEncoding>,
+}
+
 impl SockpitApp {
     /// Builds the app from eframe's creation context (settings, egui context for wake-ups).
     pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+        Self::new_with_startup(cc, &Startup::default())
+    }
+
+    /// Builds the app, then opens the session `startup` asks for.
+    pub fn new_with_startup(cc: &eframe::CreationContext<'_>, startup: &Startup) -> Self {
         let settings = Settings::load(cc.storage);
-        Self::with_settings(&cc.egui_ctx, settings)
+        let mut app = Self::with_settings(&cc.egui_ctx, settings);
+        app.apply_startup(startup);
+        app
+    }
+
+    /// Fills the tabs' fields from `startup` and starts what it names; errors show in the tab
+    /// as if the user had clicked.
+    pub fn apply_startup(&mut self, startup: &Startup) {
+        if let Some(encoding) = startup.encoding {
+            self.tcp_client.settings.encoding = encoding;
+            self.tcp_server.settings.encoding = encoding;
+            self.udp.settings.encoding = encoding;
+            self.broadcast.settings.encoding = encoding;
+        }
+        if let Some(addr) = startup.listen {
+            self.tcp_server.settings.bind = addr.ip().to_string();
+            self.tcp_server.settings.port = addr.port().to_string();
+            self.tcp_server.start();
+            self.tab = Tab::TcpServer;
+        }
+        if let Some((host, port)) = &startup.connect {
+            self.tcp_client.settings.host.clone_from(host);
+            self.tcp_client.settings.port = port.to_string();
+            self.tcp_client.connect();
+            self.tab = Tab::TcpClient;
+        }
+        if let Some(addr) = startup.bind {
+            self.udp.settings.bind = addr.ip().to_string();
+            self.udp.settings.port = addr.port().to_string();
+            self.udp.bind();
+            self.tab = Tab::Udp;
+        }
+        if let Some(tab) = startup.tab {
+            self.tab = tab;
+        }
     }
 
     pub fn with_settings(ctx: &egui::Context, settings: Settings) -> Self {
@@ -98,6 +155,8 @@ impl SockpitApp {
             tab: settings.tab,
             tcp_client: TcpClientTab::new(settings.tcp_client, wake.clone()),
             tcp_server: TcpServerTab::new(settings.tcp_server, wake.clone()),
+            udp: UdpTab::new(settings.udp, wake.clone()),
+            broadcast: BroadcastTab::new(settings.broadcast, wake.clone()),
             ip_tools: IpToolsTab::new(settings.ip_tools, wake),
             frames: 0,
             exit_after_frames,
@@ -109,6 +168,8 @@ impl SockpitApp {
             tab: self.tab,
             tcp_client: self.tcp_client.settings_to_save(),
             tcp_server: self.tcp_server.settings_to_save(),
+            udp: self.udp.settings_to_save(),
+            broadcast: self.broadcast.settings_to_save(),
             ip_tools: self.ip_tools.settings_to_save(),
         }
     }
@@ -134,8 +195,10 @@ impl eframe::App for SockpitApp {
         // Every tab drains its worker whether or not it is visible, so nothing piles up.
         let client_more = self.tcp_client.drain_events();
         let server_more = self.tcp_server.drain_events();
+        let udp_more = self.udp.drain_events();
+        let broadcast_more = self.broadcast.drain_events();
         let ip_tools_more = self.ip_tools.drain_events();
-        if client_more || server_more || ip_tools_more {
+        if client_more || server_more || udp_more || broadcast_more || ip_tools_more {
             ctx.request_repaint();
         }
     }
@@ -150,16 +213,8 @@ impl eframe::App for SockpitApp {
         match self.tab {
             Tab::TcpClient => self.tcp_client.ui(ui),
             Tab::TcpServer => self.tcp_server.ui(ui),
-            Tab::Udp => placeholder_ui(
-                ui,
-                "UDP",
-                "Bind a port, send datagrams to any host, receive with the sender's address, multicast.",
-            ),
-            Tab::Broadcast => placeholder_ui(
-                ui,
-                "Broadcast",
-                "Send on an interface's broadcast or multicast address and list who answers.",
-            ),
+            Tab::Udp => self.udp.ui(ui),
+            Tab::Broadcast => self.broadcast.ui(ui),
             Tab::IpTools => self.ip_tools.ui(ui),
         }
         if let Some(limit) = self.exit_after_frames {

@@ -2,6 +2,7 @@
 //! the GUI; `app` and `ui` are a thin egui layer over it.
 
 pub mod app;
+pub mod cli;
 pub mod codec;
 pub mod iptools;
 pub mod net;

@@ -65,13 +65,14 @@ pub struct WorkerHandle<C, E> {
 }
 
 impl<C: Send + 'static, E: Send + 'static> WorkerHandle<C, E> {
-    /// Creates the poll, its waker and both bounded channels, then runs `body` on a thread
-    /// named `name`. A panic in `body` becomes the event `on_panic` builds from its message.
+    /// Creates the poll, its waker, both bounded channels and the outbox, then runs `body` on
+    /// a thread named `name`. A panic in `body` becomes the event `on_panic` builds from its
+    /// message.
     pub fn start(
         name: &str,
         capacities: (usize, usize),
         wake: Wake,
-        body: impl FnOnce(Poll, Receiver<C>, Sender<E>, Wake) + Send + 'static,
+        body: impl FnOnce(Poll, Receiver<C>, Outbox<E>) + Send + 'static,
         on_panic: impl FnOnce(String) -> E + Send + 'static,
     ) -> std::io::Result<Self> {
         let poll = Poll::new()?;
@@ -80,9 +81,10 @@ impl<C: Send + 'static, E: Send + 'static> WorkerHandle<C, E> {
         let (ev_tx, ev_rx) = crossbeam_channel::bounded(capacities.1);
         let panic_tx = ev_tx.clone();
         let panic_wake = wake.clone();
+        let outbox = Outbox::new(ev_tx, wake);
         let thread = spawn_named(
             name,
-            move || body(poll, cmd_rx, ev_tx, wake),
+            move || body(poll, cmd_rx, outbox),
             move |message| {
                 let _ = panic_tx.send(on_panic(message));
                 panic_wake();
@@ -124,10 +126,18 @@ impl<C, E> Drop for WorkerHandle<C, E> {
 
 /// Events waiting for room in the bounded channel to the UI. Workers stop reading while it is
 /// not empty, which is how TCP back-pressure reaches the peer.
+///
+/// It also knows how many payload bytes sit between socket and screen (queued here or still in
+/// the channel), so a reader can bound that memory in bytes, not only in events: the channel
+/// is first-in first-out, so the events the UI took are always the oldest ones sent.
 pub struct Outbox<E> {
-    queue: VecDeque<E>,
+    queue: VecDeque<(E, usize)>,
     tx: Sender<E>,
     wake: Wake,
+    /// Payload sizes of the events sent into the channel, oldest first.
+    in_channel: VecDeque<usize>,
+    in_channel_bytes: usize,
+    queued_bytes: usize,
 }
 
 impl<E> Outbox<E> {
@@ -136,26 +146,57 @@ impl<E> Outbox<E> {
             queue: VecDeque::new(),
             tx,
             wake,
+            in_channel: VecDeque::new(),
+            in_channel_bytes: 0,
+            queued_bytes: 0,
         }
     }
 
     pub fn push(&mut self, event: E) {
-        self.queue.push_back(event);
+        self.queue.push_back((event, 0));
+    }
+
+    /// Pushes an event carrying `bytes` of payload, counted until the UI takes it.
+    pub fn push_payload(&mut self, event: E, bytes: usize) {
+        self.queued_bytes += bytes;
+        self.queue.push_back((event, bytes));
+    }
+
+    /// Payload bytes pushed that the UI has not taken yet.
+    pub fn bytes_in_flight(&mut self) -> usize {
+        let in_channel_now = self.tx.len();
+        while self.in_channel.len() > in_channel_now {
+            if let Some(b) = self.in_channel.pop_front() {
+                self.in_channel_bytes -= b;
+            }
+        }
+        self.in_channel_bytes + self.queued_bytes
     }
 
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
 
+    /// Events still waiting for room in the channel.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
     /// Moves events into the channel as far as it has room and wakes the UI once. Returns
     /// false when the UI is gone.
     pub fn flush(&mut self) -> bool {
+        let _ = self.bytes_in_flight();
         let mut sent_any = false;
-        while let Some(event) = self.queue.pop_front() {
+        while let Some((event, bytes)) = self.queue.pop_front() {
             match self.tx.try_send(event) {
-                Ok(()) => sent_any = true,
+                Ok(()) => {
+                    sent_any = true;
+                    self.queued_bytes -= bytes;
+                    self.in_channel.push_back(bytes);
+                    self.in_channel_bytes += bytes;
+                }
                 Err(TrySendError::Full(event)) => {
-                    self.queue.push_front(event);
+                    self.queue.push_front((event, bytes));
                     break;
                 }
                 Err(TrySendError::Disconnected(_)) => return false,
@@ -165,6 +206,47 @@ impl<E> Outbox<E> {
             (self.wake)();
         }
         true
+    }
+}
+
+/// What a tab takes from its worker in one frame.
+pub struct Drained<E> {
+    pub events: Vec<E>,
+    /// More events are waiting (a budget was reached): ask for another frame.
+    pub more: bool,
+    /// The worker is gone.
+    pub dead: bool,
+}
+
+/// Takes events until `max_events` or `max_bytes` (as `size_of` counts them) is reached, so one
+/// frame never does unbounded work.
+pub fn drain_bounded<E>(
+    events: &Receiver<E>,
+    max_events: usize,
+    max_bytes: usize,
+    size_of: impl Fn(&E) -> usize,
+) -> Drained<E> {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    let mut dead = false;
+    while out.len() < max_events && bytes < max_bytes {
+        match events.try_recv() {
+            Ok(e) => {
+                bytes += size_of(&e);
+                out.push(e);
+            }
+            Err(crossbeam_channel::TryRecvError::Empty) => break,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                dead = true;
+                break;
+            }
+        }
+    }
+    let more = out.len() >= max_events || bytes >= max_bytes;
+    Drained {
+        events: out,
+        more,
+        dead,
     }
 }
 
@@ -193,7 +275,7 @@ mod tests {
             "test-worker",
             (1, 1),
             no_wake(),
-            |_poll, _commands, _events, _wake| panic!("worker bug"),
+            |_poll, _commands, _outbox| panic!("worker bug"),
             |message| format!("failed: {message}"),
         )
         .unwrap();
@@ -203,6 +285,25 @@ mod tests {
             .unwrap();
         assert_eq!(event, "failed: worker bug");
         drop(handle);
+    }
+
+    #[test]
+    fn payload_in_flight_is_counted_until_the_ui_takes_it() {
+        let (tx, rx) = crossbeam_channel::bounded(2);
+        let mut outbox = Outbox::new(tx, no_wake());
+        outbox.push_payload("a", 100);
+        outbox.push("note");
+        outbox.push_payload("b", 50);
+        assert_eq!(outbox.bytes_in_flight(), 150);
+        assert!(outbox.flush());
+        assert_eq!(outbox.len(), 1, "the channel holds two");
+        assert_eq!(outbox.bytes_in_flight(), 150);
+        assert_eq!(rx.recv().unwrap(), "a");
+        assert_eq!(outbox.bytes_in_flight(), 50);
+        assert!(outbox.flush());
+        assert_eq!(rx.recv().unwrap(), "note");
+        assert_eq!(rx.recv().unwrap(), "b");
+        assert_eq!(outbox.bytes_in_flight(), 0);
     }
 
     #[test]

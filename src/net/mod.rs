@@ -1,6 +1,8 @@
 //! Network helpers shared by the tabs: error translation and address parsing.
 
 pub mod error;
+pub mod iface;
+pub mod udp;
 
 pub use error::NetError;
 

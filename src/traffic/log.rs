@@ -60,6 +60,21 @@ impl Record {
         }
     }
 
+    /// A record stamped with the time the worker saw it.
+    pub fn at(
+        time_us: u64,
+        direction: Direction,
+        peer: Option<SocketAddr>,
+        bytes: impl Into<Box<[u8]>>,
+    ) -> Self {
+        Self {
+            time_us,
+            direction,
+            peer,
+            bytes: bytes.into(),
+        }
+    }
+
     /// A message record (info or error) holding a UTF-8 sentence.
     pub fn message(direction: Direction, peer: Option<SocketAddr>, text: &str) -> Self {
         Self::new(direction, peer, text.as_bytes())

@@ -274,9 +274,13 @@ impl TrafficView {
             ui.label("The selected record was evicted from the history.");
             return;
         };
-        let peer = record.peer.map(|p| p.to_string()).unwrap_or_default();
+        let peer = match (record.direction, record.peer) {
+            (Direction::Received, Some(p)) => format!(" from {p}"),
+            (_, Some(p)) => format!(" to {p}"),
+            (_, None) => String::new(),
+        };
         ui.label(format!(
-            "Record #{id}: {} {} bytes {} {peer}",
+            "Record #{id}: {} {} bytes{peer}",
             match record.direction {
                 Direction::Received => "received",
                 Direction::Sent => "sent",
@@ -284,10 +288,6 @@ impl TrafficView {
                 Direction::Error => "error",
             },
             record.bytes.len(),
-            match record.direction {
-                Direction::Received => "from",
-                _ => "to",
-            },
         ));
         let fresh =
             matches!(&self.detail_cache, Some((cid, cenc, _)) if *cid == id && *cenc == encoding);

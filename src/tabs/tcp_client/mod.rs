@@ -16,7 +16,7 @@ use crate::ui::widgets::{
     ERROR_COLOR, OK_COLOR, WAIT_COLOR, error_text, labelled_drag, labelled_text,
 };
 use crate::ui::{SendBox, TrafficView};
-use crate::worker::{SessionId, Wake};
+use crate::worker::{SessionId, Wake, drain_bounded};
 pub use worker::{
     CloseReason, Command, ConnectOptions, ConnectionMode, Event, EventKind, TcpClientHandle,
 };
@@ -297,36 +297,27 @@ impl TcpClientTab {
         let Some(worker) = &self.worker else {
             return false;
         };
-        let mut applied = 0;
-        let mut bytes = 0;
-        let mut pending = Vec::new();
-        while applied < MAX_EVENTS_PER_FRAME && bytes < MAX_BYTES_PER_FRAME {
-            match worker.events().try_recv() {
-                Ok(event) => {
-                    if let EventKind::Received { bytes: b, .. } = &event.kind {
-                        bytes += b.len();
-                    }
-                    pending.push(event);
-                    applied += 1;
-                }
-                Err(crossbeam_channel::TryRecvError::Empty) => break,
-                Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                    if !matches!(self.status, Status::WorkerFailed(_)) {
-                        pending.push(Event {
-                            session: SessionId(u64::MAX),
-                            kind: EventKind::WorkerFailed {
-                                message: "the worker thread ended".to_owned(),
-                            },
-                        });
-                    }
-                    break;
-                }
-            }
-        }
-        let more = applied >= MAX_EVENTS_PER_FRAME || bytes >= MAX_BYTES_PER_FRAME;
-        for event in pending {
+        let drained = drain_bounded(
+            worker.events(),
+            MAX_EVENTS_PER_FRAME,
+            MAX_BYTES_PER_FRAME,
+            |e| match &e.kind {
+                EventKind::Received { bytes, .. } => bytes.len(),
+                _ => 0,
+            },
+        );
+        for event in drained.events {
             self.apply(event);
         }
+        if drained.dead && !matches!(self.status, Status::WorkerFailed(_)) {
+            self.apply(Event {
+                session: SessionId(u64::MAX),
+                kind: EventKind::WorkerFailed {
+                    message: "the worker thread ended".to_owned(),
+                },
+            });
+        }
+        let more = drained.more;
         let c = self.log.counters();
         self.rate.sample(Instant::now(), c.rx_bytes, c.tx_bytes);
         more

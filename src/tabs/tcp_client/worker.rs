@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -23,6 +23,8 @@ const READ_BUDGET_BYTES: usize = 4 * 1024 * 1024;
 const COMMAND_CAPACITY: usize = 64;
 const EVENT_CAPACITY: usize = 128;
 /// How long to wait before retrying when the UI's event channel is full.
+/// Most received bytes between socket and screen before the worker stops reading.
+const IN_FLIGHT_LIMIT_BYTES: usize = 32 * 1024 * 1024;
 const BACKPRESSURE_RETRY: Duration = Duration::from_millis(2);
 const BACKOFF_START: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -140,7 +142,7 @@ impl TcpClientHandle {
             "tcp-client",
             (COMMAND_CAPACITY, EVENT_CAPACITY),
             wake,
-            |poll, commands, events, wake| Worker::new(poll, commands, events, wake).run(),
+            |poll, commands, outbox| Worker::new(poll, commands, outbox).run(),
             |message| Event {
                 session: SessionId(u64::MAX),
                 kind: EventKind::WorkerFailed { message },
@@ -183,11 +185,11 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(poll: Poll, commands: Receiver<Command>, events: Sender<Event>, wake: Wake) -> Self {
+    fn new(poll: Poll, commands: Receiver<Command>, outbox: Outbox<Event>) -> Self {
         Self {
             poll,
             commands,
-            outbox: Outbox::new(events, wake),
+            outbox,
             session: SessionId::default(),
             options: None,
             conn: Conn::Idle,
@@ -239,9 +241,9 @@ impl Worker {
         }
     }
 
-    fn poll_timeout(&self) -> Option<Duration> {
+    fn poll_timeout(&mut self) -> Option<Duration> {
         let now = Instant::now();
-        if !self.outbox.is_empty() {
+        if !self.outbox.is_empty() || self.outbox.bytes_in_flight() >= IN_FLIGHT_LIMIT_BYTES {
             return Some(BACKPRESSURE_RETRY);
         }
         if let Conn::Connected { readable: true, .. } = self.conn {
@@ -552,7 +554,10 @@ impl Worker {
         if writable && !self.pending_writes.is_empty() {
             self.write_pending();
         }
-        if readable && self.outbox.is_empty() {
+        if readable
+            && self.outbox.is_empty()
+            && self.outbox.bytes_in_flight() < IN_FLIGHT_LIMIT_BYTES
+        {
             self.read_available();
         }
     }
@@ -621,7 +626,14 @@ impl Worker {
     fn push_received(&mut self, mut bytes: Vec<u8>) {
         bytes.shrink_to_fit();
         let peer = self.remote_or_unspecified();
-        self.emit(EventKind::Received { peer, bytes });
+        let len = bytes.len();
+        self.outbox.push_payload(
+            Event {
+                session: self.session,
+                kind: EventKind::Received { peer, bytes },
+            },
+            len,
+        );
     }
 
     /// Writes queued bytes until done or the socket is full.

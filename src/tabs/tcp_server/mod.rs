@@ -23,7 +23,7 @@ use crate::ui::peer_filter::PeerFilter;
 use crate::ui::traffic_view::ViewSettings;
 use crate::ui::widgets::{ERROR_COLOR, OK_COLOR, error_text, labelled_drag, labelled_text};
 use crate::ui::{SendBox, TrafficView};
-use crate::worker::{SessionId, Wake};
+use crate::worker::{SessionId, Wake, drain_bounded};
 
 const MAX_EVENTS_PER_FRAME: usize = 4096;
 const MAX_BYTES_PER_FRAME: usize = 64 * 1024 * 1024;
@@ -273,29 +273,19 @@ impl TcpServerTab {
         let Some(worker) = &self.worker else {
             return false;
         };
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        let mut dead = false;
-        while batch.len() < MAX_EVENTS_PER_FRAME && bytes < MAX_BYTES_PER_FRAME {
-            match worker.events().try_recv() {
-                Ok(e) => {
-                    if let EventKind::Received { bytes: b, .. } = &e.kind {
-                        bytes += b.len();
-                    }
-                    batch.push(e);
-                }
-                Err(crossbeam_channel::TryRecvError::Empty) => break,
-                Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                    dead = true;
-                    break;
-                }
-            }
-        }
-        let more = batch.len() >= MAX_EVENTS_PER_FRAME || bytes >= MAX_BYTES_PER_FRAME;
-        for e in batch {
+        let drained = drain_bounded(
+            worker.events(),
+            MAX_EVENTS_PER_FRAME,
+            MAX_BYTES_PER_FRAME,
+            |e| match &e.kind {
+                EventKind::Received { bytes, .. } => bytes.len(),
+                _ => 0,
+            },
+        );
+        for e in drained.events {
             self.apply(e);
         }
-        if dead && !matches!(self.status, ServerStatus::WorkerFailed(_)) {
+        if drained.dead && !matches!(self.status, ServerStatus::WorkerFailed(_)) {
             self.apply(Event {
                 session: SessionId(u64::MAX),
                 kind: EventKind::WorkerFailed {
@@ -303,6 +293,7 @@ impl TcpServerTab {
                 },
             });
         }
+        let more = drained.more;
         let c = self.log.counters();
         self.rate.sample(Instant::now(), c.rx_bytes, c.tx_bytes);
         more

@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Socket, Type};
@@ -26,6 +26,9 @@ const TURN_BUDGET_BYTES: usize = 8 * 1024 * 1024;
 const ACCEPT_BUDGET: usize = 1024;
 const COMMAND_CAPACITY: usize = 256;
 const EVENT_CAPACITY: usize = 1024;
+/// Most received bytes between socket and screen; beyond it the worker stops reading and TCP
+/// pushes back on the peers, so a flood cannot grow memory past the history cap plus this.
+const IN_FLIGHT_LIMIT_BYTES: usize = 32 * 1024 * 1024;
 const BACKPRESSURE_RETRY: Duration = Duration::from_millis(2);
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 
@@ -157,7 +160,7 @@ impl TcpServerHandle {
             "tcp-server",
             (COMMAND_CAPACITY, EVENT_CAPACITY),
             wake,
-            |poll, commands, events, wake| Server::new(poll, commands, events, wake).run(),
+            |poll, commands, outbox| Server::new(poll, commands, outbox).run(),
             |message| Event {
                 session: SessionId(u64::MAX),
                 kind: EventKind::WorkerFailed { message },
@@ -209,11 +212,11 @@ fn bind_listener(options: &ServerOptions) -> io::Result<TcpListener> {
 }
 
 impl Server {
-    fn new(poll: Poll, commands: Receiver<Command>, events: Sender<Event>, wake: Wake) -> Self {
+    fn new(poll: Poll, commands: Receiver<Command>, outbox: Outbox<Event>) -> Self {
         Self {
             poll,
             commands,
-            outbox: Outbox::new(events, wake),
+            outbox,
             session: SessionId::default(),
             options: None,
             listener: None,
@@ -272,7 +275,7 @@ impl Server {
             if self.accept_pending {
                 self.accept_clients();
             }
-            if self.outbox.is_empty() {
+            if self.outbox.is_empty() && self.outbox.bytes_in_flight() < IN_FLIGHT_LIMIT_BYTES {
                 self.read_round();
             }
             self.check_idle();
@@ -282,8 +285,8 @@ impl Server {
         }
     }
 
-    fn poll_timeout(&self) -> Option<Duration> {
-        if !self.outbox.is_empty() {
+    fn poll_timeout(&mut self) -> Option<Duration> {
+        if !self.outbox.is_empty() || self.outbox.bytes_in_flight() >= IN_FLIGHT_LIMIT_BYTES {
             return Some(BACKPRESSURE_RETRY);
         }
         if !self.ready.is_empty() || self.accept_pending {
@@ -530,11 +533,17 @@ impl Server {
                 client.pending_writes.push_back(chunk.clone());
             }
             chunk.shrink_to_fit();
-            self.emit(EventKind::Received {
-                client: id,
-                peer,
-                bytes: chunk,
-            });
+            self.outbox.push_payload(
+                Event {
+                    session: self.session,
+                    kind: EventKind::Received {
+                        client: id,
+                        peer,
+                        bytes: chunk,
+                    },
+                },
+                got,
+            );
             if echo {
                 self.write_pending(id);
             }

@@ -1,0 +1,318 @@
+//! `sockpit subnet`, `sweep`, `neighbours` and `sockets`: the IP Tools engine on the command
+//! line.
+
+use std::io::Write as _;
+use std::sync::atomic::AtomicBool;
+
+use clap::Args;
+use serde_json::json;
+
+use super::{CliError, Printer};
+use crate::codec::TextEncoding;
+use crate::iptools::neighbours;
+use crate::iptools::sockets;
+use crate::iptools::subnet::{SubnetInfo, parse_address_with_prefix};
+use crate::iptools::sweep::{SweepOptions, SweepSize, run_sweep};
+
+#[derive(Debug, Clone, Args)]
+pub struct SubnetArgs {
+    /// An address with a prefix (192.168.1.12/24), a netmask (192.168.1.12 255.255.255.0) or a
+    /// wildcard mask; IPv4 or IPv6.
+    #[arg(required = true, num_args = 1..=2, value_name = "ADDRESS[/PREFIX] [MASK]")]
+    pub input: Vec<String>,
+    /// One JSON object instead of readable text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// The IPv4 subnet to sweep, e.g. 192.168.1.0/24.
+    #[arg(value_name = "SUBNET")]
+    pub subnet: String,
+    /// TCP ports to try on every host (comma-separated, at most 16).
+    #[arg(long, value_delimiter = ',', value_name = "PORTS")]
+    pub ports: Vec<u16>,
+    /// Sweep more than a /22 (up to a /16) without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Skip reverse-DNS names.
+    #[arg(long)]
+    pub no_dns: bool,
+    /// Milliseconds each batch of probes waits for answers.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub timeout_ms: u64,
+    /// One JSON object per host instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Only rows containing this text (any column).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// One JSON object per row instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn printer(json: bool) -> Printer {
+    Printer::stdout(json, false, TextEncoding::Utf8)
+}
+
+pub fn subnet(args: &SubnetArgs) -> Result<(), CliError> {
+    let text = args.input.join(" ");
+    let input = parse_address_with_prefix(&text).map_err(|e| CliError::Usage(e.to_string()))?;
+    let info = SubnetInfo::new(input);
+    let bin = info.binary();
+    let mut p = printer(args.json);
+    match &info {
+        SubnetInfo::V4(i) => {
+            if args.json {
+                p.object(&json!({
+                    "address": i.address.to_string(),
+                    "prefix": i.prefix,
+                    "network": i.network.to_string(),
+                    "broadcast": i.broadcast.map(|b| b.to_string()),
+                    "netmask": i.netmask.to_string(),
+                    "wildcard": i.wildcard.to_string(),
+                    "first_host": i.first_host.to_string(),
+                    "last_host": i.last_host.to_string(),
+                    "hosts": i.host_count,
+                    "addresses": i.address_count,
+                    "integer": i.as_integer,
+                    "hex": i.as_hex,
+                    "class": i.class.letter().to_string(),
+                    "kind": i.special.label,
+                    "binary": {
+                        "address": bin.text(&bin.address),
+                        "mask": bin.text(&bin.mask),
+                        "network": bin.text(&bin.network),
+                    },
+                }));
+                return Ok(());
+            }
+            let broadcast = i
+                .broadcast
+                .map_or_else(|| "none (/31, /32)".to_owned(), |b| b.to_string());
+            for (k, v) in [
+                ("Address", format!("{}/{}", i.address, i.prefix)),
+                ("Network", i.network.to_string()),
+                ("Broadcast", broadcast),
+                ("Netmask", i.netmask.to_string()),
+                ("Wildcard", i.wildcard.to_string()),
+                ("First host", i.first_host.to_string()),
+                ("Last host", i.last_host.to_string()),
+                ("Hosts", format!("{} ({})", i.host_count, i.host_note)),
+                ("As integer", format!("{} = {}", i.as_integer, i.as_hex)),
+                ("Class", i.class.describe()),
+                (
+                    "Kind",
+                    format!("{} ({})", i.special.label, i.special.meaning),
+                ),
+            ] {
+                p.line(&format!("{k:<11} {v}"));
+            }
+        }
+        SubnetInfo::V6(i) => {
+            if args.json {
+                p.object(&json!({
+                    "address": i.compressed,
+                    "expanded": i.expanded,
+                    "prefix": i.prefix,
+                    "network": i.network.to_string(),
+                    "last": i.last.to_string(),
+                    "netmask": i.netmask.to_string(),
+                    "addresses": i.count_text(),
+                    "kind": i.kind.label(),
+                    "binary": {
+                        "address": bin.text(&bin.address),
+                        "mask": bin.text(&bin.mask),
+                        "network": bin.text(&bin.network),
+                    },
+                }));
+                return Ok(());
+            }
+            for (k, v) in [
+                ("Address", format!("{}/{}", i.compressed, i.prefix)),
+                ("Expanded", i.expanded.clone()),
+                ("Network", i.network.to_string()),
+                ("Last", i.last.to_string()),
+                ("Netmask", i.netmask.to_string()),
+                ("Addresses", i.count_text()),
+                ("Kind", format!("{} ({})", i.kind.label(), i.kind.meaning())),
+            ] {
+                p.line(&format!("{k:<11} {v}"));
+            }
+        }
+    }
+    p.line("");
+    p.line(&format!("  {}   address", bin.text(&bin.address)));
+    p.line(&format!("& {}   mask /{}", bin.text(&bin.mask), bin.prefix));
+    p.line(&format!(
+        "= {}   network {}",
+        bin.text(&bin.network),
+        bin.network_ip
+    ));
+    Ok(())
+}
+
+pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
+    let net: ipnet::Ipv4Net = args.subnet.trim().parse().map_err(|_| {
+        CliError::Usage(format!(
+            "\"{}\" is not an IPv4 subnet: write it like 192.168.1.0/24",
+            args.subnet
+        ))
+    })?;
+    if let SweepSize::NeedsConfirmation { addresses } = SweepSize::of(net.trunc())
+        && !args.yes
+    {
+        return Err(CliError::Usage(format!(
+            "{net} has {addresses} addresses; add --yes to sweep more than a /22"
+        )));
+    }
+    let mut options = SweepOptions::new(net);
+    options.tcp_ports.clone_from(&args.ports);
+    options.reverse_dns = !args.no_dns;
+    options.probe_window_ms = args.timeout_ms;
+    let cancel = AtomicBool::new(false);
+    let mut stderr = std::io::stderr();
+    let report = run_sweep(&options, &cancel, |done, total, phase| {
+        let width = 30;
+        let filled = (done * width)
+            .checked_div(total)
+            .unwrap_or(width)
+            .min(width);
+        let _ = write!(
+            stderr,
+            "\r[{}{}] {done}/{total} {}   ",
+            "#".repeat(filled),
+            "-".repeat(width - filled),
+            phase.text()
+        );
+        let _ = stderr.flush();
+    })
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let _ = writeln!(stderr);
+    let mut p = printer(args.json);
+    if let Some(e) = &report.neighbour_error {
+        p.status("warning", &format!("Neighbour table: {e}"), json!({}));
+    }
+    p.line(&format!(
+        "{:<16} {:<18} {:<28} {:<24} {:>8}  FOUND BY",
+        "ADDRESS", "MAC", "VENDOR", "NAME", "RTT ms"
+    ));
+    for h in &report.hosts {
+        if args.json {
+            p.object(&json!({
+                "event": "host",
+                "ip": h.ip.to_string(),
+                "mac": h.mac.map(|m| m.to_string()),
+                "vendor": h.vendor,
+                "name": h.name,
+                "found_by": h.found_by.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "rtt_ms": h.rtt_ms,
+            }));
+        } else {
+            p.line(&format!(
+                "{:<16} {:<18} {:<28} {:<24} {:>8}  {}",
+                h.ip.to_string(),
+                h.mac.map(|m| m.to_string()).unwrap_or_default(),
+                h.vendor.unwrap_or(""),
+                h.name.clone().unwrap_or_default(),
+                h.rtt_ms.map(|r| format!("{r:.2}")).unwrap_or_default(),
+                h.found_by_text()
+            ));
+        }
+    }
+    p.status(
+        "finished",
+        &format!(
+            "{} host(s) answered of {} probed in {} ms.",
+            report.hosts.len(),
+            report.probed,
+            report.elapsed_ms
+        ),
+        json!({ "hosts": report.hosts.len(), "probed": report.probed, "elapsed_ms": report.elapsed_ms }),
+    );
+    Ok(())
+}
+
+pub fn neighbours(args: &ListArgs) -> Result<(), CliError> {
+    let (rows, errors) = neighbours::read_all();
+    let mut p = printer(args.json);
+    for e in &errors {
+        p.status("warning", &e.to_string(), json!({}));
+    }
+    if rows.is_empty() && !errors.is_empty() {
+        return Err(CliError::Network(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
+    }
+    let filter = args.filter.clone().unwrap_or_default().to_lowercase();
+    p.line(&format!(
+        "{:<40} {:<18} {:<12} {:<11} VENDOR",
+        "ADDRESS", "MAC", "INTERFACE", "STATE"
+    ));
+    for n in rows {
+        let vendor = crate::iptools::vendor::vendor(&n.mac).unwrap_or("");
+        let line = format!(
+            "{:<40} {:<18} {:<12} {:<11} {vendor}",
+            n.ip.to_string(),
+            n.mac.to_string(),
+            n.interface,
+            n.state
+        );
+        if !filter.is_empty() && !line.to_lowercase().contains(&filter) {
+            continue;
+        }
+        if args.json {
+            p.object(&json!({
+                "ip": n.ip.to_string(),
+                "mac": n.mac.to_string(),
+                "interface": n.interface,
+                "state": n.state,
+                "vendor": vendor,
+            }));
+        } else {
+            p.line(&line);
+        }
+    }
+    Ok(())
+}
+
+pub fn sockets(args: &ListArgs) -> Result<(), CliError> {
+    let rows = sockets::read_sockets().map_err(|e| CliError::Network(e.to_string()))?;
+    let mut p = printer(args.json);
+    let filter = args.filter.clone().unwrap_or_default();
+    p.line(&format!(
+        "{:<6} {:<46} {:<46} {:<12} PROCESS",
+        "PROTO", "LOCAL", "REMOTE", "STATE"
+    ));
+    for s in rows.iter().filter(|s| s.matches(&filter)) {
+        if args.json {
+            p.object(&json!({
+                "proto": s.proto_text(),
+                "local": s.local.to_string(),
+                "remote": s.remote.to_string(),
+                "state": s.state,
+                "process": s.process,
+            }));
+        } else {
+            p.line(&format!(
+                "{:<6} {:<46} {:<46} {:<12} {}",
+                s.proto_text(),
+                s.local.to_string(),
+                s.remote.to_string(),
+                s.state,
+                s.process.clone().unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! This machine's interfaces as the UDP and Broadcast tabs need them: name, index, and each
+//! IPv4 network with its computed broadcast address (netdev for the list, ipnet for the math).
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// One IPv4 address of an interface, with its network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceV4 {
+    pub name: String,
+    pub index: u32,
+    pub up: bool,
+    pub loopback: bool,
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+    /// The subnet's directed broadcast address (`addr | !mask`).
+    pub broadcast: Ipv4Addr,
+}
+
+impl InterfaceV4 {
+    pub fn from_net(name: &str, index: u32, up: bool, loopback: bool, net: ipnet::Ipv4Net) -> Self {
+        Self {
+            name: name.to_owned(),
+            index,
+            up,
+            loopback,
+            addr: net.addr(),
+            prefix: net.prefix_len(),
+            broadcast: net.broadcast(),
+        }
+    }
+
+    /// `eth0 192.168.1.12/24 (broadcast 192.168.1.255)`.
+    pub fn describe(&self) -> String {
+        let state = if self.up { "" } else { ", down" };
+        format!(
+            "{} {}/{} (broadcast {}{state})",
+            self.name, self.addr, self.prefix, self.broadcast
+        )
+    }
+}
+
+/// One interface with what multicast needs: its index and addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceInfo {
+    pub name: String,
+    pub index: u32,
+    pub up: bool,
+    pub v4: Vec<InterfaceV4>,
+    pub v6: Vec<Ipv6Addr>,
+}
+
+use netdev::ipnet;
+
+/// Every interface of this machine, in the OS's order.
+pub fn interfaces() -> Vec<InterfaceInfo> {
+    netdev::get_interfaces()
+        .into_iter()
+        .map(|i| {
+            let up = i.is_up();
+            let loopback = i.is_loopback();
+            InterfaceInfo {
+                v4: i
+                    .ipv4
+                    .iter()
+                    .map(|n| InterfaceV4::from_net(&i.name, i.index, up, loopback, *n))
+                    .collect(),
+                v6: i.ipv6.iter().map(ipnet::Ipv6Net::addr).collect(),
+                name: i.name,
+                index: i.index,
+                up,
+            }
+        })
+        .collect()
+}
+
+/// Every IPv4 address of every interface, each with its broadcast address.
+pub fn ipv4_interfaces() -> Vec<InterfaceV4> {
+    interfaces().into_iter().flat_map(|i| i.v4).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_is_computed_from_the_prefix() {
+        let net: ipnet::Ipv4Net = "192.168.1.12/24".parse().unwrap();
+        let i = InterfaceV4::from_net("eth0", 2, true, false, net);
+        assert_eq!(i.broadcast, Ipv4Addr::new(192, 168, 1, 255));
+        assert_eq!(
+            i.describe(),
+            "eth0 192.168.1.12/24 (broadcast 192.168.1.255)"
+        );
+        let net: ipnet::Ipv4Net = "10.1.2.3/12".parse().unwrap();
+        let i = InterfaceV4::from_net("eth1", 3, false, false, net);
+        assert_eq!(i.broadcast, Ipv4Addr::new(10, 15, 255, 255));
+        assert!(i.describe().ends_with(", down)"));
+    }
+
+    #[test]
+    fn loopback_interface_is_listed_with_its_broadcast() {
+        let lo = ipv4_interfaces()
+            .into_iter()
+            .find(|i| i.addr == Ipv4Addr::LOCALHOST)
+            .expect("lo has 127.0.0.1");
+        assert!(lo.loopback);
+        assert_eq!(lo.prefix, 8);
+        assert_eq!(lo.broadcast, Ipv4Addr::new(127, 255, 255, 255));
+    }
+}
