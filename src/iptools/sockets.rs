@@ -2,7 +2,6 @@
 //! `/proc/net/{tcp,tcp6,udp,udp6}`, with the owning process found through `/proc/<pid>/fd`
 //! where permissions allow.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use thiserror::Error;
@@ -152,10 +151,10 @@ pub fn parse_proc_net(text: &str, proto: Proto) -> Vec<SocketEntry> {
 /// Reads `socket:[12345]` links under `/proc/*/fd` into inode → `pid/name`. Processes this user
 /// may not inspect are skipped; at most `MAX_PROCESSES` are looked at.
 #[cfg(target_os = "linux")]
-fn socket_owners() -> HashMap<u64, String> {
+fn socket_owners() -> std::collections::HashMap<u64, String> {
     const MAX_PROCESSES: usize = 10_000;
     const MAX_FDS_PER_PROCESS: usize = 100_000;
-    let mut owners = HashMap::new();
+    let mut owners = std::collections::HashMap::new();
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return owners;
     };
