@@ -2,7 +2,6 @@
 
 pub mod broadcast;
 pub mod ip_tools;
-pub mod placeholder;
 pub mod tcp_client;
 pub mod tcp_server;
 pub mod udp;
