@@ -340,3 +340,38 @@ fn a_running_sweep_can_be_cancelled() {
         "Sweep is offered again"
     );
 }
+
+/// The button labelled `button` on the same row as the text `row`.
+fn button_on_row<'a>(h: &'a H, row: &str, button: &'a str) -> egui_kittest::Node<'a> {
+    let y = h.get_by_label(row).rect().center().y;
+    h.query_all_by_label(button)
+        .find(|b| (b.rect().center().y - y).abs() < 6.0)
+        .unwrap_or_else(|| panic!("no {button} button on the row of {row}"))
+}
+
+#[test]
+fn interfaces_list_loopback_and_feed_the_calculator_and_the_sweep() {
+    let mut h = ip_tools(Section::Interfaces);
+    settle(&mut h);
+    assert!(shows(&h, "127.0.0.1/8"));
+    assert!(shows(&h, "mask 255.0.0.0"));
+    assert!(shows(&h, "MTU "));
+    button_on_row(&h, "127.0.0.1/8", "calculate").click();
+    settle(&mut h);
+    assert_eq!(h.state().ip_tools.settings.section, Section::Calculator);
+    assert_eq!(h.state().ip_tools.settings.calc_input, "127.0.0.1/8");
+    assert!(shows(&h, "127.0.0.0/8"));
+    assert!(shows(&h, "Loopback (127.0.0.0/8, RFC 1122)"));
+
+    h.get_by_label("Interfaces").click();
+    settle(&mut h);
+    button_on_row(&h, "127.0.0.1/8", "sweep this subnet").click();
+    settle(&mut h);
+    assert_eq!(h.state().ip_tools.settings.section, Section::Sweep);
+    assert_eq!(h.state().ip_tools.settings.sweep_range, "127.0.0.0/8");
+    assert_eq!(
+        h.state().ip_tools.sweep_status,
+        SweepStatus::Idle,
+        "filling the range does not start a sweep"
+    );
+}

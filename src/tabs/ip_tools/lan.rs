@@ -583,3 +583,22 @@ fn sweep_table_ui(ui: &mut Ui, report: &SweepReport) {
             });
         });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ports;
+
+    #[test]
+    fn ports_are_parsed_deduplicated_and_bounded() {
+        assert_eq!(parse_ports("22, 80 502,80"), Ok(vec![22, 80, 502]));
+        assert_eq!(parse_ports("  "), Ok(vec![]));
+        assert!(parse_ports("0").unwrap_err().contains("out of range"));
+        assert!(parse_ports("80, http").unwrap_err().contains("not a port"));
+        let seventeen: Vec<String> = (1..=17).map(|p| p.to_string()).collect();
+        assert!(
+            parse_ports(&seventeen.join(","))
+                .unwrap_err()
+                .contains("At most 16")
+        );
+    }
+}
