@@ -198,6 +198,11 @@ impl eframe::App for SockpitApp {
         let udp_more = self.udp.drain_events();
         let broadcast_more = self.broadcast.drain_events();
         let ip_tools_more = self.ip_tools.drain_events();
+        // A host picked on the sweep map opens in the TCP Client, ready to connect.
+        if let Some(ip) = self.ip_tools.take_open_request() {
+            self.tcp_client.settings.host = ip.to_string();
+            self.tab = Tab::TcpClient;
+        }
         if client_more || server_more || udp_more || broadcast_more || ip_tools_more {
             ctx.request_repaint();
         }
