@@ -333,6 +333,14 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    // `SOCKPIT_BENCH_ONLY=clients:N` runs one Sockpit measurement, for profiling.
+    if let Some(n) = std::env::var("SOCKPIT_BENCH_ONLY")
+        .ok()
+        .and_then(|v| v.strip_prefix("clients:").and_then(|n| n.parse().ok()))
+    {
+        println!("{} with {n} clients", gbps(sockpit_bps(n, bench_bytes())));
+        return;
+    }
     // Idle clients first, in a fresh heap, so the memory figure is not hidden by freed buffers.
     let (accepted, failures, per_conn) = idle_clients(10_000);
     let total = bench_bytes();
