@@ -81,10 +81,11 @@ pub struct SockpitApp {
     exit_after_frames: Option<u64>,
 }
 
-/// A wake-up that asks egui for a repaint soon, so a burst of worker events costs one frame.
+/// A wake-up that asks egui for a repaint within one display refresh (16 ms), so a burst of
+/// worker events costs one frame and a flood is drawn at about 60 frames a second, no more.
 pub fn repaint_waker(ctx: &egui::Context) -> Wake {
     let ctx = ctx.clone();
-    Arc::new(move || ctx.request_repaint_after(Duration::from_millis(10)))
+    Arc::new(move || ctx.request_repaint_after(Duration::from_millis(16)))
 }
 
 /// A session to open at start, as if the user had clicked (from `sockpit gui --tab … --listen …`).
