@@ -40,7 +40,9 @@ pub struct UdpSettings {
     pub bind: String,
     pub port: String,
     pub reuse_addr: bool,
-    /// `SO_RCVBUF` in KiB; 0 keeps the system default.
+    /// `SO_RCVBUF` in KiB; 0 keeps the system default. The default asks for 4 MiB (the OS
+    /// caps it at its maximum): the system's usual 208 KiB holds only a few milliseconds of a
+    /// flood of small datagrams, and whatever does not fit is lost in the kernel.
     pub recv_buffer_kib: u32,
     pub remote_host: String,
     pub remote_port: String,
@@ -60,7 +62,7 @@ impl Default for UdpSettings {
             bind: "0.0.0.0".to_owned(),
             port: "9000".to_owned(),
             reuse_addr: true,
-            recv_buffer_kib: 0,
+            recv_buffer_kib: 4096,
             remote_host: "127.0.0.1".to_owned(),
             remote_port: "9000".to_owned(),
             group: "239.255.0.1".to_owned(),
