@@ -10,7 +10,7 @@ want=(
   # headless display, screenshots, CJK fonts for rendering Chinese/Japanese/Korean
   xvfb xauth x11-utils imagemagick fonts-noto-cjk fontconfig
   # peers and tools used by tests and benchmarks
-  socat iperf3 iproute2 python3
+  socat iperf3 iproute2 python3 procps util-linux
 )
 missing=()
 for p in "${want[@]}"; do
