@@ -9,5 +9,5 @@ cargo clippy --all-targets -- -D warnings
 cargo test --all-targets
 cargo test --doc
 cargo build --bin sockpit
-scripts/smoke.sh target/debug/sockpit
+scripts/smoke.sh "${CARGO_TARGET_DIR:-target}/debug/sockpit"
 echo "check: all passed"
