@@ -1,7 +1,8 @@
 //! This machine's interfaces as the UDP and Broadcast tabs need them: name, index, and each
 //! IPv4 network with its computed broadcast address (netdev for the list, ipnet for the math).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
 
 /// One IPv4 address of an interface, with its network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +79,51 @@ pub fn ipv4_interfaces() -> Vec<InterfaceV4> {
     interfaces().into_iter().flat_map(|i| i.v4).collect()
 }
 
+/// This machine's interfaces for the pickers, read at most every 2 s: interfaces come and go
+/// while the app runs, but reading them every frame would cost a netlink round trip per frame.
+#[derive(Debug, Default)]
+pub struct InterfaceCache {
+    list: Vec<InterfaceInfo>,
+    read_at: Option<Instant>,
+}
+
+impl InterfaceCache {
+    const MAX_AGE: Duration = Duration::from_secs(2);
+
+    pub fn all(&mut self) -> &[InterfaceInfo] {
+        if self.read_at.is_none_or(|t| t.elapsed() > Self::MAX_AGE) {
+            self.list = interfaces();
+            self.read_at = Some(Instant::now());
+        }
+        &self.list
+    }
+
+    /// Every IPv4 address with its interface and broadcast address.
+    pub fn ipv4(&mut self) -> Vec<InterfaceV4> {
+        self.all()
+            .iter()
+            .flat_map(|i| i.v4.iter().cloned())
+            .collect()
+    }
+
+    /// `(interface name, address)` for every address, IPv4 first.
+    pub fn addresses(&mut self) -> Vec<(String, IpAddr)> {
+        let all = self.all();
+        let v4 = all
+            .iter()
+            .flat_map(|i| i.v4.iter().map(|v| (i.name.clone(), IpAddr::V4(v.addr))));
+        let v6 = all
+            .iter()
+            .flat_map(|i| i.v6.iter().map(|v| (i.name.clone(), IpAddr::V6(*v))));
+        v4.chain(v6).collect()
+    }
+
+    /// The interface called `name`, if it exists.
+    pub fn named(&mut self, name: &str) -> Option<InterfaceInfo> {
+        self.all().iter().find(|i| i.name == name).cloned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +141,21 @@ mod tests {
         let i = InterfaceV4::from_net("eth1", 3, false, false, net);
         assert_eq!(i.broadcast, Ipv4Addr::new(10, 15, 255, 255));
         assert!(i.describe().ends_with(", down)"));
+    }
+
+    #[test]
+    fn the_cache_lists_loopback_addresses_ipv4_first() {
+        let mut cache = InterfaceCache::default();
+        let addrs = cache.addresses();
+        let lo = addrs
+            .iter()
+            .position(|(_, ip)| *ip == IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .expect("127.0.0.1 listed");
+        if let Some(v6) = addrs.iter().position(|(_, ip)| ip.is_ipv6()) {
+            assert!(lo < v6, "IPv4 first: {addrs:?}");
+        }
+        assert!(cache.named(&addrs[lo].0).is_some());
+        assert!(cache.ipv4().iter().any(|i| i.addr == Ipv4Addr::LOCALHOST));
     }
 
     #[test]

@@ -11,14 +11,14 @@ pub use responders::{Responder, Responders};
 pub use worker::{BroadcastHandle, Command, Event, EventKind, Probe};
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
-use crate::net::iface::InterfaceV4;
+use crate::net::iface::{InterfaceCache, InterfaceV4};
 use crate::net::{NetError, normalize_host, parse_port};
 use crate::traffic::{Direction, Record, TrafficLog, format_time_us};
 use crate::ui::traffic_view::ViewSettings;
@@ -109,7 +109,7 @@ pub struct BroadcastTab {
     pub interface_error: Option<String>,
     pub target_error: Option<String>,
     pub wol_error: Option<String>,
-    interfaces: (Vec<InterfaceV4>, Option<Instant>),
+    interfaces: InterfaceCache,
 }
 
 /// Turns an OS error during a broadcast into a sentence with the fix.
@@ -146,7 +146,7 @@ impl BroadcastTab {
             interface_error: None,
             target_error: None,
             wol_error: None,
-            interfaces: (Vec::new(), None),
+            interfaces: InterfaceCache::default(),
         };
         tab.start_worker();
         tab
@@ -174,17 +174,6 @@ impl BroadcastTab {
         matches!(self.status, RunStatus::Running { .. })
     }
 
-    fn interfaces(&mut self) -> &[InterfaceV4] {
-        if self
-            .interfaces
-            .1
-            .is_none_or(|t| t.elapsed() > Duration::from_secs(2))
-        {
-            self.interfaces = (crate::net::iface::ipv4_interfaces(), Some(Instant::now()));
-        }
-        &self.interfaces.0
-    }
-
     /// The chosen interface, or an inline error.
     fn interface(&mut self) -> Option<InterfaceV4> {
         let want = self.settings.interface_addr.trim().to_owned();
@@ -193,10 +182,10 @@ impl BroadcastTab {
             return None;
         }
         let found = self
-            .interfaces()
-            .iter()
-            .find(|i| i.addr.to_string() == want)
-            .cloned();
+            .interfaces
+            .ipv4()
+            .into_iter()
+            .find(|i| i.addr.to_string() == want);
         if found.is_none() {
             self.interface_error = Some(format!(
                 "No interface has the address {want} now: pick one from the list."
@@ -502,7 +491,7 @@ impl BroadcastTab {
     fn setup_ui(&mut self, ui: &mut Ui) {
         ui.add_space(4.0);
         let editable = !self.running();
-        let ifaces = self.interfaces().to_vec();
+        let ifaces = self.interfaces.ipv4();
         let chosen = ifaces
             .iter()
             .find(|i| i.addr.to_string() == self.settings.interface_addr)
@@ -682,7 +671,7 @@ impl BroadcastTab {
             }
         });
         let offset = self.view.utc_offset_seconds();
-        let rows: Vec<Responder> = self.responders.iter().cloned().collect();
+        let responders = &self.responders;
         let row_h = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
         TableBuilder::new(ui)
             .id_salt("broadcast-responders")
@@ -708,8 +697,10 @@ impl BroadcastTab {
                 }
             })
             .body(|body| {
-                body.rows(row_h, rows.len(), |mut row| {
-                    let r = &rows[row.index()];
+                body.rows(row_h, responders.len(), |mut row| {
+                    let Some(r) = responders.row(row.index()) else {
+                        return;
+                    };
                     let cell =
                         |text: String| egui::Label::new(RichText::new(text).monospace()).truncate();
                     row.col(|ui| {

@@ -1,6 +1,5 @@
 //! The responder table: one row per answering address, built from replies as they come.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
@@ -22,10 +21,11 @@ pub struct Responder {
     pub fields: Vec<Field>,
 }
 
-/// Responders keyed by IP address, in address order.
+/// Responders in address order, one per IP address; indexable, so the table draws only the
+/// visible rows without copying the others.
 #[derive(Debug, Clone, Default)]
 pub struct Responders {
-    rows: BTreeMap<IpAddr, Responder>,
+    rows: Vec<Responder>,
 }
 
 const PREVIEW_CHARS: usize = 80;
@@ -66,11 +66,20 @@ impl Responders {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Responder> {
-        self.rows.values()
+        self.rows.iter()
+    }
+
+    /// The row at `index` in address order.
+    pub fn row(&self, index: usize) -> Option<&Responder> {
+        self.rows.get(index)
     }
 
     pub fn get(&self, ip: IpAddr) -> Option<&Responder> {
-        self.rows.get(&ip)
+        self.position(ip).ok().map(|i| &self.rows[i])
+    }
+
+    fn position(&self, ip: IpAddr) -> Result<usize, usize> {
+        self.rows.binary_search_by_key(&ip, |r| r.addr.ip())
     }
 
     /// Adds a reply.
@@ -82,15 +91,25 @@ impl Responders {
         rtt_us: Option<u64>,
         preset: Preset,
     ) {
-        let row = self.rows.entry(from.ip()).or_insert_with(|| Responder {
-            addr: from,
-            replies: 0,
-            first_us: time_us,
-            last_us: time_us,
-            rtt_us,
-            preview: preview(bytes),
-            fields: Vec::new(),
-        });
+        let index = match self.position(from.ip()) {
+            Ok(i) => i,
+            Err(i) => {
+                self.rows.insert(
+                    i,
+                    Responder {
+                        addr: from,
+                        replies: 0,
+                        first_us: time_us,
+                        last_us: time_us,
+                        rtt_us,
+                        preview: preview(bytes),
+                        fields: Vec::new(),
+                    },
+                );
+                i
+            }
+        };
+        let row = &mut self.rows[index];
         row.addr = from;
         row.replies += 1;
         row.last_us = time_us;

@@ -2,7 +2,7 @@
 //! every N ms if asked), and collect replies until the listen time is over or the user cancels.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -355,9 +355,6 @@ fn is_own_echo(from: SocketAddr, local: SocketAddr, bytes: &[u8], payload: &[u8]
             .iter()
             .any(|a| a.ip == from.ip())
 }
-
-/// The limited broadcast address.
-pub const LIMITED_BROADCAST: Ipv4Addr = Ipv4Addr::BROADCAST;
 
 #[cfg(test)]
 mod tests {

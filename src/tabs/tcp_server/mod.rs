@@ -111,7 +111,7 @@ pub struct TcpServerTab {
     port_error: Option<String>,
     last_stop_note: Option<String>,
     /// This machine's addresses for the bind picker, and when they were read.
-    local_addresses: (Vec<crate::net::LocalAddress>, Option<Instant>),
+    local_addresses: crate::net::iface::InterfaceCache,
 }
 
 fn reason_text(reason: &ClientCloseReason, idle_s: u64) -> String {
@@ -144,7 +144,7 @@ impl TcpServerTab {
             bind_error: None,
             port_error: None,
             last_stop_note: None,
-            local_addresses: (Vec::new(), None),
+            local_addresses: crate::net::iface::InterfaceCache::default(),
         };
         tab.start_worker();
         tab
@@ -483,19 +483,10 @@ impl TcpServerTab {
                                 self.bind_error = None;
                             }
                         }
-                        // Read the interfaces when the list is open, at most every 2 s.
-                        let stale = self
-                            .local_addresses
-                            .1
-                            .is_none_or(|t| t.elapsed() > Duration::from_secs(2));
-                        if stale {
-                            self.local_addresses =
-                                (crate::net::local_addresses(), Some(Instant::now()));
-                        }
                         ui.separator();
-                        for local in &self.local_addresses.0 {
-                            let ip = local.ip.to_string();
-                            let label = format!("{}: {ip}", local.interface);
+                        for (interface, ip) in self.local_addresses.addresses() {
+                            let ip = ip.to_string();
+                            let label = format!("{interface}: {ip}");
                             if ui
                                 .selectable_label(self.settings.bind == ip, label)
                                 .clicked()

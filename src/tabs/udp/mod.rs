@@ -7,13 +7,13 @@ pub use worker::{Command, Datagram, Event, EventKind, UdpHandle, UdpStats};
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use egui::{RichText, Ui};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
-use crate::net::iface::InterfaceInfo;
+use crate::net::iface::InterfaceCache;
 use crate::net::udp::{Membership, MulticastInterface, MulticastSend, UdpBindOptions, check_group};
 use crate::net::{NetError, normalize_host, parse_port};
 use crate::traffic::{Direction, RateMeter, Record, TrafficLog};
@@ -102,7 +102,7 @@ pub struct UdpTab {
     /// Problem with the destination: bad input, or the last send's failure.
     pub remote_error: Option<String>,
     pub group_error: Option<String>,
-    interfaces: (Vec<InterfaceInfo>, Option<Instant>),
+    interfaces: InterfaceCache,
 }
 
 impl UdpTab {
@@ -124,7 +124,7 @@ impl UdpTab {
             port_error: None,
             remote_error: None,
             group_error: None,
-            interfaces: (Vec::new(), None),
+            interfaces: InterfaceCache::default(),
         };
         tab.start_worker();
         tab
@@ -159,20 +159,9 @@ impl UdpTab {
         matches!(self.status, UdpStatus::Binding | UdpStatus::Bound(_))
     }
 
-    fn interfaces(&mut self) -> &[InterfaceInfo] {
-        if self
-            .interfaces
-            .1
-            .is_none_or(|t| t.elapsed() > Duration::from_secs(2))
-        {
-            self.interfaces = (crate::net::iface::interfaces(), Some(Instant::now()));
-        }
-        &self.interfaces.0
-    }
-
     fn multicast_send(&mut self) -> MulticastSend {
         let name = self.settings.multicast_interface.clone();
-        let iface = self.interfaces().iter().find(|i| i.name == name).cloned();
+        let iface = self.interfaces.named(&name);
         MulticastSend {
             ttl: self.settings.multicast_ttl,
             loopback: self.settings.multicast_loop,
@@ -289,7 +278,7 @@ impl UdpTab {
             return None;
         }
         let name = self.settings.multicast_interface.clone();
-        let iface = self.interfaces().iter().find(|i| i.name == name).cloned();
+        let iface = self.interfaces.named(&name);
         let interface = match (group, iface) {
             (IpAddr::V4(_), None) => MulticastInterface::V4(Ipv4Addr::UNSPECIFIED),
             (IpAddr::V4(_), Some(i)) => {
@@ -518,15 +507,10 @@ impl UdpTab {
                         }
                         ui.separator();
                         let choices: Vec<(String, String)> = self
-                            .interfaces()
-                            .iter()
-                            .flat_map(|i| {
-                                i.v4.iter()
-                                    .map(|v| IpAddr::V4(v.addr))
-                                    .chain(i.v6.iter().map(|v| IpAddr::V6(*v)))
-                                    .map(|ip| (ip.to_string(), format!("{}: {ip}", i.name)))
-                                    .collect::<Vec<_>>()
-                            })
+                            .interfaces
+                            .addresses()
+                            .into_iter()
+                            .map(|(name, ip)| (ip.to_string(), format!("{name}: {ip}")))
                             .collect();
                         for (ip, label) in choices {
                             if ui
@@ -644,7 +628,8 @@ impl UdpTab {
                         "System default",
                     );
                     let names: Vec<(String, String)> = self
-                        .interfaces()
+                        .interfaces
+                        .all()
                         .iter()
                         .map(|i| {
                             let addr =
