@@ -4,7 +4,8 @@
 //! 3. 10,000 idle clients: accept failures and user-space memory per connection.
 //!
 //! Run with `cargo bench --bench tcp_server` (or `scripts/bench.sh`). Sizes can be scaled with
-//! `SOCKPIT_BENCH_MB` (default 2048 MB per throughput run).
+//! `SOCKPIT_BENCH_MB` (default 2048 MB per throughput run); `SOCKPIT_BENCH_ONLY=clients:N` or
+//! `raw:N` runs one measurement alone, for profiling.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -17,7 +18,7 @@ use sockpit::tabs::tcp_server::{Command, EventKind, ServerOptions, TcpServerHand
 use sockpit::traffic::{Direction, Record, TrafficLog};
 use sockpit::worker::{SessionId, no_wake};
 
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 
 fn bench_bytes() -> u64 {
     std::env::var("SOCKPIT_BENCH_MB")
@@ -339,6 +340,14 @@ fn main() {
         .and_then(|v| v.strip_prefix("clients:").and_then(|n| n.parse().ok()))
     {
         println!("{} with {n} clients", gbps(sockpit_bps(n, bench_bytes())));
+        return;
+    }
+    // `SOCKPIT_BENCH_ONLY=raw:N` runs the raw mio loop peer alone.
+    if let Some(n) = std::env::var("SOCKPIT_BENCH_ONLY")
+        .ok()
+        .and_then(|v| v.strip_prefix("raw:").and_then(|n| n.parse().ok()))
+    {
+        println!("{} raw, {n} clients", gbps(raw_many_bps(n, bench_bytes())));
         return;
     }
     // Idle clients first, in a fresh heap, so the memory figure is not hidden by freed buffers.
