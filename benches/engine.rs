@@ -5,7 +5,8 @@
 //!    records ÷ with 1,000 records;
 //! 8. hex formatting of a 64 KiB payload ÷ a naive `format!("{:02X} ")` loop.
 //!
-//! Run with `cargo bench --bench engine` (or `scripts/bench.sh`).
+//! Run with `cargo bench --bench engine` (or `scripts/bench.sh`); `SOCKPIT_BENCH_ONLY=udp` runs
+//! only the UDP measurement and prints each run's counts.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -228,6 +229,20 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    // `SOCKPIT_BENCH_ONLY=udp-sockpit` or `udp-raw` runs one side alone, for profiling.
+    match std::env::var("SOCKPIT_BENCH_ONLY").as_deref() {
+        Ok("udp-sockpit") => {
+            let o = sockpit_udp();
+            println!("Sockpit {:.0}/s, {} stored", o.per_sec, o.received);
+            return;
+        }
+        Ok("udp-raw") => {
+            let r = raw_udp();
+            println!("raw {:.0}/s, {} received", r.per_sec, r.received);
+            return;
+        }
+        _ => {}
+    }
     let mut table = String::new();
     // 4. UDP.
     let mut raw = Vec::new();
@@ -243,6 +258,11 @@ fn main() {
         raw.push(r.per_sec);
         ours.push(o.per_sec);
     }
+    if std::env::var("SOCKPIT_BENCH_ONLY").is_ok_and(|v| v == "udp") {
+        for n in &notes {
+            println!("{n}");
+        }
+    }
     let (r_m, r_lo, r_hi) = median(raw);
     let (o_m, o_lo, o_hi) = median(ours);
     let _ = writeln!(
@@ -257,6 +277,10 @@ fn main() {
         o_hi,
         o_m / r_m
     );
+    if std::env::var("SOCKPIT_BENCH_ONLY").is_ok_and(|v| v == "udp") {
+        print!("{table}");
+        return;
+    }
     // 5. Frame cost.
     let small = log_with(1_000);
     let t_small = frame_time(&small);

@@ -32,6 +32,11 @@ const COMMAND_CAPACITY: usize = 256;
 const EVENT_CAPACITY: usize = 256;
 const STATS_EVERY: Duration = Duration::from_millis(250);
 const BACKPRESSURE_RETRY: Duration = Duration::from_millis(2);
+/// After a turn that emptied the socket with fewer than one batch read, the worker pauses this
+/// long before waiting again, so that a fast stream is read in batches rather than woken for
+/// every datagram or two (interrupt moderation). The UI draws at most every 16 ms, and the
+/// socket's buffer holds far more than arrives in this time.
+const COALESCE: Duration = Duration::from_micros(250);
 
 /// One received datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,14 +237,15 @@ impl Worker {
             if errored {
                 self.report_icmp();
             }
-            if self.readable {
-                self.read_round();
-            }
+            let read = if self.readable { self.read_round() } else { 0 };
             if self.last_stats.elapsed() >= STATS_EVERY {
                 self.emit_stats();
             }
             if !self.outbox.flush() {
                 return;
+            }
+            if (1..RECV_BATCH).contains(&read) && !self.readable {
+                std::thread::sleep(COALESCE);
             }
         }
     }
@@ -428,10 +434,11 @@ impl Worker {
         }
     }
 
-    fn read_round(&mut self) {
+    /// Reads until the socket is empty or the turn budget is spent; returns datagrams read.
+    fn read_round(&mut self) -> usize {
         let Some(b) = &self.bound else {
             self.readable = false;
-            return;
+            return 0;
         };
         let keep = self.outbox.len() < OUTBOX_LIMIT;
         let mut batch: Vec<Datagram> = Vec::new();
@@ -483,6 +490,7 @@ impl Worker {
         if icmp {
             self.report_icmp();
         }
+        read
     }
 
     fn report_icmp(&mut self) {
