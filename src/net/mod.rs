@@ -6,6 +6,7 @@ pub mod udp;
 
 pub use error::NetError;
 
+use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 /// An address assigned to one of this machine's interfaces.
@@ -88,6 +89,30 @@ pub fn parse_port(text: &str, allow_zero: bool) -> Result<u16, String> {
             "\"{t}\" is not a port number: use digits only, 1–65535."
         )),
     }
+}
+
+/// Receives into `chunk`'s spare capacity (without initialising it first) and extends its
+/// length by what came. Returns 0 at end of stream. Each call asks for all the room left, so a
+/// flooding peer is read in a few large calls (std's `read_to_end` starts each call at 8 KiB).
+#[cfg(unix)]
+pub fn recv_spare(stream: &mio::net::TcpStream, chunk: &mut Vec<u8>) -> io::Result<usize> {
+    rustix::net::recv(
+        stream,
+        rustix::buffer::spare_capacity(chunk),
+        rustix::net::RecvFlags::DONTWAIT,
+    )
+    .map(|(n, _)| n)
+    .map_err(io::Error::from)
+}
+
+#[cfg(not(unix))]
+pub fn recv_spare(mut stream: &mio::net::TcpStream, chunk: &mut Vec<u8>) -> io::Result<usize> {
+    use std::io::Read;
+    let before = chunk.len();
+    chunk.resize(chunk.capacity(), 0);
+    let got = stream.read(&mut chunk[before..]);
+    chunk.truncate(before + *got.as_ref().unwrap_or(&0));
+    got
 }
 
 #[cfg(test)]

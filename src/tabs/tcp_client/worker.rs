@@ -2,7 +2,7 @@
 //! and a waker for commands, so it never blocks on the socket and never spins.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -10,13 +10,12 @@ use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::net::{self, NetError};
+use crate::net::{self, NetError, recv_spare};
 use crate::worker::{Outbox, SessionId, Wake, WorkerHandle};
 
 const STREAM: Token = Token(1);
 
-/// Size of one read; chunks sent to the UI hold up to `CHUNK_BYTES`.
-const READ_BYTES: usize = 64 * 1024;
+/// Chunks sent to the UI hold up to this many bytes.
 const CHUNK_BYTES: usize = 256 * 1024;
 /// Most bytes read per loop turn before commands are looked at again.
 const READ_BUDGET_BYTES: usize = 4 * 1024 * 1024;
@@ -181,7 +180,6 @@ struct Worker {
     idle_deadline: Option<Instant>,
     reconnect_at: Option<Instant>,
     reconnect_attempt: u32,
-    read_buf: Vec<u8>,
 }
 
 impl Worker {
@@ -198,7 +196,6 @@ impl Worker {
             idle_deadline: None,
             reconnect_at: None,
             reconnect_attempt: 0,
-            read_buf: vec![0; READ_BYTES],
         }
     }
 
@@ -562,32 +559,30 @@ impl Worker {
         }
     }
 
-    /// Reads until the socket is drained or the budget is spent, sending large chunks.
+    /// Reads until the socket is drained or the budget is spent, sending large chunks. Reads
+    /// go straight into the chunk that becomes the record.
     fn read_available(&mut self) {
-        let mut chunk: Vec<u8> = Vec::new();
+        let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_BYTES);
         let mut total = 0;
         let outcome = loop {
+            if total >= READ_BUDGET_BYTES {
+                break None;
+            }
+            if chunk.len() == chunk.capacity() {
+                self.push_received(std::mem::replace(
+                    &mut chunk,
+                    Vec::with_capacity(CHUNK_BYTES),
+                ));
+            }
             let Conn::Connected {
                 stream, readable, ..
             } = &mut self.conn
             else {
                 return;
             };
-            if total >= READ_BUDGET_BYTES {
-                break None;
-            }
-            match stream.read(&mut self.read_buf) {
+            match recv_spare(stream, &mut chunk) {
                 Ok(0) => break Some(CloseReason::ClosedByPeer),
-                Ok(n) => {
-                    total += n;
-                    if chunk.is_empty() {
-                        chunk.reserve_exact(n.clamp(READ_BYTES, CHUNK_BYTES));
-                    }
-                    chunk.extend_from_slice(&self.read_buf[..n]);
-                    if chunk.len() + READ_BYTES > CHUNK_BYTES {
-                        self.push_received(std::mem::take(&mut chunk));
-                    }
-                }
+                Ok(n) => total += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     *readable = false;
                     break None;

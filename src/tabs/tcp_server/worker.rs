@@ -11,7 +11,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Socket, Type};
 
-use crate::net::NetError;
+use crate::net::{NetError, recv_spare};
 use crate::worker::{Outbox, SessionId, WAKER_TOKEN, Wake, WorkerHandle};
 
 const LISTENER: Token = Token(1);
@@ -196,29 +196,6 @@ struct Server {
 
 fn token_of(id: ClientId) -> Token {
     Token(id as usize + FIRST_CLIENT)
-}
-
-/// Receives into `chunk`'s spare capacity (without initialising it first) and extends its
-/// length by what came. Returns 0 at end of stream.
-#[cfg(unix)]
-fn recv_spare(stream: &TcpStream, chunk: &mut Vec<u8>) -> io::Result<usize> {
-    rustix::net::recv(
-        stream,
-        rustix::buffer::spare_capacity(chunk),
-        rustix::net::RecvFlags::DONTWAIT,
-    )
-    .map(|(n, _)| n)
-    .map_err(io::Error::from)
-}
-
-#[cfg(not(unix))]
-fn recv_spare(mut stream: &TcpStream, chunk: &mut Vec<u8>) -> io::Result<usize> {
-    use std::io::Read;
-    let before = chunk.len();
-    chunk.resize(chunk.capacity(), 0);
-    let got = stream.read(&mut chunk[before..]);
-    chunk.truncate(before + *got.as_ref().unwrap_or(&0));
-    got
 }
 
 fn bind_listener(options: &ServerOptions) -> io::Result<TcpListener> {
