@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,9 @@ use sockpit::worker::no_wake;
 const SUBNET: &str = "198.18.0";
 const SCANNER_IP: &str = "198.18.0.254";
 const HOSTS: [u8; 3] = [1, 2, 3];
+/// Each host also has `{SUBNET6}{n}/64` (the scanner `…fe`), added without duplicate address
+/// detection so it is usable at once.
+const SUBNET6: &str = "fd00:5eed::";
 
 fn main() {
     if let Ok(role) = std::env::var("SOCKPIT_NETNS_ROLE") {
@@ -39,7 +42,7 @@ fn main() {
         return;
     }
     let lan = Lan::create();
-    let scenarios: [(&str, fn(&Lan)); 4] = [
+    let scenarios: [(&str, fn(&Lan)); 5] = [
         (
             "directed broadcast, custom payload",
             directed_broadcast_custom,
@@ -52,6 +55,10 @@ fn main() {
         (
             "UDP tab joins a group and hears another namespace",
             udp_multicast_join,
+        ),
+        (
+            "UDP tab joins an IPv6 group on an interface and hears another namespace",
+            udp_multicast_join_v6,
         ),
     ];
     for (name, scenario) in scenarios {
@@ -136,6 +143,8 @@ impl Lan {
             "02:00:00:00:00:fe".to_owned(),
         ));
         for (i, (ns, addr, mac)) in members.iter().enumerate() {
+            let host = addr.rsplit('.').next().unwrap_or_default();
+            let host6 = format!("{SUBNET6}{:x}/64", host.parse::<u8>().unwrap());
             let port = format!("p{i}");
             ip(&[
                 "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
@@ -155,6 +164,7 @@ impl Lan {
                 "dev",
                 "eth0",
             ]);
+            ip(&["-n", ns, "addr", "add", &host6, "dev", "eth0", "nodad"]);
             ip(&["-n", ns, "link", "set", "eth0", "up"]);
             ip(&["-n", ns, "link", "set", "lo", "up"]);
         }
@@ -357,6 +367,29 @@ fn udp_multicast_join(lan: &Lan) {
     );
 }
 
+fn udp_multicast_join_v6(lan: &Lan) {
+    let receiver = lan.spawn(
+        &lan.ns("scan"),
+        "udp-join",
+        &[("GROUP", "ff15::5eed".into()), ("PORT", "50002".into())],
+    );
+    let _sender = lan.spawn(
+        &lan.host_ns(3),
+        "mcast-send",
+        &[("GROUP", "ff15::5eed".into()), ("PORT", "50002".into())],
+    );
+    let out = receiver.output();
+    assert!(
+        out.contains(&format!("got {SUBNET6}3 group news")),
+        "the UDP tab's worker received the IPv6 group's datagram from host 3: {out:?}"
+    );
+}
+
+/// The index of this namespace's `eth0`.
+fn eth0_index() -> u32 {
+    nix::net::if_::if_nametoindex("eth0").unwrap()
+}
+
 // ---- roles, run inside a namespace ----
 
 fn env(name: &str) -> String {
@@ -466,27 +499,34 @@ fn scanner() {
     println!("done");
 }
 
-/// The UDP tab's worker binds, joins GROUP on the scanner's interface and waits (at most 10 s)
-/// for one datagram: prints `got <source ip> <text>`.
+/// The UDP tab's worker binds, joins GROUP (IPv4 or IPv6) on the scanner's interface and waits
+/// (at most 10 s) for one datagram: prints `got <source ip> <text>`.
 fn udp_join() {
     use sockpit::net::udp::{Membership, MulticastInterface, MulticastSend, UdpBindOptions};
     use sockpit::tabs::udp::{Command, EventKind, UdpHandle};
     use sockpit::worker::SessionId;
     let port: u16 = env("PORT").parse().unwrap();
-    let group: Ipv4Addr = env("GROUP").parse().unwrap();
+    let group: IpAddr = env("GROUP").parse().unwrap();
+    let (any, interface) = match group {
+        IpAddr::V4(_) => (
+            IpAddr::from(Ipv4Addr::UNSPECIFIED),
+            MulticastInterface::V4(SCANNER_IP.parse().unwrap()),
+        ),
+        IpAddr::V6(_) => (
+            IpAddr::from(Ipv6Addr::UNSPECIFIED),
+            MulticastInterface::V6Index(eth0_index()),
+        ),
+    };
     let udp = UdpHandle::spawn(no_wake()).unwrap();
     let s = SessionId(1);
     udp.send(Command::Bind {
         session: s,
-        options: UdpBindOptions::new(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))),
+        options: UdpBindOptions::new(SocketAddr::from((any, port))),
         multicast: MulticastSend::default(),
     });
     udp.send(Command::Join {
         session: s,
-        membership: Membership {
-            group: group.into(),
-            interface: MulticastInterface::V4(SCANNER_IP.parse().unwrap()),
-        },
+        membership: Membership { group, interface },
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut announced = false;
@@ -514,14 +554,25 @@ fn udp_join() {
     }
 }
 
-/// Sends "group news" to GROUP:PORT out of LOCAL_IP every 100 ms, at most 100 times.
+/// Sends "group news" to GROUP:PORT every 100 ms, at most 100 times: out of LOCAL_IP for an
+/// IPv4 group, out of `eth0` for an IPv6 one.
 fn mcast_send() {
     let port: u16 = env("PORT").parse().unwrap();
-    let group: Ipv4Addr = env("GROUP").parse().unwrap();
-    let local: Ipv4Addr = env("LOCAL_IP").parse().unwrap();
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
-    socket.set_multicast_if_v4(&local).unwrap();
-    socket.set_multicast_ttl_v4(1).unwrap();
+    let group: IpAddr = env("GROUP").parse().unwrap();
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(SocketAddr::from((group, port))),
+        socket2::Type::DGRAM,
+        None,
+    )
+    .unwrap();
+    if group.is_ipv4() {
+        let local: Ipv4Addr = env("LOCAL_IP").parse().unwrap();
+        socket.set_multicast_if_v4(&local).unwrap();
+        socket.set_multicast_ttl_v4(1).unwrap();
+    } else {
+        socket.set_multicast_if_v6(eth0_index()).unwrap();
+        socket.set_multicast_hops_v6(1).unwrap();
+    }
     println!("ready");
     let to: SocketAddr = SocketAddr::from((group, port));
     for _ in 0..100 {
