@@ -209,9 +209,8 @@ impl<E> Outbox<E> {
     }
 }
 
-/// What a tab takes from its worker in one frame.
-pub struct Drained<E> {
-    pub events: Vec<E>,
+/// What a tab's drain in one frame found.
+pub struct Drained {
     /// More events are waiting (a budget was reached): ask for another frame.
     pub more: bool,
     /// The worker is gone.
@@ -219,21 +218,25 @@ pub struct Drained<E> {
 }
 
 /// Takes events until `max_events` or `max_bytes` (as `size_of` counts them) is reached, so one
-/// frame never does unbounded work.
+/// frame never does unbounded work, and hands each to `apply` as soon as it is taken: the
+/// worker sees the room at once, and a frame's worth of data is never held twice (once taken,
+/// once more refilled by the worker) while the tab files it.
 pub fn drain_bounded<E>(
     events: &Receiver<E>,
     max_events: usize,
     max_bytes: usize,
     size_of: impl Fn(&E) -> usize,
-) -> Drained<E> {
-    let mut out = Vec::new();
+    mut apply: impl FnMut(E),
+) -> Drained {
+    let mut taken = 0;
     let mut bytes = 0;
     let mut dead = false;
-    while out.len() < max_events && bytes < max_bytes {
+    while taken < max_events && bytes < max_bytes {
         match events.try_recv() {
             Ok(e) => {
+                taken += 1;
                 bytes += size_of(&e);
-                out.push(e);
+                apply(e);
             }
             Err(crossbeam_channel::TryRecvError::Empty) => break,
             Err(crossbeam_channel::TryRecvError::Disconnected) => {
@@ -242,10 +245,8 @@ pub fn drain_bounded<E>(
             }
         }
     }
-    let more = out.len() >= max_events || bytes >= max_bytes;
     Drained {
-        events: out,
-        more,
+        more: taken >= max_events || bytes >= max_bytes,
         dead,
     }
 }

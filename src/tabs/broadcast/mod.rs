@@ -365,13 +365,18 @@ impl BroadcastTab {
     }
 
     pub fn drain_events(&mut self) -> bool {
-        let Some(worker) = &self.worker else {
+        let Some(events) = self.worker.as_ref().map(|w| w.events().clone()) else {
             return false;
         };
-        let drained = drain_bounded(worker.events(), MAX_EVENTS_PER_FRAME, usize::MAX, |_| 0);
-        for e in drained.events {
-            self.apply(e);
-        }
+        let drained = drain_bounded(
+            &events,
+            MAX_EVENTS_PER_FRAME,
+            usize::MAX,
+            |_| 0,
+            |e| {
+                self.apply(e);
+            },
+        );
         if drained.dead && !matches!(self.status, RunStatus::WorkerFailed(_)) {
             self.apply(Event {
                 session: SessionId(u64::MAX),

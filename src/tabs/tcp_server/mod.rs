@@ -270,21 +270,19 @@ impl TcpServerTab {
 
     /// Applies waiting worker events (bounded per frame). Returns true if more are waiting.
     pub fn drain_events(&mut self) -> bool {
-        let Some(worker) = &self.worker else {
+        let Some(events) = self.worker.as_ref().map(|w| w.events().clone()) else {
             return false;
         };
         let drained = drain_bounded(
-            worker.events(),
+            &events,
             MAX_EVENTS_PER_FRAME,
             MAX_BYTES_PER_FRAME,
             |e| match &e.kind {
                 EventKind::Received { bytes, .. } => bytes.len(),
                 _ => 0,
             },
+            |e| self.apply(e),
         );
-        for e in drained.events {
-            self.apply(e);
-        }
         if drained.dead && !matches!(self.status, ServerStatus::WorkerFailed(_)) {
             self.apply(Event {
                 session: SessionId(u64::MAX),

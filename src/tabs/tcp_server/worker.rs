@@ -475,10 +475,13 @@ impl Server {
     /// queues here is bounded by the turn budget, and 100 flooding clients cost one poll and
     /// one wake per turn instead of one per client.
     fn read_round(&mut self) {
+        // The turn also stops where the bytes not yet taken by the UI would pass the limit.
+        let budget = TURN_BUDGET_BYTES
+            .min(IN_FLIGHT_LIMIT_BYTES.saturating_sub(self.outbox.bytes_in_flight()));
         let mut turn_total = 0;
         let rounds = self.ready.len();
         for _ in 0..rounds {
-            if turn_total >= TURN_BUDGET_BYTES {
+            if turn_total >= budget {
                 break;
             }
             let Some(id) = self.ready.pop_front() else {
