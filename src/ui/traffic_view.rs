@@ -352,6 +352,31 @@ impl TrafficView {
     }
 
     /// The virtualised log table. Only the rows in view are formatted.
+    /// The layout every traffic tab shares: while rows are selected, a resizable detail pane
+    /// docked at the bottom (`{id}-detail`); in the central panel, the toolbar over the table of
+    /// `rows` (every record when `None`). Panels the tab added before this keep their place.
+    pub fn panes_ui(
+        &mut self,
+        ui: &mut Ui,
+        id: &str,
+        log: &mut TrafficLog,
+        encoding: &mut TextEncoding,
+        rates: (f64, f64),
+        rows: Option<&[u64]>,
+    ) {
+        if !self.selected.is_empty() {
+            egui::Panel::bottom(format!("{id}-detail"))
+                .resizable(true)
+                .default_size(160.0)
+                .show(ui, |ui| self.detail_ui(ui, log, *encoding));
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.toolbar_ui(ui, log, encoding, rates);
+            ui.separator();
+            self.table_rows_ui(ui, log, *encoding, rows);
+        });
+    }
+
     pub fn table_ui(&mut self, ui: &mut Ui, log: &TrafficLog, encoding: TextEncoding) {
         self.table_rows_ui(ui, log, encoding, None);
     }

@@ -472,25 +472,19 @@ impl BroadcastTab {
                 ui.add_space(2.0);
             });
         }
-        if !self.view.selected().is_empty() {
-            egui::Panel::bottom("broadcast-detail")
-                .resizable(true)
-                .default_size(140.0)
-                .show(ui, |ui| {
-                    self.view.detail_ui(ui, &self.log, self.settings.encoding);
-                });
-        }
         egui::Panel::top("broadcast-responders")
             .resizable(true)
             .default_size(220.0)
             .min_size(150.0)
             .show(ui, |ui| self.responders_ui(ui));
-        egui::CentralPanel::default().show(ui, |ui| {
-            self.view
-                .toolbar_ui(ui, &mut self.log, &mut self.settings.encoding, (0.0, 0.0));
-            ui.separator();
-            self.view.table_ui(ui, &self.log, self.settings.encoding);
-        });
+        self.view.panes_ui(
+            ui,
+            "broadcast",
+            &mut self.log,
+            &mut self.settings.encoding,
+            (0.0, 0.0),
+            None,
+        );
     }
 
     fn setup_ui(&mut self, ui: &mut Ui) {

@@ -420,21 +420,15 @@ impl TcpClientTab {
             }
             ui.add_space(2.0);
         });
-        if !self.view.selected().is_empty() {
-            egui::Panel::bottom("tcp-client-detail")
-                .resizable(true)
-                .default_size(160.0)
-                .show(ui, |ui| {
-                    self.view.detail_ui(ui, &self.log, self.settings.encoding);
-                });
-        }
-        egui::CentralPanel::default().show(ui, |ui| {
-            let rates = self.rate.rates_bytes_per_sec();
-            self.view
-                .toolbar_ui(ui, &mut self.log, &mut self.settings.encoding, rates);
-            ui.separator();
-            self.view.table_ui(ui, &self.log, self.settings.encoding);
-        });
+        let rates = self.rate.rates_bytes_per_sec();
+        self.view.panes_ui(
+            ui,
+            "tcp-client",
+            &mut self.log,
+            &mut self.settings.encoding,
+            rates,
+            None,
+        );
     }
 
     fn connection_ui(&mut self, ui: &mut Ui) {

@@ -431,33 +431,22 @@ impl TcpServerTab {
             .resizable(true)
             .default_size(430.0)
             .show(ui, |ui| self.clients_ui(ui));
-        if !self.view.selected().is_empty() {
-            egui::Panel::bottom("tcp-server-detail")
-                .resizable(true)
-                .default_size(160.0)
-                .show(ui, |ui| {
-                    self.view.detail_ui(ui, &self.log, self.settings.encoding);
-                });
-        }
-        egui::CentralPanel::default().show(ui, |ui| {
-            let rates = self.rate.rates_bytes_per_sec();
-            self.view
-                .toolbar_ui(ui, &mut self.log, &mut self.settings.encoding, rates);
-            ui.separator();
-            let filter_peer = self
-                .selected
-                .and_then(|id| self.clients.get(&id))
-                .map(|r| r.peer);
-            match filter_peer {
-                Some(peer) => {
-                    // Disjoint field borrows: no copy of the id list per frame.
-                    let ids = self.filter.ids(&self.log, peer);
-                    self.view
-                        .table_rows_ui(ui, &self.log, self.settings.encoding, Some(ids));
-                }
-                None => self.view.table_ui(ui, &self.log, self.settings.encoding),
-            }
-        });
+        let rates = self.rate.rates_bytes_per_sec();
+        // Only the selected client's records, when one is selected (disjoint field borrows: no
+        // copy of the id list per frame).
+        let rows = self
+            .selected
+            .and_then(|id| self.clients.get(&id))
+            .map(|r| r.peer)
+            .map(|peer| self.filter.ids(&self.log, peer));
+        self.view.panes_ui(
+            ui,
+            "tcp-server",
+            &mut self.log,
+            &mut self.settings.encoding,
+            rates,
+            rows,
+        );
     }
 
     fn listen_ui(&mut self, ui: &mut Ui) {
