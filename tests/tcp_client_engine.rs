@@ -10,6 +10,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use sockpit::net::NetError;
 use sockpit::tabs::tcp_client::{
     CloseReason, Command, ConnectOptions, ConnectionMode, EventKind, TcpClientHandle,
@@ -22,20 +24,9 @@ const WAIT: Duration = Duration::from_secs(10);
 fn wait_for(
     handle: &TcpClientHandle,
     what: &str,
-    mut pred: impl FnMut(&EventKind) -> bool,
+    pred: impl FnMut(&EventKind) -> bool,
 ) -> Vec<EventKind> {
-    let deadline = Instant::now() + WAIT;
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(event) = handle.events().recv_timeout(Duration::from_millis(50)) {
-            let hit = pred(&event.kind);
-            seen.push(event.kind);
-            if hit {
-                return seen;
-            }
-        }
-    }
-    panic!("timed out waiting for {what}; saw {seen:?}");
+    common::wait_for_event(handle.events(), what, WAIT, |e| e.kind, pred)
 }
 
 fn received_bytes(events: &[EventKind]) -> Vec<u8> {

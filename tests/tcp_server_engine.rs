@@ -19,27 +19,13 @@ use sockpit::worker::{SessionId, no_wake};
 const WAIT: Duration = Duration::from_secs(20);
 const S: SessionId = SessionId(1);
 
+/// Collects events until `pred` matches one; returns everything seen up to and including it.
 fn wait_for(
     server: &TcpServerHandle,
     what: &str,
-    mut pred: impl FnMut(&EventKind) -> bool,
+    pred: impl FnMut(&EventKind) -> bool,
 ) -> Vec<EventKind> {
-    let deadline = Instant::now() + WAIT;
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(event) = server.events().recv_timeout(Duration::from_millis(50)) {
-            let hit = pred(&event.kind);
-            seen.push(event.kind);
-            if hit {
-                return seen;
-            }
-        }
-    }
-    panic!(
-        "timed out waiting for {what}; saw {} events, last {:?}",
-        seen.len(),
-        seen.last()
-    );
+    common::wait_for_event(server.events(), what, WAIT, |e| e.kind, pred)
 }
 
 fn start(options: ServerOptions) -> (TcpServerHandle, SocketAddr) {

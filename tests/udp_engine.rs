@@ -5,6 +5,8 @@
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use sockpit::net::NetError;
 use sockpit::net::udp::{
     Membership, MulticastInterface, MulticastSend, UdpBindOptions, bind_udp, kernel_drops,
@@ -15,27 +17,9 @@ use sockpit::worker::{SessionId, no_wake};
 const WAIT: Duration = Duration::from_secs(20);
 const S: SessionId = SessionId(1);
 
-fn wait_for(
-    udp: &UdpHandle,
-    what: &str,
-    mut pred: impl FnMut(&EventKind) -> bool,
-) -> Vec<EventKind> {
-    let deadline = Instant::now() + WAIT;
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(event) = udp.events().recv_timeout(Duration::from_millis(50)) {
-            let hit = pred(&event.kind);
-            seen.push(event.kind);
-            if hit {
-                return seen;
-            }
-        }
-    }
-    panic!(
-        "timed out waiting for {what}; saw {} events, last {:?}",
-        seen.len(),
-        seen.last()
-    );
+/// Collects events until `pred` matches one; returns everything seen up to and including it.
+fn wait_for(udp: &UdpHandle, what: &str, pred: impl FnMut(&EventKind) -> bool) -> Vec<EventKind> {
+    common::wait_for_event(udp.events(), what, WAIT, |e| e.kind, pred)
 }
 
 fn bind_with(options: UdpBindOptions) -> (UdpHandle, SocketAddr) {

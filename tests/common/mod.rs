@@ -106,3 +106,31 @@ pub fn assert_nothing_arrives(s: &mut std::net::TcpStream) {
         Ok(n) => panic!("{n} unexpected bytes arrived"),
     }
 }
+
+/// Collects a worker's events (mapped by `kind_of`) until `pred` matches one or `wait` passes;
+/// returns everything seen up to and including the match, or panics naming `what`.
+pub fn wait_for_event<E, K: std::fmt::Debug>(
+    events: &crossbeam_channel::Receiver<E>,
+    what: &str,
+    wait: Duration,
+    kind_of: impl Fn(E) -> K,
+    mut pred: impl FnMut(&K) -> bool,
+) -> Vec<K> {
+    let deadline = Instant::now() + wait;
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(event) = events.recv_timeout(Duration::from_millis(50)) {
+            let kind = kind_of(event);
+            let hit = pred(&kind);
+            seen.push(kind);
+            if hit {
+                return seen;
+            }
+        }
+    }
+    panic!(
+        "timed out waiting for {what}; saw {} events, last {:?}",
+        seen.len(),
+        seen.last()
+    );
+}
