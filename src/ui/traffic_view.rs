@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use egui::{Color32, RichText, Ui};
-use egui_extras::{Column, TableBuilder};
+use egui_extras::{Column, Size, StripBuilder, TableBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
@@ -302,53 +302,71 @@ impl TrafficView {
             self.detail_cache = Some((id, encoding, text));
         }
         let bytes = &record.bytes;
-        ui.columns(2, |cols| {
-            let lines = bytes.len().div_ceil(DUMP_LINE_BYTES);
-            let row_h = cols[0].text_style_height(&egui::TextStyle::Monospace);
-            egui::ScrollArea::vertical()
-                .id_salt("detail-hex")
-                .auto_shrink(false)
-                .show_rows(&mut cols[0], row_h, lines, |ui, range| {
-                    for line in range {
-                        let start = line * DUMP_LINE_BYTES;
-                        let chunk = &bytes[start..(start + DUMP_LINE_BYTES).min(bytes.len())];
-                        let ascii: String = chunk
-                            .iter()
-                            .map(|&b| {
-                                if b.is_ascii_graphic() || b == b' ' {
-                                    char::from(b)
-                                } else {
-                                    '.'
+        // The dump gets the width of one full line when there is room (never more than two
+        // thirds of the pane), the decoded text the rest; a narrower dump scrolls sideways
+        // instead of running under the text.
+        let font = egui::TextStyle::Monospace.resolve(ui.style());
+        let char_w = ui.ctx().fonts_mut(|f| f.glyph_width(&font, '0'));
+        let dump_chars = 8 + 2 + 3 * DUMP_LINE_BYTES - 1 + 2 + DUMP_LINE_BYTES;
+        let dump_w = (char_w * dump_chars as f32 + 16.0).min(ui.available_width() * 2.0 / 3.0);
+        let row_h = ui.text_style_height(&egui::TextStyle::Monospace);
+        StripBuilder::new(ui)
+            .size(Size::exact(dump_w))
+            .size(Size::remainder())
+            .horizontal(|mut strip| {
+                let lines = bytes.len().div_ceil(DUMP_LINE_BYTES);
+                strip.cell(|ui| {
+                    egui::ScrollArea::both()
+                        .id_salt("detail-hex")
+                        .auto_shrink(false)
+                        .show_rows(ui, row_h, lines, |ui, range| {
+                            for line in range {
+                                let start = line * DUMP_LINE_BYTES;
+                                let chunk =
+                                    &bytes[start..(start + DUMP_LINE_BYTES).min(bytes.len())];
+                                let ascii: String = chunk
+                                    .iter()
+                                    .map(|&b| {
+                                        if b.is_ascii_graphic() || b == b' ' {
+                                            char::from(b)
+                                        } else {
+                                            '.'
+                                        }
+                                    })
+                                    .collect();
+                                ui.add(
+                                    egui::Label::new(
+                                        RichText::new(format!(
+                                            "{start:08X}  {:<47}  {ascii}",
+                                            format_hex(chunk)
+                                        ))
+                                        .monospace(),
+                                    )
+                                    .extend(),
+                                );
+                            }
+                        });
+                });
+                strip.cell(|ui| {
+                    if let Some((_, _, text)) = &self.detail_cache {
+                        egui::ScrollArea::vertical()
+                            .id_salt("detail-text")
+                            .auto_shrink(false)
+                            .show(ui, |ui| {
+                                ui.add(
+                                    egui::Label::new(RichText::new(text.as_str()).monospace())
+                                        .wrap(),
+                                );
+                                if bytes.len() > DETAIL_TEXT_BYTES {
+                                    ui.label(format!(
+                                        "(first {} shown; use Copy text for all)",
+                                        format_bytes(DETAIL_TEXT_BYTES as u64)
+                                    ));
                                 }
-                            })
-                            .collect();
-                        ui.add(
-                            egui::Label::new(
-                                RichText::new(format!(
-                                    "{start:08X}  {:<47}  {ascii}",
-                                    format_hex(chunk)
-                                ))
-                                .monospace(),
-                            )
-                            .extend(),
-                        );
+                            });
                     }
                 });
-            if let Some((_, _, text)) = &self.detail_cache {
-                egui::ScrollArea::vertical()
-                    .id_salt("detail-text")
-                    .auto_shrink(false)
-                    .show(&mut cols[1], |ui| {
-                        ui.add(egui::Label::new(RichText::new(text.as_str()).monospace()).wrap());
-                        if bytes.len() > DETAIL_TEXT_BYTES {
-                            ui.label(format!(
-                                "(first {} shown; use Copy text for all)",
-                                format_bytes(DETAIL_TEXT_BYTES as u64)
-                            ));
-                        }
-                    });
-            }
-        });
+            });
     }
 
     /// The virtualised log table. Only the rows in view are formatted.
