@@ -91,11 +91,60 @@ pub fn parse_port(text: &str, allow_zero: bool) -> Result<u16, String> {
     }
 }
 
+/// Fills below this many bytes are copied out at their exact size (see [`RecvBuffer`]).
+const SMALL_RECORD_BYTES: usize = 64 * 1024;
+
+/// The buffer a worker receives into, which then becomes a record's bytes. A large fill is
+/// handed over as the record (trimmed to its length), so a flood costs no copy; a small one is
+/// copied out at its exact size and the buffer is kept for the next read, so a stream of small
+/// messages never leaves each record holding a large (possibly separately mapped) block.
+#[derive(Debug)]
+pub struct RecvBuffer {
+    buf: Vec<u8>,
+    capacity: usize,
+}
+
+impl RecvBuffer {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            capacity,
+        }
+    }
+
+    /// An empty buffer with room for `capacity` bytes, reused when the last fill was small.
+    pub fn fresh(&mut self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        if buf.capacity() < self.capacity {
+            buf = Vec::with_capacity(self.capacity);
+        }
+        buf
+    }
+
+    /// The bytes of a filled buffer as a record; keeps the buffer if the fill was small.
+    pub fn into_record(&mut self, mut filled: Vec<u8>) -> Vec<u8> {
+        if filled.len() < SMALL_RECORD_BYTES.min(self.capacity) {
+            let record = filled.as_slice().to_vec();
+            filled.clear();
+            self.buf = filled;
+            record
+        } else {
+            filled.shrink_to_fit();
+            filled
+        }
+    }
+}
+
 /// Receives into `chunk`'s spare capacity (without initialising it first) and extends its
 /// length by what came. Returns 0 at end of stream. Each call asks for all the room left, so a
 /// flooding peer is read in a few large calls (std's `read_to_end` starts each call at 8 KiB).
 #[cfg(unix)]
 pub fn recv_spare(stream: &mio::net::TcpStream, chunk: &mut Vec<u8>) -> io::Result<usize> {
+    debug_assert!(
+        chunk.len() < chunk.capacity(),
+        "no room: 0 would read as end of stream"
+    );
     rustix::net::recv(
         stream,
         rustix::buffer::spare_capacity(chunk),
@@ -118,6 +167,32 @@ pub fn recv_spare(mut stream: &mio::net::TcpStream, chunk: &mut Vec<u8>) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_fills_are_copied_out_and_the_buffer_is_kept_large_ones_handed_over() {
+        let mut rb = RecvBuffer::new(512 * 1024);
+        let mut buf = rb.fresh();
+        assert!(buf.capacity() >= 512 * 1024);
+        let kept = buf.as_ptr();
+        buf.extend_from_slice(b"hello");
+        let record = rb.into_record(buf);
+        assert_eq!(record, b"hello");
+        assert_eq!(record.capacity(), 5, "a small record holds only its bytes");
+        let again = rb.fresh();
+        assert_eq!(again.as_ptr(), kept, "the large buffer is reused");
+        assert!(again.is_empty());
+        let mut big = again;
+        big.resize(100 * 1024, 7);
+        let record = rb.into_record(big);
+        assert_eq!(
+            record.as_ptr(),
+            kept,
+            "a large fill becomes the record without a copy"
+        );
+        assert_eq!(record.len(), 100 * 1024);
+        let next = rb.fresh();
+        assert_ne!(next.as_ptr(), kept, "and the next read gets a new buffer");
+    }
 
     #[test]
     fn loopback_is_among_local_addresses() {

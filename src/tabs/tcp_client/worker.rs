@@ -10,7 +10,7 @@ use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::net::{self, NetError, recv_spare};
+use crate::net::{self, NetError, RecvBuffer, recv_spare};
 use crate::worker::{Outbox, SessionId, Wake, WorkerHandle};
 
 const STREAM: Token = Token(1);
@@ -180,6 +180,7 @@ struct Worker {
     idle_deadline: Option<Instant>,
     reconnect_at: Option<Instant>,
     reconnect_attempt: u32,
+    recv_buf: RecvBuffer,
 }
 
 impl Worker {
@@ -196,6 +197,7 @@ impl Worker {
             idle_deadline: None,
             reconnect_at: None,
             reconnect_attempt: 0,
+            recv_buf: RecvBuffer::new(CHUNK_BYTES),
         }
     }
 
@@ -562,17 +564,15 @@ impl Worker {
     /// Reads until the socket is drained or the budget is spent, sending large chunks. Reads
     /// go straight into the chunk that becomes the record.
     fn read_available(&mut self) {
-        let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK_BYTES);
+        let mut chunk = self.recv_buf.fresh();
         let mut total = 0;
         let outcome = loop {
             if total >= READ_BUDGET_BYTES {
                 break None;
             }
             if chunk.len() == chunk.capacity() {
-                self.push_received(std::mem::replace(
-                    &mut chunk,
-                    Vec::with_capacity(CHUNK_BYTES),
-                ));
+                let full = std::mem::replace(&mut chunk, self.recv_buf.fresh());
+                self.push_received(full);
             }
             let Conn::Connected {
                 stream, readable, ..
@@ -600,9 +600,8 @@ impl Worker {
                 }
             }
         };
-        if !chunk.is_empty() {
-            self.push_received(chunk);
-        }
+        // Also when empty: the buffer goes back for the next read.
+        self.push_received(chunk);
         if total > 0 {
             self.touch_idle();
         }
@@ -618,8 +617,11 @@ impl Worker {
         }
     }
 
-    fn push_received(&mut self, mut bytes: Vec<u8>) {
-        bytes.shrink_to_fit();
+    fn push_received(&mut self, filled: Vec<u8>) {
+        let bytes = self.recv_buf.into_record(filled);
+        if bytes.is_empty() {
+            return;
+        }
         let peer = self.remote_or_unspecified();
         let len = bytes.len();
         self.outbox.push_payload(

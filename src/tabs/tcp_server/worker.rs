@@ -11,7 +11,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Socket, Type};
 
-use crate::net::{NetError, recv_spare};
+use crate::net::{NetError, RecvBuffer, recv_spare};
 use crate::worker::{Outbox, SessionId, WAKER_TOKEN, Wake, WorkerHandle};
 
 const LISTENER: Token = Token(1);
@@ -193,6 +193,7 @@ struct Server {
     next_id: ClientId,
     /// Clients with unread data, in the order they will be served (round robin).
     ready: VecDeque<ClientId>,
+    recv_buf: RecvBuffer,
 }
 
 fn token_of(id: ClientId) -> Token {
@@ -226,6 +227,7 @@ impl Server {
             per_ip: HashMap::new(),
             next_id: 1,
             ready: VecDeque::new(),
+            recv_buf: RecvBuffer::new(PER_CLIENT_BUDGET_BYTES),
         }
     }
 
@@ -509,7 +511,7 @@ impl Server {
         // regrowth and no zero-filling. Each recv asks for all the room left, so a flooding
         // client is read in a few large calls (std's `read_to_end` would start every call at
         // 8 KiB and double, six calls per 256 KiB).
-        let mut chunk = Vec::with_capacity(PER_CLIENT_BUDGET_BYTES);
+        let mut chunk = self.recv_buf.fresh();
         let mut outcome = None;
         let mut more = true;
         while chunk.len() < PER_CLIENT_BUDGET_BYTES {
@@ -540,12 +542,12 @@ impl Server {
         }
         let got = chunk.len();
         let peer = client.peer;
+        let chunk = self.recv_buf.into_record(chunk);
         if got > 0 {
             client.last_activity = Instant::now();
             if echo {
                 client.pending_writes.push_back(chunk.clone());
             }
-            chunk.shrink_to_fit();
             self.outbox.push_payload(
                 Event {
                     session: self.session,
