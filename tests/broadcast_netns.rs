@@ -368,10 +368,40 @@ fn udp_multicast_join(lan: &Lan) {
 }
 
 fn udp_multicast_join_v6(lan: &Lan) {
+    // A second multicast-capable interface in the scanner namespace, so that a join that
+    // ignored the chosen interface index could not land on the right one by luck.
+    let scan = lan.ns("scan");
+    // (A veth pair kept inside the namespace: not every kernel has the dummy driver.)
+    ip(&[
+        "-n", &scan, "link", "add", "other0", "type", "veth", "peer", "name", "other1",
+    ]);
+    ip(&["-n", &scan, "link", "set", "other1", "up"]);
+    ip(&["-n", &scan, "link", "set", "other0", "up"]);
+    let on_other = lan
+        .spawn(
+            &scan,
+            "udp-join",
+            &[
+                ("GROUP", "ff15::5eed".into()),
+                ("PORT", "50003".into()),
+                ("IFACE", "other0".into()),
+                ("ONLY_JOIN", "1".into()),
+            ],
+        )
+        .output();
+    assert_eq!(
+        on_other,
+        ["igmp6 other0"],
+        "a join by other0's index is on other0 only"
+    );
     let receiver = lan.spawn(
-        &lan.ns("scan"),
+        &scan,
         "udp-join",
-        &[("GROUP", "ff15::5eed".into()), ("PORT", "50002".into())],
+        &[
+            ("GROUP", "ff15::5eed".into()),
+            ("PORT", "50002".into()),
+            ("IFACE", "eth0".into()),
+        ],
     );
     let _sender = lan.spawn(
         &lan.host_ns(3),
@@ -380,6 +410,10 @@ fn udp_multicast_join_v6(lan: &Lan) {
     );
     let out = receiver.output();
     assert!(
+        out.contains(&"igmp6 eth0".to_owned()) && !out.contains(&"igmp6 other0".to_owned()),
+        "a join by eth0's index is on eth0 only: {out:?}"
+    );
+    assert!(
         out.contains(&format!("got {SUBNET6}3 group news")),
         "the UDP tab's worker received the IPv6 group's datagram from host 3: {out:?}"
     );
@@ -387,7 +421,28 @@ fn udp_multicast_join_v6(lan: &Lan) {
 
 /// The index of this namespace's `eth0`.
 fn eth0_index() -> u32 {
-    nix::net::if_::if_nametoindex("eth0").unwrap()
+    if_index("eth0")
+}
+
+fn if_index(name: &str) -> u32 {
+    nix::net::if_::if_nametoindex(name).unwrap()
+}
+
+/// The interfaces on which this namespace has joined the IPv6 `group` (from /proc/net/igmp6,
+/// whose third column is the group as 32 hex digits).
+fn igmp6_interfaces(group: Ipv6Addr) -> Vec<String> {
+    let hex = group.octets().iter().fold(String::new(), |mut h, b| {
+        let _ = write!(h, "{b:02x}");
+        h
+    });
+    std::fs::read_to_string("/proc/net/igmp6")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (f.len() > 2 && f[2] == hex).then(|| f[1].to_owned())
+        })
+        .collect()
 }
 
 // ---- roles, run inside a namespace ----
@@ -499,8 +554,10 @@ fn scanner() {
     println!("done");
 }
 
-/// The UDP tab's worker binds, joins GROUP (IPv4 or IPv6) on the scanner's interface and waits
-/// (at most 10 s) for one datagram: prints `got <source ip> <text>`.
+/// The UDP tab's worker binds, joins GROUP (IPv4: on the scanner's address; IPv6: on the
+/// interface IFACE, by index) and waits (at most 10 s) for one datagram: prints `got <source
+/// ip> <text>`. For an IPv6 group it first prints `igmp6 <interface>` for each interface the
+/// namespace joined it on, and with ONLY_JOIN=1 it stops there.
 fn udp_join() {
     use sockpit::net::udp::{Membership, MulticastInterface, MulticastSend, UdpBindOptions};
     use sockpit::tabs::udp::{Command, EventKind, UdpHandle};
@@ -514,7 +571,7 @@ fn udp_join() {
         ),
         IpAddr::V6(_) => (
             IpAddr::from(Ipv6Addr::UNSPECIFIED),
-            MulticastInterface::V6Index(eth0_index()),
+            MulticastInterface::V6Index(if_index(&env("IFACE"))),
         ),
     };
     let udp = UdpHandle::spawn(no_wake()).unwrap();
@@ -538,6 +595,15 @@ fn udp_join() {
             EventKind::Joined(_) if !announced => {
                 announced = true;
                 println!("ready");
+                // For an IPv6 group: on which interfaces the namespace is now a member.
+                if let IpAddr::V6(g) = group {
+                    for name in igmp6_interfaces(g) {
+                        println!("igmp6 {name}");
+                    }
+                }
+                if env("ONLY_JOIN") == "1" {
+                    return;
+                }
             }
             EventKind::Received(batch) => {
                 let d = &batch[0];

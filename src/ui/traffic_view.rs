@@ -369,7 +369,6 @@ impl TrafficView {
             });
     }
 
-    /// The virtualised log table. Only the rows in view are formatted.
     /// The layout every traffic tab shares: while rows are selected, a resizable detail pane
     /// docked at the bottom (`{id}-detail`); in the central panel, the toolbar over the table of
     /// `rows` (every record when `None`). Panels the tab added before this keep their place.
@@ -395,6 +394,7 @@ impl TrafficView {
         });
     }
 
+    /// The virtualised log table. Only the rows in view are formatted.
     pub fn table_ui(&mut self, ui: &mut Ui, log: &TrafficLog, encoding: TextEncoding) {
         self.table_rows_ui(ui, log, encoding, None);
     }

@@ -119,12 +119,18 @@ pub fn wait_for_event<E, K: std::fmt::Debug>(
     let deadline = Instant::now() + wait;
     let mut seen = Vec::new();
     while Instant::now() < deadline {
-        if let Ok(event) = events.recv_timeout(Duration::from_millis(50)) {
-            let kind = kind_of(event);
-            let hit = pred(&kind);
-            seen.push(kind);
-            if hit {
-                return seen;
+        match events.recv_timeout(Duration::from_millis(50)) {
+            Ok(event) => {
+                let kind = kind_of(event);
+                let hit = pred(&kind);
+                seen.push(kind);
+                if hit {
+                    return seen;
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                panic!("the worker is gone while waiting for {what}; saw {seen:?}")
             }
         }
     }
