@@ -354,3 +354,61 @@ fn broadcast_to_127_255_255_255_reaches_a_bound_receiver() {
     let (n, _) = receiver.recv_from(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"who is there");
 }
+
+/// Datagrams read together in one batch keep their own arrival times (the kernel's stamps),
+/// not the time of the read.
+#[test]
+fn batched_datagrams_keep_their_own_arrival_times() {
+    let socket = bind_udp(&UdpBindOptions::new("127.0.0.1:0".parse().unwrap())).unwrap();
+    let to = socket.local_addr().unwrap();
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut receiver = sockpit::net::udp::BatchReceiver::new(8, 2048);
+    // Linux switches arrival stamping on a moment after the first socket in the system asks
+    // for it (until then a datagram is stamped when read): wait until a probe that sat 30 ms
+    // in the queue carries a stamp from when it arrived.
+    let mut stamping = false;
+    for _ in 0..50 {
+        sender.send_to(b"probe", to).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let read_at = sockpit::traffic::now_us();
+        let mut stamps = Vec::new();
+        let _ = receiver.recv(&socket, |_, _, arrived| stamps.push(arrived));
+        if stamps
+            .iter()
+            .any(|s| s.is_some_and(|s| s + 20_000 <= read_at))
+        {
+            stamping = true;
+            break;
+        }
+    }
+    assert!(stamping, "the kernel never stamped a datagram on arrival");
+    sender.send_to(b"first", to).unwrap();
+    std::thread::sleep(Duration::from_millis(120));
+    sender.send_to(b"second", to).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let mut got = Vec::new();
+    let read_at = sockpit::traffic::now_us();
+    let n = receiver
+        .recv(&socket, |_, bytes, arrived| {
+            got.push((bytes.to_vec(), arrived));
+        })
+        .unwrap();
+    assert_eq!(n, 2, "both datagrams in one batch");
+    assert_eq!(got[0].0, b"first");
+    assert_eq!(got[1].0, b"second");
+    let first = got[0].1.expect("the kernel stamped the first datagram");
+    let second = got[1].1.expect("the kernel stamped the second datagram");
+    assert!(
+        second > first,
+        "arrival order kept: first {first}, second {second}, read {read_at}"
+    );
+    let gap_ms = (second - first) / 1000;
+    assert!(
+        (100..1000).contains(&gap_ms),
+        "arrival times 120 ms apart, not the read time: {gap_ms} ms"
+    );
+    assert!(
+        second + 10_000 <= read_at,
+        "stamped when it arrived, 20 ms before the read"
+    );
+}

@@ -43,6 +43,7 @@ pub fn bind_udp(options: &UdpBindOptions) -> io::Result<mio::net::UdpSocket> {
         socket.set_recv_buffer_size(bytes)?;
     }
     enable_icmp_errors(&socket, options.bind.is_ipv6());
+    enable_arrival_times(&socket);
     socket.bind(&options.bind.into())?;
     socket.set_nonblocking(true)?;
     Ok(mio::net::UdpSocket::from_std(socket.into()))
@@ -71,6 +72,17 @@ fn enable_icmp_errors(socket: &Socket, ipv6: bool) {
 
 #[cfg(not(target_os = "linux"))]
 fn enable_icmp_errors(_socket: &Socket, _ipv6: bool) {}
+
+/// Asks the kernel to stamp each datagram with its arrival time (`SO_TIMESTAMPNS`), so the
+/// times shown stay exact when datagrams are read in batches.
+#[cfg(target_os = "linux")]
+fn enable_arrival_times(socket: &Socket) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let _ = setsockopt(socket, sockopt::ReceiveTimestampns, &true);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn enable_arrival_times(_socket: &Socket) {}
 
 /// Reads every queued ICMP error (bounded). Unconnected UDP sockets only learn of "port
 /// unreachable" this way; without it a send to a closed port looks like success.
@@ -155,7 +167,8 @@ pub struct BatchReceiver {
     #[cfg(target_os = "linux")]
     headers: nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
     bufs: Vec<Vec<u8>>,
-    lens: Vec<(usize, Option<SocketAddr>)>,
+    /// Length, sender and kernel arrival time (µs since the epoch) of each datagram read.
+    lens: Vec<(usize, Option<SocketAddr>, Option<u64>)>,
 }
 
 impl BatchReceiver {
@@ -164,23 +177,27 @@ impl BatchReceiver {
         let count = count.max(1);
         Self {
             #[cfg(target_os = "linux")]
-            headers: nix::sys::socket::MultiHeaders::preallocate(count, None),
+            headers: nix::sys::socket::MultiHeaders::preallocate(
+                count,
+                Some(nix::cmsg_space!(nix::sys::time::TimeSpec)),
+            ),
             bufs: vec![vec![0; size]; count],
             lens: Vec::with_capacity(count),
         }
     }
 
-    /// Reads what is waiting (up to the batch size) and hands each datagram to `each`.
+    /// Reads what is waiting (up to the batch size) and hands each datagram to `each` with
+    /// its sender and, where the kernel stamped it, its arrival time in µs since the epoch.
     /// Returns how many were read; `WouldBlock` when none was waiting.
     pub fn recv(
         &mut self,
         socket: &mio::net::UdpSocket,
-        mut each: impl FnMut(SocketAddr, &[u8]),
+        mut each: impl FnMut(SocketAddr, &[u8], Option<u64>),
     ) -> io::Result<usize> {
         self.lens.clear();
         #[cfg(target_os = "linux")]
         {
-            use nix::sys::socket::{MsgFlags, recvmmsg};
+            use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmmsg};
             use std::io::IoSliceMut;
             use std::os::fd::AsRawFd as _;
             let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
@@ -194,18 +211,31 @@ impl BatchReceiver {
             )
             .map_err(io::Error::from)?;
             for m in results {
-                self.lens
-                    .push((m.bytes, m.address.as_ref().and_then(storage_to_std)));
+                let arrived = m.cmsgs().ok().and_then(|mut cmsgs| {
+                    cmsgs.find_map(|c| match c {
+                        ControlMessageOwned::ScmTimestampns(ts) => {
+                            let secs = u64::try_from(ts.tv_sec()).ok()?;
+                            let nanos = u64::try_from(ts.tv_nsec()).ok()?;
+                            Some(secs * 1_000_000 + nanos / 1_000)
+                        }
+                        _ => None,
+                    })
+                });
+                self.lens.push((
+                    m.bytes,
+                    m.address.as_ref().and_then(storage_to_std),
+                    arrived,
+                ));
             }
         }
         #[cfg(not(target_os = "linux"))]
         {
             let (n, from) = socket.recv_from(&mut self.bufs[0])?;
-            self.lens.push((n, Some(from)));
+            self.lens.push((n, Some(from), None));
         }
-        for (i, (n, from)) in self.lens.iter().enumerate() {
+        for (i, (n, from, arrived)) in self.lens.iter().enumerate() {
             if let Some(from) = from {
-                each(*from, &self.bufs[i][..*n]);
+                each(*from, &self.bufs[i][..*n], *arrived);
             }
         }
         Ok(self.lens.len())

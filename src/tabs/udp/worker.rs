@@ -447,13 +447,14 @@ impl Worker {
         let mut dropped = 0;
         let mut read = 0;
         while read < TURN_BUDGET {
-            // One timestamp per system call: the datagrams of a batch arrived together.
-            let time_us = now_us();
-            let result = self.receiver.recv(&b.socket, |from, bytes| {
+            // Each datagram carries the kernel's arrival time; the read time stands in where
+            // the OS gives none.
+            let read_at = now_us();
+            let result = self.receiver.recv(&b.socket, |from, bytes, arrived| {
                 if keep {
                     batch.push(Datagram {
                         from: udp::unmap(from),
-                        time_us,
+                        time_us: arrived.unwrap_or(read_at),
                         bytes: bytes.to_vec(),
                     });
                 } else {
