@@ -294,6 +294,86 @@ fn echo_mode_returns_exact_bytes() {
     });
 }
 
+/// In echo mode a peer that sends but does not read is not read further once 4 MiB wait to be
+/// written back: its writes stall (bounded by the kernel's buffers), and when it reads, it gets
+/// every byte back in order and the server goes on reading it.
+#[test]
+fn echo_to_a_peer_that_does_not_read_is_bounded_and_resumes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut options = loopback_any_port();
+    options.echo = true;
+    let (server, addr) = start(options);
+    // Take the server's events as the UI would, so that only the echo backlog can hold it back.
+    let stop = Arc::new(AtomicBool::new(false));
+    let events = server.events().clone();
+    let drain = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("drain-events".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = events.recv_timeout(Duration::from_millis(20));
+                }
+            })
+            .unwrap()
+    };
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_nonblocking(true).unwrap();
+    let block: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
+    let limit: usize = 64 * 1024 * 1024;
+    let mut written = 0usize;
+    let mut last_progress = Instant::now();
+    // Write without reading until no byte goes out for 500 ms (at most 64 MiB, 20 s).
+    let deadline = Instant::now() + WAIT;
+    while written < limit && last_progress.elapsed() < Duration::from_millis(500) {
+        assert!(
+            Instant::now() < deadline,
+            "writes neither stalled nor finished"
+        );
+        let at = written % block.len();
+        match s.write(&block[at..]) {
+            Ok(n) => {
+                written += n;
+                last_progress = Instant::now();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    assert!(
+        written < 48 * 1024 * 1024,
+        "the server stopped taking bytes from a peer that does not read: {written} written"
+    );
+    // Now read everything back, writing the rest as room comes: every byte returns in order.
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 256 * 1024];
+    while got < written {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the server closed the connection");
+        for (i, b) in buf[..n].iter().enumerate() {
+            assert_eq!(
+                *b,
+                ((got + i) % 256) as u8,
+                "byte {} came back wrong",
+                got + i
+            );
+        }
+        got += n;
+    }
+    // The server reads this peer again: one more message comes straight back.
+    s.write_all(b"again").unwrap();
+    let mut back = [0u8; 5];
+    s.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"again");
+    stop.store(true, Ordering::Relaxed);
+    drain.join().unwrap();
+}
+
 #[test]
 fn stop_closes_every_client_and_counts_them() {
     let (server, addr) = start(loopback_any_port());

@@ -24,6 +24,9 @@ const FIRST_CLIENT: usize = 2;
 const PER_CLIENT_BUDGET_BYTES: usize = 512 * 1024;
 /// Most bytes read from all clients per loop turn before commands are looked at again.
 const TURN_BUDGET_BYTES: usize = 8 * 1024 * 1024;
+/// In echo mode, a client with this many bytes still to be written back is not read until it
+/// takes some: a peer that sends but never reads cannot make the server buffer without end.
+const ECHO_BACKLOG_BYTES: usize = 4 * 1024 * 1024;
 /// Most connections accepted per loop turn.
 const ACCEPT_BUDGET: usize = 1024;
 const COMMAND_CAPACITY: usize = 256;
@@ -175,7 +178,11 @@ struct Client {
     stream: TcpStream,
     peer: SocketAddr,
     pending_writes: VecDeque<Vec<u8>>,
+    /// Bytes in `pending_writes` not yet written.
+    pending_bytes: usize,
     front_written: usize,
+    /// Left out of the read queue until its echo backlog drains.
+    stalled: bool,
     last_activity: Instant,
     readable: bool,
 }
@@ -346,6 +353,7 @@ impl Server {
             } if session == self.session && !bytes.is_empty() => {
                 for id in self.targets(&target) {
                     if let Some(c) = self.clients.get_mut(&id) {
+                        c.pending_bytes += bytes.len();
                         c.pending_writes.push_back(bytes.clone());
                     }
                     self.write_pending(id);
@@ -448,7 +456,9 @@ impl Server {
                             stream,
                             peer,
                             pending_writes: VecDeque::new(),
+                            pending_bytes: 0,
                             front_written: 0,
+                            stalled: false,
                             last_activity: Instant::now(),
                             readable: true,
                         },
@@ -481,6 +491,7 @@ impl Server {
         // The turn also stops where the bytes not yet taken by the UI would pass the limit.
         let budget = TURN_BUDGET_BYTES
             .min(IN_FLIGHT_LIMIT_BYTES.saturating_sub(self.outbox.bytes_in_flight()));
+        let echo = self.options.as_ref().is_some_and(|o| o.echo);
         let mut turn_total = 0;
         let rounds = self.ready.len();
         for _ in 0..rounds {
@@ -490,6 +501,14 @@ impl Server {
             let Some(id) = self.ready.pop_front() else {
                 break;
             };
+            if echo
+                && let Some(c) = self.clients.get_mut(&id)
+                && c.pending_bytes >= ECHO_BACKLOG_BYTES
+            {
+                // Still readable; `write_pending` puts it back once the peer takes some.
+                c.stalled = true;
+                continue;
+            }
             let (got, outcome, still_readable) = self.read_client(id);
             turn_total += got;
             if let Some(reason) = outcome {
@@ -546,6 +565,7 @@ impl Server {
         if got > 0 {
             client.last_activity = Instant::now();
             if echo {
+                client.pending_bytes += chunk.len();
                 client.pending_writes.push_back(chunk.clone());
             }
             self.outbox.push_payload(
@@ -583,6 +603,7 @@ impl Server {
                     if client.front_written == front.len() {
                         client.front_written = 0;
                         if let Some(sent) = client.pending_writes.pop_front() {
+                            client.pending_bytes -= sent.len();
                             done.push(sent);
                         }
                     }
@@ -604,12 +625,24 @@ impl Server {
         if !done.is_empty() {
             client.last_activity = Instant::now();
         }
+        if client.stalled && client.pending_bytes < ECHO_BACKLOG_BYTES {
+            client.stalled = false;
+            self.ready.push_back(id);
+        }
         for bytes in done {
-            self.emit(EventKind::Sent {
-                client: id,
-                peer,
-                bytes,
-            });
+            // Counted like received data: echoed bytes wait for the UI too.
+            let len = bytes.len();
+            self.outbox.push_payload(
+                Event {
+                    session: self.session,
+                    kind: EventKind::Sent {
+                        client: id,
+                        peer,
+                        bytes,
+                    },
+                },
+                len,
+            );
         }
         if let Some(reason) = failure {
             self.close_client(id, reason);
