@@ -6,7 +6,8 @@
 //! 8. hex formatting of a 64 KiB payload ÷ a naive `format!("{:02X} ")` loop.
 //!
 //! Run with `cargo bench --bench engine` (or `scripts/bench.sh`); `SOCKPIT_BENCH_ONLY=udp` runs
-//! only the UDP measurement and prints each run's counts.
+//! only the UDP measurement and prints each run's counts, `udp-sockpit` or `udp-raw` one side
+//! alone (for profiling).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -229,14 +230,14 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    // `SOCKPIT_BENCH_ONLY=udp-sockpit` or `udp-raw` runs one side alone, for profiling.
-    match std::env::var("SOCKPIT_BENCH_ONLY").as_deref() {
-        Ok("udp-sockpit") => {
+    let only = std::env::var("SOCKPIT_BENCH_ONLY").unwrap_or_default();
+    match only.as_str() {
+        "udp-sockpit" => {
             let o = sockpit_udp();
             println!("Sockpit {:.0}/s, {} stored", o.per_sec, o.received);
             return;
         }
-        Ok("udp-raw") => {
+        "udp-raw" => {
             let r = raw_udp();
             println!("raw {:.0}/s, {} received", r.per_sec, r.received);
             return;
@@ -258,7 +259,7 @@ fn main() {
         raw.push(r.per_sec);
         ours.push(o.per_sec);
     }
-    if std::env::var("SOCKPIT_BENCH_ONLY").is_ok_and(|v| v == "udp") {
+    if only == "udp" {
         for n in &notes {
             println!("{n}");
         }
@@ -277,7 +278,7 @@ fn main() {
         o_hi,
         o_m / r_m
     );
-    if std::env::var("SOCKPIT_BENCH_ONLY").is_ok_and(|v| v == "udp") {
+    if only == "udp" {
         print!("{table}");
         return;
     }

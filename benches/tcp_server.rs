@@ -334,20 +334,18 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    // `SOCKPIT_BENCH_ONLY=clients:N` runs one Sockpit measurement, for profiling.
-    if let Some(n) = std::env::var("SOCKPIT_BENCH_ONLY")
-        .ok()
-        .and_then(|v| v.strip_prefix("clients:").and_then(|n| n.parse().ok()))
+    // `SOCKPIT_BENCH_ONLY=clients:N` (Sockpit) or `raw:N` (the raw mio loop peer) runs one
+    // measurement alone, for profiling.
+    let only = std::env::var("SOCKPIT_BENCH_ONLY").unwrap_or_default();
+    if let Some((side, n)) = only
+        .split_once(':')
+        .and_then(|(side, n)| Some((side, n.parse::<usize>().ok()?)))
     {
-        println!("{} with {n} clients", gbps(sockpit_bps(n, bench_bytes())));
-        return;
-    }
-    // `SOCKPIT_BENCH_ONLY=raw:N` runs the raw mio loop peer alone.
-    if let Some(n) = std::env::var("SOCKPIT_BENCH_ONLY")
-        .ok()
-        .and_then(|v| v.strip_prefix("raw:").and_then(|n| n.parse().ok()))
-    {
-        println!("{} raw, {n} clients", gbps(raw_many_bps(n, bench_bytes())));
+        match side {
+            "clients" => println!("{} with {n} clients", gbps(sockpit_bps(n, bench_bytes()))),
+            "raw" => println!("{} raw, {n} clients", gbps(raw_many_bps(n, bench_bytes()))),
+            other => println!("unknown SOCKPIT_BENCH_ONLY side {other:?}: use clients:N or raw:N"),
+        }
         return;
     }
     // Idle clients first, in a fresh heap, so the memory figure is not hidden by freed buffers.

@@ -44,8 +44,9 @@ fn type_into(h: &mut H, label: &str, text: &str) {
     settle(h);
 }
 
-// The calculator only computes: the private addresses typed below (the issue's own example,
-// 192.168.1.12/24) are text, and nothing is sent to them.
+// The calculator only computes: the private addresses below (the issue's own example,
+// 192.168.1.12/24, and 10.0.0.0/8 from the tab's table of private ranges) are text on screen,
+// and nothing is sent to them.
 #[test]
 fn calculator_shows_fields_binary_and_classification() {
     let mut h = ip_tools(Section::Calculator);

@@ -526,10 +526,8 @@ impl Server {
         let Some(client) = self.clients.get_mut(&id) else {
             return (0, None, false);
         };
-        // Read straight into the chunk that becomes the record: no scratch-buffer copy, no
-        // regrowth and no zero-filling. Each recv asks for all the room left, so a flooding
-        // client is read in a few large calls (std's `read_to_end` would start every call at
-        // 8 KiB and double, six calls per 256 KiB).
+        // Read into the receive buffer with as few calls as the data allows (`recv_spare`);
+        // a large fill then becomes the record as it is (`RecvBuffer`).
         let mut chunk = self.recv_buf.fresh();
         let mut outcome = None;
         let mut more = true;
