@@ -3,10 +3,13 @@
 //!    kernel's drop counts;
 //! 5. frame cost of the traffic view (egui layout + tessellation, no GPU) with 10 million
 //!    records ÷ with 1,000 records;
-//! 8. hex formatting of a 64 KiB payload ÷ a naive `format!("{:02X} ")` loop.
+//! 8. hex formatting of a 64 KiB payload ÷ a naive `format!("{:02X} ")` loop;
+//! 9. display decoding (escapes for controls and invalid bytes) of 64 KiB of random bytes ÷
+//!    of 64 KiB of text, in UTF-8 and in the slowest encoding.
 //!
 //! Run with `cargo bench --bench engine` (or `scripts/bench.sh`); `SOCKPIT_BENCH_ONLY=udp` runs
-//! only the UDP measurement and prints each run's counts, `udp-sockpit` or `udp-raw` one side
+//! only the UDP measurement and prints each run's counts, `decode` only row 9 with every
+//! encoding's figures (`SOCKPIT_BENCH_ENCODING=gbk` for one encoding alone), `udp-sockpit` or `udp-raw` one side
 //! alone (for profiling).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -17,12 +20,12 @@ use std::time::{Duration, Instant};
 
 use sockpit::codec::TextEncoding;
 use sockpit::codec::hex::format_hex_into;
+use sockpit::engine::udp::{Command, EventKind, UdpHandle};
+use sockpit::engine::worker::{SessionId, no_wake};
+use sockpit::gui::widgets::TrafficView;
+use sockpit::gui::widgets::traffic_view::ViewSettings;
 use sockpit::net::udp::{MulticastSend, UdpBindOptions};
-use sockpit::tabs::udp::{Command, EventKind, UdpHandle};
 use sockpit::traffic::{Direction, Record, TrafficLog};
-use sockpit::ui::TrafficView;
-use sockpit::ui::traffic_view::ViewSettings;
-use sockpit::worker::{SessionId, no_wake};
 
 const RUNS: usize = 3;
 const DATAGRAMS: u64 = 1_000_000;
@@ -109,7 +112,8 @@ fn sockpit_udp() -> UdpRun {
             ..UdpBindOptions::new("127.0.0.1:0".parse().unwrap())
         },
         multicast: MulticastSend::default(),
-    });
+    })
+    .unwrap();
     let to = loop {
         if let EventKind::Bound { local } = udp.events().recv().unwrap().kind {
             break local;
@@ -119,7 +123,7 @@ fn sockpit_udp() -> UdpRun {
     let sender = blast(to, DATAGRAMS);
     let mut start = None;
     let mut last = Instant::now();
-    let mut stats = sockpit::tabs::udp::UdpStats::default();
+    let mut stats = sockpit::engine::udp::UdpStats::default();
     let mut received = 0u64;
     while let Ok(e) = udp.events().recv_timeout(Duration::from_millis(600)) {
         match e.kind {
@@ -226,6 +230,104 @@ fn hex_ratio() -> (Duration, Duration) {
     (ours, naive)
 }
 
+/// 64 KiB of what a device sends as text: protocol lines, Chinese, line endings.
+fn text_payload() -> Vec<u8> {
+    let line = "GET /status HTTP/1.1\r\nHost: plc-7\r\n温度 23.5 ℃, 状态 正常\r\n\r\n";
+    line.bytes().cycle().take(65_536).collect()
+}
+
+/// 64 KiB of random bytes (xorshift64*, fixed seed).
+fn random_payload() -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    (0..65_536)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}
+
+/// MiB per second of `decode_for_display` over `payload`, one round of 4 calls (a few ms,
+/// shorter than the scheduler's time slice).
+fn decode_round(encoding: TextEncoding, payload: &[u8]) -> f64 {
+    let iterations = 4;
+    let start = Instant::now();
+    let mut total = 0;
+    for _ in 0..iterations {
+        total += encoding
+            .decode_for_display(std::hint::black_box(payload))
+            .len();
+    }
+    std::hint::black_box(total);
+    let secs = start.elapsed().as_secs_f64();
+    (payload.len() * iterations) as f64 / secs / (1024.0 * 1024.0)
+}
+
+/// (random, text) MiB/s of one encoding: the best of 40 rounds each, the two alternating.
+/// Other agents share this machine's two cores and only ever slow a round down, so the
+/// fastest round is the decoder's own speed; alternating puts both payloads through the
+/// same spells of load.
+fn decode_rate_pair(encoding: TextEncoding, random: &[u8], text: &[u8]) -> (f64, f64) {
+    let (mut r, mut t) = (Vec::new(), Vec::new());
+    for _ in 0..40 {
+        r.push(decode_round(encoding, random));
+        t.push(decode_round(encoding, text));
+    }
+    (median(r).2, median(t).2)
+}
+
+/// Row 9: (encoding, random MiB/s, text MiB/s) for every encoding.
+fn decode_rates() -> Vec<(TextEncoding, f64, f64)> {
+    let text = text_payload();
+    let random = random_payload();
+    // `SOCKPIT_BENCH_ENCODING=latin1` measures one encoding alone (for profiling).
+    let only = std::env::var("SOCKPIT_BENCH_ENCODING")
+        .ok()
+        .and_then(|name| TextEncoding::from_name(&name));
+    TextEncoding::ALL
+        .iter()
+        .filter(|&&enc| only.is_none_or(|o| o == enc))
+        .map(|&enc| {
+            // The text as the device would send it in this encoding, where it can be written.
+            let native = std::str::from_utf8(&text)
+                .ok()
+                .and_then(|t| enc.encode(t).ok())
+                .unwrap_or_else(|| text.iter().map(|b| b & 0x7F).collect());
+            let (random, text) = decode_rate_pair(enc, &random, &native);
+            (enc, random, text)
+        })
+        .collect()
+}
+
+fn decode_rows(table: &mut String, rates: &[(TextEncoding, f64, f64)]) {
+    let ratio = |(_, random, text): &(TextEncoding, f64, f64)| random / text;
+    let Some(&utf8) = rates.iter().find(|r| r.0 == TextEncoding::Utf8) else {
+        return;
+    };
+    let _ = writeln!(
+        table,
+        "| display text of 64 KiB, UTF-8: text (peer) | {:.0} MiB/s | | | | |",
+        utf8.2
+    );
+    let _ = writeln!(
+        table,
+        "| display text of 64 KiB, UTF-8: random bytes ÷ text | {:.0} MiB/s | | | {:.2} | ≥ 0.5 |",
+        utf8.1,
+        ratio(&utf8)
+    );
+    if let Some(worst) = rates.iter().min_by(|a, b| ratio(a).total_cmp(&ratio(b))) {
+        let _ = writeln!(
+            table,
+            "| display text of 64 KiB, slowest encoding ({}): random ÷ text | {:.0} MiB/s | | | {:.2} | ≥ 0.5 |",
+            worst.0.name(),
+            worst.1,
+            ratio(worst)
+        );
+    }
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
@@ -235,6 +337,20 @@ fn main() {
         "udp-sockpit" => {
             let o = sockpit_udp();
             println!("Sockpit {:.0}/s, {} stored", o.per_sec, o.received);
+            return;
+        }
+        "decode" => {
+            let rates = decode_rates();
+            for &(enc, random, text) in &rates {
+                println!(
+                    "{:<24} random {random:7.1} MiB/s  text {text:7.1} MiB/s  ratio {:.2}",
+                    enc.name(),
+                    random / text
+                );
+            }
+            let mut table = String::new();
+            decode_rows(&mut table, &rates);
+            print!("{table}");
             return;
         }
         "udp-raw" => {
@@ -308,6 +424,8 @@ fn main() {
         ours.as_secs_f64() * 1e6,
         naive.as_secs_f64() / ours.as_secs_f64()
     );
+    // 9. Display decoding.
+    decode_rows(&mut table, &decode_rates());
     print!("{table}");
     for n in notes {
         println!("  (udp run: {n})");

@@ -14,9 +14,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 
-use sockpit::tabs::tcp_server::{Command, EventKind, ServerOptions, TcpServerHandle};
+use sockpit::engine::tcp_server::{Command, EventKind, ServerOptions, TcpServerHandle};
+use sockpit::engine::worker::{SessionId, no_wake};
 use sockpit::traffic::{Direction, Record, TrafficLog};
-use sockpit::worker::{SessionId, no_wake};
 
 const RUNS: usize = 5;
 
@@ -186,10 +186,12 @@ fn raw_many_bps(clients: usize, total: u64) -> f64 {
 /// tab does (64 MiB ring).
 fn sockpit_bps(clients: usize, total: u64) -> f64 {
     let server = TcpServerHandle::spawn(no_wake()).unwrap();
-    server.send(Command::Start {
-        session: SessionId(1),
-        options: ServerOptions::new("127.0.0.1:0".parse().unwrap()),
-    });
+    server
+        .send(Command::Start {
+            session: SessionId(1),
+            options: ServerOptions::new("127.0.0.1:0".parse().unwrap()),
+        })
+        .unwrap();
     let addr = loop {
         if let EventKind::Listening { local } = server.events().recv().unwrap().kind {
             break local;
@@ -262,10 +264,12 @@ fn idle_clients(n: usize) -> (usize, usize, f64) {
     let server = TcpServerHandle::spawn(no_wake()).unwrap();
     let mut options = ServerOptions::new("127.0.0.1:0".parse().unwrap());
     options.backlog = 4096;
-    server.send(Command::Start {
-        session: SessionId(1),
-        options,
-    });
+    server
+        .send(Command::Start {
+            session: SessionId(1),
+            options,
+        })
+        .unwrap();
     let addr = loop {
         if let EventKind::Listening { local } = server.events().recv().unwrap().kind {
             break local;

@@ -13,6 +13,9 @@
 #    GUI reads).
 #  * TCP: bytes per second the GUI's TCP server consumes from one client that floods it for TCP_SECS
 #    (after a warm-up, so the bytes parked in socket buffers are not counted).
+#  * CPU: the whole GUI process's CPU (all threads, including Mesa's llvmpipe rasteriser threads,
+#    which is what users without a GPU get) while 1,000 datagrams/s of 64 bytes arrive for CPU_SECS,
+#    as a share of one core; measured in each UDP run before the rate ladder.
 # Each is repeated REPEATS times (a new GUI each time); prints Markdown rows (median | min | max)
 # with Sockpit ÷ Packet Sender ratios. Whatever cannot be measured is said so in the row.
 #
@@ -28,6 +31,7 @@ STEP_SECS=${STEP_SECS:-3}       # seconds per UDP rate step
 TCP_SECS=${TCP_SECS:-10}        # seconds of TCP flood measured
 TCP_WARMUP=${TCP_WARMUP:-2}     # seconds of TCP flood before measuring
 REPEATS=${REPEATS:-3}
+CPU_SECS=${CPU_SECS:-10}        # seconds of 1,000 datagrams/s while the GUI's CPU is measured
 RATES=(1000 2000 5000 10000 20000 50000 100000 200000 300000 400000)
 BISECT_STEPS=3
 LOAD=scripts/bench-packetsender/load.py
@@ -253,6 +257,20 @@ tcp_flood() {
   esac
 }
 
+proc_cpu_ticks() { # proc_cpu_ticks PID: utime + stime of all the process's threads
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+# cpu_at NS PID -> percent of one core the whole process used while 1,000 datagrams/s arrived
+cpu_at() {
+  local ns=$1 pid=$2 t0 t1 c0 c1 hz
+  hz=$(getconf CLK_TCK)
+  c0=$(proc_cpu_ticks "$pid"); t0=$(date +%s.%N)
+  in_ns "$ns" timeout $((CPU_SECS + 20)) python3 "$LOAD" udp "$UDP_PORT" 1000 "$CPU_SECS" >/dev/null
+  c1=$(proc_cpu_ticks "$pid"); t1=$(date +%s.%N)
+  awk -v c="$((c1 - c0))" -v hz="$hz" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.1f", 100 * c / hz / (t1 - t0) }'
+}
+
 stats() { # stats N... -> "median min max" (numeric)
   printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "%s %s %s", v[int((NR + 1) / 2)], v[1], v[NR] }'
 }
@@ -260,7 +278,7 @@ stats() { # stats N... -> "median min max" (numeric)
 # --- measurements ---------------------------------------------------------------------------
 declare -A res note limited=([packetsender]=0 [sockpit]=0)
 for gui in packetsender sockpit; do
-  for proto in udp tcp; do res[$gui.$proto]=""; note[$gui.$proto]=""; done
+  for proto in udp tcp cpu; do res[$gui.$proto]=""; note[$gui.$proto]=""; done
 done
 
 for rep in $(seq "$REPEATS"); do
@@ -274,6 +292,9 @@ for rep in $(seq "$REPEATS"); do
         stop_gui; del_ns "$ns"; continue
       fi
       if [ "$proto" = udp ]; then
+        c=$(cpu_at "$ns" "$gui_pid")
+        log "  $gui whole-process CPU at 1,000 datagrams/s: $c %"
+        res[$gui.cpu]+="$c "
         read -r v l < <(udp_ladder "$ns" "$gui")
         [ "$l" = 1 ] && limited[$gui]=1
       else
@@ -316,6 +337,19 @@ row() { # row PROTO LABEL UNIT
   echo "| $label: Sockpit ÷ Packet Sender | $ge$(f "$sm") | $(f "$sn") | $(f "$sx") | $ge$(ratio "$sm" "$pm") | ≥ 20× |"
 }
 
-log "Packet Sender $PS_VERSION; per-run values: ps udp [${res[packetsender.udp]}] tcp [${res[packetsender.tcp]}]; sockpit udp [${res[sockpit.udp]}] tcp [${res[sockpit.tcp]}]"
+cpu_row() {
+  local pm pn px sm sn sx
+  if [ -z "${res[packetsender.cpu]}" ] || [ -z "${res[sockpit.cpu]}" ]; then
+    echo "| whole-process CPU at 1,000 datagrams/s | not measured (a GUI did not open its UDP receiver) | | | | ≤ 0.5× |"
+    return
+  fi
+  read -r pm pn px <<<"$(stats ${res[packetsender.cpu]})"
+  read -r sm sn sx <<<"$(stats ${res[sockpit.cpu]})"
+  echo "| whole-process CPU at 1,000 datagrams/s: Packet Sender (peer) | $pm % | $pn % | $px % | | |"
+  echo "| whole-process CPU at 1,000 datagrams/s: Sockpit ÷ Packet Sender | $sm % | $sn % | $sx % | $(awk -v a="$sm" -v b="$pm" 'BEGIN { if (b <= 0) print "n/a"; else printf "%.2f×", a / b }') | ≤ 0.5× |"
+}
+
+log "Packet Sender $PS_VERSION; per-run values: ps udp [${res[packetsender.udp]}] tcp [${res[packetsender.tcp]}] cpu [${res[packetsender.cpu]}]; sockpit udp [${res[sockpit.udp]}] tcp [${res[sockpit.tcp]}] cpu [${res[sockpit.cpu]}]"
 row udp "UDP rate with zero kernel drops" N
 row tcp "TCP server, one flooding client" MB
+cpu_row

@@ -1,14 +1,24 @@
-//! Sockpit: a desktop socket workbench. The engine (codecs, traffic log, workers) works without
-//! the GUI; `app` and `ui` are a thin egui layer over it.
+//! Sockpit: a desktop socket workbench.
+//!
+//! The layers, from the bottom up (a test in `tests/layers.rs` keeps them apart):
+//!
+//! - [`codec`], [`net`], [`traffic`], [`iptools`]: pure rules and OS access — payload text,
+//!   hex and encodings; sockets and the sentences that explain their errors; the traffic log
+//!   and its filters; the IP tools.
+//! - [`engine`]: the workers, one per session, each with its receive and send pipeline; typed
+//!   `Command`s in and `Event`s out over bounded channels.
+//! - [`gui`] (the window) and [`cli`] (the command line): two siblings over the engine. Neither
+//!   uses the other's types, and nothing below them names egui.
+//!
+//! [`settings`] is the window's saved state and its repair on load.
 
-pub mod app;
 pub mod cli;
 pub mod codec;
+pub mod engine;
+pub mod gui;
 pub mod iptools;
 pub mod net;
-pub mod tabs;
+pub mod settings;
 pub mod traffic;
-pub mod ui;
-pub mod worker;
 
-pub use app::SockpitApp;
+pub use gui::app::SockpitApp;

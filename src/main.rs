@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use sockpit::app::Startup;
+use sockpit::cli::TabArg;
 use sockpit::cli::{Cli, CliCommand, GuiArgs, split_host_port};
+use sockpit::gui::app::{Startup, Tab};
 
 fn main() -> ExitCode {
     // The TCP Server holds one descriptor per client; lift the default 1,024 cap.
@@ -25,19 +26,35 @@ fn main() -> ExitCode {
 }
 
 fn gui(args: &GuiArgs) -> ExitCode {
-    let connect = match args.connect.as_deref().map(split_host_port).transpose() {
+    let connect = match args
+        .connect
+        .iter()
+        .map(|c| split_host_port(c))
+        .collect::<Result<Vec<_>, _>>()
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sockpit: {e}");
             return ExitCode::from(e.exit_code());
         }
     };
+    // eframe reads this file before the app exists (egui's zoom, the window's size), and
+    // reads it whole or not at all: repair it first, keeping a backup of what had to change.
+    let state_file = state_file_path();
+    let repair = state_file
+        .as_deref()
+        .map(sockpit::settings::repair_state_file)
+        .unwrap_or_default();
+    for note in &repair.notes {
+        eprintln!("sockpit: saved settings: {note}");
+    }
     let startup = Startup {
-        tab: args.tab.map(Into::into),
-        listen: args.listen,
+        tab: args.tab.map(tab),
+        listen: args.listen.clone(),
         connect,
-        bind: args.bind,
+        bind: args.bind.clone(),
         encoding: args.encoding,
+        notice: repair.notice(),
     };
     let mut options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
@@ -47,9 +64,7 @@ fn gui(args: &GuiArgs) -> ExitCode {
             .with_min_inner_size([640.0, 400.0]),
         ..Default::default()
     };
-    if let Some(dir) = std::env::var_os("SOCKPIT_STATE_DIR") {
-        options.persistence_path = Some(std::path::PathBuf::from(dir).join("sockpit.ron"));
-    }
+    options.persistence_path = state_file;
     let result = eframe::run_native(
         "sockpit",
         options,
@@ -65,5 +80,26 @@ fn gui(args: &GuiArgs) -> ExitCode {
             eprintln!("sockpit: could not open the window: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The state file: `sockpit.ron` in `SOCKPIT_STATE_DIR`, or where eframe keeps it by default
+/// for this app (so that path is the one repaired and the one eframe reads).
+fn state_file_path() -> Option<std::path::PathBuf> {
+    match std::env::var_os("SOCKPIT_STATE_DIR") {
+        Some(dir) => Some(std::path::PathBuf::from(dir).join("sockpit.ron")),
+        None => eframe::storage_dir("sockpit").map(|dir| dir.join("app.ron")),
+    }
+}
+
+/// The window's tab for a tab named on the command line (the CLI and the window share no types;
+/// the binary joins them).
+fn tab(t: TabArg) -> Tab {
+    match t {
+        TabArg::TcpServer => Tab::TcpServer,
+        TabArg::TcpClient => Tab::TcpClient,
+        TabArg::Udp => Tab::Udp,
+        TabArg::Broadcast => Tab::Broadcast,
+        TabArg::IpTools => Tab::IpTools,
     }
 }

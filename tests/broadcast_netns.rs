@@ -22,8 +22,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use sockpit::tabs::broadcast::{BroadcastSettings, BroadcastTab, Preset, RunStatus, TargetKind};
-use sockpit::worker::no_wake;
+use sockpit::engine::broadcast::{Preset, TargetKind};
+use sockpit::engine::worker::no_wake;
+use sockpit::gui::tabs::broadcast::{BroadcastSettings, BroadcastTab, RunStatus};
 
 const SUBNET: &str = "198.18.0";
 const SCANNER_IP: &str = "198.18.0.254";
@@ -559,9 +560,9 @@ fn scanner() {
 /// ip> <text>`. For an IPv6 group it first prints `igmp6 <interface>` for each interface the
 /// namespace joined it on, and with ONLY_JOIN=1 it stops there.
 fn udp_join() {
+    use sockpit::engine::udp::{Command, EventKind, UdpHandle};
+    use sockpit::engine::worker::SessionId;
     use sockpit::net::udp::{Membership, MulticastInterface, MulticastSend, UdpBindOptions};
-    use sockpit::tabs::udp::{Command, EventKind, UdpHandle};
-    use sockpit::worker::SessionId;
     let port: u16 = env("PORT").parse().unwrap();
     let group: IpAddr = env("GROUP").parse().unwrap();
     let (any, interface) = match group {
@@ -580,11 +581,13 @@ fn udp_join() {
         session: s,
         options: UdpBindOptions::new(SocketAddr::from((any, port))),
         multicast: MulticastSend::default(),
-    });
+    })
+    .unwrap();
     udp.send(Command::Join {
         session: s,
         membership: Membership { group, interface },
-    });
+    })
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut announced = false;
     while Instant::now() < deadline {

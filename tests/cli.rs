@@ -424,23 +424,58 @@ fn broadcast_usr_iot_on_loopback_prints_the_responder() {
 
 #[test]
 fn wol_rejects_a_bad_mac_and_sends_a_magic_packet() {
+    // Port 9 needs rights; the CI runs as root. Without it only the exit codes are shown.
+    let receiver = UdpSocket::bind("0.0.0.0:9").ok();
     let bad = sockpit(&["wol", "00:11:22", "--interface", "lo"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("12 hex digits"));
-
-    // Port 9 needs rights; the CI runs as root. Elsewhere this part cannot be shown.
-    let Ok(receiver) = UdpSocket::bind("0.0.0.0:9") else {
+    // Twelve hex digits in an unusual grouping are a typo as often as not: refused.
+    for odd in [
+        "001:122:334:455",
+        "0.0.1.1.2.2.3.3.4.4.5.5",
+        "00:11:22:33:4:455",
+        "00:11-22:33:44:55",
+    ] {
+        let out = sockpit(&["wol", odd, "--interface", "lo"]);
+        assert_eq!(out.status.code(), Some(2), "{odd}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not written like a MAC address"),
+            "{odd}: {}",
+            stderr(&out)
+        );
+        assert!(out.stdout.is_empty(), "{odd}: nothing is reported sent");
+    }
+    let Some(receiver) = receiver else {
         eprintln!("SKIPPED magic-packet receipt: cannot bind UDP port 9 here");
         return;
     };
-    receiver.set_read_timeout(Some(WAIT)).unwrap();
-    let out = sockpit(&["wol", "00-11-22-33-44-55", "--interface", "lo"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    receiver
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let mut buf = [0u8; 200];
-    let (n, _) = receiver.recv_from(&mut buf).unwrap();
-    assert_eq!(n, 102);
-    assert_eq!(&buf[..6], &[0xFF; 6]);
-    assert_eq!(&buf[6..12], &[0x00, 0x11, 0x22, 0x33, 0x44, 0x55]);
+    assert!(
+        receiver.recv_from(&mut buf).is_err(),
+        "no magic packet was sent for the refused forms"
+    );
+    receiver.set_read_timeout(Some(WAIT)).unwrap();
+    for (form, mac) in [
+        ("00-11-22-33-44-55", [0x00, 0x11, 0x22, 0x33, 0x44, 0x55]),
+        ("AABB.CCDD.EEFF", [0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF]),
+    ] {
+        let out = sockpit(&["wol", form, "--interface", "lo"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let (n, _) = receiver.recv_from(&mut buf).unwrap();
+        assert_eq!(n, 102);
+        assert_eq!(&buf[..6], &[0xFF; 6]);
+        assert_eq!(&buf[6..12], &mac);
+        // The confirmation names the MAC used, not the text typed.
+        let shown = mac.map(|b| format!("{b:02x}")).join(":");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!("Magic packet for {shown} sent")),
+            "{stdout}"
+        );
+    }
 }
 
 /// The window under Xvfb, with its own settings directory; killed on drop.
@@ -495,39 +530,74 @@ impl Drop for Gui {
 }
 
 #[test]
-fn gui_start_up_options_open_a_listening_server_and_a_connected_client() {
-    let port = {
+fn gui_start_up_options_may_repeat_and_each_opens_its_own_session() {
+    let free_port = || {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let client_peer = TcpListener::bind("127.0.0.1:0").unwrap();
-    client_peer.set_nonblocking(true).unwrap();
+    let ports = [free_port(), free_port()];
+    let peers = [
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+    ];
+    for p in &peers {
+        p.set_nonblocking(true).unwrap();
+    }
+    let listen: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let connect: Vec<String> = peers
+        .iter()
+        .map(|p| p.local_addr().unwrap().to_string())
+        .collect();
     let _gui = Gui::start(&[
         "--tab",
         "tcp-server",
         "--listen",
-        &format!("127.0.0.1:{port}"),
+        &listen[0],
+        "--listen",
+        &listen[1],
         "--connect",
-        &client_peer.local_addr().unwrap().to_string(),
+        &connect[0],
+        "--connect",
+        &connect[1],
         "--encoding",
         "gbk",
     ]);
     let deadline = Instant::now() + Duration::from_mins(1);
-    let mut server_ok = false;
-    let mut client_ok = false;
-    while Instant::now() < deadline && !(server_ok && client_ok) {
-        if !server_ok {
-            server_ok = TcpStream::connect(("127.0.0.1", port)).is_ok();
-        }
-        if !client_ok {
-            client_ok = client_peer.accept().is_ok();
+    let mut server_ok = [false; 2];
+    let mut client_ok = [false; 2];
+    while Instant::now() < deadline && !(server_ok == [true; 2] && client_ok == [true; 2]) {
+        for i in 0..2 {
+            if !server_ok[i] {
+                server_ok[i] = TcpStream::connect(("127.0.0.1", ports[i])).is_ok();
+            }
+            if !client_ok[i] {
+                client_ok[i] = peers[i].accept().is_ok();
+            }
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(server_ok, "the window's TCP Server was listening on {port}");
-    assert!(
-        client_ok,
-        "the window's TCP Client connected to the test peer"
+    assert_eq!(
+        server_ok, [true; 2],
+        "the window's two TCP Server sessions listened on {ports:?}"
+    );
+    assert_eq!(
+        client_ok, [true; 2],
+        "the window's two TCP Client sessions each connected to its test peer"
+    );
+}
+
+#[test]
+fn gui_help_says_the_start_up_options_may_repeat() {
+    let out = sockpit(&["gui", "--help"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for option in ["--listen", "--connect", "--bind"] {
+        assert!(help.contains(option), "{help}");
+    }
+    assert_eq!(
+        help.matches("repeat for more sessions").count(),
+        3,
+        "{help}"
     );
 }
 
@@ -628,4 +698,195 @@ fn sweep_of_a_loopback_range_finds_the_host_and_its_open_port() {
     let big = sockpit(&["sweep", "127.0.0.0/20"]);
     assert_eq!(big.status.code(), Some(2));
     assert!(stderr(&big).contains("--yes"));
+}
+
+/// Runs the binary and asserts a usage error (exit 2) whose message contains `says`, with no
+/// panic and nothing printed on stdout (no "connected", "bound" or "probing" line).
+fn usage_error(args: &[&str], says: &str) -> String {
+    let out = sockpit(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert!(err.contains(says), "{args:?} should say {says:?}: {err}");
+    assert!(
+        out.stdout.is_empty(),
+        "{args:?} printed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    err
+}
+
+#[test]
+fn subnet_without_an_address_or_prefix_is_a_usage_error() {
+    for input in ["/", ",", "//", " / , "] {
+        usage_error(&["subnet", input], "Type an address");
+    }
+    usage_error(&["subnet", "1.2.3.4/"], "Nothing after \"/\"");
+    usage_error(&["subnet", "2001:db8::/"], "0–128");
+}
+
+/// Asserts that nothing connected to `listener` (non-blocking accept finds no one).
+fn assert_no_connection(listener: &TcpListener) {
+    listener.set_nonblocking(true).unwrap();
+    match listener.accept() {
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
+        Ok((_, peer)) => panic!("{peer} connected although the arguments were refused"),
+    }
+}
+
+#[test]
+fn huge_infinite_or_nan_times_are_refused_before_any_traffic() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let udp = format!("127.0.0.1:{}", peer.local_addr().unwrap().port());
+    for secs in ["inf", "1e19", "9.3e18", "nan", "-1", "0", "31536001"] {
+        // `--flag=VALUE`, so clap takes "-1" as the value, not as a flag.
+        let timeout = format!("--timeout={secs}");
+        let listen = format!("--listen={secs}");
+        let duration = format!("--duration={secs}");
+        let err = usage_error(&["tcp-client", &tcp, "--send", "x", &timeout], "--timeout");
+        assert!(
+            err.contains("0.001 to 31536000 seconds") || err.contains("not a number"),
+            "{secs}: {err}"
+        );
+        usage_error(&["udp", "--to", &udp, "--send", "x", &timeout], "--timeout");
+        usage_error(&["udp", "--bind", "127.0.0.1:0", &listen], "--listen");
+        usage_error(&["tcp-server", "--port", "0", &duration], "--duration");
+        usage_error(
+            &["broadcast", "-i", "lo", "--send", "x", &listen],
+            "--listen",
+        );
+    }
+    let year_and_a_ms = "31536000001";
+    usage_error(
+        &[
+            "tcp-client",
+            &tcp,
+            "--send",
+            "x",
+            "--quiet-ms",
+            "18446744073709551615",
+        ],
+        "--quiet-ms",
+    );
+    usage_error(
+        &[
+            "udp",
+            "--to",
+            &udp,
+            "--send",
+            "x",
+            "--quiet-ms",
+            year_and_a_ms,
+        ],
+        "--quiet-ms",
+    );
+    usage_error(
+        &[
+            "broadcast",
+            "-i",
+            "lo",
+            "--send",
+            "x",
+            "--every-ms",
+            year_and_a_ms,
+        ],
+        "--every-ms",
+    );
+    usage_error(
+        &[
+            "sweep",
+            "127.0.0.0/30",
+            "--timeout-ms",
+            "18446744073709551615",
+        ],
+        "--timeout-ms",
+    );
+    assert_no_connection(&listener);
+    peer.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(peer.recv_from(&mut buf).is_err(), "no datagram was sent");
+}
+
+#[test]
+fn sweep_port_zero_is_a_usage_error() {
+    usage_error(
+        &["sweep", "127.0.0.0/30", "--ports", "80,0", "--no-dns"],
+        "--ports",
+    );
+}
+
+#[test]
+fn invalid_host_names_are_usage_errors_with_the_reason() {
+    let long = format!("{}:80", "a".repeat(300));
+    let cases: [(&str, &str); 5] = [
+        ("a b:80", "cannot be in a host name"),
+        (&long, "DNS allows at most 253"),
+        ("[::1:7001", "not closed"),
+        ("256.1.1.1:80", "is not an IPv4 address"),
+        ("1.2.3.4.5:80", "is not an IPv4 address"),
+    ];
+    for (target, says) in cases {
+        let err = usage_error(&["tcp-client", target, "--send", "x"], says);
+        assert!(
+            err.len() < 400,
+            "the message quotes a bounded excerpt: {err}"
+        );
+        usage_error(&["udp", "--to", target, "--send", "x"], says);
+    }
+}
+
+#[test]
+fn ipv6_broadcast_and_oversized_datagrams_are_usage_errors() {
+    let err = usage_error(
+        &[
+            "broadcast",
+            "-i",
+            "lo",
+            "--target",
+            "ff02::1",
+            "--send",
+            "x",
+        ],
+        "IPv6 has no broadcast",
+    );
+    assert!(!err.contains("unexpected"), "{err}");
+    usage_error(
+        &["broadcast", "-i", "lo", "--target", "::1", "--send", "x"],
+        "IPv6 has no broadcast",
+    );
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = format!("127.0.0.1:{}", peer.local_addr().unwrap().port());
+    let big = "x".repeat(70_000);
+    usage_error(
+        &["udp", "--to", &to, "--send", &big],
+        "65,507 bytes over IPv4",
+    );
+    usage_error(
+        &["broadcast", "-i", "lo", "--send", &big],
+        "65,507 bytes over IPv4",
+    );
+    // The largest datagram that fits is still sent.
+    let fits = "y".repeat(65_507);
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    let out = sockpit(&["udp", "--to", &to, "--send", &fits, "--timeout", "0.2"]);
+    assert_eq!(out.status.code(), Some(4), "no reply: {}", stderr(&out));
+    let mut buf = vec![0u8; 70_000];
+    let (n, _) = peer.recv_from(&mut buf).unwrap();
+    assert_eq!(n, 65_507);
+}
+
+#[test]
+fn a_hex_error_quotes_a_window_not_the_whole_argument() {
+    let odd = format!("{}4", "48".repeat(60_000));
+    let err = usage_error(&["tcp-client", "127.0.0.1:9", "--hex", &odd], "odd number");
+    assert!(err.len() < 300, "{} bytes: {err}", err.len());
+    assert!(err.contains("120001"), "says how many digits: {err}");
+    let bad = format!("{}G", "48 ".repeat(40_000));
+    let err = usage_error(
+        &["tcp-client", "127.0.0.1:9", "--hex", &bad],
+        "position 120001",
+    );
+    assert!(err.len() < 300, "{} bytes: {err}", err.len());
 }

@@ -487,3 +487,49 @@ fn smallest_common_supernet() {
     ));
     assert!(parse_net_list("10.0.0.0/8, nonsense").is_err());
 }
+
+#[test]
+fn slashes_and_commas_without_an_address_are_errors_not_panics() {
+    for input in ["/", ",", "//", " / , ", "/24", ", /"] {
+        assert_eq!(
+            parse_address_with_prefix(input),
+            Err(SubnetError::Empty),
+            "{input:?}"
+        );
+    }
+    for input in ["1.2.3.4/", "1.2.3.4 /", "1.2.3.4//", "1.2.3.4/ ,"] {
+        assert!(
+            matches!(
+                parse_address_with_prefix(input),
+                Err(SubnetError::MissingPrefix { max: 32, .. })
+            ),
+            "{input:?} is not a /32"
+        );
+    }
+    assert!(matches!(
+        parse_address_with_prefix("2001:db8::/"),
+        Err(SubnetError::MissingPrefix { max: 128, .. })
+    ));
+    assert_eq!(
+        parse_address_with_prefix("1.2.3.4 5.6.7.8/24"),
+        Err(SubnetError::TooManyParts)
+    );
+    // A network list: "/24" after a space belongs to the network before it.
+    assert_eq!(
+        parse_net_list("192.168.0.0 /24, 192.168.1.0/24").unwrap(),
+        vec![
+            "192.168.0.0/24".parse::<IpNet>().unwrap(),
+            "192.168.1.0/24".parse::<IpNet>().unwrap()
+        ]
+    );
+    assert!(matches!(
+        parse_net_list("192.168.0.0 /"),
+        Err(SubnetError::MissingPrefix { .. })
+    ));
+    assert_eq!(parse_net_list(" /"), Err(SubnetError::Empty));
+    assert_eq!(parse_net_list(","), Err(SubnetError::NoNetworks));
+    // 2^63 subnets fit in a /0 of IPv6 with 63 free bits to spare: no wrong "too many".
+    let net: IpNet = "::/65".parse().unwrap();
+    assert!(split_by_count(net, 1 << 63).is_ok());
+    assert!(split_by_count(net, (1 << 63) + 1).is_err());
+}

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use sockpit::net::NetError;
-use sockpit::tabs::tcp_client::{
+use sockpit::engine::tcp_client::{
     CloseReason, Command, ConnectOptions, ConnectionMode, EventKind, TcpClientHandle,
 };
-use sockpit::worker::{SessionId, no_wake};
+use sockpit::engine::worker::{SessionId, no_wake};
+use sockpit::net::NetError;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -48,10 +48,12 @@ fn listener() -> (TcpListener, SocketAddr) {
 }
 
 fn connect(handle: &TcpClientHandle, session: u64, options: ConnectOptions) {
-    assert!(handle.send(Command::Connect {
-        session: SessionId(session),
-        options,
-    }));
+    handle
+        .send(Command::Connect {
+            session: SessionId(session),
+            options,
+        })
+        .unwrap();
 }
 
 #[test]
@@ -73,10 +75,12 @@ fn long_connection_sends_and_receives_exact_bytes() {
     );
 
     let payload: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
-    assert!(client.send(Command::Send {
-        session: SessionId(1),
-        bytes: payload.clone(),
-    }));
+    client
+        .send(Command::Send {
+            session: SessionId(1),
+            bytes: payload.clone(),
+        })
+        .unwrap();
     let mut got = vec![0u8; payload.len()];
     peer.set_read_timeout(Some(WAIT)).unwrap();
     peer.read_exact(&mut got).unwrap();
@@ -100,26 +104,176 @@ fn long_connection_sends_and_receives_exact_bytes() {
 }
 
 #[test]
-fn peer_close_is_reported_as_closed_by_peer() {
+fn peer_close_is_a_half_close_and_sending_after_it_meets_the_reset() {
     let (l, addr) = listener();
     let client = TcpClientHandle::spawn(no_wake()).unwrap();
     connect(&client, 7, ConnectOptions::new("127.0.0.1", addr.port()));
     let (mut peer, _) = l.accept().unwrap();
     peer.write_all(b"bye").unwrap();
     drop(peer);
-    let events = wait_for(&client, "Closed", |e| matches!(e, EventKind::Closed { .. }));
+    let events = wait_for(&client, "PeerFinished", |e| {
+        matches!(e, EventKind::PeerFinished { .. })
+    });
     assert_eq!(
         received_bytes(&events),
         b"bye",
         "data before the close is kept"
     );
-    assert!(matches!(
-        events.last(),
-        Some(EventKind::Closed {
-            reason: CloseReason::ClosedByPeer,
-            remote
-        }) if *remote == addr
-    ));
+    assert!(matches!(events.last(), Some(EventKind::PeerFinished { remote }) if *remote == addr));
+    // The peer is gone for good: what is sent now is answered with a reset, which shows.
+    client
+        .send(Command::Send {
+            session: SessionId(7),
+            bytes: b"anyone?".to_vec(),
+        })
+        .unwrap();
+    wait_for(&client, "Closed by reset", |e| {
+        matches!(
+            e,
+            EventKind::Closed {
+                reason: CloseReason::Reset,
+                ..
+            }
+        )
+    });
+}
+
+/// Item 7 of the fix-first issue: a peer that sends, shuts down its write side and keeps
+/// reading still gets everything sent afterwards (it got "closed" and nothing more before).
+#[test]
+fn a_peer_that_finished_sending_still_gets_what_is_sent() {
+    let (l, addr) = listener();
+    let client = TcpClientHandle::spawn(no_wake()).unwrap();
+    connect(&client, 1, ConnectOptions::new("127.0.0.1", addr.port()));
+    let (mut peer, _) = l.accept().unwrap();
+    peer.write_all(b"hello").unwrap();
+    peer.shutdown(std::net::Shutdown::Write).unwrap();
+    wait_for(&client, "PeerFinished", |e| {
+        matches!(e, EventKind::PeerFinished { .. })
+    });
+    let mut expected = Vec::new();
+    for i in 0..50 {
+        let line = format!("line {i}\n");
+        expected.extend_from_slice(line.as_bytes());
+        client
+            .send(Command::Send {
+                session: SessionId(1),
+                bytes: line.into_bytes(),
+            })
+            .unwrap();
+    }
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    let mut got = vec![0u8; expected.len()];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(got, expected);
+    client
+        .send(Command::Disconnect {
+            session: SessionId(1),
+        })
+        .unwrap();
+    let mut rest = Vec::new();
+    peer.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "then a clean close");
+}
+
+/// Item 5: bytes accepted before Disconnect are written before the connection closes, even
+/// when the peer only starts reading later.
+#[test]
+fn disconnect_writes_everything_queued_before_closing() {
+    let (l, addr) = listener();
+    let client = TcpClientHandle::spawn(no_wake()).unwrap();
+    connect(&client, 1, ConnectOptions::new("127.0.0.1", addr.port()));
+    let (mut peer, _) = l.accept().unwrap();
+    wait_for(&client, "Connected", |e| {
+        matches!(e, EventKind::Connected { .. })
+    });
+    let payload: Vec<u8> = (0..=250u8).cycle().take(12 * 1024 * 1024).collect();
+    client
+        .send(Command::Send {
+            session: SessionId(1),
+            bytes: payload.clone(),
+        })
+        .unwrap();
+    client
+        .send(Command::Disconnect {
+            session: SessionId(1),
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    let mut got = Vec::new();
+    peer.read_to_end(&mut got).unwrap();
+    assert_eq!(got.len(), payload.len());
+    assert!(got == payload, "every byte, in order");
+    let events = wait_for(&client, "Stopped", |e| matches!(e, EventKind::Stopped));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        EventKind::Closed {
+            reason: CloseReason::ByUser,
+            unsent_bytes: 0,
+            ..
+        }
+    )));
+}
+
+/// Item 5, the other way out: a peer that takes nothing for the linger time gets the rest
+/// dropped, and the count of what was not sent is reported.
+#[test]
+fn disconnect_reports_what_a_silent_peer_never_took() {
+    let (l, addr) = listener();
+    let client = TcpClientHandle::spawn(no_wake()).unwrap();
+    let mut options = ConnectOptions::new("127.0.0.1", addr.port());
+    options.linger = Duration::from_millis(300);
+    connect(&client, 1, options);
+    let (_peer, _) = l.accept().unwrap();
+    wait_for(&client, "Connected", |e| {
+        matches!(e, EventKind::Connected { .. })
+    });
+    client
+        .send(Command::Send {
+            session: SessionId(1),
+            bytes: vec![b'x'; 12 * 1024 * 1024],
+        })
+        .unwrap();
+    client
+        .send(Command::Disconnect {
+            session: SessionId(1),
+        })
+        .unwrap();
+    let events = wait_for(&client, "Closed", |e| matches!(e, EventKind::Closed { .. }));
+    let Some(EventKind::Closed { unsent_bytes, .. }) = events.last() else {
+        unreachable!()
+    };
+    assert!(*unsent_bytes > 0, "the unsent bytes are counted");
+    assert!(*unsent_bytes <= 12 * 1024 * 1024);
+}
+
+/// Item 6: a peer that never reads cannot make the worker buffer without end; sends past the
+/// limit are refused with a sentence, not queued.
+#[test]
+fn sends_to_a_peer_that_never_reads_are_refused_past_the_limit() {
+    let (l, addr) = listener();
+    let client = TcpClientHandle::spawn(no_wake()).unwrap();
+    connect(&client, 1, ConnectOptions::new("127.0.0.1", addr.port()));
+    let (_peer, _) = l.accept().unwrap();
+    wait_for(&client, "Connected", |e| {
+        matches!(e, EventKind::Connected { .. })
+    });
+    for _ in 0..4 {
+        client
+            .send(Command::Send {
+                session: SessionId(1),
+                bytes: vec![b'x'; 16 * 1024 * 1024],
+            })
+            .unwrap();
+    }
+    let events = wait_for(&client, "SendRejected", |e| {
+        matches!(e, EventKind::SendRejected { .. })
+    });
+    let Some(EventKind::SendRejected { reason }) = events.last() else {
+        unreachable!()
+    };
+    assert!(reason.contains("not reading"), "{reason}");
 }
 
 #[test]
@@ -202,9 +356,11 @@ fn disconnect_closes_and_peer_sees_eof() {
     wait_for(&client, "Connected", |e| {
         matches!(e, EventKind::Connected { .. })
     });
-    assert!(client.send(Command::Disconnect {
-        session: SessionId(3)
-    }));
+    client
+        .send(Command::Disconnect {
+            session: SessionId(3),
+        })
+        .unwrap();
     let events = wait_for(&client, "Stopped", |e| matches!(e, EventKind::Stopped));
     assert!(events.iter().any(|e| matches!(
         e,
@@ -217,10 +373,12 @@ fn disconnect_closes_and_peer_sees_eof() {
     let mut buf = [0u8; 8];
     assert_eq!(peer.read(&mut buf).unwrap(), 0, "the peer sees our close");
     // Sending after disconnect is refused, not silently dropped.
-    client.send(Command::Send {
-        session: SessionId(3),
-        bytes: b"late".to_vec(),
-    });
+    client
+        .send(Command::Send {
+            session: SessionId(3),
+            bytes: b"late".to_vec(),
+        })
+        .unwrap();
     wait_for(&client, "SendRejected", |e| {
         matches!(e, EventKind::SendRejected { .. })
     });
@@ -248,10 +406,12 @@ fn short_connection_round_trip_per_send() {
     connect(&client, 1, options);
     wait_for(&client, "Ready", |e| matches!(e, EventKind::Ready));
     for expected in [&b"one"[..], b"two"] {
-        client.send(Command::Send {
-            session: SessionId(1),
-            bytes: b"ping".to_vec(),
-        });
+        client
+            .send(Command::Send {
+                session: SessionId(1),
+                bytes: b"ping".to_vec(),
+            })
+            .unwrap();
         let events = wait_for(&client, "Closed", |e| matches!(e, EventKind::Closed { .. }));
         assert!(
             events
@@ -285,10 +445,12 @@ fn short_connection_closes_after_idle_timeout() {
     options.idle_timeout = Duration::from_millis(300);
     connect(&client, 1, options);
     wait_for(&client, "Ready", |e| matches!(e, EventKind::Ready));
-    client.send(Command::Send {
-        session: SessionId(1),
-        bytes: b"?".to_vec(),
-    });
+    client
+        .send(Command::Send {
+            session: SessionId(1),
+            bytes: b"?".to_vec(),
+        })
+        .unwrap();
     let (mut peer, _) = l.accept().unwrap();
     let mut b = [0u8; 1];
     peer.read_exact(&mut b).unwrap();
@@ -345,9 +507,11 @@ fn auto_reconnect_backs_off_while_refused() {
         delays.len() == 2
     });
     assert!(delays[1] > delays[0], "back-off grows: {delays:?}");
-    client.send(Command::Disconnect {
-        session: SessionId(1),
-    });
+    client
+        .send(Command::Disconnect {
+            session: SessionId(1),
+        })
+        .unwrap();
     wait_for(&client, "Stopped", |e| matches!(e, EventKind::Stopped));
 }
 
@@ -398,13 +562,17 @@ fn stale_session_commands_are_ignored() {
         matches!(e, EventKind::Connected { .. })
     });
     // A disconnect for the replaced session must not close the new one.
-    client.send(Command::Disconnect {
-        session: SessionId(1),
-    });
-    client.send(Command::Send {
-        session: SessionId(2),
-        bytes: b"still here".to_vec(),
-    });
+    client
+        .send(Command::Disconnect {
+            session: SessionId(1),
+        })
+        .unwrap();
+    client
+        .send(Command::Send {
+            session: SessionId(2),
+            bytes: b"still here".to_vec(),
+        })
+        .unwrap();
     let mut buf = [0u8; 10];
     new_peer.set_read_timeout(Some(WAIT)).unwrap();
     new_peer.read_exact(&mut buf).unwrap();

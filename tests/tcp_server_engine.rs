@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{assert_nothing_arrives, read_exactly};
-use sockpit::net::NetError;
-use sockpit::tabs::tcp_server::{
+use sockpit::engine::tcp_server::{
     ClientCloseReason, ClientId, Command, EventKind, ServerOptions, Target, TcpServerHandle,
 };
-use sockpit::worker::{SessionId, no_wake};
+use sockpit::engine::worker::{SessionId, no_wake};
+use sockpit::net::NetError;
 
 const WAIT: Duration = Duration::from_secs(20);
 const S: SessionId = SessionId(1);
@@ -30,10 +30,12 @@ fn wait_for(
 
 fn start(options: ServerOptions) -> (TcpServerHandle, SocketAddr) {
     let server = TcpServerHandle::spawn(no_wake()).unwrap();
-    assert!(server.send(Command::Start {
-        session: S,
-        options,
-    }));
+    server
+        .send(Command::Start {
+            session: S,
+            options,
+        })
+        .unwrap();
     let events = wait_for(&server, "Listening", |e| {
         matches!(e, EventKind::Listening { .. } | EventKind::StartFailed(_))
     });
@@ -96,29 +98,35 @@ fn send_to_one_all_and_disconnect_one() {
     let id_of = |s: &TcpStream| ids[&s.local_addr().unwrap()];
 
     let target = id_of(&streams[1]);
-    server.send(Command::Send {
-        session: S,
-        target: Target::Clients(vec![target]),
-        bytes: b"only you".to_vec(),
-    });
+    server
+        .send(Command::Send {
+            session: S,
+            target: Target::Clients(vec![target]),
+            bytes: b"only you".to_vec(),
+        })
+        .unwrap();
     assert_eq!(read_exactly(&mut streams[1], 8), b"only you");
     assert_nothing_arrives(&mut streams[0]);
     assert_nothing_arrives(&mut streams[2]);
 
-    server.send(Command::Send {
-        session: S,
-        target: Target::All,
-        bytes: b"everyone".to_vec(),
-    });
+    server
+        .send(Command::Send {
+            session: S,
+            target: Target::All,
+            bytes: b"everyone".to_vec(),
+        })
+        .unwrap();
     for s in &mut streams {
         assert_eq!(read_exactly(s, 8), b"everyone");
     }
 
     let gone = id_of(&streams[0]);
-    server.send(Command::Disconnect {
-        session: S,
-        target: Target::Clients(vec![gone]),
-    });
+    server
+        .send(Command::Disconnect {
+            session: S,
+            target: Target::Clients(vec![gone]),
+        })
+        .unwrap();
     wait_for(
         &server,
         "closed by us",
@@ -132,11 +140,13 @@ fn send_to_one_all_and_disconnect_one() {
         "disconnected client sees EOF"
     );
     // The others are still connected.
-    server.send(Command::Send {
-        session: S,
-        target: Target::All,
-        bytes: b"still".to_vec(),
-    });
+    server
+        .send(Command::Send {
+            session: S,
+            target: Target::All,
+            bytes: b"still".to_vec(),
+        })
+        .unwrap();
     assert_eq!(read_exactly(&mut streams[1], 5), b"still");
     assert_eq!(read_exactly(&mut streams[2], 5), b"still");
 }
@@ -153,15 +163,91 @@ fn peer_close_and_reset_are_told_apart() {
         .set_linger(Some(Duration::ZERO))
         .unwrap();
     drop(b);
-    let mut reasons = HashMap::new();
-    wait_for(&server, "two closes", |e| {
-        if let EventKind::ClientClosed { client, reason, .. } = e {
-            reasons.insert(*client, reason.clone());
+    let mut finished = None;
+    let mut reset = None;
+    wait_for(&server, "a half-close and a reset", |e| {
+        match e {
+            EventKind::ClientFinished { client, .. } => finished = Some(*client),
+            EventKind::ClientClosed { client, reason, .. } => {
+                reset = Some((*client, reason.clone()));
+            }
+            _ => {}
         }
-        reasons.len() == 2
+        finished.is_some() && reset.is_some()
     });
-    assert_eq!(reasons[&ia], ClientCloseReason::ClosedByPeer);
-    assert_eq!(reasons[&ib], ClientCloseReason::Reset);
+    assert_eq!(finished, Some(ia), "a close is first a half-close");
+    assert_eq!(reset, Some((ib, ClientCloseReason::Reset)));
+}
+
+/// Item 7 of the fix-first issue: a client that half-closes right after connecting still
+/// gets what the server sends (it got nothing before: the server closed it at once).
+#[test]
+fn a_client_that_half_closes_at_once_still_gets_the_greeting() {
+    let (server, addr) = start(loopback_any_port());
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let id = accepted(&server, 1)[&c.local_addr().unwrap()];
+    wait_for(
+        &server,
+        "ClientFinished",
+        |e| matches!(e, EventKind::ClientFinished { client, .. } if *client == id),
+    );
+    server
+        .send(Command::Send {
+            session: S,
+            target: Target::Clients(vec![id]),
+            bytes: b"greeting".to_vec(),
+        })
+        .unwrap();
+    assert_eq!(read_exactly(&mut c, 8), b"greeting");
+    server
+        .send(Command::Disconnect {
+            session: S,
+            target: Target::All,
+        })
+        .unwrap();
+    let mut rest = Vec::new();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    c.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+}
+
+/// Item 5 on the server side: Disconnect writes what was queued for the client first.
+#[test]
+fn disconnect_writes_what_was_queued_for_the_client_first() {
+    let (server, addr) = start(loopback_any_port());
+    let mut c = TcpStream::connect(addr).unwrap();
+    let id = accepted(&server, 1)[&c.local_addr().unwrap()];
+    let payload: Vec<u8> = (0..=250u8).cycle().take(6 * 1024 * 1024).collect();
+    server
+        .send(Command::Send {
+            session: S,
+            target: Target::Clients(vec![id]),
+            bytes: payload.clone(),
+        })
+        .unwrap();
+    server
+        .send(Command::Disconnect {
+            session: S,
+            target: Target::Clients(vec![id]),
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let mut got = Vec::new();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    c.read_to_end(&mut got).unwrap();
+    assert!(got == payload, "every byte in order, then the close");
+    let events = wait_for(&server, "ClientClosed", |e| {
+        matches!(e, EventKind::ClientClosed { .. })
+    });
+    assert!(matches!(
+        events.last(),
+        Some(EventKind::ClientClosed {
+            reason: ClientCloseReason::ByUs,
+            unsent_bytes: 0,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -254,10 +340,12 @@ fn port_in_use_is_reported() {
     let server = TcpServerHandle::spawn(no_wake()).unwrap();
     let mut options = ServerOptions::new(taken);
     options.reuse_addr = false;
-    server.send(Command::Start {
-        session: S,
-        options,
-    });
+    server
+        .send(Command::Start {
+            session: S,
+            options,
+        })
+        .unwrap();
     let events = wait_for(&server, "StartFailed", |e| {
         matches!(e, EventKind::StartFailed(_))
     });
@@ -379,7 +467,7 @@ fn stop_closes_every_client_and_counts_them() {
     let (server, addr) = start(loopback_any_port());
     let mut streams: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(addr).unwrap()).collect();
     accepted(&server, 5);
-    server.send(Command::Stop { session: S });
+    server.send(Command::Stop { session: S }).unwrap();
     let events = wait_for(&server, "Stopped", |e| {
         matches!(e, EventKind::Stopped { .. })
     });
@@ -395,10 +483,12 @@ fn stop_closes_every_client_and_counts_them() {
     // The port is free again at once (SO_REUSEADDR).
     let mut again = ServerOptions::new(addr);
     again.reuse_addr = true;
-    server.send(Command::Start {
-        session: SessionId(2),
-        options: again,
-    });
+    server
+        .send(Command::Start {
+            session: SessionId(2),
+            options: again,
+        })
+        .unwrap();
     wait_for(&server, "listening again", |e| {
         matches!(e, EventKind::Listening { .. })
     });
@@ -439,10 +529,12 @@ fn address_not_on_this_machine_is_reported() {
     // TEST-NET-1 (RFC 5737) is never assigned to a local interface; binding only, no traffic.
     let server = TcpServerHandle::spawn(no_wake()).unwrap();
     let bind: SocketAddr = "192.0.2.1:0".parse().unwrap();
-    server.send(Command::Start {
-        session: S,
-        options: ServerOptions::new(bind),
-    });
+    server
+        .send(Command::Start {
+            session: S,
+            options: ServerOptions::new(bind),
+        })
+        .unwrap();
     let events = wait_for(&server, "StartFailed", |e| {
         matches!(e, EventKind::StartFailed(_))
     });

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use common::{harness, shows, step_until};
 use egui_kittest::kittest::Queryable as _;
-use sockpit::app::{Settings, Tab};
-use sockpit::tabs::broadcast::RunStatus;
+use sockpit::gui::app::{Settings, Tab};
+use sockpit::gui::tabs::broadcast::RunStatus;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -83,7 +83,7 @@ fn usr_iot_preset_run_fills_the_responder_table() {
     settle(&mut h);
     assert!(shows(&h, "Directed 127.255.255.255"));
     replace_text(&mut h, "Port", &port.to_string());
-    h.get_by_label("Run discovery").click();
+    h.get_by_label("Run discovery on lo (127.0.0.1)").click();
     step_until(&mut h, "the run to finish", WAIT, |h| {
         matches!(h.state().broadcast.status, RunStatus::Done { .. })
     });
@@ -109,7 +109,7 @@ fn a_bad_mac_is_explained_and_nothing_is_sent() {
     settle(&mut h);
     assert!(shows(&h, "MAC: A MAC has 12 hex digits; this has 6"));
     assert_eq!(h.state().broadcast.status, RunStatus::Idle);
-    assert_eq!(h.state().broadcast.log.counters().tx_bytes, 0);
+    assert_eq!(h.state().broadcast.session.log.counters().tx_bytes, 0);
 }
 
 #[test]
@@ -119,8 +119,85 @@ fn a_bad_group_is_explained() {
     settle(&mut h);
     // A loopback address: refused as a group, and harmless even if it were ever sent to.
     replace_text(&mut h, "Group", "127.0.0.5");
-    h.get_by_label("Run discovery").click();
+    h.get_by_label("Run discovery on lo (127.0.0.1)").click();
     settle(&mut h);
     assert!(shows(&h, "127.0.0.5 is not a multicast address"));
     assert_eq!(h.state().broadcast.status, RunStatus::Idle);
+}
+
+#[test]
+fn an_unusual_mac_grouping_is_explained_and_nothing_is_sent() {
+    let mut h = broadcast_tab();
+    replace_text(&mut h, "MAC", "001:122:334:455");
+    h.get_by_label("Wake").click();
+    settle(&mut h);
+    assert!(shows(
+        &h,
+        "MAC: \"001:122:334:455\" is not written like a MAC address"
+    ));
+    assert_eq!(h.state().broadcast.status, RunStatus::Idle);
+    assert_eq!(h.state().broadcast.session.log.counters().tx_bytes, 0);
+}
+
+#[test]
+fn an_ipv6_group_or_host_is_explained_not_sent() {
+    let mut h = broadcast_tab();
+    h.get_by_label("Multicast").click();
+    settle(&mut h);
+    replace_text(&mut h, "Group", "ff02::1");
+    h.get_by_label("Run discovery on lo (127.0.0.1)").click();
+    settle(&mut h);
+    assert!(shows(&h, "IPv6 has no broadcast"));
+    assert_eq!(h.state().broadcast.status, RunStatus::Idle);
+    h.get_by_label("Unicast").click();
+    settle(&mut h);
+    replace_text(&mut h, "Host", "a b");
+    h.get_by_label("Run discovery on lo (127.0.0.1)").click();
+    settle(&mut h);
+    assert!(shows(&h, "' ' at position 2 cannot be in a host name"));
+    assert_eq!(h.state().broadcast.status, RunStatus::Idle);
+    assert_eq!(h.state().broadcast.session.log.counters().tx_bytes, 0);
+}
+
+/// The names of the interface picker's rows, top to bottom.
+fn picker_rows(h: &mut H) -> Vec<String> {
+    h.get_by_label("Interface").click();
+    settle(h);
+    let mut rows: Vec<(f32, String)> = h
+        .query_all_by_label_contains("(broadcast ")
+        .filter_map(|n| {
+            use egui_kittest::kittest::NodeT as _;
+            Some((n.rect().top(), n.accesskit_node().label()?))
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Close the list again.
+    h.key_press(egui::Key::Escape);
+    settle(h);
+    rows.into_iter().map(|(_, label)| label).collect()
+}
+
+/// UX issue, item 1: the interface list keeps one order (by name, then address) each time it
+/// opens, also after the list is read again, so a click lands on the interface it aimed at;
+/// and the Run button names the interface and address it will send on.
+#[test]
+fn the_interface_picker_keeps_one_order_and_the_run_button_names_the_interface() {
+    let mut h = broadcast_tab();
+    assert!(
+        h.query_by_label("Run discovery on lo (127.0.0.1)")
+            .is_some(),
+        "the button names where the probe leaves"
+    );
+    let first = picker_rows(&mut h);
+    assert!(first.iter().any(|r| r.starts_with("lo ")), "{first:?}");
+    let mut sorted = first.clone();
+    sorted.sort();
+    assert_eq!(first, sorted, "rows by name, then address");
+    for round in 0..3 {
+        // The cache reads the interfaces again after 2 s.
+        if round == 1 {
+            std::thread::sleep(std::time::Duration::from_millis(2100));
+        }
+        assert_eq!(picker_rows(&mut h), first, "round {round}");
+    }
 }

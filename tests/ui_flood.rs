@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use common::{accept, harness, step_until};
 use egui_kittest::kittest::Queryable as _;
-use sockpit::app::Settings;
-use sockpit::tabs::tcp_client::Status;
+use sockpit::gui::app::Settings;
+use sockpit::gui::tabs::tcp_client::Status;
 
 const FLOOD_BYTES: u64 = 200 * 1000 * 1000;
 const CAP_MIB: u32 = 16;
@@ -35,13 +35,16 @@ fn rss_bytes() -> Option<u64> {
 fn flood_of_200_mb_keeps_counters_exact_memory_capped_and_frames_coming() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut settings = Settings::default();
-    settings.tcp_client.port = listener.local_addr().unwrap().port().to_string();
-    settings.tcp_client.view.cap_mib = CAP_MIB;
+    settings.tcp_client_mut().port = listener.local_addr().unwrap().port().to_string();
+    settings.tcp_client_mut().view.cap_mib = CAP_MIB;
     let mut h = harness(settings);
     h.get_by_label("Connect").click();
     let mut peer = accept(&mut h, &listener);
     step_until(&mut h, "connected", Duration::from_secs(10), |h| {
-        matches!(h.state().tcp_client.status, Status::Connected { .. })
+        matches!(
+            h.state().tcp_client.current().status,
+            Status::Connected { .. }
+        )
     });
     let baseline = rss_bytes();
 
@@ -65,19 +68,19 @@ fn flood_of_200_mb_keeps_counters_exact_memory_capped_and_frames_coming() {
     let mut peak_rss = 0;
     let mut max_stored = 0;
     step_until(&mut h, "all 200 MB received", Duration::from_mins(2), |h| {
-        let tab = &h.state().tcp_client;
-        let rx = tab.log.counters().rx_bytes;
+        let tab = &h.state().tcp_client.current();
+        let rx = tab.log().counters().rx_bytes;
         frames_during_flood += 1;
         distinct_progress.insert(rx);
-        max_stored = max_stored.max(tab.log.stored_bytes());
+        max_stored = max_stored.max(tab.log().stored_bytes());
         peak_rss = peak_rss.max(rss_bytes().unwrap_or(0));
         rx >= FLOOD_BYTES
     });
     let _peer = flooder.join().unwrap();
 
-    let tab = &h.state().tcp_client;
+    let tab = &h.state().tcp_client.current();
     assert_eq!(
-        tab.log.counters().rx_bytes,
+        tab.log().counters().rx_bytes,
         FLOOD_BYTES,
         "every byte counted"
     );
@@ -87,17 +90,17 @@ fn flood_of_200_mb_keeps_counters_exact_memory_capped_and_frames_coming() {
         "history stayed within its cap: {max_stored}"
     );
     assert!(
-        tab.log.evicted_records() > 0,
+        tab.log().evicted_records() > 0,
         "older records were evicted and counted"
     );
     // Bytes still stored plus bytes evicted add up to everything received.
     let stored_payload: u64 = tab
-        .log
+        .log()
         .iter()
         .filter(|r| r.direction == sockpit::traffic::Direction::Received)
         .map(|r| r.bytes.len() as u64)
         .sum();
-    assert_eq!(stored_payload + tab.log.evicted_bytes(), FLOOD_BYTES);
+    assert_eq!(stored_payload + tab.log().evicted_bytes(), FLOOD_BYTES);
     if let Some(base) = baseline {
         let growth = peak_rss.saturating_sub(base);
         assert!(

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use common::{harness, shows, step_until};
 use egui_kittest::kittest::Queryable as _;
-use sockpit::app::{Settings, Tab};
-use sockpit::tabs::ip_tools::{Section, SweepStatus};
+use sockpit::gui::app::{Settings, Tab};
+use sockpit::gui::tabs::ip_tools::{Section, SweepStatus};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -259,8 +259,15 @@ fn loopback_sweep_draws_the_map_and_offers_the_host() {
     h.get_by_label("Open in TCP Client").click();
     settle(&mut h);
     // The app takes the request: the TCP Client tab opens with the host filled in.
-    assert_eq!(h.state().tab, sockpit::app::Tab::TcpClient);
-    let host: std::net::Ipv4Addr = h.state().tcp_client.settings.host.parse().unwrap();
+    assert_eq!(h.state().tab, sockpit::gui::app::Tab::TcpClient);
+    let host: std::net::Ipv4Addr = h
+        .state()
+        .tcp_client
+        .current()
+        .settings
+        .host
+        .parse()
+        .unwrap();
     assert!(
         ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(127, 0, 0, 0), 29)
             .unwrap()
@@ -373,5 +380,77 @@ fn interfaces_list_loopback_and_feed_the_calculator_and_the_sweep() {
         h.state().ip_tools.sweep_status,
         SweepStatus::Idle,
         "filling the range does not start a sweep"
+    );
+}
+
+/// Asserts the app is still there and drawing: a panic in a frame would have ended the test.
+fn still_draws(h: &mut H) {
+    settle(h);
+    assert!(shows(h, "IP Tools ›"), "the tab still draws");
+}
+
+// Text only: nothing is sent to the private addresses typed below.
+#[test]
+fn a_lone_slash_or_comma_is_an_inline_error_not_a_crash() {
+    let mut h = ip_tools(Section::Calculator);
+    settle(&mut h);
+    for input in ["/", "//", " / , "] {
+        type_into(&mut h, "Address or network", input);
+        still_draws(&mut h);
+        assert!(
+            shows(&h, "Address or network: Type an address"),
+            "{input:?} is explained inline"
+        );
+        assert!(shows(&h, "10.0.0.0/8"), "the last result stays");
+    }
+    type_into(&mut h, "Address or network", "10.1.2.3/");
+    still_draws(&mut h);
+    assert!(shows(&h, "Nothing after \"/\""));
+
+    h.get_by_label("Split / supernet").click();
+    settle(&mut h);
+    type_into(&mut h, "Networks (comma separated)", "192.168.0.0 /");
+    still_draws(&mut h);
+    assert!(shows(&h, "Nothing after \"/\" in \"192.168.0.0/\""));
+    type_into(&mut h, "Networks (comma separated)", "192.168.0.0 /23");
+    assert!(shows(&h, "Supernet of 1 network(s): 192.168.0.0/23"));
+    type_into(&mut h, "Network to split", ",");
+    still_draws(&mut h);
+    assert!(shows(&h, "Type an address"));
+}
+
+#[test]
+fn saved_inputs_of_a_slash_or_comma_start_the_tab_with_inline_errors() {
+    let mut settings = Settings::default();
+    settings.tab = Tab::IpTools;
+    settings.ip_tools.calc_input = "/".into();
+    settings.ip_tools.supernet_input = " /".into();
+    settings.ip_tools.split_network = ",".into();
+    let mut h = harness(settings);
+    still_draws(&mut h);
+    assert!(shows(&h, "Address or network: Type an address"));
+    h.get_by_label("Split / supernet").click();
+    still_draws(&mut h);
+    assert!(h.query_all_by_label_contains("Type an address").count() >= 2);
+
+    // The tab on its own, from its settings struct, draws a frame too.
+    let mut tab_settings = sockpit::gui::tabs::ip_tools::IpToolsSettings::default();
+    tab_settings.calc_input = "/".into();
+    let mut tab = sockpit::gui::tabs::ip_tools::IpToolsTab::new(
+        tab_settings,
+        sockpit::engine::worker::no_wake(),
+    );
+    assert!(tab.calc.is_none());
+    assert_eq!(
+        tab.calc_error.as_deref(),
+        Some("Type an address, e.g. 192.168.1.12/24 or 2001:db8::1/64.")
+    );
+    let mut single = egui_kittest::Harness::new_ui(move |ui| tab.ui(ui));
+    single.run();
+    assert!(
+        single
+            .query_all_by_label_contains("Address or network: Type an address")
+            .next()
+            .is_some()
     );
 }

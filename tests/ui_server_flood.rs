@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::{harness, step_until};
 use egui_kittest::kittest::Queryable as _;
-use sockpit::app::Settings;
+use sockpit::gui::app::Settings;
 
 const CAP_MIB: u32 = 16;
 
@@ -23,20 +23,20 @@ fn hundred_clients_flooding_the_server_are_all_counted_while_frames_keep_coming(
     const CLIENTS: usize = 100;
     const PER_CLIENT: u64 = 1_000_000;
     let mut settings = Settings::default();
-    settings.tab = sockpit::app::Tab::TcpServer;
-    settings.tcp_server.bind = "127.0.0.1".into();
-    settings.tcp_server.port = "0".into();
-    settings.tcp_server.view.cap_mib = CAP_MIB;
+    settings.tab = sockpit::gui::app::Tab::TcpServer;
+    settings.tcp_server_mut().bind = "127.0.0.1".into();
+    settings.tcp_server_mut().port = "0".into();
+    settings.tcp_server_mut().view.cap_mib = CAP_MIB;
     let mut h = harness(settings);
     h.get_by_label("Start").click();
     step_until(&mut h, "listening", Duration::from_secs(10), |h| {
         matches!(
-            h.state().tcp_server.status,
-            sockpit::tabs::tcp_server::ServerStatus::Listening(_)
+            h.state().tcp_server.current().status,
+            sockpit::gui::tabs::tcp_server::ServerStatus::Listening(_)
         )
     });
-    let sockpit::tabs::tcp_server::ServerStatus::Listening(addr) =
-        h.state().tcp_server.status.clone()
+    let sockpit::gui::tabs::tcp_server::ServerStatus::Listening(addr) =
+        h.state().tcp_server.current().status.clone()
     else {
         unreachable!()
     };
@@ -47,7 +47,7 @@ fn hundred_clients_flooding_the_server_are_all_counted_while_frames_keep_coming(
         &mut h,
         "100 clients in the table",
         Duration::from_secs(20),
-        |h| h.state().tcp_server.clients.len() == CLIENTS,
+        |h| h.state().tcp_server.current().clients.len() == CLIENTS,
     );
     // Four writer threads, each taking turns over its 25 clients in 64 KiB writes.
     let mut groups: Vec<Vec<std::net::TcpStream>> = (0..4).map(|_| Vec::new()).collect();
@@ -80,13 +80,13 @@ fn hundred_clients_flooding_the_server_are_all_counted_while_frames_keep_coming(
     let total = CLIENTS as u64 * PER_CLIENT;
     let mut distinct_progress = std::collections::BTreeSet::new();
     step_until(&mut h, "all 100 MB received", Duration::from_mins(2), |h| {
-        let rx = h.state().tcp_server.log.counters().rx_bytes;
+        let rx = h.state().tcp_server.current().log().counters().rx_bytes;
         distinct_progress.insert(rx);
         rx >= total
     });
     let _clients: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
-    let tab = &h.state().tcp_server;
-    assert_eq!(tab.log.counters().rx_bytes, total, "every byte counted");
+    let tab = &h.state().tcp_server.current();
+    assert_eq!(tab.log().counters().rx_bytes, total, "every byte counted");
     assert!(
         tab.clients.values().all(|c| c.bytes_in == PER_CLIENT),
         "each client's row shows exactly its bytes"

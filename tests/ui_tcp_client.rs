@@ -14,16 +14,16 @@ use std::time::Duration;
 
 use common::{accept, assert_nothing_arrives, harness, shows, step_until};
 use egui_kittest::kittest::Queryable as _;
-use sockpit::app::{Settings, Tab};
-use sockpit::tabs::tcp_client::Status;
+use sockpit::gui::app::{Settings, Tab};
+use sockpit::gui::tabs::tcp_client::Status;
 
 const WAIT: Duration = Duration::from_secs(10);
 
 fn blank_settings() -> Settings {
     let mut s = Settings::default();
     s.tab = Tab::TcpServer;
-    s.tcp_client.host.clear();
-    s.tcp_client.port.clear();
+    s.tcp_client_mut().host.clear();
+    s.tcp_client_mut().port.clear();
     s
 }
 
@@ -54,14 +54,17 @@ fn connect_receive_gbk_and_send_hex() {
     h.get_by_label("Connect").click();
     let mut peer = accept(&mut h, &listener);
     step_until(&mut h, "connected", WAIT, |h| {
-        matches!(h.state().tcp_client.status, Status::Connected { .. })
+        matches!(
+            h.state().tcp_client.current().status,
+            Status::Connected { .. }
+        )
     });
     assert!(shows(&h, "Connected:"), "the status line says connected");
 
     // The peer sends 你好 in GBK; the user picks GBK and sees the text and the hex.
     peer.write_all(&[0xC4, 0xE3, 0xBA, 0xC3]).unwrap();
     step_until(&mut h, "4 bytes received", WAIT, |h| {
-        h.state().tcp_client.log.counters().rx_bytes == 4
+        h.state().tcp_client.current().log().counters().rx_bytes == 4
     });
     h.get_by_label("Encoding").click();
     h.run();
@@ -89,7 +92,7 @@ fn connect_receive_gbk_and_send_hex() {
     peer.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"Hello");
     step_until(&mut h, "sent record", WAIT, |h| {
-        h.state().tcp_client.log.counters().tx_bytes == 5
+        h.state().tcp_client.current().log().counters().tx_bytes == 5
     });
 
     // Invalid hex: an inline error naming the position, and nothing is sent.
@@ -105,7 +108,7 @@ fn connect_receive_gbk_and_send_hex() {
         "inline error shown"
     );
     assert_eq!(
-        h.state().tcp_client.log.counters().tx_bytes,
+        h.state().tcp_client.current().log().counters().tx_bytes,
         5,
         "nothing more sent"
     );
@@ -132,7 +135,10 @@ fn bad_port_and_empty_host_are_explained_next_to_the_fields() {
     h.run();
     assert!(shows(&h, "Host: Enter a host name or IP address"));
     assert!(shows(&h, "Port: Port 70000 is out of range"));
-    assert!(matches!(h.state().tcp_client.status, Status::Idle));
+    assert!(matches!(
+        h.state().tcp_client.current().status,
+        Status::Idle
+    ));
     assert!(
         h.query_by_label("Disconnect").is_none(),
         "no session started"
@@ -145,11 +151,11 @@ fn refused_connection_says_why() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let mut settings = Settings::default();
-    settings.tcp_client.port = port.to_string();
+    settings.tcp_client_mut().port = port.to_string();
     let mut h = harness(settings);
     h.get_by_label("Connect").click();
     step_until(&mut h, "refused", WAIT, |h| {
-        matches!(h.state().tcp_client.status, Status::Failed(_))
+        matches!(h.state().tcp_client.current().status, Status::Failed(_))
     });
     h.run();
     assert!(shows(&h, "refused"));
@@ -161,14 +167,18 @@ fn refused_connection_says_why() {
 fn text_send_encodes_with_selected_encoding() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut settings = Settings::default();
-    settings.tcp_client.port = listener.local_addr().unwrap().port().to_string();
-    settings.tcp_client.encoding = sockpit::codec::TextEncoding::Gbk;
-    settings.tcp_client.send_box.line_ending = sockpit::ui::send_box::LineEnding::CrLf;
+    settings.tcp_client_mut().port = listener.local_addr().unwrap().port().to_string();
+    settings.tcp_client_mut().encoding = sockpit::codec::TextEncoding::Gbk;
+    settings.tcp_client_mut().send_box.line_ending =
+        sockpit::gui::widgets::send_box::LineEnding::CrLf;
     let mut h = harness(settings);
     h.get_by_label("Connect").click();
     let mut peer = accept(&mut h, &listener);
     step_until(&mut h, "connected", WAIT, |h| {
-        matches!(h.state().tcp_client.status, Status::Connected { .. })
+        matches!(
+            h.state().tcp_client.current().status,
+            Status::Connected { .. }
+        )
     });
     h.get_by_label("Message").click();
     h.get_by_label("Message").type_text("你好");
@@ -179,4 +189,41 @@ fn text_send_encodes_with_selected_encoding() {
     peer.set_read_timeout(Some(WAIT)).unwrap();
     peer.read_exact(&mut got).unwrap();
     assert_eq!(got, [0xC4, 0xE3, 0xBA, 0xC3, b'\r', b'\n']);
+}
+
+/// Fix-first item 7 in the window: a server that finishes sending (half-close) is shown as
+/// such, and what the user sends afterwards still reaches it.
+#[test]
+fn a_half_close_by_the_peer_is_shown_and_sending_goes_on() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut settings = Settings::default();
+    settings.tcp_client_mut().port = listener.local_addr().unwrap().port().to_string();
+    let mut h = harness(settings);
+    h.get_by_label("Connect").click();
+    let mut peer = accept(&mut h, &listener);
+    step_until(&mut h, "connected", WAIT, |h| {
+        matches!(
+            h.state().tcp_client.current().status,
+            Status::Connected { .. }
+        )
+    });
+    peer.write_all(b"hello").unwrap();
+    peer.shutdown(std::net::Shutdown::Write).unwrap();
+    step_until(&mut h, "peer finished", WAIT, |h| {
+        matches!(
+            h.state().tcp_client.current().status,
+            Status::PeerFinished { .. }
+        )
+    });
+    h.run();
+    assert!(shows(&h, "finished sending (half-close)"));
+    h.get_by_label("Message").click();
+    h.get_by_label("Message").type_text("after");
+    h.run();
+    h.key_press(egui::Key::Enter);
+    h.run();
+    let mut got = [0u8; 5];
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"after");
 }

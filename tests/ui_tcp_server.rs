@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use common::{assert_nothing_arrives, harness, read_exactly, shows, step_until};
 use egui_kittest::kittest::Queryable as _;
-use sockpit::app::{Settings, Tab};
-use sockpit::tabs::tcp_server::ServerStatus;
+use sockpit::gui::app::{Settings, Tab};
+use sockpit::gui::tabs::tcp_server::ServerStatus;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -55,19 +55,22 @@ fn type_and_send(h: &mut egui_kittest::Harness<'_, sockpit::SockpitApp>, text: &
 fn three_clients_select_send_to_one_all_and_disconnect() {
     let mut settings = Settings::default();
     settings.tab = Tab::TcpServer;
-    settings.tcp_server.bind = "127.0.0.1".into();
-    settings.tcp_server.port = "0".into();
+    settings.tcp_server_mut().bind = "127.0.0.1".into();
+    settings.tcp_server_mut().port = "0".into();
     let mut h = harness(settings);
     h.get_by_label("Start").click();
     step_until(&mut h, "listening", WAIT, |h| {
-        matches!(h.state().tcp_server.status, ServerStatus::Listening(_))
+        matches!(
+            h.state().tcp_server.current().status,
+            ServerStatus::Listening(_)
+        )
     });
-    let ServerStatus::Listening(addr) = h.state().tcp_server.status.clone() else {
+    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
         unreachable!()
     };
     let mut clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
     step_until(&mut h, "three clients in the table", WAIT, |h| {
-        h.state().tcp_server.clients.len() == 3
+        h.state().tcp_server.current().clients.len() == 3
     });
     let peers: Vec<String> = clients
         .iter()
@@ -103,7 +106,7 @@ fn three_clients_select_send_to_one_all_and_disconnect() {
     settle(&mut h);
     h.get_by_label("Disconnect selected").click();
     step_until(&mut h, "two clients left", WAIT, |h| {
-        h.state().tcp_server.clients.len() == 2
+        h.state().tcp_server.current().clients.len() == 2
     });
     h.step();
     assert!(shows(
@@ -123,7 +126,7 @@ fn three_clients_select_send_to_one_all_and_disconnect() {
     // Stop: the rest are closed and counted.
     h.get_by_label("Stop").click();
     step_until(&mut h, "stopped", WAIT, |h| {
-        matches!(h.state().tcp_server.status, ServerStatus::Stopped)
+        matches!(h.state().tcp_server.current().status, ServerStatus::Stopped)
     });
     h.step();
     assert!(shows(&h, "Server stopped; 2 client(s) disconnected."));
@@ -134,13 +137,16 @@ fn port_in_use_is_explained() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut settings = Settings::default();
     settings.tab = Tab::TcpServer;
-    settings.tcp_server.bind = "127.0.0.1".into();
-    settings.tcp_server.port = holder.local_addr().unwrap().port().to_string();
-    settings.tcp_server.reuse_addr = false;
+    settings.tcp_server_mut().bind = "127.0.0.1".into();
+    settings.tcp_server_mut().port = holder.local_addr().unwrap().port().to_string();
+    settings.tcp_server_mut().reuse_addr = false;
     let mut h = harness(settings);
     h.get_by_label("Start").click();
     step_until(&mut h, "failed", WAIT, |h| {
-        matches!(h.state().tcp_server.status, ServerStatus::Failed(_))
+        matches!(
+            h.state().tcp_server.current().status,
+            ServerStatus::Failed(_)
+        )
     });
     h.step();
     assert!(shows(&h, "Another program already uses port"));
@@ -150,20 +156,23 @@ fn port_in_use_is_explained() {
 fn bad_address_is_explained_next_to_the_field() {
     let mut settings = Settings::default();
     settings.tab = Tab::TcpServer;
-    settings.tcp_server.bind = "300.1.1.1".into();
+    settings.tcp_server_mut().bind = "300.1.1.1".into();
     let mut h = harness(settings);
     h.get_by_label("Start").click();
     h.step();
     h.step();
     assert!(shows(&h, "Address: \"300.1.1.1\" is not an IP address"));
-    assert!(matches!(h.state().tcp_server.status, ServerStatus::Stopped));
+    assert!(matches!(
+        h.state().tcp_server.current().status,
+        ServerStatus::Stopped
+    ));
 }
 
 #[test]
 fn bind_picker_lists_this_machines_interface_addresses() {
     let mut settings = Settings::default();
     settings.tab = Tab::TcpServer;
-    settings.tcp_server.bind = "0.0.0.0".into();
+    settings.tcp_server_mut().bind = "0.0.0.0".into();
     let mut h = harness(settings);
     h.get_by_label("Bind address").click();
     h.step();
@@ -175,5 +184,5 @@ fn bind_picker_lists_this_machines_interface_addresses() {
     lo.click();
     h.step();
     h.step();
-    assert_eq!(h.state().tcp_server.settings.bind, "127.0.0.1");
+    assert_eq!(h.state().tcp_server.current().settings.bind, "127.0.0.1");
 }

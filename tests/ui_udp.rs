@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use common::{harness, shows, step_until};
 use egui_kittest::kittest::Queryable as _;
-use sockpit::app::{Settings, Tab};
-use sockpit::tabs::udp::UdpStatus;
+use sockpit::gui::app::{Settings, Tab};
+use sockpit::gui::tabs::udp::UdpStatus;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -29,18 +29,18 @@ fn settle(h: &mut H) {
 fn bound_tab(remote_port: &str) -> (H, std::net::SocketAddr) {
     let mut settings = Settings::default();
     // Multicast joins stay on the loopback interface: no IGMP on a real network.
-    settings.udp.multicast_interface = "lo".into();
+    settings.udp_mut().multicast_interface = "lo".into();
     settings.tab = Tab::Udp;
-    settings.udp.bind = "127.0.0.1".into();
-    settings.udp.port = "0".into();
-    settings.udp.remote_host = "127.0.0.1".into();
-    settings.udp.remote_port = remote_port.into();
+    settings.udp_mut().bind = "127.0.0.1".into();
+    settings.udp_mut().port = "0".into();
+    settings.udp_mut().remote_host = "127.0.0.1".into();
+    settings.udp_mut().remote_port = remote_port.into();
     let mut h = harness(settings);
     h.get_by_label("Bind").click();
     step_until(&mut h, "bound", WAIT, |h| {
-        matches!(h.state().udp.status, UdpStatus::Bound(_))
+        matches!(h.state().udp.current().status, UdpStatus::Bound(_))
     });
-    let local = h.state().udp.bound().unwrap();
+    let local = h.state().udp.current().bound().unwrap();
     settle(&mut h);
     assert!(shows(&h, &format!("Bound to {local}.")));
     (h, local)
@@ -79,7 +79,7 @@ fn received_datagrams_show_their_sender_and_reply_goes_back_to_it() {
     h.get_by_label("Reply to sender").click();
     settle(&mut h);
     assert_eq!(
-        h.state().udp.settings.remote_port,
+        h.state().udp.current().settings.remote_port,
         peer.local_addr().unwrap().port().to_string()
     );
     send_message(&mut h, "back at you");
@@ -97,11 +97,12 @@ fn a_bad_destination_port_is_explained_and_nothing_is_sent() {
     let (mut h, _) = bound_tab("70000");
     send_message(&mut h, "must not leave");
     assert!(shows(&h, "Destination: Port 70000 is out of range"));
-    assert_eq!(h.state().udp.log.counters().tx_bytes, 0);
+    assert_eq!(h.state().udp.current().log().counters().tx_bytes, 0);
     // The typed message is kept for the user to send again.
     assert!(
         h.state()
             .udp
+            .current()
             .settings
             .send_box
             .text
@@ -130,7 +131,7 @@ fn an_invalid_group_is_explained() {
     h.get_by_label("Join").click();
     settle(&mut h);
     assert!(shows(&h, "is not a multicast address"));
-    assert!(h.state().udp.memberships.is_empty());
+    assert!(h.state().udp.current().memberships.is_empty());
 }
 
 #[test]
@@ -139,12 +140,77 @@ fn joined_groups_are_listed_and_can_be_left() {
     replace_text(&mut h, "Group", "239.255.77.13");
     h.get_by_label("Join").click();
     step_until(&mut h, "joined", WAIT, |h| {
-        !h.state().udp.memberships.is_empty()
+        !h.state().udp.current().memberships.is_empty()
     });
     settle(&mut h);
     assert!(shows(&h, "239.255.77.13 on 127.0.0.1"));
     h.get_by_label("Leave 239.255.77.13").click();
     step_until(&mut h, "left", WAIT, |h| {
-        h.state().udp.memberships.is_empty()
+        h.state().udp.current().memberships.is_empty()
     });
+}
+
+/// A payload too big for one datagram is refused next to the send box, and nothing is sent
+/// (the worker used to pass it to the OS and report its error after the fact).
+#[test]
+fn a_payload_too_big_for_a_datagram_is_refused_and_nothing_is_sent() {
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let (mut h, _) = bound_tab(&peer.local_addr().unwrap().port().to_string());
+    send_message(&mut h, &"a".repeat(70_000));
+    settle(&mut h);
+    assert!(shows(&h, "a UDP datagram holds at most 65,507 bytes"));
+    assert_eq!(h.state().udp.current().log().counters().tx_bytes, 0);
+    let mut buf = [0u8; 16];
+    assert!(peer.recv_from(&mut buf).is_err(), "nothing arrives");
+}
+
+/// The UX issue's item 8: an error that comes does not move the send row (the next click lands
+/// where the user aimed), and a "Port unreachable" about the closed socket goes with it.
+#[test]
+fn an_error_keeps_the_send_row_in_place_and_close_clears_it() {
+    let closed = {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let (mut h, _) = bound_tab(&closed.to_string());
+    let send_at = h.get_by_label("Send").rect();
+    let message_at = h.get_by_label("Message").rect();
+    let host_at = h.get_by_label("Remote host").rect();
+    send_message(&mut h, "ping");
+    step_until(&mut h, "port unreachable message", WAIT, |h| {
+        shows(h, "Port unreachable")
+    });
+    settle(&mut h);
+    assert_eq!(
+        h.get_by_label("Send").rect(),
+        send_at,
+        "the Send button stayed"
+    );
+    assert_eq!(
+        h.get_by_label("Message").rect(),
+        message_at,
+        "the message field stayed"
+    );
+    assert_eq!(
+        h.get_by_label("Remote host").rect(),
+        host_at,
+        "the destination row stayed"
+    );
+    h.get_by_label("Close").click();
+    step_until(&mut h, "closed", WAIT, |h| {
+        matches!(h.state().udp.current().status, UdpStatus::Closed)
+    });
+    settle(&mut h);
+    assert!(
+        !h.query_all_by_label_contains("Destination: Port unreachable")
+            .any(|_| true),
+        "the error about the closed socket is gone"
+    );
+    assert_eq!(
+        h.get_by_label("Send").rect(),
+        send_at,
+        "and nothing moved back"
+    );
 }

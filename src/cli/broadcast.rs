@@ -1,14 +1,15 @@
-//! `sockpit broadcast` and `sockpit wol`: the Broadcast tab's engine without its window.
+//! `sockpit broadcast` and `sockpit wol`: the broadcast engine's planner and worker, as the
+//! Broadcast tab uses them.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::{CliError, OutputArgs, PayloadArgs};
+use super::{CliError, OutputArgs, PayloadArgs, parse_ms, parse_secs};
+use crate::engine::broadcast::plan::{self, PlanInput, TargetKind};
+use crate::engine::broadcast::{Preset, run_probe};
 use crate::net::iface::{InterfaceV4, ipv4_interfaces};
-use crate::tabs::broadcast::{BroadcastSettings, BroadcastTab, Preset, RunStatus, TargetKind};
-use crate::worker::no_wake;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PresetArg {
@@ -55,19 +56,20 @@ pub struct BroadcastArgs {
     pub source_port: u16,
     #[command(flatten)]
     pub payload: PayloadArgs,
-    /// Seconds to listen for replies after the last send.
+    /// Seconds to listen for replies after the last send, 0.001 to 31536000.
     #[arg(
         long,
         visible_alias = "timeout",
         value_name = "SECS",
-        default_value_t = 2.0
+        default_value_t = 2.0,
+        value_parser = parse_secs
     )]
     pub listen: f64,
     /// How many times to send.
     #[arg(long, default_value_t = 1)]
     pub sends: u32,
-    /// Milliseconds between sends.
-    #[arg(long, value_name = "MS", default_value_t = 500)]
+    /// Milliseconds between sends (at most a year).
+    #[arg(long, value_name = "MS", default_value_t = 500, value_parser = parse_ms)]
     pub every_ms: u64,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -75,7 +77,8 @@ pub struct BroadcastArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct WolArgs {
-    /// The MAC address of the machine to wake (00:11:22:33:44:55).
+    /// The MAC address of the machine to wake: 00:11:22:33:44:55, 00-11-22-33-44-55,
+    /// 0011.2233.4455 or 001122334455.
     pub mac: String,
     /// Interface whose broadcast address gets the packet: its name or IPv4 address.
     #[arg(long, short)]
@@ -96,40 +99,8 @@ fn find_interface(wanted: &str) -> Result<InterfaceV4, CliError> {
         })
 }
 
-/// Runs the tab's engine until the run is over.
-fn finish(tab: &mut BroadcastTab) -> Result<(), CliError> {
-    let deadline = Instant::now() + Duration::from_hours(24);
-    while Instant::now() < deadline {
-        tab.drain_events();
-        match &tab.status {
-            RunStatus::Done { .. } => return Ok(()),
-            RunStatus::Failed(m) | RunStatus::WorkerFailed(m) => {
-                return Err(CliError::Network(m.clone()));
-            }
-            _ => {}
-        }
-        if let Some(e) = &tab.target_error {
-            return Err(CliError::Network(e.clone()));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Err(CliError::Timeout("the run did not finish".to_owned()))
-}
-
-fn refused(tab: &BroadcastTab) -> CliError {
-    let why = [
-        &tab.interface_error,
-        &tab.target_error,
-        &tab.wol_error,
-        &tab.settings.send_box.error,
-    ]
-    .into_iter()
-    .flatten()
-    .cloned()
-    .collect::<Vec<_>>()
-    .join(" ");
-    CliError::Usage(why)
-}
+/// Longest a run may take beyond its own sends and listening.
+const RUN_SLACK: Duration = Duration::from_secs(30);
 
 pub fn run(args: &BroadcastArgs) -> Result<(), CliError> {
     let iface = find_interface(&args.interface)?;
@@ -140,50 +111,56 @@ pub fn run(args: &BroadcastArgs) -> Result<(), CliError> {
             "the custom preset needs --send TEXT or --hex HEX".to_owned(),
         ));
     }
-    let settings = BroadcastSettings {
+    let mut input = PlanInput {
         interface_addr: iface.addr.to_string(),
+        target: TargetKind::Directed,
+        group: String::new(),
+        unicast_host: String::new(),
+        port: "48899".to_owned(),
         source_port: args.source_port.to_string(),
         listen_ms: (args.listen.max(0.0) * 1000.0) as u64,
         sends: args.sends.max(1),
         repeat_ms: args.every_ms.max(1),
-        encoding: args.output.encoding,
-        ..BroadcastSettings::default()
+        ttl: 1,
     };
-    let mut tab = BroadcastTab::new(settings, no_wake());
-    tab.set_preset(preset);
+    if let Some((target, group, port)) = plan::preset_target(preset) {
+        input.target = target;
+        input.group = group.map(|g| g.to_string()).unwrap_or_default();
+        input.port = port.to_string();
+    }
     match args.target.as_deref() {
         None => {}
-        Some("directed") => tab.settings.target = TargetKind::Directed,
-        Some("limited") => tab.settings.target = TargetKind::Limited,
+        Some("directed") => input.target = TargetKind::Directed,
+        Some("limited") => input.target = TargetKind::Limited,
         Some(addr) => match addr.parse::<std::net::IpAddr>() {
             Ok(ip) if ip.is_multicast() => {
-                tab.settings.target = TargetKind::Multicast;
-                tab.settings.group = ip.to_string();
+                input.target = TargetKind::Multicast;
+                input.group = ip.to_string();
             }
             _ => {
-                tab.settings.target = TargetKind::Unicast;
-                addr.clone_into(&mut tab.settings.unicast_host);
+                input.target = TargetKind::Unicast;
+                addr.clone_into(&mut input.unicast_host);
             }
         },
     }
     if let Some(port) = args.port {
-        tab.settings.port = port.to_string();
+        input.port = port.to_string();
     }
-    if !tab.run(if preset == Preset::Custom {
-        custom
-    } else {
-        None
-    }) {
-        return Err(refused(&tab));
-    }
+    let payload = match (preset.request(), custom) {
+        (Some(p), _) | (None, Some(p)) => p,
+        (None, None) => Vec::new(),
+    };
+    let probe = plan::plan_probe(&input, std::slice::from_ref(&iface), payload)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let budget = probe.listen + probe.repeat_every.unwrap_or_default() * probe.sends + RUN_SLACK;
     let mut p = args.output.printer();
     p.status(
         "started",
         &format!("Probing on {} with {}…", iface.describe(), preset.name()),
         json!({ "interface": iface.name, "preset": preset.name() }),
     );
-    finish(&mut tab)?;
-    let rows: Vec<_> = tab.responders.iter().cloned().collect();
+    let outcome = run_probe(probe, preset, budget).map_err(CliError::Network)?;
+    let rows: Vec<_> = outcome.responders.iter().cloned().collect();
     if !p.json {
         p.line(&format!(
             "{:<22} {:>7} {:>9}  {}",
@@ -233,22 +210,19 @@ pub fn run(args: &BroadcastArgs) -> Result<(), CliError> {
 }
 
 pub fn wol(args: &WolArgs) -> Result<(), CliError> {
-    crate::tabs::broadcast::presets::parse_mac(&args.mac).map_err(CliError::Usage)?;
+    let mac = crate::engine::broadcast::presets::parse_mac(&args.mac).map_err(CliError::Usage)?;
     let iface = find_interface(&args.interface)?;
-    let settings = BroadcastSettings {
-        interface_addr: iface.addr.to_string(),
-        wol_mac: args.mac.clone(),
-        ..BroadcastSettings::default()
-    };
-    let mut tab = BroadcastTab::new(settings, no_wake());
-    if !tab.wake_on_lan() {
-        return Err(refused(&tab));
-    }
-    finish(&mut tab)?;
+    let probe = plan::wake_on_lan_probe(
+        &args.mac,
+        std::slice::from_ref(&iface),
+        &iface.addr.to_string(),
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    run_probe(probe, Preset::Custom, RUN_SLACK).map_err(CliError::Network)?;
     let mut p = super::Printer::stdout(false, false, crate::codec::TextEncoding::Utf8);
     p.line(&format!(
         "Magic packet for {} sent to {}:9 on {}.",
-        args.mac.trim(),
+        crate::iptools::vendor::Mac(mac),
         iface.broadcast,
         iface.name
     ));

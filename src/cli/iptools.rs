@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use clap::Args;
 use serde_json::json;
 
-use super::{CliError, Printer};
+use super::{CliError, Printer, parse_ms, parse_tcp_port};
 use crate::codec::TextEncoding;
 use crate::iptools::neighbours;
 use crate::iptools::sockets;
@@ -30,8 +30,8 @@ pub struct SweepArgs {
     /// The IPv4 subnet to sweep, e.g. 192.168.1.0/24.
     #[arg(value_name = "SUBNET")]
     pub subnet: String,
-    /// TCP ports to try on every host (comma-separated, at most 16).
-    #[arg(long, value_delimiter = ',', value_name = "PORTS")]
+    /// TCP ports to try on every host (comma-separated, 1–65535, at most 16).
+    #[arg(long, value_delimiter = ',', value_name = "PORTS", value_parser = parse_tcp_port)]
     pub ports: Vec<u16>,
     /// Sweep more than a /22 (up to a /16) without asking.
     #[arg(long)]
@@ -39,8 +39,8 @@ pub struct SweepArgs {
     /// Skip reverse-DNS names.
     #[arg(long)]
     pub no_dns: bool,
-    /// Milliseconds each batch of probes waits for answers.
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    /// Milliseconds each batch of probes waits for answers (at most a year).
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = parse_ms)]
     pub timeout_ms: u64,
     /// One JSON object per host instead of a table.
     #[arg(long)]
@@ -159,12 +159,8 @@ pub fn subnet(args: &SubnetArgs) -> Result<(), CliError> {
 }
 
 pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
-    let net: ipnet::Ipv4Net = args.subnet.trim().parse().map_err(|_| {
-        CliError::Usage(format!(
-            "\"{}\" is not an IPv4 subnet: write it like 192.168.1.0/24",
-            args.subnet
-        ))
-    })?;
+    let net = crate::iptools::sweep::parse_sweep_range(&args.subnet)
+        .map_err(|e| CliError::Usage(format!("sweep range: {e}")))?;
     if let SweepSize::NeedsConfirmation { addresses } = SweepSize::of(net.trunc())
         && !args.yes
     {

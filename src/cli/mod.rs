@@ -16,10 +16,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::app::Tab;
 use crate::codec::TextEncoding;
-use crate::ui::SendBox;
-use crate::ui::send_box::SendMode;
+use crate::codec::payload::{LineEnding, PayloadSpec, SendMode, encode_payload};
+use crate::net::host::quote;
 
 pub use output::Printer;
 
@@ -69,34 +68,24 @@ pub enum TabArg {
     IpTools,
 }
 
-impl From<TabArg> for Tab {
-    fn from(t: TabArg) -> Self {
-        match t {
-            TabArg::TcpServer => Self::TcpServer,
-            TabArg::TcpClient => Self::TcpClient,
-            TabArg::Udp => Self::Udp,
-            TabArg::Broadcast => Self::Broadcast,
-            TabArg::IpTools => Self::IpTools,
-        }
-    }
-}
-
-/// Start-up options for the window: open a tab with its session already started, as if the
-/// user had clicked Start / Connect / Bind. Errors show in the tab as usual.
+/// Start-up options for the window: open tabs with sessions already started, as if the user
+/// had clicked Start / Connect / Bind. `--listen`, `--connect` and `--bind` may repeat: each
+/// address gets its own session of its tab (the first the tab's first session, and so on).
+/// Errors show in the session as usual.
 #[derive(Debug, Clone, Default, Args)]
 pub struct GuiArgs {
     /// The tab to open.
     #[arg(long, value_enum)]
     pub tab: Option<TabArg>,
-    /// Start the TCP Server on ADDRESS:PORT.
+    /// Start a TCP Server session on ADDRESS:PORT (repeat for more sessions).
     #[arg(long, value_name = "ADDRESS:PORT")]
-    pub listen: Option<SocketAddr>,
-    /// Connect the TCP Client to HOST:PORT.
+    pub listen: Vec<SocketAddr>,
+    /// Connect a TCP Client session to HOST:PORT (repeat for more sessions).
     #[arg(long, value_name = "HOST:PORT")]
-    pub connect: Option<String>,
-    /// Bind the UDP tab to ADDRESS:PORT.
+    pub connect: Vec<String>,
+    /// Bind a UDP session to ADDRESS:PORT (repeat for more sessions).
     #[arg(long, value_name = "ADDRESS:PORT")]
-    pub bind: Option<SocketAddr>,
+    pub bind: Vec<SocketAddr>,
     /// Text encoding for every tab (utf-8, gbk, gb18030, big5, shift_jis, …).
     #[arg(long, value_parser = parse_encoding)]
     pub encoding: Option<TextEncoding>,
@@ -158,15 +147,15 @@ impl PayloadArgs {
             (None, Some(h)) => (h.clone(), SendMode::Hex),
             (None, None) => return Ok(None),
         };
-        let send_box = SendBox {
-            text,
+        encode_payload(&PayloadSpec {
+            text: &text,
             mode,
-            ..SendBox::default()
-        };
-        send_box
-            .payload(encoding)
-            .map(Some)
-            .map_err(CliError::Usage)
+            escapes: true,
+            line_ending: LineEnding::None,
+            encoding,
+        })
+        .map(Some)
+        .map_err(CliError::Usage)
     }
 }
 
@@ -190,8 +179,88 @@ impl OutputArgs {
     }
 }
 
+/// The shortest time a seconds argument (`--timeout`, `--duration`, `--listen`) may give.
+pub const MIN_SECS: f64 = 0.001;
+/// The longest: one year (365 days). Longer than any session, and far from where
+/// `Instant + Duration` overflows (about 9.2e18 s, where the float conversion already panics).
+pub const MAX_SECS: f64 = 31_536_000.0;
+/// The longest time a milliseconds argument (`--quiet-ms`, `--every-ms`, `--timeout-ms`) may
+/// give: the same year.
+pub const MAX_MS: u64 = 31_536_000_000;
+
+/// A seconds argument: a decimal number from 0.001 to 31536000 (one year). `inf`, `nan`,
+/// negative and larger numbers are refused here, before any socket is opened.
+pub fn parse_secs(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let value: f64 = t.parse().map_err(|_| {
+        format!(
+            "\"{}\" is not a number of seconds: write e.g. 5 or 0.5",
+            quote(t)
+        )
+    })?;
+    if value.is_finite() && (MIN_SECS..=MAX_SECS).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{} s is out of range: use {MIN_SECS} to {MAX_SECS} seconds (one year)",
+            quote(t)
+        ))
+    }
+}
+
+/// A milliseconds argument: a whole number from 0 to 31536000000 (one year).
+pub fn parse_ms(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let out_of_range = || {
+        format!(
+            "{} ms is out of range: use 0 to {MAX_MS} milliseconds (one year)",
+            quote(t)
+        )
+    };
+    if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "\"{}\" is not a number of milliseconds: write a whole number, e.g. 300",
+            quote(t)
+        ));
+    }
+    match t.parse::<u64>() {
+        Ok(ms) if ms <= MAX_MS => Ok(ms),
+        _ => Err(out_of_range()),
+    }
+}
+
+/// A TCP port to probe: 1–65535 (port 0 cannot be connected to).
+pub fn parse_tcp_port(text: &str) -> Result<u16, String> {
+    crate::net::parse_port(text, false)
+}
+
+/// Seconds as a `Duration`. The arguments are checked by [`parse_secs`]; the clamp keeps this
+/// panic-free for any value all the same.
 fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s.max(0.0))
+    Duration::try_from_secs_f64(s.clamp(0.0, MAX_SECS)).unwrap_or(Duration::ZERO)
+}
+
+/// A UDP payload larger than one datagram can hold is a usage error, found before binding.
+/// The family is the destination's when it is an address literal, else the bound socket's;
+/// replies go back over the bound socket's family.
+fn check_datagram_sizes(
+    bind: SocketAddr,
+    payload: Option<&[u8]>,
+    to: Option<&(String, u16)>,
+    reply: Option<&[u8]>,
+) -> Result<(), CliError> {
+    let to_v6 = to
+        .and_then(|(host, _)| host.parse::<std::net::IpAddr>().ok())
+        .map_or(bind.is_ipv6(), |ip| ip.is_ipv6());
+    if let Some(bytes) = payload {
+        crate::net::check_datagram_len(bytes.len(), to_v6)
+            .map_err(|e| CliError::Usage(format!("--send/--hex: {e}")))?;
+    }
+    if let Some(bytes) = reply {
+        crate::net::check_datagram_len(bytes.len(), bind.is_ipv6())
+            .map_err(|e| CliError::Usage(format!("--reply: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Runs a headless subcommand.
@@ -212,23 +281,27 @@ pub fn run(command: CliCommand) -> Result<(), CliError> {
     }
 }
 
-/// Splits `HOST:PORT` (`[::1]:80` for IPv6 literals).
+/// Splits `HOST:PORT` (`[::1]:80` for IPv6 literals) and checks the host (see
+/// [`crate::net::parse_host`]): the host returned is what the resolver is given, with an
+/// international name in punycode.
 pub fn split_host_port(text: &str) -> Result<(String, u16), CliError> {
+    let shown = quote(text);
     let bad = |why: &str| {
         CliError::Usage(format!(
-            "\"{text}\": {why}; write HOST:PORT, e.g. 192.168.1.10:8080 or [::1]:8080"
+            "\"{shown}\": {why}; write HOST:PORT, e.g. 192.168.1.10:8080 or [::1]:8080"
         ))
     };
     let (host, port) = text.rsplit_once(':').ok_or_else(|| bad("no port"))?;
-    if host.contains(':') && !host.starts_with('[') {
+    if host.contains(':') && !host.trim_start().starts_with('[') {
         return Err(bad("an IPv6 address needs brackets"));
     }
-    let host = crate::net::normalize_host(host);
-    if host.is_empty() {
+    if host.trim().is_empty() {
         return Err(bad("no host"));
     }
     let port = crate::net::parse_port(port, false).map_err(|e| bad(&e))?;
-    Ok((host.to_owned(), port))
+    let host =
+        crate::net::parse_host(host).map_err(|e| CliError::Usage(format!("\"{shown}\": {e}")))?;
+    Ok((host.to_string(), port))
 }
 
 #[cfg(test)]
@@ -249,6 +322,61 @@ mod tests {
         assert!(split_host_port("127.0.0.1").is_err());
         assert!(split_host_port("::1:80").is_err());
         assert!(split_host_port("host:99999").is_err());
+    }
+
+    #[test]
+    fn seconds_and_milliseconds_have_a_range() {
+        assert_eq!(parse_secs("0.5"), Ok(0.5));
+        assert_eq!(parse_secs("31536000"), Ok(MAX_SECS));
+        for bad in [
+            "inf",
+            "-inf",
+            "nan",
+            "1e19",
+            "0",
+            "-1",
+            "0.0005",
+            "31536000.5",
+        ] {
+            assert!(
+                parse_secs(bad).unwrap_err().contains("out of range"),
+                "{bad}"
+            );
+        }
+        assert!(parse_secs("soon").unwrap_err().contains("not a number"));
+        assert_eq!(parse_ms("300"), Ok(300));
+        assert_eq!(parse_ms("0"), Ok(0));
+        assert!(
+            parse_ms("18446744073709551615")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            parse_ms("99999999999999999999")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(parse_ms("-5").unwrap_err().contains("not a number"));
+        assert_eq!(secs(f64::INFINITY), Duration::from_hours(365 * 24));
+        assert_eq!(secs(f64::NAN), Duration::ZERO);
+    }
+
+    #[test]
+    fn host_port_checks_the_host() {
+        for (text, says) in [
+            ("a b:80", "cannot be in a host name"),
+            ("[::1:7001", "not closed"),
+            ("256.1.1.1:80", "not an IPv4 address"),
+        ] {
+            let Err(CliError::Usage(m)) = split_host_port(text) else {
+                panic!("{text} accepted");
+            };
+            assert!(m.contains(says), "{text}: {m}");
+        }
+        assert_eq!(
+            split_host_port("bücher.example:80"),
+            Ok(("xn--bcher-kva.example".into(), 80))
+        );
     }
 
     #[test]

@@ -16,7 +16,14 @@ pub struct Printer {
     pub json: bool,
     pub hex_out: bool,
     pub encoding: TextEncoding,
+    /// A payload's display text, reused from record to record: a fast sender's reads are
+    /// up to 512 KiB, so a fresh buffer each time (four times that for binary) was
+    /// allocated and faulted in for every one.
+    text: Vec<u8>,
 }
+
+/// The largest [`Printer::text`] kept between records.
+const KEEP_TEXT_BYTES: usize = 4 << 20;
 
 /// The local UTC offset, so readable times match the wall clock.
 fn utc_offset() -> i64 {
@@ -31,6 +38,7 @@ impl Printer {
             json,
             hex_out,
             encoding,
+            text: Vec::new(),
         }
     }
 
@@ -42,7 +50,6 @@ impl Printer {
 
     /// A payload that crossed the wire: `rx`/`tx` with the peer.
     pub fn record(&mut self, dir: &str, peer: Option<SocketAddr>, bytes: &[u8]) {
-        let text = self.encoding.decode_for_display(bytes);
         let time_us = now_us();
         if self.json {
             let mut v = json!({
@@ -50,7 +57,7 @@ impl Printer {
                 "time_us": time_us,
                 "peer": peer.map(|p| p.to_string()),
                 "len": bytes.len(),
-                "text": text,
+                "text": self.encoding.decode_for_display(bytes),
             });
             if self.hex_out {
                 v["hex"] = json!(format_hex(bytes));
@@ -58,14 +65,23 @@ impl Printer {
             self.object(&v);
             return;
         }
+        // The display text goes out as the decoder's bytes, with no `String` in between.
+        self.text.clear();
+        self.encoding
+            .decode_for_display_to_vec(bytes, &mut self.text);
+        self.text.push(b'\n');
         let time = format_time_us(time_us, utc_offset());
         let peer = peer.map(|p| format!(" {p}")).unwrap_or_default();
         let dir = dir.to_ascii_uppercase();
-        let _ = writeln!(self.out, "{time} {dir}{peer} {} B: {text}", bytes.len());
+        let _ = write!(self.out, "{time} {dir}{peer} {} B: ", bytes.len());
+        let _ = self.out.write_all(&self.text);
         if self.hex_out {
             let _ = writeln!(self.out, "    {}", format_hex(bytes));
         }
         let _ = self.out.flush();
+        if self.text.capacity() > KEEP_TEXT_BYTES {
+            self.text = Vec::new();
+        }
     }
 
     /// A state change (listening, connected, closed…): stderr when readable, an object with

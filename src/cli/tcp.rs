@@ -1,25 +1,42 @@
-//! `sockpit tcp-server` and `sockpit tcp-client`, on the tabs' workers.
+//! `sockpit tcp-server` and `sockpit tcp-client`, on the engine's TCP workers.
 
-use std::io::BufRead as _;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::{CliError, OutputArgs, PayloadArgs, secs, split_host_port};
-use crate::net::NetError;
-use crate::tabs::tcp_client::{
+use super::{CliError, OutputArgs, PayloadArgs, parse_ms, parse_secs, secs, split_host_port};
+use crate::engine::tcp_client::{
     CloseReason, Command as ClientCommand, ConnectOptions, EventKind as ClientEvent,
     TcpClientHandle,
 };
-use crate::tabs::tcp_server::{
+use crate::engine::tcp_server::{
     Command as ServerCommand, EventKind as ServerEvent, ServerOptions, TcpServerHandle,
 };
-use crate::worker::{SessionId, no_wake};
+use crate::engine::worker::{SessionId, no_wake};
+use crate::net::NetError;
 
 const S: SessionId = SessionId(1);
 const TICK: Duration = Duration::from_millis(50);
+/// How long a command may wait for room in the worker's queue. The worker takes commands on
+/// every turn, so only a hung worker makes this run out.
+const COMMAND_WAIT: Duration = Duration::from_secs(30);
+/// `--stdin` reads no further while this many bytes it sent are not yet written to the
+/// socket: a peer that does not read holds the input back instead of filling memory.
+const STDIN_WINDOW_BYTES: usize = 4 * 1024 * 1024;
+/// Longest `--stdin` line; a longer one is reported and skipped, never held whole.
+const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Hands a command to the worker, waiting while its queue is full (back-pressure).
+fn command<C: Send + 'static, E: crate::engine::worker::WorkerEvent>(
+    worker: &crate::engine::worker::WorkerHandle<C, E>,
+    c: C,
+) -> Result<(), CliError> {
+    worker
+        .send_wait(c, COMMAND_WAIT)
+        .map_err(|e| CliError::Network(e.to_string()))
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
@@ -32,8 +49,8 @@ pub struct ServerArgs {
     /// Send back everything a client sends.
     #[arg(long)]
     pub echo: bool,
-    /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_name = "SECS")]
+    /// Stop after this many seconds, 0.001 to 31536000 (default: until Ctrl-C).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub duration: Option<f64>,
     /// Greet each client with this when it connects (--send TEXT or --hex HEX).
     #[command(flatten)]
@@ -49,14 +66,17 @@ pub fn server(args: &ServerArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
     let mut options = ServerOptions::new(SocketAddr::new(args.bind, args.port));
     options.echo = args.echo;
-    server.send(ServerCommand::Start {
-        session: S,
-        options,
-    });
+    command(
+        &server,
+        ServerCommand::Start {
+            session: S,
+            options,
+        },
+    )?;
     let deadline = args.duration.map(|d| Instant::now() + secs(d));
     loop {
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            server.send(ServerCommand::Stop { session: S });
+            command(&server, ServerCommand::Stop { session: S })?;
             let stop_by = Instant::now() + Duration::from_secs(5);
             while Instant::now() < stop_by {
                 if let Ok(e) = server.events().recv_timeout(TICK)
@@ -89,20 +109,51 @@ pub fn server(args: &ServerArgs) -> Result<(), CliError> {
                     json!({ "peer": peer.to_string() }),
                 );
                 if let Some(bytes) = &greeting {
-                    server.send(ServerCommand::Send {
-                        session: S,
-                        target: crate::tabs::tcp_server::Target::Clients(vec![client]),
-                        bytes: bytes.clone(),
-                    });
+                    command(
+                        &server,
+                        ServerCommand::Send {
+                            session: S,
+                            target: crate::engine::tcp_server::Target::Clients(vec![client]),
+                            bytes: bytes.clone(),
+                        },
+                    )?;
                 }
             }
+            ServerEvent::ClientFinished { peer, .. } => p.status(
+                "finished",
+                &format!("Client {peer} finished sending (half-close); it can still be sent to."),
+                json!({ "peer": peer.to_string() }),
+            ),
+            ServerEvent::SendRefused {
+                peer, len, reason, ..
+            } => p.status(
+                "error",
+                &format!("Not sent to {peer} ({len} B): {reason}."),
+                json!({ "peer": peer.to_string(), "len": len }),
+            ),
             ServerEvent::Received { peer, bytes, .. } => p.record("rx", Some(peer), &bytes),
             ServerEvent::Sent { peer, bytes, .. } => p.record("tx", Some(peer), &bytes),
-            ServerEvent::ClientClosed { peer, reason, .. } => p.status(
-                "closed",
-                &format!("Client {peer} disconnected: {reason:?}."),
-                json!({ "peer": peer.to_string(), "reason": format!("{reason:?}") }),
-            ),
+            ServerEvent::ClientClosed {
+                peer,
+                reason,
+                unsent_bytes,
+                ..
+            } => {
+                let unsent = if unsent_bytes > 0 {
+                    format!(" {unsent_bytes} B queued for it were not sent.")
+                } else {
+                    String::new()
+                };
+                p.status(
+                    "closed",
+                    &format!("Client {peer} disconnected: {reason}.{unsent}"),
+                    json!({
+                        "peer": peer.to_string(),
+                        "reason": reason.to_string(),
+                        "unsent_bytes": unsent_bytes,
+                    }),
+                );
+            }
             ServerEvent::AcceptError { message } => {
                 p.status("error", &format!("Accept failed: {message}"), json!({}));
             }
@@ -129,8 +180,8 @@ pub struct ClientArgs {
     pub target: String,
     #[command(flatten)]
     pub payload: PayloadArgs,
-    /// Seconds to wait for the connection and for the reply.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    /// Seconds to wait for the connection and for the reply, 0.001 to 31536000.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_secs)]
     pub timeout: f64,
     /// Keep one connection open and send each line read from standard input.
     #[arg(long, conflicts_with_all = ["send", "hex"])]
@@ -138,8 +189,9 @@ pub struct ClientArgs {
     /// Line ending appended to each --stdin line.
     #[arg(long, value_enum, default_value = "lf")]
     pub line_ending: LineEndingArg,
-    /// A reply is complete once the peer has been quiet this long (milliseconds).
-    #[arg(long, value_name = "MS", default_value_t = 300)]
+    /// A reply is complete once the peer has been quiet this long (milliseconds, at most a
+    /// year).
+    #[arg(long, value_name = "MS", default_value_t = 300, value_parser = parse_ms)]
     pub quiet_ms: u64,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -162,10 +214,15 @@ pub fn client(args: &ClientArgs) -> Result<(), CliError> {
     let mut options = ConnectOptions::new(host, port);
     options.connect_timeout = timeout.max(Duration::from_millis(1));
     options.nodelay = true;
-    client.send(ClientCommand::Connect {
-        session: S,
-        options,
-    });
+    // At the end, what was accepted is written out for as long as the peer keeps taking it.
+    options.linger = timeout.max(Duration::from_millis(1));
+    command(
+        &client,
+        ClientCommand::Connect {
+            session: S,
+            options,
+        },
+    )?;
     // Connect.
     let connect_by = Instant::now() + timeout + Duration::from_secs(5);
     loop {
@@ -200,7 +257,7 @@ pub fn client(args: &ClientArgs) -> Result<(), CliError> {
     }
     let sent = payload.is_some();
     if let Some(bytes) = payload {
-        client.send(ClientCommand::Send { session: S, bytes });
+        command(&client, ClientCommand::Send { session: S, bytes })?;
     }
     // Wait for the reply: the first bytes within the timeout, then until the peer is quiet.
     let wait_until = Instant::now() + timeout;
@@ -229,29 +286,93 @@ pub fn client(args: &ClientArgs) -> Result<(), CliError> {
                 quiet_until = Some(Instant::now() + quiet);
             }
             ClientEvent::Sent { peer, bytes } => p.record("tx", Some(peer), &bytes),
-            ClientEvent::Closed { remote, reason } => {
-                return closed(&mut p, remote, &reason, sent && quiet_until.is_none(), args);
+            ClientEvent::PeerFinished { remote } => {
+                p.status(
+                    "finished",
+                    &format!("{remote} finished sending (half-close)."),
+                    json!({ "remote": remote.to_string() }),
+                );
+                if sent && quiet_until.is_none() {
+                    return Err(CliError::Network(format!(
+                        "{} closed the connection without replying",
+                        args.target
+                    )));
+                }
+                // The reply is complete.
+                break;
+            }
+            ClientEvent::Closed {
+                remote,
+                reason,
+                unsent_bytes,
+            } => {
+                return closed(
+                    &mut p,
+                    remote,
+                    &reason,
+                    unsent_bytes,
+                    sent && quiet_until.is_none(),
+                    args,
+                );
             }
             ClientEvent::SendRejected { reason } => return Err(CliError::Network(reason)),
             _ => {}
         }
     }
-    client.send(ClientCommand::Disconnect { session: S });
-    Ok(())
+    disconnect(&client, &mut p, args)
+}
+
+/// Ends the session and waits until the worker has written what it accepted (or given up
+/// on it after the linger time, which is then an error naming the bytes left).
+fn disconnect(
+    client: &TcpClientHandle,
+    p: &mut super::Printer,
+    args: &ClientArgs,
+) -> Result<(), CliError> {
+    command(client, ClientCommand::Disconnect { session: S })?;
+    loop {
+        let Ok(event) = client.events().recv_timeout(COMMAND_WAIT) else {
+            return Err(CliError::Network(
+                "the connection worker did not finish closing".to_owned(),
+            ));
+        };
+        match event.kind {
+            ClientEvent::Sent { peer, bytes } => p.record("tx", Some(peer), &bytes),
+            ClientEvent::Received { peer, bytes } => p.record("rx", Some(peer), &bytes),
+            ClientEvent::Closed {
+                remote,
+                reason,
+                unsent_bytes,
+            } => return closed(p, remote, &reason, unsent_bytes, false, args),
+            ClientEvent::Stopped => return Ok(()),
+            _ => {}
+        }
+    }
 }
 
 fn closed(
     p: &mut super::Printer,
     remote: SocketAddr,
     reason: &CloseReason,
+    unsent_bytes: usize,
     awaiting_reply: bool,
     args: &ClientArgs,
 ) -> Result<(), CliError> {
     p.status(
         "closed",
-        &format!("Connection to {remote} closed: {reason:?}."),
-        json!({ "remote": remote.to_string(), "reason": format!("{reason:?}") }),
+        &format!("Connection to {remote} closed: {reason}."),
+        json!({
+            "remote": remote.to_string(),
+            "reason": reason.to_string(),
+            "unsent_bytes": unsent_bytes,
+        }),
     );
+    if unsent_bytes > 0 {
+        return Err(CliError::Network(format!(
+            "{unsent_bytes} B were not sent: {} took nothing for {:.1} s (--timeout)",
+            args.target, args.timeout
+        )));
+    }
     match reason {
         CloseReason::Error(e) => Err(CliError::network(e)),
         CloseReason::Reset => Err(CliError::network(&NetError::Reset { addr: remote })),
@@ -263,19 +384,29 @@ fn closed(
     }
 }
 
-fn stdin_session(
-    args: &ClientArgs,
-    client: &TcpClientHandle,
-    p: &mut super::Printer,
-    quiet: Duration,
-) -> Result<(), CliError> {
-    let (line_tx, line_rx) = crossbeam_channel::bounded::<Option<String>>(64);
-    crate::worker::spawn_named(
+/// One line of standard input: its number (from 1) and its bytes without the line end, or
+/// why it cannot be used.
+type StdinLine = (usize, Result<Vec<u8>, String>);
+
+/// Reads standard input line by line on its own thread, each line at most `MAX_LINE_BYTES`
+/// (a longer one is skipped, not held). One line waits in the channel and one in the reader:
+/// input is read only as fast as it is sent.
+fn spawn_stdin_reader() -> Result<crossbeam_channel::Receiver<Option<StdinLine>>, CliError> {
+    let (line_tx, line_rx) = crossbeam_channel::bounded::<Option<StdinLine>>(1);
+    crate::engine::worker::spawn_named(
         "stdin-lines",
         move || {
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                if line_tx.send(Some(line)).is_err() {
+            let mut input = std::io::stdin().lock();
+            let mut number = 0;
+            loop {
+                number += 1;
+                let line = match read_line_capped(&mut input, MAX_LINE_BYTES) {
+                    Ok(Some(line)) => line,
+                    Ok(None) => break,
+                    Err(e) => Err(format!("standard input could not be read: {e}")),
+                };
+                let failed = line.is_err();
+                if line_tx.send(Some((number, line))).is_err() || failed {
                     return;
                 }
             }
@@ -284,39 +415,136 @@ fn stdin_session(
         |_| {},
     )
     .map_err(|e| CliError::Network(format!("could not read standard input: {e}")))?;
+    Ok(line_rx)
+}
+
+/// Reads one line (without its `\n` or `\r\n`); `None` at end of input. A line longer than
+/// `cap` is read to its end and dropped, and reported as an error instead.
+fn read_line_capped(
+    input: &mut impl std::io::BufRead,
+    cap: usize,
+) -> std::io::Result<Option<Result<Vec<u8>, String>>> {
+    let mut line = Vec::new();
+    let mut total = 0usize;
+    let mut any = false;
+    loop {
+        let buf = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            break;
+        }
+        any = true;
+        let (part, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        total += part.len();
+        if total <= cap {
+            line.extend_from_slice(part);
+        } else {
+            line = Vec::new();
+        }
+        let used = done.unwrap_or(buf.len());
+        input.consume(used);
+        if done.is_some() {
+            break;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    if total > cap {
+        return Ok(Some(Err(format!(
+            "longer than {} MiB",
+            cap / (1024 * 1024)
+        ))));
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(Some(Ok(line)))
+}
+
+/// The bytes to send for one input line: text with escapes, encoded, plus the line ending.
+fn stdin_payload(line: &[u8], ending: &str, args: &ClientArgs) -> Result<Vec<u8>, String> {
+    let text = std::str::from_utf8(line).map_err(|e| {
+        let at = e.valid_up_to();
+        format!(
+            "not valid UTF-8 (byte 0x{:02X} at position {})",
+            line.get(at).copied().unwrap_or(0),
+            at + 1
+        )
+    })?;
+    PayloadArgs {
+        send: Some(format!("{text}{ending}")),
+        hex: None,
+    }
+    .bytes(args.output.encoding)
+    .map(Option::unwrap_or_default)
+    .map_err(|e| e.to_string())
+}
+
+/// `--stdin`: one connection, each input line sent in order. Input is read no faster than
+/// the peer takes it; a line that cannot be sent is named and skipped, and the exit code then
+/// says so. At the end of input everything accepted is written before the connection closes.
+fn stdin_session(
+    args: &ClientArgs,
+    client: &TcpClientHandle,
+    p: &mut super::Printer,
+    quiet: Duration,
+) -> Result<(), CliError> {
+    let line_rx = spawn_stdin_reader()?;
     let ending = match args.line_ending {
         LineEndingArg::Lf => "\n",
         LineEndingArg::Crlf => "\r\n",
         LineEndingArg::None => "",
     };
     let never = crossbeam_channel::never();
-    let mut lines = &line_rx;
-    let mut input_done_at: Option<Instant> = None;
+    let mut input_done = false;
+    let mut skipped = 0usize;
+    // Bytes handed to the worker and not yet reported written.
+    let mut outstanding = 0usize;
+    let mut last_progress = Instant::now();
     let mut last_rx = Instant::now();
     loop {
-        if let Some(done) = input_done_at
-            && done.elapsed() >= quiet
-            && last_rx.elapsed() >= quiet
-        {
-            client.send(ClientCommand::Disconnect { session: S });
-            return Ok(());
+        if input_done && outstanding == 0 && last_rx.elapsed() >= quiet {
+            break;
         }
+        if outstanding > 0 && last_progress.elapsed() >= secs(args.timeout) {
+            // The peer stopped taking data; the close reports what is left.
+            break;
+        }
+        let lines = if input_done || outstanding >= STDIN_WINDOW_BYTES {
+            &never
+        } else {
+            &line_rx
+        };
         crossbeam_channel::select! {
-            recv(lines) -> line => {
-                if let Ok(Some(line)) = line {
-                    let payload = PayloadArgs { send: Some(format!("{line}{ending}")), hex: None }
-                        .bytes(args.output.encoding);
-                    match payload {
-                        Ok(Some(bytes)) => {
-                            client.send(ClientCommand::Send { session: S, bytes });
+            recv(lines) -> line => match line {
+                Ok(Some((number, line))) => {
+                    match line.and_then(|l| stdin_payload(&l, ending, args)) {
+                        Ok(bytes) if bytes.is_empty() => {}
+                        Ok(bytes) => {
+                            if outstanding == 0 {
+                                last_progress = Instant::now();
+                            }
+                            outstanding += bytes.len();
+                            command(client, ClientCommand::Send { session: S, bytes })?;
                         }
-                        Ok(None) => {}
-                        Err(e) => p.status("error", &format!("Not sent: {e}"), json!({})),
+                        Err(e) => {
+                            skipped += 1;
+                            p.status(
+                                "error",
+                                &format!("Line {number} not sent: {e}."),
+                                json!({ "line": number }),
+                            );
+                        }
                     }
-                } else {
-                    input_done_at = Some(Instant::now());
-                    lines = &never;
                 }
+                Ok(None) | Err(_) => input_done = true,
             },
             recv(client.events()) -> event => {
                 let Ok(event) = event else {
@@ -327,9 +555,21 @@ fn stdin_session(
                         last_rx = Instant::now();
                         p.record("rx", Some(peer), &bytes);
                     }
-                    ClientEvent::Sent { peer, bytes } => p.record("tx", Some(peer), &bytes),
-                    ClientEvent::Closed { remote, reason } => {
-                        return closed(p, remote, &reason, false, args);
+                    ClientEvent::Sent { peer, bytes } => {
+                        outstanding = outstanding.saturating_sub(bytes.len());
+                        last_progress = Instant::now();
+                        p.record("tx", Some(peer), &bytes);
+                    }
+                    ClientEvent::PeerFinished { remote } => p.status(
+                        "finished",
+                        &format!("{remote} finished sending (half-close); still sending."),
+                        json!({ "remote": remote.to_string() }),
+                    ),
+                    ClientEvent::SendRejected { reason } => {
+                        return Err(CliError::Network(reason));
+                    }
+                    ClientEvent::Closed { remote, reason, unsent_bytes } => {
+                        return closed(p, remote, &reason, unsent_bytes, false, args);
                     }
                     _ => {}
                 }
@@ -337,4 +577,11 @@ fn stdin_session(
             default(TICK) => {}
         }
     }
+    disconnect(client, p, args)?;
+    if skipped > 0 {
+        return Err(CliError::Usage(format!(
+            "{skipped} input line(s) were not sent (see above)"
+        )));
+    }
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! `sockpit udp`: bind, send to, listen, reply — on the UDP tab's worker.
+//! `sockpit udp`: bind, send to, listen, reply — on the engine's UDP worker.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -6,13 +6,58 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::json;
 
-use super::{CliError, OutputArgs, PayloadArgs, secs, split_host_port};
+use super::{
+    CliError, OutputArgs, PayloadArgs, check_datagram_sizes, parse_ms, parse_secs, secs,
+    split_host_port,
+};
+use crate::engine::udp::{Command, EventKind, UdpHandle, UdpStats};
+use crate::engine::worker::{SessionId, no_wake};
 use crate::net::udp::{MulticastSend, UdpBindOptions};
-use crate::tabs::udp::{Command, EventKind, UdpHandle, icmp_text};
-use crate::worker::{SessionId, no_wake};
 
 const S: SessionId = SessionId(1);
 const TICK: Duration = Duration::from_millis(50);
+/// How long a command may wait for room in the worker's queue (only a hung worker is slower).
+const COMMAND_WAIT: Duration = Duration::from_secs(30);
+
+fn command(udp: &UdpHandle, c: Command) -> Result<(), CliError> {
+    udp.send_wait(c, COMMAND_WAIT)
+        .map_err(|e| CliError::Network(e.to_string()))
+}
+
+/// Says how many datagrams were dropped since the last report, by the kernel (receive buffer
+/// full) or by Sockpit (output behind), and how many replies were not sent, so a burst never
+/// loses datagrams in silence.
+fn report_drops(p: &mut super::Printer, stats: &UdpStats, reported: &mut (u64, u64, u64)) {
+    let kernel = stats.dropped_by_kernel.unwrap_or(0);
+    let app = stats.dropped_by_app;
+    if kernel > reported.0 {
+        p.status(
+            "dropped",
+            &format!(
+                "The kernel dropped {kernel} datagram(s) so far: the receive buffer was full."
+            ),
+            json!({ "by": "kernel", "total": kernel }),
+        );
+    }
+    if app > reported.1 {
+        p.status(
+            "dropped",
+            &format!("Sockpit dropped {app} datagram(s) so far: the output fell behind."),
+            json!({ "by": "sockpit", "total": app }),
+        );
+    }
+    if stats.unsent > reported.2 {
+        p.status(
+            "unsent",
+            &format!(
+                "{} datagram(s) were not sent so far: replies found the send queue full, or the session closed with them waiting.",
+                stats.unsent
+            ),
+            json!({ "total": stats.unsent }),
+        );
+    }
+    *reported = (kernel, app, stats.unsent);
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct UdpArgs {
@@ -25,8 +70,8 @@ pub struct UdpArgs {
     #[command(flatten)]
     pub payload: PayloadArgs,
     /// Listen this many seconds, then stop (default: after a send, until the reply is
-    /// complete; without a send, until Ctrl-C).
-    #[arg(long, value_name = "SECS")]
+    /// complete; without a send, until Ctrl-C). 0.001 to 31536000.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub listen: Option<f64>,
     /// Stop after this many datagrams were received.
     #[arg(long, value_name = "N")]
@@ -34,11 +79,12 @@ pub struct UdpArgs {
     /// Answer every datagram received with this text (escapes allowed), to its sender.
     #[arg(long, value_name = "TEXT")]
     pub reply: Option<String>,
-    /// After a send: seconds to wait for the first reply (exit 4 if none).
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    /// After a send: seconds to wait for the first reply (exit 4 if none), 0.001 to 31536000.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_secs)]
     pub timeout: f64,
-    /// After the first reply, stop once no datagram came for this long (milliseconds).
-    #[arg(long, value_name = "MS", default_value_t = 300)]
+    /// After the first reply, stop once no datagram came for this long (milliseconds, at most
+    /// a year).
+    #[arg(long, value_name = "MS", default_value_t = 300, value_parser = parse_ms)]
     pub quiet_ms: u64,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -65,16 +111,22 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
         })
         .transpose()?
         .flatten();
+    check_datagram_sizes(args.bind, payload.as_deref(), to.as_ref(), reply.as_deref())?;
     let mut p = args.output.printer();
     let udp = UdpHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
     let mut options = UdpBindOptions::new(args.bind);
     options.broadcast = true;
-    udp.send(Command::Bind {
-        session: S,
-        options,
-        multicast: MulticastSend::default(),
-    });
+    // The same buffer the UDP tab asks for, so a burst fits while replies go out.
+    options.recv_buffer_bytes = Some(crate::net::udp::DEFAULT_RECV_BUFFER_BYTES);
+    command(
+        &udp,
+        Command::Bind {
+            session: S,
+            options,
+            multicast: MulticastSend::default(),
+        },
+    )?;
     let bind_by = Instant::now() + Duration::from_secs(10);
     loop {
         if Instant::now() > bind_by {
@@ -96,14 +148,27 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
             _ => {}
         }
     }
+    if reply.is_some() {
+        // Answered in the worker as it reads, so a burst is answered at reading speed.
+        command(
+            &udp,
+            Command::SetAutoReply {
+                session: S,
+                reply: reply.clone(),
+            },
+        )?;
+    }
     let sent = match (payload, to) {
         (Some(bytes), Some((host, port))) => {
-            udp.send(Command::Send {
-                session: S,
-                host,
-                port,
-                bytes,
-            });
+            command(
+                &udp,
+                Command::Send {
+                    session: S,
+                    host,
+                    port,
+                    bytes,
+                },
+            )?;
             true
         }
         _ => false,
@@ -113,11 +178,12 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
     let quiet = Duration::from_millis(args.quiet_ms);
     let mut last_rx: Option<Instant> = None;
     let mut received = 0u64;
+    let mut reported = (0, 0, 0);
     loop {
         let now = Instant::now();
         if let Some(until) = listen_until {
             if now >= until {
-                return Ok(());
+                return finish(&udp, &mut p, &mut reported);
             }
         } else if sent {
             match last_rx {
@@ -127,12 +193,12 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
                         args.timeout
                     )));
                 }
-                Some(t) if t.elapsed() >= quiet => return Ok(()),
+                Some(t) if t.elapsed() >= quiet => return finish(&udp, &mut p, &mut reported),
                 _ => {}
             }
         }
         if args.count.is_some_and(|c| received >= c) {
-            return Ok(());
+            return finish(&udp, &mut p, &mut reported);
         }
         let Ok(e) = udp.events().recv_timeout(TICK) else {
             continue;
@@ -143,14 +209,6 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
                     p.record("rx", Some(d.from), &d.bytes);
                     received += 1;
                     last_rx = Some(Instant::now());
-                    if let Some(answer) = &reply {
-                        udp.send(Command::Send {
-                            session: S,
-                            host: d.from.ip().to_string(),
-                            port: d.from.port(),
-                            bytes: answer.clone(),
-                        });
-                    }
                     if args.count.is_some_and(|c| received >= c) {
                         break;
                     }
@@ -158,9 +216,36 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
             }
             EventKind::Sent { to, bytes, .. } => p.record("tx", Some(to), &bytes),
             EventKind::SendFailed { error, .. } => return Err(CliError::network(&error)),
-            EventKind::Icmp(e) if sent => return Err(CliError::Network(icmp_text(&e))),
-            EventKind::Icmp(e) => p.status("error", &icmp_text(&e), json!({})),
+            EventKind::Icmp(e) if sent => return Err(CliError::Network(e.to_string())),
+            EventKind::Icmp(e) => p.status("error", &e.to_string(), json!({})),
+            EventKind::Stats(stats) => report_drops(&mut p, &stats, &mut reported),
             _ => {}
         }
     }
+}
+
+/// Closes the socket and reports drops the worker counted since its last report, and the
+/// sends still queued (they are printed as they go out).
+fn finish(
+    udp: &UdpHandle,
+    p: &mut super::Printer,
+    reported: &mut (u64, u64, u64),
+) -> Result<(), CliError> {
+    command(udp, Command::Close { session: S })?;
+    let by = Instant::now() + COMMAND_WAIT;
+    while Instant::now() < by {
+        let Ok(e) = udp.events().recv_timeout(TICK) else {
+            continue;
+        };
+        match e.kind {
+            EventKind::Sent { to, bytes, .. } => p.record("tx", Some(to), &bytes),
+            EventKind::Stats(stats) => report_drops(p, &stats, reported),
+            EventKind::Closed => return Ok(()),
+            EventKind::SendFailed { error, .. } => return Err(CliError::network(&error)),
+            _ => {}
+        }
+    }
+    Err(CliError::Network(
+        "the UDP worker did not finish closing".to_owned(),
+    ))
 }

@@ -5,7 +5,9 @@
 
 use std::fmt::Write as _;
 
-use encoding_rs::{DecoderResult, Encoding};
+use encoding_rs::Encoding;
+
+use super::display;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -164,57 +166,48 @@ impl TextEncoding {
     /// Decodes `bytes` for display: text stays text, control characters become `\r`, `\n`,
     /// `\t` or `\xNN`, and bytes that are invalid in this encoding become `\xNN`.
     pub fn decode_for_display(self, bytes: &[u8]) -> String {
-        let mut out = String::with_capacity(bytes.len() + 8);
+        let mut out = String::new();
         self.decode_for_display_into(bytes, &mut out);
         out
     }
 
     /// Like [`Self::decode_for_display`], appending to `out`.
     pub fn decode_for_display_into(self, bytes: &[u8], out: &mut String) {
-        let Some(enc) = self.backing() else {
-            for &b in bytes {
-                if b.is_ascii() {
-                    push_display_char(char::from(b), out);
-                } else {
-                    push_byte_escape(b, out);
-                }
-            }
-            return;
-        };
-        let mut decoder = enc.new_decoder_without_bom_handling();
-        let mut chunk = String::with_capacity(
-            decoder
-                .max_utf8_buffer_length_without_replacement(bytes.len())
-                .unwrap_or(bytes.len() * 3 + 16),
-        );
-        let mut pos = 0;
-        loop {
-            let (result, read) =
-                decoder.decode_to_string_without_replacement(&bytes[pos..], &mut chunk, true);
-            pos += read;
-            for c in chunk.drain(..) {
-                push_display_char(c, out);
-            }
-            match result {
-                DecoderResult::InputEmpty => return,
-                DecoderResult::OutputFull => chunk.reserve(64),
-                DecoderResult::Malformed(bad, after) => {
-                    let end = pos.saturating_sub(usize::from(after));
-                    let start = end.saturating_sub(usize::from(bad));
-                    for &b in &bytes[start..end] {
-                        push_byte_escape(b, out);
-                    }
+        display::push_through_scratch(out, |buf| self.decode_for_display_to_vec(bytes, buf));
+    }
+
+    /// Like [`Self::decode_for_display`], appending the text's UTF-8 bytes to `out` (for a
+    /// writer that takes bytes, such as the CLI's standard output: no `String` in between).
+    ///
+    /// Text and binary cost about the same per byte: UTF-8, UTF-16 and the single-byte
+    /// encodings are decoded here in one pass (an invalid byte is one escape, not a restart
+    /// of a decoder), each character or escape one copy from a table. The multi-byte CJK
+    /// encodings go through `encoding_rs`'s decoder, which stops at each malformed
+    /// sequence and goes on after its escape.
+    pub fn decode_for_display_to_vec(self, bytes: &[u8], out: &mut Vec<u8>) {
+        out.reserve(bytes.len() + bytes.len() / 2);
+        match self {
+            Self::Utf8 => display::utf8(bytes, out),
+            Self::Utf16Le => display::utf16(bytes, false, out),
+            Self::Utf16Be => display::utf16(bytes, true, out),
+            Self::Ascii => display::single_byte(bytes, display::ascii_table(), out),
+            Self::Latin1 => display::single_byte(bytes, display::windows_1252_table(), out),
+            _ => {
+                if let Some(enc) = self.backing() {
+                    display::with_encoding_rs(enc, bytes, out);
                 }
             }
         }
     }
 }
 
+/// Pushes `text` with the escapes of [`push_display_char`].
+pub fn push_display_str(text: &str, out: &mut String) {
+    TextEncoding::Utf8.decode_for_display_into(text.as_bytes(), out);
+}
+
 fn push_byte_escape(b: u8, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.push_str("\\x");
-    out.push(char::from(HEX[usize::from(b >> 4)]));
-    out.push(char::from(HEX[usize::from(b & 0x0F)]));
+    let _ = write!(out, "\\x{b:02X}");
 }
 
 /// Pushes `c`, or a visible escape when `c` is a control character.
@@ -234,6 +227,8 @@ pub fn push_display_char(c: char, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    use encoding_rs::DecoderResult;
+
     use super::*;
 
     #[test]
@@ -316,6 +311,250 @@ mod tests {
                 .decode_for_display("你好".as_bytes())
                 .is_empty()
         );
+    }
+
+    /// The display decoder as it was before the fast paths: one `encoding_rs` decoder for
+    /// every encoding but ASCII, restarted after each invalid byte, pushing char by char.
+    fn reference_decode(enc: TextEncoding, bytes: &[u8]) -> String {
+        let mut out = String::new();
+        let Some(backing) = enc.backing() else {
+            for &b in bytes {
+                if b.is_ascii() {
+                    push_display_char(char::from(b), &mut out);
+                } else {
+                    let _ = write!(out, "\\x{b:02X}");
+                }
+            }
+            return out;
+        };
+        let mut decoder = backing.new_decoder_without_bom_handling();
+        let mut chunk = String::with_capacity(bytes.len() * 3 + 16);
+        let mut pos = 0;
+        loop {
+            let (result, read) =
+                decoder.decode_to_string_without_replacement(&bytes[pos..], &mut chunk, true);
+            pos += read;
+            for c in chunk.drain(..) {
+                push_display_char(c, &mut out);
+            }
+            match result {
+                DecoderResult::InputEmpty => return out,
+                DecoderResult::OutputFull => chunk.reserve(64),
+                DecoderResult::Malformed(bad, after) => {
+                    let end = pos - usize::from(after);
+                    for &b in &bytes[end - usize::from(bad)..end] {
+                        let _ = write!(out, "\\x{b:02X}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A small deterministic generator (xorshift64*), so failures reproduce.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Random bytes, some runs of them mixed with text in `enc` and with the bytes that sit
+    /// next to escapes (controls, BOM, replacement character, surrogates).
+    fn random_payload(rng: &mut Rng, enc: TextEncoding) -> Vec<u8> {
+        let samples = [
+            "你好",
+            "日本語",
+            "한국",
+            "café",
+            "A\r\n",
+            "\u{FEFF}",
+            "\u{FFFD}",
+            "\u{85}",
+        ];
+        let len = rng.below(300);
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            match rng.below(6) {
+                0 => {
+                    let text = samples[rng.below(samples.len())];
+                    out.extend(
+                        enc.encode(text)
+                            .unwrap_or_else(|_| text.as_bytes().to_vec()),
+                    );
+                }
+                1 => out.extend(
+                    [0xED, 0xA0, 0x80, 0xDC, 0xD8, 0xC2, 0x9F, 0xEF, 0xBB, 0xBF][rng.below(10)..]
+                        .iter(),
+                ),
+                2 => out.push(rng.below(0x80) as u8),
+                _ => out.push(rng.next() as u8),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_display_decoding_matches_the_reference_on_random_bytes() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for enc in TextEncoding::ALL {
+            for _ in 0..3000 {
+                let bytes = random_payload(&mut rng, enc);
+                assert_eq!(
+                    enc.decode_for_display(&bytes),
+                    reference_decode(enc, &bytes),
+                    "{enc:?} on {bytes:02X?}"
+                );
+            }
+            let all: Vec<u8> = (0..=255).collect();
+            assert_eq!(
+                enc.decode_for_display(&all),
+                reference_decode(enc, &all),
+                "{enc:?}"
+            );
+        }
+    }
+
+    /// Bytes whose display text is known, across the edges of the fast paths: a word of
+    /// printable ASCII, a sequence cut by the end or broken inside, and 4 KiB blocks.
+    #[test]
+    fn escapes_are_right_at_boundaries() {
+        let utf8 = TextEncoding::Utf8;
+        // A multi-byte character cut at the end, after a full word of ASCII.
+        assert_eq!(
+            utf8.decode_for_display(b"ABCDEFGH\xE4\xBD"),
+            "ABCDEFGH\\xE4\\xBD"
+        );
+        assert_eq!(
+            utf8.decode_for_display(&[0xF0, 0x9F, 0x98]),
+            "\\xF0\\x9F\\x98"
+        );
+        assert_eq!(utf8.decode_for_display("你".as_bytes()), "你");
+        // Invalid leads, stray trail bytes, overlong and surrogate forms: one escape a byte.
+        assert_eq!(
+            utf8.decode_for_display(&[0xC0, 0xAF, 0x80, 0xE0, 0x80, 0xAF, 0xED, 0xA0, 0x80]),
+            "\\xC0\\xAF\\x80\\xE0\\x80\\xAF\\xED\\xA0\\x80"
+        );
+        // A lead whose trail is ASCII: the ASCII is kept.
+        assert_eq!(
+            utf8.decode_for_display(&[0xE4, 0x41, 0xF4, 0x90, 0x80, 0x80]),
+            "\\xE4A\\xF4\\x90\\x80\\x80"
+        );
+        // The characters that are valid but shown as escapes.
+        assert_eq!(
+            utf8.decode_for_display("\u{85}\u{9F}\u{A0}\u{FEFF}\u{FFFD}\u{FFFE}\x7F\\".as_bytes()),
+            "\\u{85}\\u{9F}\u{A0}\\u{FEFF}\\u{FFFD}\u{FFFE}\\x7F\\"
+        );
+        // A character across the 4096-byte block edge, and one just before it.
+        for at in [4094, 4095, 4096] {
+            let mut bytes = vec![b'a'; at];
+            bytes.extend("€\r".as_bytes());
+            let expected = format!("{}€\\r", "a".repeat(at));
+            assert_eq!(utf8.decode_for_display(&bytes), expected, "at {at}");
+        }
+        // Lone surrogates in UTF-16 show as their two bytes, in the order they came.
+        let le = TextEncoding::Utf16Le;
+        assert_eq!(
+            le.decode_for_display(&[0x3D, 0xD8, 0x41, 0x00]),
+            "\\x3D\\xD8A"
+        );
+        assert_eq!(
+            le.decode_for_display(&[0x00, 0xDC, 0x3D, 0xD8]),
+            "\\x00\\xDC\\x3D\\xD8"
+        );
+        assert_eq!(le.decode_for_display(&[0x3D, 0xD8, 0x00, 0xDE]), "😀");
+        assert_eq!(le.decode_for_display(&[0x41, 0x00, 0x42]), "A\\x42");
+        let be = TextEncoding::Utf16Be;
+        assert_eq!(
+            be.decode_for_display(&[0xD8, 0x3D, 0x00, 0x0A]),
+            "\\xD8\\x3D\\n"
+        );
+        assert_eq!(
+            be.decode_for_display(&[0x00, 0x85, 0xFE, 0xFF]),
+            "\\u{85}\\u{FEFF}"
+        );
+        // A CJK lead byte at the end, and one before an invalid trail.
+        assert_eq!(
+            TextEncoding::Gbk.decode_for_display(&[0x41, 0xC4]),
+            "A\\xC4"
+        );
+        assert_eq!(
+            TextEncoding::ShiftJis.decode_for_display(&[0x93, 0x0A]),
+            "\\x93\\n"
+        );
+        // Single-byte: C1 bytes windows-1252 leaves unassigned, and bytes ASCII lacks.
+        assert_eq!(
+            TextEncoding::Latin1.decode_for_display(&[0x81, 0x80, 0xE9]),
+            "\\u{81}€é"
+        );
+        assert_eq!(
+            TextEncoding::Ascii.decode_for_display(b"ABCDEFGH\x80\t"),
+            "ABCDEFGH\\x80\\t"
+        );
+    }
+
+    #[test]
+    fn appending_keeps_what_was_there() {
+        let mut out = String::from("rx: ");
+        TextEncoding::Utf8.decode_for_display_into(&[0xFF, b'a'], &mut out);
+        assert_eq!(out, "rx: \\xFFa");
+        let mut bytes = b"tx: ".to_vec();
+        TextEncoding::Gbk.decode_for_display_to_vec(&[0xC4, 0xE3, 0xFF], &mut bytes);
+        assert_eq!(bytes, "tx: 你\\xFF".as_bytes());
+    }
+
+    /// Text in the encoding, its neighbours in other encodings, and random bytes, in runs.
+    fn mixed_payload() -> impl proptest::strategy::Strategy<Value = Vec<Vec<u8>>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..40),
+            proptest::collection::vec(0x20u8..0x7F, 0..40),
+            "[a-z你好日本語한국é€\r\n\u{85}\u{FEFF}\u{FFFD}\u{1F600}]{0,12}"
+                .prop_map(String::into_bytes),
+            proptest::collection::vec(
+                prop_oneof![
+                    Just(0xC2u8),
+                    Just(0xEF),
+                    Just(0xED),
+                    Just(0xD8),
+                    Just(0xDC),
+                    0x80u8..=0xBF
+                ],
+                0..6
+            ),
+        ];
+        proptest::collection::vec(piece, 0..40)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(400))]
+
+        /// The display text is exactly what the restarting, char-by-char decoder gave, for
+        /// every encoding: arbitrary bytes, and up to 9 KiB so 4 KiB blocks are crossed.
+        #[test]
+        fn display_decoding_equals_the_reference(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..9000),
+            pieces in mixed_payload(),
+        ) {
+            for enc in TextEncoding::ALL {
+                proptest::prop_assert_eq!(enc.decode_for_display(&bytes), reference_decode(enc, &bytes), "{:?}", enc);
+                let native: Vec<u8> = pieces
+                    .iter()
+                    .flat_map(|p| match std::str::from_utf8(p).ok().and_then(|t| enc.encode(t).ok()) {
+                        Some(encoded) => encoded,
+                        None => p.clone(),
+                    })
+                    .collect();
+                proptest::prop_assert_eq!(enc.decode_for_display(&native), reference_decode(enc, &native), "{:?} on {:02X?}", enc, native);
+            }
+        }
     }
 
     #[test]

@@ -6,22 +6,47 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum HexError {
     /// A character that is not a hex digit, separator or `0x` prefix.
-    #[error("'{ch}' at position {position} is not a hex digit (use 0-9, A-F)")]
+    #[error("{ch:?} at position {position} is not a hex digit (use 0-9, A-F)")]
     BadChar { ch: char, position: usize },
-    /// A group of digits with an odd count, so one byte would be half a byte.
+    /// A group of digits with an odd count, so one byte would be half a byte. `group` quotes
+    /// the group, shortened around its ends when long (see [`excerpt`]).
     #[error(
-        "odd number of hex digits in \"{group}\" at position {position}: each byte needs two digits"
+        "odd number of hex digits ({digits}) in \"{group}\" at position {position}: each byte needs two digits"
     )]
-    OddDigits { group: String, position: usize },
+    OddDigits {
+        group: String,
+        digits: usize,
+        position: usize,
+    },
+    /// A `0x` with no digits after it.
+    #[error("\"0x\" at position {position} has no digits after it: write e.g. 0x48")]
+    NoDigits { position: usize },
 }
 
 impl HexError {
     /// The 1-based character column the error points at.
     pub fn position(&self) -> usize {
         match self {
-            Self::BadChar { position, .. } | Self::OddDigits { position, .. } => *position,
+            Self::BadChar { position, .. }
+            | Self::OddDigits { position, .. }
+            | Self::NoDigits { position } => *position,
         }
     }
+}
+
+/// Quoted input longer than this is shortened, so an error about a 100 KB paste stays a line.
+pub const EXCERPT_CHARS: usize = 24;
+
+/// `chars` for a message: whole when short, else its first and last ten characters around
+/// an ellipsis.
+pub fn excerpt(chars: &[char]) -> String {
+    if chars.len() <= EXCERPT_CHARS {
+        return chars.iter().collect();
+    }
+    let mut s: String = chars[..10].iter().collect();
+    s.push('…');
+    s.extend(&chars[chars.len() - 10..]);
+    s
 }
 
 fn is_separator(c: char) -> bool {
@@ -57,9 +82,15 @@ pub fn parse_hex(input: &str) -> Result<Vec<u8>, HexError> {
             end += 1;
         }
         let digits = &chars[digits_start..end];
-        if !digits.len().is_multiple_of(2) || (digits.is_empty() && end > start) {
+        if digits.is_empty() {
+            return Err(HexError::NoDigits {
+                position: start + 1,
+            });
+        }
+        if !digits.len().is_multiple_of(2) {
             return Err(HexError::OddDigits {
-                group: chars[start..end].iter().collect(),
+                group: excerpt(&chars[start..end]),
+                digits: digits.len(),
                 position: start + 1,
             });
         }
@@ -150,11 +181,15 @@ mod tests {
             err,
             HexError::OddDigits {
                 group: "656".into(),
+                digits: 3,
                 position: 4
             }
         );
         assert!(err.to_string().contains("odd number"), "{err}");
-        assert_eq!(parse_hex("0x").unwrap_err().position(), 1);
+        assert_eq!(
+            parse_hex("0x").unwrap_err(),
+            HexError::NoDigits { position: 1 }
+        );
         assert_eq!(parse_hex("4").unwrap_err().position(), 1);
     }
 

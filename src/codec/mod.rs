@@ -2,8 +2,10 @@
 //!
 //! Everything here is pure and synchronous, shared by every tab, the send box and the CLI.
 
+mod display;
 pub mod encoding;
 pub mod escape;
 pub mod hex;
+pub mod payload;
 
 pub use encoding::TextEncoding;

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 use thiserror::Error;
 
-use crate::worker::Wake;
+use crate::engine::worker::Wake;
 
 /// What to look up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,16 +17,21 @@ pub enum DnsQuery {
 }
 
 impl DnsQuery {
-    /// An address is looked up in reverse, anything else as a name.
+    /// An address is looked up in reverse, anything else as a name: checked by
+    /// [`crate::net::parse_host`], with an international name in punycode.
     pub fn parse(text: &str) -> Result<Self, DnsError> {
         let t = crate::net::normalize_host(text);
         if t.is_empty() {
             return Err(DnsError::Empty);
         }
-        Ok(match t.parse::<IpAddr>() {
-            Ok(ip) => Self::Reverse(ip),
-            Err(_) => Self::Forward(t.to_owned()),
-        })
+        if let Ok(ip) = t.parse::<IpAddr>() {
+            return Ok(Self::Reverse(ip));
+        }
+        match crate::net::parse_host(text) {
+            Ok(crate::net::Host::Ip(ip)) => Ok(Self::Reverse(ip)),
+            Ok(host) => Ok(Self::Forward(host.to_string())),
+            Err(e) => Err(DnsError::BadName(e)),
+        }
     }
 }
 
@@ -41,6 +46,8 @@ pub enum DnsAnswer {
 pub enum DnsError {
     #[error("Type a name (example.com) or an address (192.0.2.1).")]
     Empty,
+    #[error("{0}")]
+    BadName(crate::net::HostError),
     #[error("\"{name}\" could not be resolved: {detail}")]
     NotResolved { name: String, detail: String },
     #[error("{ip} has no name (no PTR record or hosts entry): {detail}")]
@@ -93,7 +100,7 @@ impl DnsLookup {
         let (tx, rx): (Sender<_>, _) = crossbeam_channel::bounded(1);
         let q = query.clone();
         let panic_tx = tx.clone();
-        let thread = crate::worker::spawn_named(
+        let thread = crate::engine::worker::spawn_named(
             "dns-lookup",
             move || {
                 let _ = tx.send(lookup(&q));

@@ -19,9 +19,9 @@ pub struct InterfaceInfo {
     pub mtu: Option<u32>,
 }
 
-/// Every interface of this machine, in the order the OS reports them.
+/// Every interface of this machine, in a stable order (by name, addresses sorted).
 pub fn list() -> Vec<InterfaceInfo> {
-    netdev::get_interfaces()
+    crate::net::iface::netdev_interfaces()
         .into_iter()
         .map(|i| InterfaceInfo {
             up: i.is_up(),

@@ -1,6 +1,6 @@
 //! The IP Tools engine, with no GUI: subnet arithmetic and address classification, this
 //! machine's interfaces, neighbour and socket tables, MAC vendors, DNS, port facts and the LAN
-//! sweep. The tab in `crate::tabs::ip_tools` is a thin layer over it.
+//! sweep. The IP Tools tab of the window is a thin layer over it.
 
 pub mod classify;
 pub mod dns;

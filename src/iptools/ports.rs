@@ -3,6 +3,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 
+use super::sweep::MAX_TCP_PORTS;
 use crate::net::NetError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,4 +141,23 @@ pub fn check_bind(port: u16) -> BindCheck {
         udp_v4: udp(v4),
         udp_v6: udp(v6),
     }
+}
+
+/// Parses a list of TCP ports to probe, "22, 80 502" (1–65535, duplicates dropped, at most
+/// `MAX_TCP_PORTS`), or says which part is wrong.
+pub fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
+    let mut ports = Vec::new();
+    for part in text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+    {
+        let p = crate::net::parse_port(part, false)?;
+        if !ports.contains(&p) {
+            ports.push(p);
+        }
+    }
+    if ports.len() > MAX_TCP_PORTS {
+        return Err(format!("At most {MAX_TCP_PORTS} TCP ports per sweep."));
+    }
+    Ok(ports)
 }

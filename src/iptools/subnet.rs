@@ -24,6 +24,15 @@ pub enum SubnetError {
     BadMask(String),
     #[error("IPv6 has no netmask notation: write a prefix length, e.g. 2001:db8::1/64.")]
     V6Mask,
+    #[error(
+        "Nothing after \"/\" in \"{text}\": type the prefix length (0–{max}), e.g. {address}/{example}, or leave out the \"/\" for a single host."
+    )]
+    MissingPrefix {
+        text: String,
+        address: String,
+        max: u8,
+        example: u8,
+    },
     #[error("Too many parts: write address/prefix or address mask, e.g. 192.168.1.12/24.")]
     TooManyParts,
     #[error("Mixed IPv4 and IPv6: {0} is not the same family as the others.")]
@@ -120,29 +129,61 @@ pub fn parse_mask(text: &str, v4: bool) -> Result<(u8, MaskForm), SubnetError> {
     }
 }
 
+/// The words of an address or mask: split at whitespace and commas, empty pieces dropped.
+fn words(text: &str) -> Vec<&str> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
 /// Parses `192.168.1.12/24`, `192.168.1.12 255.255.255.0`, `192.168.1.12/255.255.255.0`,
 /// `192.168.1.12 0.0.0.255` (wildcard), `2001:db8::1/64`, or a bare address (a single host).
+///
+/// Anything else is an error value, never a panic: `/`, `,` or `1.2.3.4/` (a slash with
+/// nothing after it is a prefix left out, not a single host) are all said to be wrong.
 pub fn parse_address_with_prefix(text: &str) -> Result<AddressWithPrefix, SubnetError> {
     let t = text.trim();
-    if t.is_empty() {
-        return Err(SubnetError::Empty);
-    }
-    let parts: Vec<&str> = t
-        .split(|c: char| c == '/' || c.is_whitespace() || c == ',')
-        .filter(|p| !p.is_empty())
-        .collect();
-    let ip = parse_ip(parts[0])?;
-    match parts.len() {
-        1 => Ok(AddressWithPrefix {
+    let (address, mask) = match t.split_once('/') {
+        Some((address, mask)) => match words(address).as_slice() {
+            [] => return Err(SubnetError::Empty),
+            [one] => (*one, Some(mask)),
+            _ => return Err(SubnetError::TooManyParts),
+        },
+        None => match words(t).as_slice() {
+            [] => return Err(SubnetError::Empty),
+            [one] => (*one, None),
+            [one, mask] => (*one, Some(*mask)),
+            _ => return Err(SubnetError::TooManyParts),
+        },
+    };
+    let ip = parse_ip(address)?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let Some(mask) = mask else {
+        return Ok(AddressWithPrefix {
             ip,
-            prefix: if ip.is_ipv4() { 32 } else { 128 },
+            prefix: max,
             form: MaskForm::None,
-        }),
-        2 => {
-            let (prefix, form) = parse_mask(parts[1], ip.is_ipv4())?;
+        });
+    };
+    match words(mask).as_slice() {
+        [] => Err(missing_prefix(t, ip)),
+        [one] if one.trim_start_matches('/').is_empty() => Err(missing_prefix(t, ip)),
+        [one] if one.trim_start_matches('/').contains('/') => Err(SubnetError::TooManyParts),
+        [one] => {
+            let (prefix, form) = parse_mask(one, ip.is_ipv4())?;
             Ok(AddressWithPrefix { ip, prefix, form })
         }
         _ => Err(SubnetError::TooManyParts),
+    }
+}
+
+fn missing_prefix(text: &str, ip: IpAddr) -> SubnetError {
+    let (max, example) = if ip.is_ipv4() { (32, 24) } else { (128, 64) };
+    SubnetError::MissingPrefix {
+        text: text.to_owned(),
+        address: ip.to_string(),
+        max,
+        example,
     }
 }
 
@@ -471,7 +512,8 @@ pub fn split_by_prefix(net: IpNet, new_prefix: u8) -> Result<Split, SubnetError>
 pub fn split_by_count(net: IpNet, count: u64) -> Result<Split, SubnetError> {
     let net = net.trunc();
     let free_bits = net.max_prefix_len() - net.prefix_len();
-    let max = if free_bits >= 63 {
+    // A u64 counts up to 2^64 − 1, so 64 or more free bits allow any count; 63 allow 2^63.
+    let max = if free_bits >= 64 {
         u64::MAX
     } else {
         1u64 << free_bits
@@ -486,11 +528,23 @@ pub fn split_by_count(net: IpNet, count: u64) -> Result<Split, SubnetError> {
 }
 
 /// Parses a list of networks separated by commas, spaces or new lines.
+///
+/// A piece that starts with `/` belongs to the network before it, so `192.168.0.0 /24` is one
+/// network (and `192.168.0.0 /` says its prefix is missing).
 pub fn parse_net_list(text: &str) -> Result<Vec<IpNet>, SubnetError> {
-    let nets: Vec<IpNet> = text
+    let mut pieces: Vec<String> = Vec::new();
+    for piece in text
         .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
         .filter(|p| !p.is_empty())
-        .map(parse_net)
+    {
+        match pieces.last_mut() {
+            Some(last) if piece.starts_with('/') && !last.contains('/') => last.push_str(piece),
+            _ => pieces.push(piece.to_owned()),
+        }
+    }
+    let nets: Vec<IpNet> = pieces
+        .iter()
+        .map(|p| parse_net(p))
         .collect::<Result<_, _>>()?;
     if nets.is_empty() {
         return Err(SubnetError::NoNetworks);

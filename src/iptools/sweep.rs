@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use super::neighbours;
 use super::vendor::{Mac, vendor};
-use crate::worker::{SessionId, Wake};
+use crate::engine::worker::{SessionId, Wake};
 
 /// Sweeps with more addresses than a /22 ask for confirmation first.
 pub const CONFIRM_ABOVE_PREFIX: u8 = 22;
@@ -26,6 +26,19 @@ pub const CONFIRM_ABOVE_PREFIX: u8 = 22;
 pub const REFUSE_ABOVE_PREFIX: u8 = 16;
 /// At most this many TCP ports per sweep.
 pub const MAX_TCP_PORTS: usize = 16;
+
+/// Parses the range to sweep: an IPv4 network as the subnet calculator reads it
+/// (`192.168.1.0/24`, `192.168.1.7 255.255.255.0`, a bare address for one host).
+pub fn parse_sweep_range(text: &str) -> Result<Ipv4Net, String> {
+    match super::subnet::parse_net(text) {
+        Ok(ipnet::IpNet::V4(n)) => Ok(n),
+        Ok(ipnet::IpNet::V6(_)) => Err(
+            "IPv6 subnets hold billions of addresses and cannot be swept; check the neighbour table instead."
+                .to_owned(),
+        ),
+        Err(e) => Err(e.to_string()),
+    }
+}
 
 /// Whether a range may be swept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +69,8 @@ pub enum SweepError {
     TooLarge { net: Ipv4Net, addresses: u64 },
     #[error("at most {MAX_TCP_PORTS} TCP ports per sweep")]
     TooManyPorts,
+    #[error("TCP port 0 cannot be probed: use ports 1–65535")]
+    PortZero,
     #[error("the sweep could not start: {0}")]
     Io(String),
 }
@@ -248,7 +263,7 @@ fn probe_batch(
             });
         }
     }
-    let deadline = start + Duration::from_millis(options.probe_window_ms);
+    let deadline = later(start, options.probe_window_ms);
     let mut events = Events::with_capacity(256);
     let mut buf = [0u8; 64];
     while Instant::now() < deadline && !cancel.load(Ordering::Relaxed) {
@@ -325,6 +340,13 @@ fn probe_batch(
         }
     }
     Ok(())
+}
+
+/// `ms` after `from`, capped at a year so no window can overflow an `Instant`.
+fn later(from: Instant, ms: u64) -> Instant {
+    const YEAR_MS: u64 = 365 * 24 * 3600 * 1000;
+    let wait = Duration::from_millis(ms.min(YEAR_MS));
+    from.checked_add(wait).unwrap_or(from)
 }
 
 /// A connected, non-blocking UDP socket that has sent one small datagram to `ip`, so ICMP
@@ -413,6 +435,9 @@ pub fn run_sweep(
     if options.tcp_ports.len() > MAX_TCP_PORTS {
         return Err(SweepError::TooManyPorts);
     }
+    if options.tcp_ports.contains(&0) {
+        return Err(SweepError::PortZero);
+    }
     let (own, gateways) = super::interfaces::local_context(net);
     let targets: Vec<Ipv4Addr> = net.hosts().filter(|ip| !own.contains(ip)).collect();
     let total = targets.len();
@@ -429,7 +454,7 @@ pub fn run_sweep(
         progress(done, total, SweepPhase::Probing);
     }
     progress(done, total, SweepPhase::Settling);
-    let settle_until = Instant::now() + Duration::from_millis(options.settle_ms);
+    let settle_until = later(Instant::now(), options.settle_ms);
     while Instant::now() < settle_until && !cancel.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -526,7 +551,7 @@ impl SweepHandle {
         let worker_cancel = cancel.clone();
         let panic_tx = tx.clone();
         let panic_wake = wake.clone();
-        let thread = crate::worker::spawn_named(
+        let thread = crate::engine::worker::spawn_named(
             "ip-sweep",
             move || {
                 let mut last_progress = Instant::now();

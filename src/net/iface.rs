@@ -52,9 +52,22 @@ pub struct InterfaceInfo {
 
 use netdev::ipnet;
 
-/// Every interface of this machine, in the OS's order.
+/// Every interface of this machine as netdev reads it, in a stable order: by name (then
+/// index), each interface's addresses by address. The OS's own order changes from one read
+/// to the next, and a picker whose rows move under the pointer sends on the wrong network.
+pub fn netdev_interfaces() -> Vec<netdev::Interface> {
+    let mut all = netdev::get_interfaces();
+    all.sort_by(|a, b| a.name.cmp(&b.name).then(a.index.cmp(&b.index)));
+    for i in &mut all {
+        i.ipv4.sort_by_key(|n| (n.addr(), n.prefix_len()));
+        i.ipv6.sort_by_key(|n| (n.addr(), n.prefix_len()));
+    }
+    all
+}
+
+/// Every interface of this machine, in the stable order of [`netdev_interfaces`].
 pub fn interfaces() -> Vec<InterfaceInfo> {
-    netdev::get_interfaces()
+    netdev_interfaces()
         .into_iter()
         .map(|i| {
             let up = i.is_up();
@@ -156,6 +169,33 @@ mod tests {
         }
         assert!(cache.named(&addrs[lo].0).is_some());
         assert!(cache.ipv4().iter().any(|i| i.addr == Ipv4Addr::LOCALHOST));
+    }
+
+    /// UX issue, item 1: every read lists interfaces and addresses in one order.
+    #[test]
+    fn every_read_lists_interfaces_in_one_sorted_order() {
+        let key = |list: &[InterfaceInfo]| -> Vec<(String, Vec<Ipv4Addr>, Vec<Ipv6Addr>)> {
+            list.iter()
+                .map(|i| {
+                    let v4 = i.v4.iter().map(|v| v.addr).collect();
+                    (i.name.clone(), v4, i.v6.clone())
+                })
+                .collect()
+        };
+        let first = key(&interfaces());
+        let mut names: Vec<&String> = first.iter().map(|(n, _, _)| n).collect();
+        let in_order = names.clone();
+        names.sort();
+        assert_eq!(in_order, names, "by name");
+        for (_, v4, v6) in &first {
+            assert!(
+                v4.is_sorted() && v6.is_sorted(),
+                "addresses sorted: {first:?}"
+            );
+        }
+        for _ in 0..50 {
+            assert_eq!(key(&interfaces()), first);
+        }
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Network helpers shared by the tabs: error translation and address parsing.
 
 pub mod error;
+pub mod explain;
+pub mod host;
 pub mod iface;
 pub mod udp;
 
 pub use error::NetError;
+pub use host::{Host, HostError, parse_host};
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -16,11 +19,12 @@ pub struct LocalAddress {
     pub ip: std::net::IpAddr,
 }
 
-/// Every IPv4 and IPv6 address of this machine's interfaces (netdev), IPv4 first.
+/// Every IPv4 and IPv6 address of this machine's interfaces (netdev), IPv4 first, each in
+/// the stable order of [`iface::netdev_interfaces`].
 pub fn local_addresses() -> Vec<LocalAddress> {
     let mut v4 = Vec::new();
     let mut v6 = Vec::new();
-    for iface in netdev::get_interfaces() {
+    for iface in iface::netdev_interfaces() {
         for net in &iface.ipv4 {
             v4.push(LocalAddress {
                 interface: iface.name.clone(),
@@ -78,6 +82,12 @@ pub fn parse_port(text: &str, allow_zero: bool) -> Result<u16, String> {
     if t.is_empty() {
         return Err("Enter a port number (1–65535).".to_owned());
     }
+    // Digits only: `str::parse` would also take a leading `+`.
+    if !t.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "\"{t}\" is not a port number: use digits only, 1–65535."
+        ));
+    }
     match t.parse::<u32>() {
         Ok(0) if allow_zero => Ok(0),
         Ok(p @ 1..=65535) => Ok(p as u16),
@@ -89,6 +99,33 @@ pub fn parse_port(text: &str, allow_zero: bool) -> Result<u16, String> {
             "\"{t}\" is not a port number: use digits only, 1–65535."
         )),
     }
+}
+
+/// The largest UDP payload over IPv4: 65,535 bytes less the 20-byte IPv4 and 8-byte UDP
+/// headers.
+pub const MAX_UDP_PAYLOAD_V4: usize = 65_507;
+/// The largest UDP payload over IPv6 (without jumbograms): the 16-bit payload length less the
+/// 8-byte UDP header.
+pub const MAX_UDP_PAYLOAD_V6: usize = 65_527;
+
+/// Whether `len` bytes fit in one UDP datagram over IPv4 (`ipv6` false) or IPv6.
+pub fn check_datagram_len(len: usize, ipv6: bool) -> Result<(), String> {
+    let max = if ipv6 {
+        MAX_UDP_PAYLOAD_V6
+    } else {
+        MAX_UDP_PAYLOAD_V4
+    };
+    if len <= max {
+        return Ok(());
+    }
+    Err(format!(
+        "The payload is {len} bytes, but a UDP datagram holds at most 65,507 bytes over IPv4 (65,527 over IPv6){}: send it in parts, or use TCP.",
+        if ipv6 {
+            ""
+        } else {
+            " and this one goes over IPv4"
+        }
+    ))
 }
 
 /// Fills below this many bytes are copied out at their exact size (see [`RecvBuffer`]).

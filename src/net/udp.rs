@@ -7,6 +7,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use socket2::{Domain, SockRef, Socket, Type};
 
+/// The receive buffer the UDP tab and `sockpit udp` ask for: room for thousands of small
+/// datagrams, so a burst is not dropped by the kernel while the worker is busy (the OS may cap
+/// it at `net.core.rmem_max`).
+pub const DEFAULT_RECV_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
 /// How to bind a UDP socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UdpBindOptions {

@@ -4,6 +4,7 @@
 //! the cap is evicted from the front and counted, so the user always knows what is gone.
 
 mod log;
+pub mod peer_filter;
 mod rate;
 
 pub use log::{Counters, DEFAULT_CAP_BYTES, Direction, RECORD_OVERHEAD_BYTES, Record, TrafficLog};

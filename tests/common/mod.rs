@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use sockpit::SockpitApp;
-use sockpit::app::Settings;
+use sockpit::gui::app::Settings;
 
 /// The real app in a kittest harness, with system fonts so CJK text can be laid out.
 pub fn harness(settings: Settings) -> Harness<'static, SockpitApp> {
@@ -43,7 +43,7 @@ pub fn step_until(
         assert!(
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting for: {what}; status: {:?}",
-            harness.state().tcp_client.status
+            harness.state().tcp_client.current().status
         );
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -1,0 +1,381 @@
+//! One pipeline per session: the chain of stages every byte of a session passes through in
+//! its worker, written once for every tab and the CLI.
+//!
+//! ```text
+//!   socket read ──► Framer ──────────────► Stages ───────────────────► Outbox event to owner
+//!   (TCP read,      one state per stream:   per session: each sees     (Received. TCP stops
+//!    UDP datagram)  the connection, each    peer, direction, time and   reading while bytes
+//!                   server client, each     bytes of every record, in   are in flight; UDP
+//!                   UDP peer. Raw: each     order, before the owner;    drops what finds no
+//!                   read is one record,     a responder may queue       room, after the stages
+//!                   moved, never copied     replies to the same peer    saw it, and counts it)
+//!                                                     │
+//!                                                     │ replies (to the record's peer)
+//!                                                     ▼
+//!   owner Command::Send ─────────────────► Outbound chain ──► socket write ──► Stages see the
+//!   (one client, all, UDP SendTo;          per session, once     (queued,         bytes as Sent
+//!    TCP Server echo)                      per payload and        back-pressured   when the kernel
+//!                                          peer: today the        as before)       took them
+//!                                          payload as given
+//! ```
+//!
+//! The owner describes the chain in a [`PipelineSpec`] (cloneable, comparable) and hands it
+//! to the worker with the session: `ConnectOptions::pipeline` (TCP Client),
+//! `ServerOptions::pipeline` (TCP Server), `udp::Command::BindWith` (UDP). The worker builds
+//! one [`Pipeline`] per session from it and one framer state per stream.
+//!
+//! A new receive- or send-side tool plugs in as one of three traits, with no change to any
+//! worker:
+//! - [`Framer`] (in [`PipelineSpec::framer`]): cuts a stream into records (delimiter, fixed
+//!   length, length prefix, …).
+//! - [`Stage`] (in [`PipelineSpec::stages`]): sees every record both ways; checksum checks,
+//!   capture-to-file taps, and responders (auto-reply rules) that queue [`Replies`].
+//! - [`OutboundStage`] (in [`PipelineSpec::outbound`]): transforms each payload on its way
+//!   out (macros, appended checksums).
+
+mod framer;
+mod stage;
+
+pub use framer::{Framer, FramerSpec, PEER_FRAMERS_MAX, PeerFramers, Raw};
+pub use stage::{AutoReply, Direction, OutboundStage, Record, Replies, Stage};
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::traffic::now_us;
+
+/// Makes one fresh instance of a stage (or framer) for each session (or stream). Compared by
+/// identity: two specs are equal when they name the same factories, which is what an owner
+/// asking "did the settings change?" needs, as closures cannot be compared.
+pub struct Factory<T: ?Sized> {
+    name: &'static str,
+    make: Arc<dyn Fn() -> Box<T> + Send + Sync>,
+}
+
+impl<T: ?Sized> Factory<T> {
+    /// `name` is what `Debug` shows (e.g. "crc-check").
+    pub fn new(name: &'static str, make: impl Fn() -> Box<T> + Send + Sync + 'static) -> Self {
+        Self {
+            name,
+            make: Arc::new(make),
+        }
+    }
+
+    pub fn build(&self) -> Box<T> {
+        (self.make)()
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<T: ?Sized> Clone for Factory<T> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name,
+            make: Arc::clone(&self.make),
+        }
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for Factory<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Factory({})", self.name)
+    }
+}
+
+impl<T: ?Sized> PartialEq for Factory<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.make, &other.make)
+    }
+}
+
+impl<T: ?Sized> Eq for Factory<T> {}
+
+/// What a session's pipeline is made of. The default is today's behaviour: each read is one
+/// record (raw), no stages, payloads sent as given.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PipelineSpec {
+    pub framer: FramerSpec,
+    /// Run in this order on every record, received and sent.
+    pub stages: Vec<Factory<dyn Stage>>,
+    /// Run in this order on every payload before it is queued for the socket.
+    pub outbound: Vec<Factory<dyn OutboundStage>>,
+}
+
+/// Where received bytes come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// The address the owner sees (IPv4 peers of a dual-stack UDP socket as IPv4).
+    pub peer: SocketAddr,
+    /// Where replies go: `peer`, or on a dual-stack UDP socket its IPv4-mapped form.
+    pub reply_to: SocketAddr,
+    /// See [`Record::time_us`].
+    pub time_us: u64,
+}
+
+/// One session's running pipeline, owned by its worker. Framer states live with the streams
+/// (see [`Pipeline::new_framer`]); everything else here is per session.
+pub struct Pipeline {
+    framer: FramerSpec,
+    /// The UDP worker's built-in responder (`SetAutoReply`), run before `stages`; kept apart
+    /// so the owner can change it while the session runs.
+    auto_reply: Option<AutoReply>,
+    stages: Vec<Box<dyn Stage>>,
+    outbound: Vec<Box<dyn OutboundStage>>,
+    replies: Replies,
+}
+
+impl Pipeline {
+    pub fn new(spec: &PipelineSpec) -> Self {
+        Self {
+            framer: spec.framer.clone(),
+            auto_reply: None,
+            stages: spec.stages.iter().map(Factory::build).collect(),
+            outbound: spec.outbound.iter().map(Factory::build).collect(),
+            replies: Replies::default(),
+        }
+    }
+
+    /// The framer state for a new stream (a connection, a server client, a UDP peer).
+    pub fn new_framer(&self) -> Box<dyn Framer> {
+        self.framer.build()
+    }
+
+    /// Whether each read is one record as it is, so a worker may skip per-stream state.
+    pub fn is_raw(&self) -> bool {
+        self.framer.is_raw()
+    }
+
+    /// Whether any stage wants to see records; when not, a worker may skip work done only
+    /// for them (timestamps, copies of datagrams it drops anyway).
+    pub fn has_stages(&self) -> bool {
+        self.auto_reply.is_some() || !self.stages.is_empty()
+    }
+
+    /// Sets (or with `None` removes) the built-in responder answering every received record.
+    pub fn set_auto_reply(&mut self, reply: Option<Vec<u8>>) {
+        self.auto_reply = reply.map(AutoReply::new);
+    }
+
+    /// Where received bytes come from, with the time stamped on them. The clock is read only
+    /// when a stage will look at it.
+    pub fn origin_now(&self, peer: SocketAddr) -> Origin {
+        Origin {
+            peer,
+            reply_to: peer,
+            time_us: if self.has_stages() { now_us() } else { 0 },
+        }
+    }
+
+    /// Passes one read of a stream (a TCP read, a datagram of a framed UDP peer) through the
+    /// stream's framer and the stages, and hands each record to `deliver`, in order. Replies
+    /// the stages queue wait in [`Pipeline::take_replies`], addressed to `origin.reply_to`.
+    pub fn receive(
+        &mut self,
+        framer: &mut dyn Framer,
+        origin: Origin,
+        bytes: Vec<u8>,
+        mut deliver: impl FnMut(Vec<u8>),
+    ) {
+        let (mut stages, replies) = self.stages_and_replies();
+        framer.push(bytes, &mut |record: Vec<u8>| {
+            stages.received(origin, &record, replies);
+            deliver(record);
+        });
+    }
+
+    /// Ends a stream: what its framer still holds (a partial record) goes through the stages
+    /// and to `deliver` like any record.
+    pub fn finish(
+        &mut self,
+        framer: &mut dyn Framer,
+        origin: Origin,
+        mut deliver: impl FnMut(Vec<u8>),
+    ) {
+        let (mut stages, replies) = self.stages_and_replies();
+        framer.finish(&mut |record: Vec<u8>| {
+            stages.received(origin, &record, replies);
+            deliver(record);
+        });
+    }
+
+    /// Shows the stages one record the worker framed itself: a raw UDP datagram, still in
+    /// the receive buffer, so a datagram the owner will not get costs no copy.
+    pub fn see_received(&mut self, origin: Origin, bytes: &[u8]) {
+        let (mut stages, replies) = self.stages_and_replies();
+        stages.received(origin, bytes, replies);
+    }
+
+    /// Shows bytes the kernel took for `peer` to the stages (capture sees both ways).
+    pub fn see_sent(&mut self, peer: SocketAddr, time_us: u64, bytes: &[u8]) {
+        if self.stages.is_empty() {
+            return;
+        }
+        let record = Record {
+            peer,
+            direction: Direction::Sent,
+            time_us,
+            bytes,
+        };
+        for stage in &mut self.stages {
+            stage.on_sent(&record);
+        }
+    }
+
+    /// [`Pipeline::see_sent`] for workers that have no timestamp of their own.
+    pub fn see_sent_now(&mut self, peer: SocketAddr, bytes: &[u8]) {
+        if !self.stages.is_empty() {
+            self.see_sent(peer, now_us(), bytes);
+        }
+    }
+
+    /// Runs a payload through the outbound chain. Every send path calls it exactly once per
+    /// payload and peer, before the payload is queued.
+    pub fn outbound(&mut self, payload: Vec<u8>) -> Vec<u8> {
+        self.outbound
+            .iter_mut()
+            .fold(payload, |payload, stage| stage.apply(payload))
+    }
+
+    /// Replies queued by responders since the last call, each with the address to send it to,
+    /// in the order they were queued. They still have to go through [`Pipeline::outbound`].
+    pub fn take_replies(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
+        self.replies.take()
+    }
+
+    fn stages_and_replies(&mut self) -> (ReceiveStages<'_>, &mut Replies) {
+        (
+            ReceiveStages {
+                auto_reply: self.auto_reply.as_mut(),
+                stages: &mut self.stages,
+            },
+            &mut self.replies,
+        )
+    }
+}
+
+/// The stages a received record passes, borrowed apart from the replies they fill.
+struct ReceiveStages<'a> {
+    auto_reply: Option<&'a mut AutoReply>,
+    stages: &'a mut [Box<dyn Stage>],
+}
+
+impl ReceiveStages<'_> {
+    fn received(&mut self, origin: Origin, bytes: &[u8], replies: &mut Replies) {
+        if self.auto_reply.is_none() && self.stages.is_empty() {
+            return;
+        }
+        let record = Record {
+            peer: origin.peer,
+            direction: Direction::Received,
+            time_us: origin.time_us,
+            bytes,
+        };
+        replies.address(origin.reply_to);
+        if let Some(auto) = self.auto_reply.as_deref_mut() {
+            auto.on_received(&record, replies);
+        }
+        for stage in self.stages.iter_mut() {
+            stage.on_received(&record, replies);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Remembers what it saw, as text, for the assertions below.
+    struct Log(Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl Stage for Log {
+        fn on_received(&mut self, record: &Record<'_>, replies: &mut Replies) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("in {}", String::from_utf8_lossy(record.bytes)));
+            replies.push(b"ack".to_vec());
+        }
+
+        fn on_sent(&mut self, record: &Record<'_>) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("out {}", String::from_utf8_lossy(record.bytes)));
+        }
+    }
+
+    struct Suffix(u8);
+
+    impl OutboundStage for Suffix {
+        fn apply(&mut self, mut payload: Vec<u8>) -> Vec<u8> {
+            payload.push(self.0);
+            payload
+        }
+    }
+
+    fn peer() -> SocketAddr {
+        "127.0.0.1:9".parse().unwrap()
+    }
+
+    #[test]
+    fn the_default_spec_is_raw_with_no_stages_and_moves_the_read() {
+        let mut pipeline = Pipeline::new(&PipelineSpec::default());
+        assert!(pipeline.is_raw());
+        assert!(!pipeline.has_stages());
+        let mut framer = pipeline.new_framer();
+        let read = b"one read".to_vec();
+        let at = read.as_ptr();
+        let mut got = Vec::new();
+        let origin = pipeline.origin_now(peer());
+        pipeline.receive(framer.as_mut(), origin, read, |r| got.push(r));
+        assert_eq!(got, vec![b"one read".to_vec()]);
+        assert_eq!(
+            got[0].as_ptr(),
+            at,
+            "a raw record is the read itself, not a copy"
+        );
+        assert_eq!(pipeline.outbound(b"x".to_vec()), b"x");
+        assert!(pipeline.take_replies().is_empty());
+    }
+
+    #[test]
+    fn stages_see_both_ways_and_replies_go_to_the_peer_after_the_auto_reply() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let for_factory = Arc::clone(&seen);
+        let spec = PipelineSpec {
+            stages: vec![Factory::new("log", move || {
+                Box::new(Log(Arc::clone(&for_factory))) as Box<dyn Stage>
+            })],
+            outbound: vec![
+                Factory::new("a", || Box::new(Suffix(b'a')) as Box<dyn OutboundStage>),
+                Factory::new("b", || Box::new(Suffix(b'b')) as Box<dyn OutboundStage>),
+            ],
+            ..PipelineSpec::default()
+        };
+        assert_eq!(spec, spec.clone(), "clones name the same factories");
+        assert_ne!(spec, PipelineSpec::default());
+        let mut pipeline = Pipeline::new(&spec);
+        pipeline.set_auto_reply(Some(b"auto".to_vec()));
+        let mut framer = pipeline.new_framer();
+        let mut got = Vec::new();
+        let origin = pipeline.origin_now(peer());
+        assert!(origin.time_us > 0, "stamped when a stage looks");
+        pipeline.receive(framer.as_mut(), origin, b"hi".to_vec(), |r| got.push(r));
+        pipeline.see_sent(peer(), 1, b"bye");
+        assert_eq!(got, vec![b"hi".to_vec()]);
+        assert_eq!(*seen.lock().unwrap(), vec!["in hi", "out bye"]);
+        assert_eq!(
+            pipeline.take_replies(),
+            vec![(peer(), b"auto".to_vec()), (peer(), b"ack".to_vec())]
+        );
+        assert_eq!(
+            pipeline.outbound(b"x".to_vec()),
+            b"xab",
+            "in order, once each"
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! The stages after the framer: what sees records (taps, checks, responders) and what
+//! transforms payloads on their way out.
+
+use std::net::SocketAddr;
+
+/// Which way a record went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Received,
+    Sent,
+}
+
+/// One record as a stage sees it: borrowed, so looking costs no copy.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// The address the owner sees (on a dual-stack UDP socket, IPv4 peers as IPv4).
+    pub peer: SocketAddr,
+    pub direction: Direction,
+    /// Microseconds since the Unix epoch: the kernel's arrival time for UDP where the OS
+    /// gives one, else when the worker read (or the kernel took) the bytes.
+    pub time_us: u64,
+    pub bytes: &'a [u8],
+}
+
+/// Sees every record of a session, in order, each exactly once: received records after the
+/// framer and before the owner (also those the owner is then too slow to take), sent bytes
+/// when the kernel took them. Runs on the worker thread, so it must be quick; anything slow
+/// (a file) belongs behind its own bounded queue that counts what it had to drop.
+pub trait Stage: Send {
+    /// A received record. A responder queues answers in `replies`; they go to the record's
+    /// peer through the outbound chain, after the stages saw the record.
+    fn on_received(&mut self, record: &Record<'_>, replies: &mut Replies);
+
+    /// Bytes handed to the kernel for `record.peer` (after the outbound chain). Answering
+    /// here is not offered: a reply to one's own send would never end.
+    fn on_sent(&mut self, record: &Record<'_>) {
+        let _ = record;
+    }
+}
+
+/// Transforms each payload on its way out, before it is queued (so limits and counters see
+/// what is really sent). Returning an empty payload sends nothing on a stream.
+pub trait OutboundStage: Send {
+    fn apply(&mut self, payload: Vec<u8>) -> Vec<u8>;
+}
+
+/// Answers queued by responders, each addressed to the peer of the record being seen. The
+/// worker takes them after each read and sends them like the owner's sends, so the worker's
+/// own limits (pending bytes per peer, refusals it reports) bound them.
+#[derive(Debug)]
+pub struct Replies {
+    to: SocketAddr,
+    queued: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+impl Default for Replies {
+    fn default() -> Self {
+        Self {
+            to: SocketAddr::from(([0, 0, 0, 0], 0)),
+            queued: Vec::new(),
+        }
+    }
+}
+
+impl Replies {
+    /// Queues `bytes` for the peer of the record being seen.
+    pub fn push(&mut self, bytes: Vec<u8>) {
+        self.queued.push((self.to, bytes));
+    }
+
+    pub(super) fn address(&mut self, to: SocketAddr) {
+        self.to = to;
+    }
+
+    pub(super) fn take(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
+        std::mem::take(&mut self.queued)
+    }
+}
+
+/// The responder behind UDP's `SetAutoReply` (the CLI's `--reply`): the same bytes back to
+/// every sender, at reading speed, with no round trip through the owner.
+#[derive(Debug, Clone)]
+pub struct AutoReply {
+    reply: Vec<u8>,
+}
+
+impl AutoReply {
+    pub fn new(reply: Vec<u8>) -> Self {
+        Self { reply }
+    }
+}
+
+impl Stage for AutoReply {
+    fn on_received(&mut self, _record: &Record<'_>, replies: &mut Replies) {
+        replies.push(self.reply.clone());
+    }
+}

@@ -1,0 +1,256 @@
+//! What every traffic tab's session is made of, written once and composed into each tab: its
+//! worker (started, restarted after a failure, dropped to stop and join it), the id of its
+//! current run (events from an older run are dropped), its traffic log, its view of that log
+//! and its rate meter; and the one drain that applies the worker's events to the tab.
+//!
+//! A tab keeps only what is its own: its settings, its status and how an event changes them
+//! ([`Traffic::apply`]).
+
+use std::time::Instant;
+
+use egui::Ui;
+
+use crate::engine::worker::{
+    CommandRefused, SessionId, Wake, WorkerEvent, WorkerHandle, drain_worker,
+};
+use crate::gui::widgets::traffic_view::ViewSettings;
+use crate::gui::widgets::{Tone, TrafficView, status_line};
+use crate::traffic::{Direction, RateMeter, Record, TrafficLog};
+
+/// How a worker's event tells the drain what it needs: the run it belongs to, its payload size
+/// (for the per-frame byte budget) and, for the worker's own end, why.
+pub trait SessionEvent: WorkerEvent {
+    fn run(&self) -> SessionId;
+    fn payload_len(&self) -> usize;
+    fn failure(&self) -> Option<&str>;
+}
+
+/// Starts a worker: each tab passes its engine's `spawn`.
+pub type Spawn<C, E> = fn(Wake) -> std::io::Result<WorkerHandle<C, E>>;
+
+/// How much of a worker's news one frame applies; the rest waits for the next frame.
+#[derive(Debug, Clone, Copy)]
+pub struct DrainLimits {
+    pub events: usize,
+    pub bytes: usize,
+}
+
+/// One session's worker, run id, log, view and rate meter.
+pub struct Session<C, E> {
+    wake: Wake,
+    spawn: Spawn<C, E>,
+    worker: Option<WorkerHandle<C, E>>,
+    id: SessionId,
+    /// Why there is no worker: it failed, or could not start.
+    failure: Option<String>,
+    pub log: TrafficLog,
+    pub view: TrafficView,
+    pub rate: RateMeter,
+}
+
+impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
+    /// A log capped as `view` says, and a worker started with `spawn`.
+    pub fn new(view: ViewSettings, wake: Wake, spawn: Spawn<C, E>) -> Self {
+        let log = TrafficLog::with_cap(view.cap_mib as usize * 1024 * 1024);
+        let mut session = Self {
+            wake,
+            spawn,
+            worker: None,
+            id: SessionId::default(),
+            failure: None,
+            log,
+            view: TrafficView::new(view),
+            rate: RateMeter::default(),
+        };
+        session.start_worker();
+        session
+    }
+
+    /// Starts the worker (again); if it cannot start, [`Self::failure`] says why.
+    pub fn start_worker(&mut self) {
+        match (self.spawn)(self.wake.clone()) {
+            Ok(handle) => {
+                self.worker = Some(handle);
+                self.failure = None;
+            }
+            Err(e) => self.failure = Some(format!("could not start: {e}")),
+        }
+    }
+
+    pub fn has_worker(&self) -> bool {
+        self.worker.is_some()
+    }
+
+    /// Why the worker is not running, if it failed.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    /// The current run's id.
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+
+    /// Starts a new run: events of the old one are dropped from now on.
+    pub fn next_id(&mut self) -> SessionId {
+        self.id = self.id.next();
+        self.id
+    }
+
+    /// Hands a command to the worker without waiting; a missing worker refuses as gone.
+    pub fn send(&self, command: C) -> Result<(), CommandRefused> {
+        self.worker
+            .as_ref()
+            .map_or(Err(CommandRefused::Gone), |w| w.send(command))
+    }
+
+    /// Hands a command to the worker, saying in the log when it could not take it.
+    pub fn command(&mut self, command: C) -> bool {
+        match self.send(command) {
+            Ok(()) => true,
+            Err(e) => {
+                self.refused(e);
+                false
+            }
+        }
+    }
+
+    /// A command the worker could not take: said in the log, where the user looks.
+    pub fn refused(&mut self, e: CommandRefused) {
+        self.note(Direction::Error, None, &e.to_string());
+    }
+
+    pub fn note(&mut self, direction: Direction, peer: Option<std::net::SocketAddr>, text: &str) {
+        self.log.push(Record::message(direction, peer, text));
+    }
+
+    /// The view settings as the user left them, to save.
+    pub fn view_settings(&self) -> ViewSettings {
+        self.view.settings.clone()
+    }
+
+    /// A "Restart worker" button in place of the tab's action when the worker is gone. True
+    /// when it was drawn (the tab then draws no action of its own).
+    pub fn restart_ui(&mut self, ui: &mut Ui) -> bool {
+        if self.worker.is_some() {
+            return false;
+        }
+        if ui.button("Restart worker").clicked() {
+            self.start_worker();
+        }
+        true
+    }
+
+    /// The status line when the worker failed; false (nothing drawn) while it runs.
+    pub fn failure_ui(&self, ui: &mut Ui, what: &str) -> bool {
+        let Some(message) = &self.failure else {
+            return false;
+        };
+        status_line(
+            ui,
+            Tone::Error,
+            &format!("The {what} worker stopped unexpectedly: {message}"),
+            "Click Restart worker to carry on; the log is kept.",
+        );
+        true
+    }
+
+    /// The log under the tab's own panels (see [`TrafficView::panes_ui`]); `rows` limits it to
+    /// those records.
+    pub fn panes_ui(
+        &mut self,
+        ui: &mut Ui,
+        id: &str,
+        encoding: &mut crate::codec::TextEncoding,
+        rows: Option<&[u64]>,
+    ) {
+        let rates = self.rate.rates_bytes_per_sec();
+        self.view
+            .panes_ui(ui, id, &mut self.log, encoding, rates, rows);
+    }
+
+    fn worker_gone(&mut self, message: &str) {
+        self.note(Direction::Error, None, &format!("Worker failed: {message}"));
+        self.worker = None;
+        self.failure = Some(message.to_owned());
+    }
+}
+
+/// A tab that owns a [`Session`]: what the one drain needs from it.
+pub trait Traffic {
+    type Command: Send + 'static;
+    type Event: SessionEvent;
+    const LIMITS: DrainLimits;
+    fn session(&mut self) -> &mut Session<Self::Command, Self::Event>;
+    /// An event of the current run.
+    fn apply(&mut self, event: Self::Event);
+    /// The worker ended (the log says why): forget what it held open.
+    fn worker_gone(&mut self);
+}
+
+/// Applies the waiting worker events of `tab` within its limits: a worker's failure is noted
+/// and ends the worker, events of an older run are dropped, the rest go to [`Traffic::apply`].
+/// Returns true if more are waiting.
+pub fn drain<T: Traffic>(tab: &mut T) -> bool {
+    let Some(events) = tab.session().worker.as_ref().map(|w| w.events().clone()) else {
+        return false;
+    };
+    let limits = T::LIMITS;
+    let more = drain_worker(
+        &events,
+        limits.events,
+        limits.bytes,
+        T::Event::payload_len,
+        |event| {
+            if let Some(message) = event.failure() {
+                tab.session().worker_gone(message);
+                tab.worker_gone();
+            } else if event.run() == tab.session().id {
+                tab.apply(event);
+            }
+        },
+    );
+    let session = tab.session();
+    let c = session.log.counters();
+    session.rate.sample(Instant::now(), c.rx_bytes, c.tx_bytes);
+    more
+}
+
+/// Each engine's events, as the drain reads them.
+macro_rules! session_event {
+    ($module:ident, |$kind:ident| $payload:expr) => {
+        impl SessionEvent for $crate::engine::$module::Event {
+            fn run(&self) -> SessionId {
+                self.session
+            }
+            fn payload_len(&self) -> usize {
+                use $crate::engine::$module::EventKind;
+                let $kind = &self.kind;
+                $payload
+            }
+            fn failure(&self) -> Option<&str> {
+                match &self.kind {
+                    $crate::engine::$module::EventKind::WorkerFailed { message } => Some(message),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+session_event!(tcp_client, |kind| match kind {
+    EventKind::Received { bytes, .. } => bytes.len(),
+    _ => 0,
+});
+session_event!(tcp_server, |kind| match kind {
+    EventKind::Received { bytes, .. } => bytes.len(),
+    _ => 0,
+});
+session_event!(udp, |kind| match kind {
+    EventKind::Received(batch) => batch.iter().map(|d| d.bytes.len() + 64).sum(),
+    _ => 0,
+});
+session_event!(broadcast, |kind| match kind {
+    EventKind::Reply { bytes, .. } => bytes.len(),
+    _ => 0,
+});

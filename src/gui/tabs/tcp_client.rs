@@ -1,0 +1,536 @@
+//! The TCP Client tab: connect to a host, send, receive, see what happened and why.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use egui::Ui;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::TextEncoding;
+use crate::engine::tcp_client::{
+    CloseReason, Command, ConnectOptions, ConnectionMode, Event, EventKind, TcpClientHandle,
+};
+use crate::engine::worker::Wake;
+use crate::gui::session::{DrainLimits, Session, Traffic};
+use crate::gui::widgets::SendBox;
+use crate::gui::widgets::traffic_view::ViewSettings;
+use crate::gui::widgets::{Tone, status_line};
+use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
+use crate::net::{NetError, parse_port};
+use crate::settings::{Bounded, clamp_number, cut_fields, join};
+use crate::traffic::{Direction, Record};
+
+/// What the tab saves across restarts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TcpClientSettings {
+    pub host: String,
+    pub port: String,
+    pub connect_timeout_ms: u64,
+    pub mode: ConnectionMode,
+    pub idle_timeout_ms: u64,
+    pub auto_reconnect: bool,
+    pub nodelay: bool,
+    pub keepalive: bool,
+    pub encoding: TextEncoding,
+    pub view: ViewSettings,
+    pub send_box: SendBox,
+}
+
+impl Default for TcpClientSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: "8080".to_owned(),
+            connect_timeout_ms: 5000,
+            mode: ConnectionMode::Long,
+            idle_timeout_ms: 2000,
+            auto_reconnect: false,
+            nodelay: true,
+            keepalive: false,
+            encoding: TextEncoding::Utf8,
+            view: ViewSettings::default(),
+            send_box: SendBox::default(),
+        }
+    }
+}
+
+impl Bounded for TcpClientSettings {
+    /// Ranges as the fields' drag values offer them.
+    fn bound(&mut self, path: &str, notes: &mut Vec<String>) {
+        let timeout_ms = 1..=600_000;
+        clamp_number(
+            &mut self.connect_timeout_ms,
+            &timeout_ms,
+            &join(path, "connect_timeout_ms"),
+            notes,
+        );
+        clamp_number(
+            &mut self.idle_timeout_ms,
+            &timeout_ms,
+            &join(path, "idle_timeout_ms"),
+            notes,
+        );
+        cut_fields(
+            path,
+            &mut [("host", &mut self.host), ("port", &mut self.port)],
+            notes,
+        );
+        self.view.bound(&join(path, "view"), notes);
+        self.send_box.bound(&join(path, "send_box"), notes);
+    }
+}
+
+/// The connection state as the user sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Idle,
+    /// Short mode armed: each send opens a connection.
+    ShortReady,
+    Connecting {
+        remote: Option<SocketAddr>,
+    },
+    Connected {
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    /// Still connected, but the peer shut down its sending side (half-close).
+    PeerFinished {
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    Closed {
+        remote: SocketAddr,
+        reason: CloseReason,
+    },
+    Failed(NetError),
+    Reconnecting {
+        previous: Box<Status>,
+        delay: Duration,
+        attempt: u32,
+        at: Instant,
+    },
+}
+
+impl Status {
+    /// Headline and one-line explanation.
+    pub fn describe(&self, idle_timeout_ms: u64) -> (Tone, String, String) {
+        match self {
+            Self::Idle => (
+                Tone::Neutral,
+                "Not connected.".to_owned(),
+                "Type a host and port, then click Connect.".to_owned(),
+            ),
+            Self::ShortReady => (
+                Tone::Ok,
+                "Short connection mode: ready.".to_owned(),
+                "Each send opens a connection, sends, reads the reply until the peer closes or goes quiet, then closes.".to_owned(),
+            ),
+            Self::Connecting { remote } => (
+                Tone::Wait,
+                match remote {
+                    Some(r) => format!("Connecting to {r}…"),
+                    None => "Connecting…".to_owned(),
+                },
+                "Waiting for the server to accept the connection.".to_owned(),
+            ),
+            Self::Connected { local, remote } => (
+                Tone::Ok,
+                format!("Connected: {local} → {remote}"),
+                "Data you send goes to the server; what it sends appears below.".to_owned(),
+            ),
+            Self::PeerFinished { local, remote } => (
+                Tone::Wait,
+                format!("Connected: {local} → {remote}; the peer finished sending (half-close)."),
+                "The server shut down its sending side: nothing more will arrive, but what you send still goes to it. Click Disconnect to close.".to_owned(),
+            ),
+            Self::Closed { remote, reason } => match reason {
+                CloseReason::ClosedByPeer => (
+                    Tone::Wait,
+                    format!("Closed by peer ({remote})."),
+                    "The server closed the connection (read returned 0): it finished, or it shut down.".to_owned(),
+                ),
+                CloseReason::Reset => (
+                    Tone::Error,
+                    format!("Connection reset by {remote}."),
+                    NetError::Reset { addr: *remote }.explanation(),
+                ),
+                CloseReason::ByUser => (
+                    Tone::Neutral,
+                    "Disconnected.".to_owned(),
+                    "You closed the connection.".to_owned(),
+                ),
+                CloseReason::IdleTimeout => (
+                    Tone::Wait,
+                    format!("Closed after {idle_timeout_ms} ms without data from {remote}."),
+                    "Short connection: the reply is complete when the peer stays quiet for the idle timeout.".to_owned(),
+                ),
+                CloseReason::Error(e) => (Tone::Error, format!("Connection lost: {e}."), e.explanation()),
+            },
+            Self::Failed(e) => (Tone::Error, format!("Could not connect: {e}."), e.explanation()),
+            Self::Reconnecting {
+                previous,
+                delay,
+                attempt,
+                ..
+            } => {
+                let (tone, headline, explanation) = previous.describe(idle_timeout_ms);
+                (
+                    tone,
+                    format!(
+                        "{headline} Reconnecting in {:.1} s (attempt {attempt}).",
+                        delay.as_secs_f32()
+                    ),
+                    explanation,
+                )
+            }
+        }
+    }
+}
+
+/// One TCP Client session: its settings and status over its own worker and log.
+pub struct TcpClientTab {
+    pub settings: TcpClientSettings,
+    pub session: Session<Command, Event>,
+    /// Whether a connection is running (between Connect and Disconnect).
+    active: bool,
+    pub status: Status,
+    host_error: Option<String>,
+    port_error: Option<String>,
+}
+
+impl TcpClientTab {
+    pub fn new(mut settings: TcpClientSettings, wake: Wake) -> Self {
+        let view = std::mem::take(&mut settings.view);
+        Self {
+            settings,
+            session: Session::new(view, wake, TcpClientHandle::spawn),
+            active: false,
+            status: Status::Idle,
+            host_error: None,
+            port_error: None,
+        }
+    }
+
+    /// Settings to save, with the view settings folded back in.
+    pub fn settings_to_save(&self) -> TcpClientSettings {
+        let mut s = self.settings.clone();
+        s.view = self.session.view_settings();
+        s
+    }
+
+    /// The traffic log of this session.
+    pub fn log(&self) -> &crate::traffic::TrafficLog {
+        &self.session.log
+    }
+
+    /// What closing this session would cut, in words; `None` when nothing is open.
+    pub fn busy(&self) -> Option<String> {
+        if !self.active {
+            return None;
+        }
+        Some(match &self.status {
+            Status::Connected { remote, .. } | Status::PeerFinished { remote, .. } => {
+                format!("It is connected to {remote}.")
+            }
+            Status::Connecting {
+                remote: Some(remote),
+            } => format!("It is connecting to {remote}."),
+            Status::ShortReady => "It is ready to send in short connection mode.".to_owned(),
+            Status::Reconnecting { .. } => "It is reconnecting.".to_owned(),
+            _ => format!(
+                "It is connecting to {}:{}.",
+                self.settings.host, self.settings.port
+            ),
+        })
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// Checks host and port and starts a session. Errors are shown next to the fields.
+    pub fn connect(&mut self) {
+        let (host, host_error) = match crate::net::parse_host(&self.settings.host) {
+            Ok(h) => (h.to_string(), None),
+            Err(e) => (String::new(), Some(e.to_string())),
+        };
+        self.host_error = host_error;
+        let port = match parse_port(&self.settings.port, false) {
+            Ok(p) => {
+                self.port_error = None;
+                Some(p)
+            }
+            Err(e) => {
+                self.port_error = Some(e);
+                None
+            }
+        };
+        let (Some(port), None) = (port, &self.host_error) else {
+            return;
+        };
+        let s = &self.settings;
+        let options = ConnectOptions {
+            host,
+            port,
+            connect_timeout: Duration::from_millis(s.connect_timeout_ms.max(1)),
+            mode: s.mode,
+            idle_timeout: Duration::from_millis(s.idle_timeout_ms.max(1)),
+            auto_reconnect: s.auto_reconnect,
+            nodelay: s.nodelay,
+            keepalive: s.keepalive,
+            linger: Duration::from_secs(5),
+            pipeline: crate::engine::session::PipelineSpec::default(),
+        };
+        let session = self.session.next_id();
+        if self.session.command(Command::Connect { session, options }) {
+            self.active = true;
+            self.status = Status::Connecting { remote: None };
+        }
+    }
+
+    pub fn disconnect(&mut self) {
+        let session = self.session.id();
+        if self.session.command(Command::Disconnect { session }) {
+            self.active = false;
+            self.status = Status::Idle;
+        }
+        // Refused: still connected; the log says so and the user can click again.
+    }
+
+    /// Sends bytes in the current session. Refused bytes stay in the send box.
+    pub fn send(&mut self, bytes: Vec<u8>) {
+        let session = self.session.id();
+        if let Err(e) = self.session.send(Command::Send { session, bytes }) {
+            self.settings.send_box.error = Some(e.to_string());
+        }
+    }
+
+    /// Applies waiting worker events (bounded per frame). Returns true if more are waiting.
+    pub fn drain_events(&mut self) -> bool {
+        crate::gui::session::drain(self)
+    }
+
+    fn info(&mut self, peer: Option<SocketAddr>, text: &str) {
+        self.session.note(Direction::Info, peer, text);
+    }
+}
+
+impl Traffic for TcpClientTab {
+    type Command = Command;
+    type Event = Event;
+    /// Events and received bytes applied per frame; the rest wait for the next frame (which
+    /// is requested).
+    const LIMITS: DrainLimits = DrainLimits {
+        events: 1024,
+        bytes: 64 * 1024 * 1024,
+    };
+
+    fn session(&mut self) -> &mut Session<Command, Event> {
+        &mut self.session
+    }
+
+    fn worker_gone(&mut self) {
+        self.active = false;
+        self.status = Status::Idle;
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event.kind {
+            EventKind::Received { peer, bytes } => {
+                self.session
+                    .log
+                    .push(Record::new(Direction::Received, Some(peer), bytes));
+            }
+            EventKind::Sent { peer, bytes } => {
+                self.session
+                    .log
+                    .push(Record::new(Direction::Sent, Some(peer), bytes));
+            }
+            EventKind::Ready => {
+                self.status = Status::ShortReady;
+                self.info(
+                    None,
+                    "Short connection mode: each send opens a new connection.",
+                );
+            }
+            EventKind::Connecting { remote } => {
+                self.status = Status::Connecting {
+                    remote: Some(remote),
+                };
+            }
+            EventKind::Connected { local, remote } => {
+                self.status = Status::Connected { local, remote };
+                self.info(
+                    Some(remote),
+                    &format!("Connected from {local} to {remote}."),
+                );
+            }
+            EventKind::PeerFinished { remote } => {
+                let local = match self.status {
+                    Status::Connected { local, .. } => local,
+                    _ => SocketAddr::from(([0, 0, 0, 0], 0)),
+                };
+                self.info(
+                    Some(remote),
+                    &format!("{remote} finished sending (half-close); you can still send."),
+                );
+                self.status = Status::PeerFinished { local, remote };
+            }
+            EventKind::Closed {
+                remote,
+                reason,
+                unsent_bytes,
+            } => {
+                let status = Status::Closed { remote, reason };
+                let (_, headline, _) = status.describe(self.settings.idle_timeout_ms);
+                self.info(Some(remote), &headline);
+                if unsent_bytes > 0 {
+                    self.session.note(
+                        Direction::Error,
+                        Some(remote),
+                        &format!("{unsent_bytes} B queued for {remote} were not sent: the connection closed first."),
+                    );
+                }
+                self.status = status;
+            }
+            EventKind::ConnectFailed(error) => {
+                self.session.note(
+                    Direction::Error,
+                    None,
+                    &format!("Could not connect: {error}. {}", error.explanation()),
+                );
+                self.status = Status::Failed(error);
+                if self.settings.mode == ConnectionMode::Long && !self.settings.auto_reconnect {
+                    self.active = false;
+                }
+            }
+            EventKind::SendRejected { reason } => {
+                self.settings.send_box.error = Some(reason);
+            }
+            EventKind::ReconnectScheduled { delay, attempt } => {
+                let previous = Box::new(match std::mem::replace(&mut self.status, Status::Idle) {
+                    Status::Reconnecting { previous, .. } => *previous,
+                    other => other,
+                });
+                self.status = Status::Reconnecting {
+                    previous,
+                    delay,
+                    attempt,
+                    at: Instant::now() + delay,
+                };
+            }
+            EventKind::Stopped => {
+                self.active = false;
+                self.status = Status::Idle;
+            }
+            EventKind::WorkerFailed { .. } => {}
+        }
+    }
+}
+
+impl TcpClientTab {
+    /// The whole tab; `id` tells this session's panels from its siblings'.
+    pub fn ui(&mut self, ui: &mut Ui, id: &str) {
+        egui::Panel::top(format!("{id}-connection")).show(ui, |ui| self.connection_ui(ui));
+        egui::Panel::bottom(format!("{id}-send")).show(ui, |ui| {
+            ui.add_space(4.0);
+            let can_send = self.active && self.session.has_worker();
+            let encoding = self.settings.encoding;
+            if let Some(bytes) = self.settings.send_box.ui(ui, encoding, can_send) {
+                self.send(bytes);
+            }
+            ui.add_space(2.0);
+        });
+        self.session
+            .panes_ui(ui, id, &mut self.settings.encoding, None);
+    }
+
+    fn connection_ui(&mut self, ui: &mut Ui) {
+        ui.add_space(4.0);
+        let editable = !self.active;
+        ui.horizontal_wrapped(|ui| {
+            ui.add_enabled_ui(editable, |ui| {
+                let host = labelled_text(ui, "Host", &mut self.settings.host, 200.0);
+                if host.changed() {
+                    self.host_error = None;
+                }
+                let port = labelled_text(ui, "Port", &mut self.settings.port, 60.0);
+                if port.changed() {
+                    self.port_error = None;
+                }
+                let enter = (host.lost_focus() || port.lost_focus())
+                    && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if enter {
+                    self.connect();
+                }
+            });
+            if self.session.restart_ui(ui) {
+                // No worker: the button above restarts it.
+            } else if self.active {
+                if ui.button("Disconnect").clicked() {
+                    self.disconnect();
+                }
+            } else if ui.button("Connect").clicked() {
+                self.connect();
+            }
+        });
+        if let Some(e) = &self.host_error {
+            error_text(ui, &format!("Host: {e}"));
+        }
+        if let Some(e) = &self.port_error {
+            error_text(ui, &format!("Port: {e}"));
+        }
+        ui.add_enabled_ui(editable, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                ui.label("Connection");
+                ui.selectable_value(&mut self.settings.mode, ConnectionMode::Long, "Long")
+                    .on_hover_text("Stay connected until you disconnect or the peer closes.");
+                ui.selectable_value(&mut self.settings.mode, ConnectionMode::Short, "Short")
+                    .on_hover_text("Each send connects, sends, reads the reply, then closes.");
+                labelled_drag(ui, "Connect timeout (ms)", &mut self.settings.connect_timeout_ms, 1..=600_000);
+                if self.settings.mode == ConnectionMode::Short {
+                    labelled_drag(ui, "Idle timeout (ms)", &mut self.settings.idle_timeout_ms, 1..=600_000);
+                } else {
+                    ui.checkbox(&mut self.settings.auto_reconnect, "Auto-reconnect")
+                        .on_hover_text("Reconnect after the connection drops, waiting 0.5 s, 1 s, 2 s … up to 30 s.");
+                }
+                ui.checkbox(&mut self.settings.nodelay, "TCP_NODELAY")
+                    .on_hover_text("Send small writes at once instead of batching them (Nagle off).");
+                ui.checkbox(&mut self.settings.keepalive, "Keep-alive")
+                    .on_hover_text("Let the OS probe an idle connection so a dead peer is noticed.");
+            });
+        });
+        if !self.session.failure_ui(ui, "connection") {
+            let (tone, headline, explanation) = self.status.describe(self.settings.idle_timeout_ms);
+            status_line(ui, tone, &headline, &explanation);
+        }
+        ui.add_space(2.0);
+    }
+}
+
+impl crate::gui::sessions::SessionTab for TcpClientTab {
+    type Settings = TcpClientSettings;
+    const NOUN: &'static str = "Client";
+    const ID: &'static str = "tcp-client";
+
+    fn open(settings: TcpClientSettings, wake: Wake) -> Self {
+        Self::new(settings, wake)
+    }
+
+    fn settings_to_save(&self) -> TcpClientSettings {
+        self.settings_to_save()
+    }
+
+    fn drain_events(&mut self) -> bool {
+        self.drain_events()
+    }
+
+    fn ui(&mut self, ui: &mut Ui, id: &str) {
+        self.ui(ui, id);
+    }
+
+    fn busy(&self) -> Option<String> {
+        self.busy()
+    }
+}

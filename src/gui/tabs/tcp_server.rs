@@ -1,0 +1,713 @@
+//! The TCP Server tab: listen, accept many clients in one readiness loop, see and address each.
+
+use crate::engine::tcp_server::{
+    ClientCloseReason, ClientId, Command, Event, EventKind, ServerOptions, Target, TcpServerHandle,
+};
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use egui::{RichText, Ui};
+use egui_extras::{Column, TableBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::TextEncoding;
+use crate::engine::worker::Wake;
+use crate::gui::session::{DrainLimits, Session, Traffic};
+use crate::gui::widgets::SendBox;
+use crate::gui::widgets::traffic_view::ViewSettings;
+use crate::gui::widgets::{Tone, status_line};
+use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
+use crate::net::{NetError, parse_port};
+use crate::settings::{Bounded, clamp_number, cut_fields, join};
+use crate::traffic::peer_filter::PeerFilter;
+use crate::traffic::{Direction, Record, format_bytes, format_time_us, now_us};
+
+/// Bind addresses offered in the picker.
+pub const BIND_CHOICES: [(&str, &str); 4] = [
+    ("0.0.0.0", "All IPv4 (0.0.0.0)"),
+    ("::", "All IPv6 (::, dual-stack)"),
+    ("127.0.0.1", "Loopback (127.0.0.1)"),
+    ("::1", "Loopback IPv6 (::1)"),
+];
+
+/// What the tab saves across restarts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TcpServerSettings {
+    pub bind: String,
+    pub port: String,
+    pub backlog: i32,
+    pub reuse_addr: bool,
+    pub echo: bool,
+    /// 0 = no limit.
+    pub max_clients: usize,
+    /// 0 = no limit.
+    pub max_per_ip: usize,
+    /// 0 = off.
+    pub idle_timeout_s: u64,
+    pub encoding: TextEncoding,
+    pub view: ViewSettings,
+    pub send_box: SendBox,
+}
+
+impl Default for TcpServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "0.0.0.0".to_owned(),
+            port: "8080".to_owned(),
+            backlog: 1024,
+            reuse_addr: true,
+            echo: false,
+            max_clients: 0,
+            max_per_ip: 0,
+            idle_timeout_s: 0,
+            encoding: TextEncoding::Utf8,
+            view: ViewSettings::default(),
+            send_box: SendBox::default(),
+        }
+    }
+}
+
+impl Bounded for TcpServerSettings {
+    /// Ranges as the fields' drag values offer them.
+    fn bound(&mut self, path: &str, notes: &mut Vec<String>) {
+        clamp_number(
+            &mut self.backlog,
+            &(1..=65_535),
+            &join(path, "backlog"),
+            notes,
+        );
+        clamp_number(
+            &mut self.max_clients,
+            &(0..=1_000_000),
+            &join(path, "max_clients"),
+            notes,
+        );
+        clamp_number(
+            &mut self.max_per_ip,
+            &(0..=1_000_000),
+            &join(path, "max_per_ip"),
+            notes,
+        );
+        clamp_number(
+            &mut self.idle_timeout_s,
+            &(0..=86_400),
+            &join(path, "idle_timeout_s"),
+            notes,
+        );
+        cut_fields(
+            path,
+            &mut [("bind", &mut self.bind), ("port", &mut self.port)],
+            notes,
+        );
+        self.view.bound(&join(path, "view"), notes);
+        self.send_box.bound(&join(path, "send_box"), notes);
+    }
+}
+
+/// One row of the client table.
+#[derive(Debug, Clone)]
+pub struct ClientRow {
+    pub peer: SocketAddr,
+    pub since_us: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub last_us: u64,
+    /// The client shut down its sending side (half-close); it can still be sent to.
+    pub finished: bool,
+}
+
+/// Server state as the user sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerStatus {
+    Stopped,
+    Starting,
+    Listening(SocketAddr),
+    Failed(NetError),
+}
+
+/// One TCP Server session: its settings, status and clients over its own worker and log.
+pub struct TcpServerTab {
+    pub settings: TcpServerSettings,
+    pub session: Session<Command, Event>,
+    pub status: ServerStatus,
+    pub clients: BTreeMap<ClientId, ClientRow>,
+    /// The selected client; `None` is "All".
+    pub selected: Option<ClientId>,
+    filter: PeerFilter,
+    bind_error: Option<String>,
+    port_error: Option<String>,
+    last_stop_note: Option<String>,
+    /// This machine's addresses for the bind picker, and when they were read.
+    local_addresses: crate::net::iface::InterfaceCache,
+}
+
+fn reason_text(reason: &ClientCloseReason, idle_s: u64) -> String {
+    match reason {
+        ClientCloseReason::IdleTimeout => format!("idle timeout ({idle_s} s without data)"),
+        other => other.to_string(),
+    }
+}
+
+impl TcpServerTab {
+    pub fn new(mut settings: TcpServerSettings, wake: Wake) -> Self {
+        let view = std::mem::take(&mut settings.view);
+        Self {
+            settings,
+            session: Session::new(view, wake, TcpServerHandle::spawn),
+            status: ServerStatus::Stopped,
+            clients: BTreeMap::new(),
+            selected: None,
+            filter: PeerFilter::default(),
+            bind_error: None,
+            port_error: None,
+            last_stop_note: None,
+            local_addresses: crate::net::iface::InterfaceCache::default(),
+        }
+    }
+
+    pub fn settings_to_save(&self) -> TcpServerSettings {
+        let mut s = self.settings.clone();
+        s.view = self.session.view_settings();
+        s
+    }
+
+    /// The traffic log of this session.
+    pub fn log(&self) -> &crate::traffic::TrafficLog {
+        &self.session.log
+    }
+
+    /// What closing this session would cut, in words; `None` when nothing is open.
+    pub fn busy(&self) -> Option<String> {
+        match self.status {
+            ServerStatus::Listening(local) => Some(format!(
+                "It is listening on {local} with {} client(s).",
+                self.clients.len()
+            )),
+            ServerStatus::Starting => Some("It is starting to listen.".to_owned()),
+            _ => None,
+        }
+    }
+
+    fn running(&self) -> bool {
+        matches!(
+            self.status,
+            ServerStatus::Starting | ServerStatus::Listening(_)
+        )
+    }
+
+    /// Validates the bind address and port, then starts listening.
+    pub fn start(&mut self) {
+        let ip = self
+            .settings
+            .bind
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let ip = if let Ok(ip) = ip.parse::<std::net::IpAddr>() {
+            self.bind_error = None;
+            Some(ip)
+        } else {
+            self.bind_error = Some(format!(
+                "\"{}\" is not an IP address: pick one from the list or type e.g. 0.0.0.0.",
+                self.settings.bind.trim()
+            ));
+            None
+        };
+        let port = match parse_port(&self.settings.port, true) {
+            Ok(p) => {
+                self.port_error = None;
+                Some(p)
+            }
+            Err(e) => {
+                self.port_error = Some(e);
+                None
+            }
+        };
+        let (Some(ip), Some(port)) = (ip, port) else {
+            return;
+        };
+        let s = &self.settings;
+        let options = ServerOptions {
+            bind: SocketAddr::new(ip, port),
+            backlog: s.backlog,
+            reuse_addr: s.reuse_addr,
+            echo: s.echo,
+            max_clients: (s.max_clients > 0).then_some(s.max_clients),
+            max_per_ip: (s.max_per_ip > 0).then_some(s.max_per_ip),
+            idle_timeout: (s.idle_timeout_s > 0).then(|| Duration::from_secs(s.idle_timeout_s)),
+            pipeline: crate::engine::session::PipelineSpec::default(),
+        };
+        let session = self.session.next_id();
+        self.clients.clear();
+        self.selected = None;
+        self.last_stop_note = None;
+        if self.session.command(Command::Start { session, options }) {
+            self.status = ServerStatus::Starting;
+        }
+    }
+
+    pub fn stop(&mut self) {
+        let session = self.session.id();
+        self.session.command(Command::Stop { session });
+    }
+
+    fn target(&self) -> Target {
+        match self.selected {
+            Some(id) => Target::Clients(vec![id]),
+            None => Target::All,
+        }
+    }
+
+    /// Sends to the selected client or to all. Refused bytes stay in the send box.
+    pub fn send(&mut self, bytes: Vec<u8>) {
+        let target = self.target();
+        let session = self.session.id();
+        if let Err(e) = self.session.send(Command::Send {
+            session,
+            target,
+            bytes,
+        }) {
+            self.settings.send_box.error = Some(e.to_string());
+        }
+    }
+
+    pub fn disconnect(&mut self, target: Target) {
+        let session = self.session.id();
+        self.session
+            .command(Command::Disconnect { session, target });
+    }
+
+    /// Applies waiting worker events (bounded per frame). Returns true if more are waiting.
+    pub fn drain_events(&mut self) -> bool {
+        crate::gui::session::drain(self)
+    }
+
+    fn note(&mut self, direction: Direction, peer: Option<SocketAddr>, text: &str) {
+        self.session.note(direction, peer, text);
+    }
+}
+
+impl Traffic for TcpServerTab {
+    type Command = Command;
+    type Event = Event;
+    const LIMITS: DrainLimits = DrainLimits {
+        events: 4096,
+        bytes: 64 * 1024 * 1024,
+    };
+
+    fn session(&mut self) -> &mut Session<Command, Event> {
+        &mut self.session
+    }
+
+    fn worker_gone(&mut self) {
+        self.clients.clear();
+        self.selected = None;
+        self.status = ServerStatus::Stopped;
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event.kind {
+            EventKind::Listening { local } => {
+                self.status = ServerStatus::Listening(local);
+                self.note(Direction::Info, None, &format!("Listening on {local}."));
+            }
+            EventKind::StartFailed(e) => {
+                self.note(
+                    Direction::Error,
+                    None,
+                    &format!("Could not listen: {e}. {}", e.explanation()),
+                );
+                self.status = ServerStatus::Failed(e);
+            }
+            EventKind::Accepted { client, peer } => {
+                let now = now_us();
+                self.clients.insert(
+                    client,
+                    ClientRow {
+                        peer,
+                        since_us: now,
+                        bytes_in: 0,
+                        bytes_out: 0,
+                        last_us: now,
+                        finished: false,
+                    },
+                );
+                self.note(
+                    Direction::Info,
+                    Some(peer),
+                    &format!("Client {peer} connected."),
+                );
+            }
+            EventKind::Received {
+                client,
+                peer,
+                bytes,
+            } => {
+                if let Some(row) = self.clients.get_mut(&client) {
+                    row.bytes_in += bytes.len() as u64;
+                    row.last_us = now_us();
+                }
+                self.session
+                    .log
+                    .push(Record::new(Direction::Received, Some(peer), bytes));
+            }
+            EventKind::Sent {
+                client,
+                peer,
+                bytes,
+            } => {
+                if let Some(row) = self.clients.get_mut(&client) {
+                    row.bytes_out += bytes.len() as u64;
+                    row.last_us = now_us();
+                }
+                self.session
+                    .log
+                    .push(Record::new(Direction::Sent, Some(peer), bytes));
+            }
+            EventKind::ClientFinished { client, peer } => {
+                if let Some(row) = self.clients.get_mut(&client) {
+                    row.finished = true;
+                }
+                self.note(
+                    Direction::Info,
+                    Some(peer),
+                    &format!(
+                        "Client {peer} finished sending (half-close); you can still send to it."
+                    ),
+                );
+            }
+            EventKind::SendRefused {
+                peer, len, reason, ..
+            } => {
+                self.note(
+                    Direction::Error,
+                    Some(peer),
+                    &format!("Not sent to {peer} ({len} B): {reason}."),
+                );
+            }
+            EventKind::ClientClosed {
+                client,
+                peer,
+                reason,
+                unsent_bytes,
+            } => {
+                self.clients.remove(&client);
+                if self.selected == Some(client) {
+                    self.selected = None;
+                }
+                let direction = match reason {
+                    ClientCloseReason::LimitReached(_) | ClientCloseReason::Error(_) => {
+                        Direction::Error
+                    }
+                    _ => Direction::Info,
+                };
+                let text = format!(
+                    "Client {peer} disconnected: {}.",
+                    reason_text(&reason, self.settings.idle_timeout_s)
+                );
+                self.note(direction, Some(peer), &text);
+                if unsent_bytes > 0 {
+                    self.note(
+                        Direction::Error,
+                        Some(peer),
+                        &format!("{unsent_bytes} B queued for {peer} were not sent."),
+                    );
+                }
+            }
+            EventKind::AcceptError { message } => {
+                self.note(Direction::Error, None, &format!("Accept failed: {message}"));
+            }
+            EventKind::Stopped { clients_closed } => {
+                let note = format!("Server stopped; {clients_closed} client(s) disconnected.");
+                self.note(Direction::Info, None, &note);
+                self.last_stop_note = Some(note);
+                self.clients.clear();
+                self.selected = None;
+                self.status = ServerStatus::Stopped;
+            }
+            EventKind::WorkerFailed { .. } => {}
+        }
+    }
+}
+
+impl TcpServerTab {
+    /// The whole tab; `id` tells this session's panels from its siblings'.
+    pub fn ui(&mut self, ui: &mut Ui, id: &str) {
+        egui::Panel::top(format!("{id}-listen")).show(ui, |ui| self.listen_ui(ui));
+        egui::Panel::bottom(format!("{id}-send")).show(ui, |ui| {
+            ui.add_space(4.0);
+            let to = match self.selected.and_then(|id| self.clients.get(&id)) {
+                Some(row) => format!("Sends go to the selected client {}.", row.peer),
+                None => format!("Sends go to all {} client(s).", self.clients.len()),
+            };
+            ui.label(RichText::new(to).weak());
+            let can_send = !self.clients.is_empty() && self.session.has_worker();
+            let encoding = self.settings.encoding;
+            if let Some(bytes) = self.settings.send_box.ui(ui, encoding, can_send) {
+                self.send(bytes);
+            }
+            ui.add_space(2.0);
+        });
+        egui::Panel::left(format!("{id}-clients"))
+            .resizable(true)
+            .default_size(430.0)
+            .show(ui, |ui| self.clients_ui(ui));
+        // Only the selected client's records, when one is selected (disjoint field borrows: no
+        // copy of the id list per frame).
+        let rows = self
+            .selected
+            .and_then(|id| self.clients.get(&id))
+            .map(|r| r.peer)
+            .map(|peer| self.filter.ids(&self.session.log, peer));
+        self.session
+            .panes_ui(ui, id, &mut self.settings.encoding, rows);
+    }
+
+    fn listen_ui(&mut self, ui: &mut Ui) {
+        ui.add_space(4.0);
+        let editable = !self.running();
+        ui.horizontal_wrapped(|ui| {
+            ui.add_enabled_ui(editable, |ui| {
+                let label = BIND_CHOICES
+                    .iter()
+                    .find(|(ip, _)| *ip == self.settings.bind)
+                    .map_or(self.settings.bind.as_str(), |(_, l)| l);
+                egui::ComboBox::from_label("Bind address")
+                    .selected_text(label)
+                    .show_ui(ui, |ui| {
+                        for (ip, label) in BIND_CHOICES {
+                            if ui
+                                .selectable_label(self.settings.bind == ip, label)
+                                .clicked()
+                            {
+                                ip.clone_into(&mut self.settings.bind);
+                                self.bind_error = None;
+                            }
+                        }
+                        ui.separator();
+                        for (interface, ip) in self.local_addresses.addresses() {
+                            let ip = ip.to_string();
+                            let label = format!("{interface}: {ip}");
+                            if ui
+                                .selectable_label(self.settings.bind == ip, label)
+                                .clicked()
+                            {
+                                self.settings.bind = ip;
+                                self.bind_error = None;
+                            }
+                        }
+                    });
+                if labelled_text(ui, "Address", &mut self.settings.bind, 130.0).changed() {
+                    self.bind_error = None;
+                }
+                if labelled_text(ui, "Port", &mut self.settings.port, 60.0).changed() {
+                    self.port_error = None;
+                }
+                labelled_drag(ui, "Backlog", &mut self.settings.backlog, 1..=65_535);
+                ui.checkbox(&mut self.settings.reuse_addr, "SO_REUSEADDR")
+                    .on_hover_text("Lets a restarted server bind the port again at once.");
+            });
+            if self.session.restart_ui(ui) {
+                // No worker: the button above restarts it.
+            } else if self.running() {
+                if ui.button("Stop").clicked() {
+                    self.stop();
+                }
+            } else if ui.button("Start").clicked() {
+                self.start();
+            }
+        });
+        if let Some(e) = &self.bind_error {
+            error_text(ui, &format!("Address: {e}"));
+        }
+        if let Some(e) = &self.port_error {
+            error_text(ui, &format!("Port: {e}"));
+        }
+        ui.horizontal_wrapped(|ui| {
+            if ui
+                .checkbox(&mut self.settings.echo, "Echo")
+                .on_hover_text("Send back everything a client sends.")
+                .changed()
+            {
+                let session = self.session.id();
+                self.session.command(Command::SetEcho {
+                    session,
+                    echo: self.settings.echo,
+                });
+            }
+            ui.add_enabled_ui(editable, |ui| {
+                labelled_drag(
+                    ui,
+                    "Max clients (0 = no limit)",
+                    &mut self.settings.max_clients,
+                    0..=1_000_000,
+                );
+                labelled_drag(
+                    ui,
+                    "Max per IP (0 = no limit)",
+                    &mut self.settings.max_per_ip,
+                    0..=1_000_000,
+                );
+                labelled_drag(
+                    ui,
+                    "Idle timeout s (0 = off)",
+                    &mut self.settings.idle_timeout_s,
+                    0..=86_400,
+                );
+            });
+        });
+        let (tone, headline, explanation) = match &self.status {
+            ServerStatus::Stopped => (
+                Tone::Neutral,
+                self.last_stop_note
+                    .clone()
+                    .unwrap_or_else(|| "Not listening.".to_owned()),
+                "Pick an address and port, then click Start.".to_owned(),
+            ),
+            ServerStatus::Starting => (Tone::Neutral, "Starting…".to_owned(), String::new()),
+            ServerStatus::Listening(local) => (
+                Tone::Ok,
+                format!(
+                    "Listening on {local} with {} client(s).",
+                    self.clients.len()
+                ),
+                "Point your device or client at this address and port.".to_owned(),
+            ),
+            ServerStatus::Failed(e) => (
+                Tone::Error,
+                format!("Could not listen: {e}."),
+                e.explanation(),
+            ),
+        };
+        if !self.session.failure_ui(ui, "server") {
+            status_line(ui, tone, &headline, &explanation);
+        }
+        ui.add_space(2.0);
+    }
+
+    fn clients_ui(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            ui.strong(format!("Clients ({})", self.clients.len()));
+            let has = !self.clients.is_empty();
+            if ui
+                .add_enabled(
+                    has && self.selected.is_some(),
+                    egui::Button::new("Disconnect selected"),
+                )
+                .clicked()
+                && let Some(id) = self.selected
+            {
+                self.disconnect(Target::Clients(vec![id]));
+            }
+            if ui
+                .add_enabled(has, egui::Button::new("Disconnect all"))
+                .clicked()
+            {
+                self.disconnect(Target::All);
+            }
+        });
+        let offset = self.session.view.utc_offset_seconds();
+        let row_h = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
+        let ids: Vec<ClientId> = self.clients.keys().copied().collect();
+        let mut clicked: Option<Option<ClientId>> = None;
+        TableBuilder::new(ui)
+            .id_salt("tcp-server-client-table")
+            .striped(true)
+            .sense(egui::Sense::click())
+            .column(Column::initial(150.0).at_least(80.0))
+            .column(Column::initial(62.0))
+            .column(Column::initial(62.0))
+            .column(Column::initial(62.0))
+            .column(Column::remainder().at_least(60.0))
+            .header(20.0, |mut h| {
+                for title in ["Peer", "Since", "In", "Out", "Last"] {
+                    h.col(|ui| {
+                        ui.strong(title);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(row_h, ids.len() + 1, |mut row| {
+                    let index = row.index();
+                    if index == 0 {
+                        row.set_selected(self.selected.is_none());
+                        row.col(|ui| {
+                            ui.add(egui::Label::new("All clients").selectable(false));
+                        });
+                        for _ in 0..4 {
+                            row.col(|_| {});
+                        }
+                        if row.response().clicked() {
+                            clicked = Some(None);
+                        }
+                        return;
+                    }
+                    let id = ids[index - 1];
+                    let Some(c) = self.clients.get(&id) else {
+                        return;
+                    };
+                    row.set_selected(self.selected == Some(id));
+                    let cell = |text: String| {
+                        egui::Label::new(RichText::new(text).monospace())
+                            .selectable(false)
+                            .truncate()
+                    };
+                    row.col(|ui| {
+                        let peer = if c.finished {
+                            format!("{} (finished sending)", c.peer)
+                        } else {
+                            c.peer.to_string()
+                        };
+                        ui.add(cell(peer));
+                    });
+                    row.col(|ui| {
+                        ui.add(cell(format_time_us(c.since_us, offset)[..8].to_owned()));
+                    });
+                    row.col(|ui| {
+                        ui.add(cell(format_bytes(c.bytes_in)));
+                    });
+                    row.col(|ui| {
+                        ui.add(cell(format_bytes(c.bytes_out)));
+                    });
+                    row.col(|ui| {
+                        ui.add(cell(format_time_us(c.last_us, offset)[..8].to_owned()));
+                    });
+                    if row.response().clicked() {
+                        clicked = Some(Some(id));
+                    }
+                });
+            });
+        if let Some(sel) = clicked {
+            self.selected = sel;
+        }
+    }
+}
+
+impl crate::gui::sessions::SessionTab for TcpServerTab {
+    type Settings = TcpServerSettings;
+    const NOUN: &'static str = "Server";
+    const ID: &'static str = "tcp-server";
+
+    fn open(settings: TcpServerSettings, wake: Wake) -> Self {
+        Self::new(settings, wake)
+    }
+
+    fn settings_to_save(&self) -> TcpServerSettings {
+        self.settings_to_save()
+    }
+
+    fn drain_events(&mut self) -> bool {
+        self.drain_events()
+    }
+
+    fn ui(&mut self, ui: &mut Ui, id: &str) {
+        self.ui(ui, id);
+    }
+
+    fn busy(&self) -> Option<String> {
+        self.busy()
+    }
+}

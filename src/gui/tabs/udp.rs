@@ -1,0 +1,738 @@
+//! The UDP tab: bind a port, send datagrams to any host, see every datagram with its sender,
+//! reply with one click, join multicast groups.
+
+use crate::engine::udp::{Command, Event, EventKind, UdpHandle, UdpStats};
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use egui::{RichText, Ui};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::TextEncoding;
+use crate::engine::worker::Wake;
+use crate::gui::session::{DrainLimits, Session, Traffic};
+use crate::gui::widgets::SendBox;
+use crate::gui::widgets::traffic_view::ViewSettings;
+use crate::gui::widgets::{ERROR_COLOR, error_slot, error_text, labelled_drag, labelled_text};
+use crate::gui::widgets::{Tone, status_line};
+use crate::net::iface::InterfaceCache;
+use crate::net::udp::{Membership, MulticastInterface, MulticastSend, UdpBindOptions, check_group};
+use crate::net::{NetError, normalize_host, parse_port};
+use crate::settings::{Bounded, clamp_number, cut_fields, join};
+use crate::traffic::{Direction, Record};
+
+/// Local addresses offered in the bind picker.
+pub const BIND_CHOICES: [(&str, &str); 4] = [
+    ("0.0.0.0", "All IPv4 (0.0.0.0)"),
+    ("::", "All IPv6 (::, dual-stack)"),
+    ("127.0.0.1", "Loopback (127.0.0.1)"),
+    ("::1", "Loopback IPv6 (::1)"),
+];
+
+/// What the tab saves across restarts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UdpSettings {
+    pub bind: String,
+    pub port: String,
+    pub reuse_addr: bool,
+    /// `SO_RCVBUF` in KiB; 0 keeps the system default. The default asks for 4 MiB (the OS
+    /// caps it at its maximum): the system's usual 208 KiB holds only a few milliseconds of a
+    /// flood of small datagrams, and whatever does not fit is lost in the kernel.
+    pub recv_buffer_kib: u32,
+    pub remote_host: String,
+    pub remote_port: String,
+    pub group: String,
+    /// Interface name for joins and multicast sends; empty = let the system choose.
+    pub multicast_interface: String,
+    pub multicast_ttl: u32,
+    pub multicast_loop: bool,
+    pub encoding: TextEncoding,
+    pub view: ViewSettings,
+    pub send_box: SendBox,
+}
+
+impl Default for UdpSettings {
+    fn default() -> Self {
+        Self {
+            bind: "0.0.0.0".to_owned(),
+            port: "9000".to_owned(),
+            reuse_addr: true,
+            recv_buffer_kib: 4096,
+            remote_host: "127.0.0.1".to_owned(),
+            remote_port: "9000".to_owned(),
+            group: "239.255.0.1".to_owned(),
+            multicast_interface: String::new(),
+            multicast_ttl: 1,
+            multicast_loop: true,
+            encoding: TextEncoding::Utf8,
+            view: ViewSettings::default(),
+            send_box: SendBox::default(),
+        }
+    }
+}
+
+impl Bounded for UdpSettings {
+    /// Ranges as the fields' drag values offer them.
+    fn bound(&mut self, path: &str, notes: &mut Vec<String>) {
+        clamp_number(
+            &mut self.recv_buffer_kib,
+            &(0..=65_536),
+            &join(path, "recv_buffer_kib"),
+            notes,
+        );
+        clamp_number(
+            &mut self.multicast_ttl,
+            &(0..=255),
+            &join(path, "multicast_ttl"),
+            notes,
+        );
+        cut_fields(
+            path,
+            &mut [
+                ("bind", &mut self.bind),
+                ("port", &mut self.port),
+                ("remote_host", &mut self.remote_host),
+                ("remote_port", &mut self.remote_port),
+                ("group", &mut self.group),
+                ("multicast_interface", &mut self.multicast_interface),
+            ],
+            notes,
+        );
+        self.view.bound(&join(path, "view"), notes);
+        self.send_box.bound(&join(path, "send_box"), notes);
+    }
+}
+
+/// The socket as the user sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UdpStatus {
+    Closed,
+    Binding,
+    Bound(SocketAddr),
+    Failed(NetError),
+}
+
+/// One UDP session: its settings, status and memberships over its own worker and log.
+pub struct UdpTab {
+    pub settings: UdpSettings,
+    pub session: Session<Command, Event>,
+    pub status: UdpStatus,
+    pub stats: UdpStats,
+    pub memberships: BTreeSet<Membership>,
+    bind_error: Option<String>,
+    port_error: Option<String>,
+    /// Problem with the destination: bad input, or the last send's failure.
+    pub remote_error: Option<String>,
+    pub group_error: Option<String>,
+    interfaces: InterfaceCache,
+}
+
+impl UdpTab {
+    pub fn new(mut settings: UdpSettings, wake: Wake) -> Self {
+        let view = std::mem::take(&mut settings.view);
+        Self {
+            settings,
+            session: Session::new(view, wake, UdpHandle::spawn),
+            status: UdpStatus::Closed,
+            stats: UdpStats::default(),
+            memberships: BTreeSet::new(),
+            bind_error: None,
+            port_error: None,
+            remote_error: None,
+            group_error: None,
+            interfaces: InterfaceCache::default(),
+        }
+    }
+
+    pub fn settings_to_save(&self) -> UdpSettings {
+        let mut s = self.settings.clone();
+        s.view = self.session.view_settings();
+        s
+    }
+
+    /// The traffic log of this session.
+    pub fn log(&self) -> &crate::traffic::TrafficLog {
+        &self.session.log
+    }
+
+    /// What closing this session would cut, in words; `None` when nothing is open.
+    pub fn busy(&self) -> Option<String> {
+        match self.status {
+            UdpStatus::Bound(local) => Some(format!("It is bound to {local}.")),
+            UdpStatus::Binding => Some("It is binding its socket.".to_owned()),
+            _ => None,
+        }
+    }
+
+    pub fn bound(&self) -> Option<SocketAddr> {
+        match self.status {
+            UdpStatus::Bound(local) => Some(local),
+            _ => None,
+        }
+    }
+
+    fn active(&self) -> bool {
+        matches!(self.status, UdpStatus::Binding | UdpStatus::Bound(_))
+    }
+
+    fn multicast_send(&mut self) -> MulticastSend {
+        let name = self.settings.multicast_interface.clone();
+        let iface = self.interfaces.named(&name);
+        MulticastSend {
+            ttl: self.settings.multicast_ttl,
+            loopback: self.settings.multicast_loop,
+            interface_v4: iface.as_ref().and_then(|i| i.v4.first().map(|v| v.addr)),
+            interface_v6: iface.map(|i| i.index),
+        }
+    }
+
+    /// Validates the local address and port, then binds.
+    pub fn bind(&mut self) {
+        let ip = normalize_host(&self.settings.bind).parse::<IpAddr>();
+        self.bind_error = ip.is_err().then(|| {
+            format!(
+                "\"{}\" is not an IP address: pick one from the list or type e.g. 0.0.0.0.",
+                self.settings.bind.trim()
+            )
+        });
+        let port = parse_port(&self.settings.port, true);
+        self.port_error = port.as_ref().err().cloned();
+        let (Ok(ip), Ok(port)) = (ip, port) else {
+            return;
+        };
+        let options = UdpBindOptions {
+            bind: SocketAddr::new(ip, port),
+            reuse_addr: self.settings.reuse_addr,
+            broadcast: true,
+            recv_buffer_bytes: (self.settings.recv_buffer_kib > 0)
+                .then(|| self.settings.recv_buffer_kib as usize * 1024),
+        };
+        let multicast = self.multicast_send();
+        let session = self.session.next_id();
+        self.stats = UdpStats::default();
+        self.memberships.clear();
+        if self.session.command(Command::Bind {
+            session,
+            options,
+            multicast,
+        }) {
+            self.status = UdpStatus::Binding;
+        }
+    }
+
+    pub fn close(&mut self) {
+        let session = self.session.id();
+        self.session.command(Command::Close { session });
+        // Errors about sends on this socket no longer apply once it is closed.
+        self.remote_error = None;
+        self.settings.send_box.error = None;
+    }
+
+    /// Sends to the destination fields; bad input is reported next to them and nothing is
+    /// sent.
+    pub fn send(&mut self, bytes: Vec<u8>) -> bool {
+        if normalize_host(&self.settings.remote_host).is_empty() {
+            self.remote_error =
+                Some("Enter the host to send to (a name or an IP address).".to_owned());
+            return false;
+        }
+        let host = match crate::net::parse_host(&self.settings.remote_host) {
+            Ok(h) => h.to_string(),
+            Err(e) => {
+                self.remote_error = Some(e.to_string());
+                return false;
+            }
+        };
+        let port = match parse_port(&self.settings.remote_port, false) {
+            Ok(p) => p,
+            Err(e) => {
+                self.remote_error = Some(e);
+                return false;
+            }
+        };
+        self.remote_error = None;
+        // Too big for one datagram: said next to the payload, nothing sent.
+        let ipv6 = host
+            .parse::<IpAddr>()
+            .map_or(self.bound().is_some_and(|a| a.is_ipv6()), |ip| ip.is_ipv6());
+        if let Err(e) = crate::net::check_datagram_len(bytes.len(), ipv6) {
+            self.settings.send_box.error = Some(e);
+            return false;
+        }
+        let session = self.session.id();
+        match self.session.send(Command::Send {
+            session,
+            host,
+            port,
+            bytes,
+        }) {
+            Ok(()) => true,
+            Err(e) => {
+                // The text stays in the send box, to send again.
+                self.settings.send_box.error = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Sets the destination to the sender of the selected received datagram.
+    pub fn reply_to_selected(&mut self) -> bool {
+        let Some(peer) = self.selected_sender() else {
+            return false;
+        };
+        self.settings.remote_host = peer.ip().to_string();
+        self.settings.remote_port = peer.port().to_string();
+        self.remote_error = None;
+        true
+    }
+
+    fn selected_sender(&self) -> Option<SocketAddr> {
+        self.session
+            .view
+            .selected()
+            .iter()
+            .rev()
+            .filter_map(|id| self.session.log.get_by_id(*id))
+            .find(|r| r.direction == Direction::Received)
+            .and_then(|r| r.peer)
+    }
+
+    fn membership_from_input(&mut self) -> Option<Membership> {
+        let Ok(group) = normalize_host(&self.settings.group).parse::<IpAddr>() else {
+            self.group_error = Some(format!(
+                "\"{}\" is not an IP address: type a group such as 239.255.0.1 or ff02::1:3.",
+                self.settings.group.trim()
+            ));
+            return None;
+        };
+        if let Err(e) = check_group(group) {
+            self.group_error = Some(e);
+            return None;
+        }
+        let name = self.settings.multicast_interface.clone();
+        let iface = self.interfaces.named(&name);
+        let interface = match (group, iface) {
+            (IpAddr::V4(_), None) => MulticastInterface::V4(Ipv4Addr::UNSPECIFIED),
+            (IpAddr::V4(_), Some(i)) => {
+                let Some(v4) = i.v4.first() else {
+                    self.group_error = Some(format!(
+                        "Interface {} has no IPv4 address: pick another for an IPv4 group.",
+                        i.name
+                    ));
+                    return None;
+                };
+                MulticastInterface::V4(v4.addr)
+            }
+            (IpAddr::V6(_), None) => MulticastInterface::V6Index(0),
+            (IpAddr::V6(_), Some(i)) => MulticastInterface::V6Index(i.index),
+        };
+        self.group_error = None;
+        Some(Membership { group, interface })
+    }
+
+    pub fn join(&mut self) {
+        if self.bound().is_none() {
+            self.group_error = Some("Bind the socket first, then join a group.".to_owned());
+            return;
+        }
+        if let Some(membership) = self.membership_from_input() {
+            let session = self.session.id();
+            self.session.command(Command::Join {
+                session,
+                membership,
+            });
+        }
+    }
+
+    pub fn leave(&mut self, membership: Membership) {
+        let session = self.session.id();
+        self.session.command(Command::Leave {
+            session,
+            membership,
+        });
+    }
+
+    fn apply_multicast_settings(&mut self) {
+        let multicast = self.multicast_send();
+        let session = self.session.id();
+        self.session
+            .command(Command::SetMulticast { session, multicast });
+    }
+
+    /// Applies waiting worker events (bounded per frame). Returns true if more are waiting.
+    pub fn drain_events(&mut self) -> bool {
+        crate::gui::session::drain(self)
+    }
+
+    fn note(&mut self, direction: Direction, peer: Option<SocketAddr>, text: &str) {
+        self.session.note(direction, peer, text);
+    }
+}
+
+impl Traffic for UdpTab {
+    type Command = Command;
+    type Event = Event;
+    /// The window draws live traffic about ten times a second
+    /// (`gui::app::LIVE_REPAINT_INTERVAL`), and the worker sends a few thousand batches a
+    /// second in a flood; a budget below that would ask for extra frames just to keep up.
+    const LIMITS: DrainLimits = DrainLimits {
+        events: 4096,
+        bytes: 64 * 1024 * 1024,
+    };
+
+    fn session(&mut self) -> &mut Session<Command, Event> {
+        &mut self.session
+    }
+
+    fn worker_gone(&mut self) {
+        self.memberships.clear();
+        self.status = UdpStatus::Closed;
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event.kind {
+            EventKind::Bound { local } => {
+                self.status = UdpStatus::Bound(local);
+                self.note(Direction::Info, None, &format!("Bound to {local}."));
+            }
+            EventKind::BindFailed(e) => {
+                self.note(
+                    Direction::Error,
+                    None,
+                    &format!("Could not bind: {e}. {}", e.explanation()),
+                );
+                self.status = UdpStatus::Failed(e);
+            }
+            EventKind::Received(batch) => {
+                for d in batch {
+                    self.session.log.push(Record::at(
+                        d.time_us,
+                        Direction::Received,
+                        Some(d.from),
+                        d.bytes,
+                    ));
+                }
+            }
+            EventKind::Sent { to, time_us, bytes } => {
+                self.remote_error = None;
+                let mut r = Record::new(Direction::Sent, Some(to), bytes);
+                r.time_us = time_us;
+                self.session.log.push(r);
+            }
+            EventKind::SendFailed { target, error } => {
+                let text = format!("Send to {target} failed: {error}. {}", error.explanation());
+                self.remote_error = Some(text.clone());
+                self.note(Direction::Error, None, &text);
+            }
+            EventKind::Icmp(e) => {
+                let text = e.to_string();
+                self.remote_error = Some(text.clone());
+                self.note(Direction::Error, e.destination, &text);
+            }
+            EventKind::Joined(m) => {
+                self.note(Direction::Info, None, &format!("Joined group {m}."));
+                self.memberships.insert(m);
+            }
+            EventKind::Left(m) => {
+                self.note(Direction::Info, None, &format!("Left group {m}."));
+                self.memberships.remove(&m);
+            }
+            EventKind::MembershipFailed {
+                membership,
+                join,
+                error,
+            } => {
+                let verb = if join { "join" } else { "leave" };
+                let text = format!("Could not {verb} group {membership}: {error}.");
+                self.group_error = Some(text.clone());
+                self.note(Direction::Error, None, &text);
+            }
+            EventKind::MulticastFailed { error } => {
+                let text = format!("Multicast settings were not applied: {error}.");
+                self.group_error = Some(text.clone());
+                self.note(Direction::Error, None, &text);
+            }
+            EventKind::Stats(s) => self.stats = s,
+            EventKind::Closed => {
+                self.note(Direction::Info, None, "Socket closed.");
+                self.memberships.clear();
+                self.status = UdpStatus::Closed;
+            }
+            EventKind::WorkerFailed { .. } => {}
+        }
+    }
+}
+
+impl UdpTab {
+    /// The whole tab; `id` tells this session's panels from its siblings'.
+    pub fn ui(&mut self, ui: &mut Ui, id: &str) {
+        egui::Panel::top(format!("{id}-bind")).show(ui, |ui| {
+            self.bind_ui(ui);
+            ui.separator();
+            self.multicast_ui(ui);
+            ui.add_space(2.0);
+        });
+        egui::Panel::bottom(format!("{id}-send")).show(ui, |ui| {
+            ui.add_space(4.0);
+            self.destination_ui(ui);
+            let can_send = self.bound().is_some() && self.session.has_worker();
+            let encoding = self.settings.encoding;
+            if let Some(bytes) = self.settings.send_box.ui(ui, encoding, can_send) {
+                self.send(bytes);
+            }
+            ui.add_space(2.0);
+        });
+        self.session
+            .panes_ui(ui, id, &mut self.settings.encoding, None);
+    }
+
+    fn bind_ui(&mut self, ui: &mut Ui) {
+        ui.add_space(4.0);
+        let editable = !self.active();
+        ui.horizontal_wrapped(|ui| {
+            ui.add_enabled_ui(editable, |ui| {
+                let label = BIND_CHOICES
+                    .iter()
+                    .find(|(ip, _)| *ip == self.settings.bind)
+                    .map_or(self.settings.bind.as_str(), |(_, l)| l)
+                    .to_owned();
+                egui::ComboBox::from_label("Local address")
+                    .selected_text(label)
+                    .show_ui(ui, |ui| {
+                        for (ip, label) in BIND_CHOICES {
+                            if ui
+                                .selectable_label(self.settings.bind == ip, label)
+                                .clicked()
+                            {
+                                ip.clone_into(&mut self.settings.bind);
+                                self.bind_error = None;
+                            }
+                        }
+                        ui.separator();
+                        let choices: Vec<(String, String)> = self
+                            .interfaces
+                            .addresses()
+                            .into_iter()
+                            .map(|(name, ip)| (ip.to_string(), format!("{name}: {ip}")))
+                            .collect();
+                        for (ip, label) in choices {
+                            if ui
+                                .selectable_label(self.settings.bind == ip, label)
+                                .clicked()
+                            {
+                                self.settings.bind = ip;
+                                self.bind_error = None;
+                            }
+                        }
+                    });
+                if labelled_text(ui, "Address", &mut self.settings.bind, 130.0).changed() {
+                    self.bind_error = None;
+                }
+                if labelled_text(ui, "Local port", &mut self.settings.port, 60.0).changed() {
+                    self.port_error = None;
+                }
+                ui.checkbox(&mut self.settings.reuse_addr, "SO_REUSEADDR")
+                    .on_hover_text(
+                        "Lets several programs (or a restarted one) bind the same port.",
+                    );
+                labelled_drag(
+                    ui,
+                    "Receive buffer KiB (0 = system)",
+                    &mut self.settings.recv_buffer_kib,
+                    0..=65_536,
+                );
+            });
+            if self.session.restart_ui(ui) {
+                // No worker: the button above restarts it.
+            } else if self.active() {
+                if ui.button("Close").clicked() {
+                    self.close();
+                }
+            } else if ui.button("Bind").clicked() {
+                self.bind();
+            }
+        });
+        if let Some(e) = &self.bind_error {
+            error_text(ui, &format!("Address: {e}"));
+        }
+        if let Some(e) = &self.port_error {
+            error_text(ui, &format!("Local port: {e}"));
+        }
+        let (tone, headline, explanation) = match &self.status {
+            UdpStatus::Closed => (
+                Tone::Neutral,
+                "Not bound.".to_owned(),
+                "Pick a local address and port (0 = any free port), then click Bind.".to_owned(),
+            ),
+            UdpStatus::Binding => (Tone::Neutral, "Binding…".to_owned(), String::new()),
+            UdpStatus::Bound(local) => (
+                Tone::Ok,
+                format!("Bound to {local}."),
+                format!(
+                    "Others send to port {}; datagrams appear below with their sender.",
+                    local.port()
+                ),
+            ),
+            UdpStatus::Failed(e) => (
+                Tone::Error,
+                format!("Could not bind: {e}."),
+                e.explanation(),
+            ),
+        };
+        if !self.session.failure_ui(ui, "UDP") {
+            status_line(ui, tone, &headline, &explanation);
+        }
+        if self.bound().is_none() && self.stats == UdpStats::default() {
+            return;
+        }
+        let s = self.stats;
+        let kernel = s
+            .dropped_by_kernel
+            .map_or_else(|| "not reported by this OS".to_owned(), |d| d.to_string());
+        let drops = s.dropped_by_app + s.dropped_by_kernel.unwrap_or(0) + s.unsent;
+        // Replies that found the send queue full, or what waited when the session closed.
+        let unsent = if s.unsent > 0 {
+            format!(" · not sent (send queue full or closed) {}", s.unsent)
+        } else {
+            String::new()
+        };
+        let text = format!(
+            "Datagrams received {} · sent {} · dropped by Sockpit (display behind) {} · dropped by the kernel (buffer full) {kernel}{unsent}",
+            s.received, s.sent, s.dropped_by_app
+        );
+        let color = if drops > 0 {
+            ERROR_COLOR
+        } else {
+            ui.visuals().weak_text_color()
+        };
+        ui.label(RichText::new(text).color(color));
+    }
+
+    fn multicast_ui(&mut self, ui: &mut Ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.strong("Multicast");
+            if labelled_text(ui, "Group", &mut self.settings.group, 150.0).changed() {
+                self.group_error = None;
+            }
+            let current = if self.settings.multicast_interface.is_empty() {
+                "System default".to_owned()
+            } else {
+                self.settings.multicast_interface.clone()
+            };
+            let before = self.settings.multicast_interface.clone();
+            egui::ComboBox::from_label("Interface")
+                .selected_text(current)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(
+                        &mut self.settings.multicast_interface,
+                        String::new(),
+                        "System default",
+                    );
+                    let names: Vec<(String, String)> = self
+                        .interfaces
+                        .all()
+                        .iter()
+                        .map(|i| {
+                            let addr =
+                                i.v4.first()
+                                    .map(|v| v.addr.to_string())
+                                    .or_else(|| i.v6.first().map(ToString::to_string))
+                                    .unwrap_or_default();
+                            (i.name.clone(), format!("{} {addr}", i.name))
+                        })
+                        .collect();
+                    for (name, label) in names {
+                        ui.selectable_value(&mut self.settings.multicast_interface, name, label);
+                    }
+                });
+            let bound = self.bound().is_some();
+            if ui.add_enabled(bound, egui::Button::new("Join")).clicked() {
+                self.join();
+            }
+            let ttl = labelled_drag(ui, "TTL / hops", &mut self.settings.multicast_ttl, 0..=255);
+            let lo = ui
+                .checkbox(&mut self.settings.multicast_loop, "Loopback")
+                .on_hover_text("Receive our own multicast sends on this machine too.");
+            if bound
+                && (ttl.changed() || lo.changed() || before != self.settings.multicast_interface)
+            {
+                self.apply_multicast_settings();
+            }
+        });
+        if let Some(e) = &self.group_error {
+            error_text(ui, &format!("Multicast: {e}"));
+        }
+        if !self.memberships.is_empty() {
+            let mut leave = None;
+            ui.horizontal_wrapped(|ui| {
+                ui.label("Joined:");
+                for m in &self.memberships {
+                    ui.label(RichText::new(m.to_string()).monospace());
+                    if ui.small_button(format!("Leave {}", m.group)).clicked() {
+                        leave = Some(m.clone());
+                    }
+                }
+            });
+            if let Some(m) = leave {
+                self.leave(m);
+            }
+        }
+    }
+
+    fn destination_ui(&mut self, ui: &mut Ui) {
+        ui.horizontal_wrapped(|ui| {
+            if labelled_text(ui, "Remote host", &mut self.settings.remote_host, 200.0).changed() {
+                self.remote_error = None;
+            }
+            if labelled_text(ui, "Remote port", &mut self.settings.remote_port, 60.0).changed() {
+                self.remote_error = None;
+            }
+            let sender = self.selected_sender();
+            let hint = match sender {
+                Some(p) => format!("Send the next datagram back to {p}."),
+                None => "Select a received datagram first.".to_owned(),
+            };
+            if ui
+                .add_enabled(sender.is_some(), egui::Button::new("Reply to sender"))
+                .on_hover_text(hint)
+                .on_disabled_hover_text("Select a received datagram first.")
+                .clicked()
+            {
+                self.reply_to_selected();
+            }
+        });
+        let error = self
+            .remote_error
+            .as_ref()
+            .map(|e| format!("Destination: {e}"));
+        error_slot(ui, error.as_deref());
+    }
+}
+
+impl crate::gui::sessions::SessionTab for UdpTab {
+    type Settings = UdpSettings;
+    const NOUN: &'static str = "UDP";
+    const ID: &'static str = "udp";
+
+    fn open(settings: UdpSettings, wake: Wake) -> Self {
+        Self::new(settings, wake)
+    }
+
+    fn settings_to_save(&self) -> UdpSettings {
+        self.settings_to_save()
+    }
+
+    fn drain_events(&mut self) -> bool {
+        self.drain_events()
+    }
+
+    fn ui(&mut self, ui: &mut Ui, id: &str) {
+        self.ui(ui, id);
+    }
+
+    fn busy(&self) -> Option<String> {
+        self.busy()
+    }
+}

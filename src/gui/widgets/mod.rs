@@ -1,0 +1,9 @@
+//! UI pieces shared by the tabs: the traffic view, the send box and small labelled widgets.
+
+mod labelled;
+pub mod send_box;
+pub mod traffic_view;
+
+pub use labelled::*;
+pub use send_box::SendBox;
+pub use traffic_view::TrafficView;

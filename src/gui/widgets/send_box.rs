@@ -1,0 +1,265 @@
+//! The send box: text (encoded with the tab's encoding, with optional escapes and a line
+//! ending) or hex, a Send button that also answers to Enter, a history of recent sends, and
+//! an inline error that says exactly what is wrong.
+
+use egui::{TextEdit, Ui};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::TextEncoding;
+pub use crate::codec::payload::{LineEnding, SendMode};
+use crate::codec::payload::{PayloadSpec, encode_payload};
+use crate::settings::{SEND_TEXT_MAX_BYTES, cut_text, join};
+
+/// Sends the history keeps (and a saved history is cut to).
+pub const HISTORY_LEN: usize = 20;
+
+/// A previous send, to pick again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub text: String,
+    pub mode: SendMode,
+}
+
+/// Send box state; everything but the error is saved with the tab's settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SendBox {
+    pub text: String,
+    pub mode: SendMode,
+    pub escapes: bool,
+    pub line_ending: LineEnding,
+    pub history: Vec<HistoryEntry>,
+    #[serde(skip)]
+    pub error: Option<String>,
+}
+
+impl Default for SendBox {
+    fn default() -> Self {
+        Self {
+            text: String::new(),
+            mode: SendMode::Text,
+            escapes: true,
+            line_ending: LineEnding::None,
+            history: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+impl crate::settings::Bounded for SendBox {
+    /// Keeps the history the box shows and cuts the text (and each remembered one) to
+    /// [`SEND_TEXT_MAX_BYTES`]: a saved file cannot make the window hold more than it uses.
+    fn bound(&mut self, path: &str, notes: &mut Vec<String>) {
+        cut_text(
+            &mut self.text,
+            SEND_TEXT_MAX_BYTES,
+            &join(path, "text"),
+            notes,
+        );
+        if self.history.len() > HISTORY_LEN {
+            notes.push(format!(
+                "{}: {} entries; kept the {HISTORY_LEN} most recent",
+                join(path, "history"),
+                self.history.len()
+            ));
+            self.history.truncate(HISTORY_LEN);
+        }
+        for (i, entry) in self.history.iter_mut().enumerate() {
+            let name = join(path, &format!("history[{i}]"));
+            cut_text(&mut entry.text, SEND_TEXT_MAX_BYTES, &name, notes);
+        }
+    }
+}
+
+impl SendBox {
+    /// The bytes the current input stands for, or a sentence saying what is wrong.
+    pub fn payload(&self, encoding: TextEncoding) -> Result<Vec<u8>, String> {
+        encode_payload(&PayloadSpec {
+            text: &self.text,
+            mode: self.mode,
+            escapes: self.escapes,
+            line_ending: self.line_ending,
+            encoding,
+        })
+    }
+
+    fn remember(&mut self) {
+        let entry = HistoryEntry {
+            text: self.text.clone(),
+            mode: self.mode,
+        };
+        self.history.retain(|e| e != &entry);
+        self.history.insert(0, entry);
+        self.history.truncate(HISTORY_LEN);
+    }
+
+    /// Builds the payload and, when valid, records the send in the history. An invalid input
+    /// leaves the text as typed and sets the inline error; nothing is returned to send.
+    pub fn take_payload(&mut self, encoding: TextEncoding) -> Option<Vec<u8>> {
+        match self.payload(encoding) {
+            Ok(bytes) if bytes.is_empty() => {
+                self.error = Some("Nothing to send: type some text or hex first.".to_owned());
+                None
+            }
+            Ok(bytes) => {
+                self.error = None;
+                self.remember();
+                Some(bytes)
+            }
+            Err(message) => {
+                self.error = Some(message);
+                None
+            }
+        }
+    }
+
+    /// Draws the send box. Returns the bytes to send when the user clicked Send or pressed
+    /// Enter with valid input. `can_send` greys out the button (e.g. when not connected).
+    pub fn ui(&mut self, ui: &mut Ui, encoding: TextEncoding, can_send: bool) -> Option<Vec<u8>> {
+        let mut send = false;
+        ui.horizontal(|ui| {
+            ui.label("Send as");
+            let before = self.mode;
+            ui.selectable_value(&mut self.mode, SendMode::Text, "Text");
+            ui.selectable_value(&mut self.mode, SendMode::Hex, "Hex");
+            if before != self.mode {
+                self.error = None;
+            }
+            if self.mode == SendMode::Text {
+                ui.checkbox(&mut self.escapes, "Escapes (\\r \\n \\t \\xNN)");
+                egui::ComboBox::from_label("Line ending")
+                    .selected_text(self.line_ending.name())
+                    .show_ui(ui, |ui| {
+                        for ending in LineEnding::ALL {
+                            ui.selectable_value(&mut self.line_ending, ending, ending.name());
+                        }
+                    });
+            }
+            ui.menu_button("History", |ui| {
+                if self.history.is_empty() {
+                    ui.label("Nothing sent yet.");
+                }
+                let mut picked = None;
+                for entry in &self.history {
+                    let tag = match entry.mode {
+                        SendMode::Text => "text",
+                        SendMode::Hex => "hex",
+                    };
+                    let shown: String = entry.text.chars().take(60).collect();
+                    if ui.button(format!("[{tag}] {shown}")).clicked() {
+                        picked = Some(entry.clone());
+                    }
+                }
+                if let Some(entry) = picked {
+                    self.text = entry.text;
+                    self.mode = entry.mode;
+                    self.error = None;
+                    ui.close();
+                }
+            });
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("Message");
+            let hint = match self.mode {
+                SendMode::Text => "text to send, e.g. hello\\r\\n",
+                SendMode::Hex => "hex bytes, e.g. 48 65 6C 6C 6F or 0x48,0x65",
+            };
+            let width = (ui.available_width() - 70.0).max(100.0);
+            let response = ui
+                .add(
+                    TextEdit::singleline(&mut self.text)
+                        .hint_text(hint)
+                        .font(egui::TextStyle::Monospace)
+                        .desired_width(width),
+                )
+                .labelled_by(label.id);
+            if response.changed() {
+                self.error = None;
+            }
+            let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let clicked = ui
+                .add_enabled(can_send, egui::Button::new("Send"))
+                .clicked();
+            if (enter && can_send) || clicked {
+                send = true;
+                response.request_focus();
+            }
+        });
+        super::error_slot(ui, self.error.as_deref());
+        if send {
+            self.take_payload(encoding)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_box(text: &str) -> SendBox {
+        SendBox {
+            text: text.to_owned(),
+            ..SendBox::default()
+        }
+    }
+
+    #[test]
+    fn text_is_encoded_with_the_encoding() {
+        let b = text_box("你好");
+        assert_eq!(
+            b.payload(TextEncoding::Gbk).unwrap(),
+            vec![0xC4, 0xE3, 0xBA, 0xC3]
+        );
+        assert_eq!(b.payload(TextEncoding::Utf8).unwrap(), "你好".as_bytes());
+    }
+
+    #[test]
+    fn escapes_and_line_endings() {
+        let mut b = text_box(r"AT\r\x00\x1B");
+        assert_eq!(b.payload(TextEncoding::Utf8).unwrap(), b"AT\r\x00\x1B");
+        b.escapes = false;
+        assert_eq!(b.payload(TextEncoding::Utf8).unwrap(), br"AT\r\x00\x1B");
+        let mut b = text_box("hi");
+        b.line_ending = LineEnding::CrLf;
+        assert_eq!(b.payload(TextEncoding::Utf8).unwrap(), b"hi\r\n");
+        b.line_ending = LineEnding::Lf;
+        assert_eq!(b.payload(TextEncoding::Utf16Le).unwrap(), b"h\0i\0\n\0");
+    }
+
+    #[test]
+    fn hex_mode_and_errors() {
+        let mut b = text_box("0x48,0x65 6C");
+        b.mode = SendMode::Hex;
+        assert_eq!(b.payload(TextEncoding::Utf8).unwrap(), b"Hel");
+        b.text = "48 6".to_owned();
+        let err = b.payload(TextEncoding::Utf8).unwrap_err();
+        assert!(err.contains("position 4"), "{err}");
+        assert!(b.take_payload(TextEncoding::Utf8).is_none());
+        assert!(b.error.is_some());
+        assert!(b.history.is_empty(), "invalid input is not remembered");
+        assert_eq!(b.text, "48 6", "invalid input is kept as typed");
+    }
+
+    #[test]
+    fn unencodable_text_is_an_error_not_a_substitute() {
+        let b = text_box("中");
+        let err = b.payload(TextEncoding::Ascii).unwrap_err();
+        assert!(err.contains("cannot be written in ASCII"), "{err}");
+    }
+
+    #[test]
+    fn history_keeps_recent_distinct_sends() {
+        let mut b = SendBox::default();
+        for t in ["a", "b", "a"] {
+            b.text = t.to_owned();
+            assert!(b.take_payload(TextEncoding::Utf8).is_some());
+        }
+        let texts: Vec<_> = b.history.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["a", "b"]);
+        b.text.clear();
+        assert!(b.take_payload(TextEncoding::Utf8).is_none());
+        assert!(b.error.as_deref().unwrap().contains("Nothing to send"));
+    }
+}

@@ -1,0 +1,974 @@
+//! The traffic view: a virtualised table of the log (only visible rows are formatted), hex and
+//! text side by side, a detail pane with the whole selected record, counters, and copy.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use egui::{Color32, RichText, Ui};
+use egui_extras::{Column, Size, StripBuilder, TableBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::TextEncoding;
+use crate::codec::hex::{format_hex, format_hex_into};
+use crate::traffic::{Direction, Record, TrafficLog, format_bytes, format_time_us};
+
+/// Bytes of payload previewed in a row's hex column.
+const HEX_PREVIEW_BYTES: usize = 16;
+const HEX_ONLY_PREVIEW_BYTES: usize = 48;
+/// Bytes decoded for a row's text column, and characters shown of them.
+const TEXT_PREVIEW_BYTES: usize = 512;
+const TEXT_PREVIEW_CHARS: usize = 160;
+/// Bytes per line of the detail pane's hex dump.
+const DUMP_LINE_BYTES: usize = 16;
+/// Most bytes the detail pane decodes as text.
+const DETAIL_TEXT_BYTES: usize = 64 * 1024;
+
+/// Which payload columns the log shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum PayloadView {
+    #[default]
+    HexAndText,
+    Hex,
+    Text,
+}
+
+impl PayloadView {
+    fn shows_hex(self) -> bool {
+        matches!(self, Self::HexAndText | Self::Hex)
+    }
+    fn shows_text(self) -> bool {
+        matches!(self, Self::HexAndText | Self::Text)
+    }
+}
+
+/// View options that are saved with the tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ViewSettings {
+    pub payload: PayloadView,
+    pub timestamps: bool,
+    pub autoscroll: bool,
+    pub show_peer: bool,
+    pub cap_mib: u32,
+}
+
+impl Default for ViewSettings {
+    fn default() -> Self {
+        Self {
+            payload: PayloadView::HexAndText,
+            timestamps: true,
+            autoscroll: true,
+            show_peer: true,
+            cap_mib: 64,
+        }
+    }
+}
+
+/// The traffic view's runtime state: selection, where the log is scrolled to and a cache of
+/// the detail pane's text.
+#[derive(Debug, Default)]
+pub struct TrafficView {
+    pub settings: ViewSettings,
+    selected: BTreeSet<u64>,
+    anchor: Option<u64>,
+    detail_cache: Option<(u64, TextEncoding, String)>,
+    utc_offset_seconds: i64,
+    follow: Follow,
+    /// A row of the log had keyboard focus in the last frame (End and Escape apply to it).
+    log_focused: bool,
+}
+
+/// Whether the log follows the newest row, and where it stands when it does not.
+///
+/// Following pauses while the pointer is over the log, while a click has a row selected, and
+/// after the user scrolled away from the bottom, so that rows never move under the mouse; the
+/// Auto-scroll setting itself is left as the user set it. While paused, the top of the view is
+/// kept by record id: appended rows do not move it, and when the ring evicts the oldest
+/// records the offset shrinks by their rows, so the same records stay under the pointer.
+#[derive(Debug, Default)]
+struct Follow {
+    /// The user asked to follow (button or End) and has not moved the pointer since: hovering
+    /// does not pause until the pointer moves again.
+    hover_suppressed: bool,
+    /// A click selected rows; cleared by deselecting or by jumping to the newest row.
+    selection_pause: bool,
+    /// The user scrolled (wheel or scroll bar) to somewhere above the bottom.
+    scrolled_away: bool,
+    /// The top of the view: the record in the top row and how many points of it are scrolled
+    /// past. Taken from what was drawn while following, else from the scroll area's offset.
+    top: Option<(u64, f32)>,
+    /// The offset the scroll area will start the next frame with unless it is told another.
+    next_offset: f32,
+    /// Records from this id on arrived after following last showed the newest row.
+    seen_end: u64,
+    /// The last frame's viewport height, and how much taller the content was than its rows.
+    viewport_height: Option<f32>,
+    content_extra: f32,
+}
+
+/// The rows the table shows: every stored record, or a filtered list of ids (oldest first).
+#[derive(Debug, Clone, Copy)]
+enum RowIds<'a> {
+    All { first: u64, len: usize },
+    Only(&'a [u64]),
+}
+
+impl RowIds<'_> {
+    fn len(self) -> usize {
+        match self {
+            Self::All { len, .. } => len,
+            Self::Only(ids) => ids.len(),
+        }
+    }
+
+    fn id_at(self, index: usize) -> Option<u64> {
+        match self {
+            Self::All { first, len } => (index < len).then(|| first + index as u64),
+            Self::Only(ids) => ids.get(index).copied(),
+        }
+    }
+
+    /// The row of the first record with an id of at least `id` (`len` when there is none).
+    fn index_from(self, id: u64) -> usize {
+        match self {
+            Self::All { first, len } => {
+                usize::try_from(id.saturating_sub(first)).map_or(len, |i| i.min(len))
+            }
+            Self::Only(ids) => ids.partition_point(|x| *x < id),
+        }
+    }
+}
+
+/// Most a scroll offset may differ from another and still count as the same (floating point).
+const SAME_OFFSET: f32 = 0.01;
+
+fn direction_color(direction: Direction) -> Color32 {
+    match direction {
+        Direction::Received => Color32::from_rgb(0x4C, 0x9E, 0xEB),
+        Direction::Sent => Color32::from_rgb(0x46, 0xA7, 0x58),
+        Direction::Info => Color32::GRAY,
+        Direction::Error => super::ERROR_COLOR,
+    }
+}
+
+/// The hex preview of a payload: the first `max` bytes, with an ellipsis when cut.
+pub fn hex_preview(bytes: &[u8], max: usize) -> String {
+    let mut s = String::with_capacity(max * 3 + 2);
+    format_hex_into(&bytes[..bytes.len().min(max)], &mut s);
+    if bytes.len() > max {
+        s.push_str(" …");
+    }
+    s
+}
+
+/// The text preview of a payload decoded with `encoding`, cut to a row's width.
+pub fn text_preview(bytes: &[u8], encoding: TextEncoding) -> String {
+    let cut = bytes.len().min(TEXT_PREVIEW_BYTES);
+    let decoded = encoding.decode_for_display(&bytes[..cut]);
+    let mut chars = decoded.chars();
+    let mut shown: String = chars.by_ref().take(TEXT_PREVIEW_CHARS).collect();
+    if chars.next().is_some() || cut < bytes.len() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// What a record's text column says: the decoded payload, or the message of info/error rows.
+fn record_text(record: &Record, encoding: TextEncoding) -> String {
+    match record.direction {
+        Direction::Info | Direction::Error => String::from_utf8_lossy(&record.bytes).into_owned(),
+        Direction::Received | Direction::Sent => text_preview(&record.bytes, encoding),
+    }
+}
+
+impl TrafficView {
+    pub fn new(settings: ViewSettings) -> Self {
+        Self {
+            settings,
+            utc_offset_seconds: i64::from(chrono::Local::now().offset().local_minus_utc()),
+            ..Self::default()
+        }
+    }
+
+    /// The local time zone's offset used for timestamps.
+    pub fn utc_offset_seconds(&self) -> i64 {
+        self.utc_offset_seconds
+    }
+
+    /// Ids of the selected records, oldest first.
+    pub fn selected(&self) -> &BTreeSet<u64> {
+        &self.selected
+    }
+
+    /// Selected records as hex, one line per record.
+    pub fn copy_hex(&self, log: &TrafficLog) -> String {
+        self.selected
+            .iter()
+            .filter_map(|id| log.get_by_id(*id))
+            .map(|r| format_hex(&r.bytes))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Selected records as decoded text (escapes visible), one line per record.
+    pub fn copy_text(&self, log: &TrafficLog, encoding: TextEncoding) -> String {
+        self.selected
+            .iter()
+            .filter_map(|id| log.get_by_id(*id))
+            .map(|r| match r.direction {
+                Direction::Info | Direction::Error => {
+                    String::from_utf8_lossy(&r.bytes).into_owned()
+                }
+                _ => encoding.decode_for_display(&r.bytes),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn click_row(&mut self, id: u64, modifiers: egui::Modifiers) {
+        if modifiers.shift
+            && let Some(anchor) = self.anchor
+        {
+            let (a, b) = if anchor <= id {
+                (anchor, id)
+            } else {
+                (id, anchor)
+            };
+            self.selected = (a..=b).collect();
+        } else if modifiers.command || modifiers.ctrl {
+            if !self.selected.remove(&id) {
+                self.selected.insert(id);
+            }
+            self.anchor = Some(id);
+        } else if self.selected.len() == 1 && self.selected.contains(&id) {
+            self.selected.clear();
+            self.anchor = None;
+        } else {
+            self.selected = std::iter::once(id).collect();
+            self.anchor = Some(id);
+        }
+    }
+
+    /// The toolbar: encoding, columns, options, clear, copy and counters.
+    pub fn toolbar_ui(
+        &mut self,
+        ui: &mut Ui,
+        log: &mut TrafficLog,
+        encoding: &mut TextEncoding,
+        rates: (f64, f64),
+    ) {
+        ui.horizontal_wrapped(|ui| {
+            egui::ComboBox::from_label("Encoding")
+                .selected_text(encoding.name())
+                .show_ui(ui, |ui| {
+                    for enc in TextEncoding::ALL {
+                        ui.selectable_value(encoding, enc, enc.name());
+                    }
+                });
+            ui.separator();
+            ui.label("Show");
+            let s = &mut self.settings;
+            ui.selectable_value(&mut s.payload, PayloadView::HexAndText, "Hex + Text");
+            ui.selectable_value(&mut s.payload, PayloadView::Hex, "Hex only");
+            ui.selectable_value(&mut s.payload, PayloadView::Text, "Text only");
+            ui.checkbox(&mut s.timestamps, "Timestamps");
+            if ui.checkbox(&mut s.autoscroll, "Auto-scroll").changed() && s.autoscroll {
+                self.follow.resume();
+            }
+            ui.separator();
+            let cap = super::labelled_drag(ui, "History cap (MiB)", &mut s.cap_mib, 1..=16_384);
+            if cap.changed() {
+                log.set_cap_bytes(s.cap_mib as usize * 1024 * 1024);
+            }
+            ui.separator();
+            if ui.button("Clear").clicked() {
+                log.clear();
+                self.selected.clear();
+                self.anchor = None;
+                self.detail_cache = None;
+                self.follow.top = None;
+            }
+            let has_selection = !self.selected.is_empty();
+            if ui
+                .add_enabled(has_selection, egui::Button::new("Copy hex"))
+                .on_disabled_hover_text("Select rows first (click, Ctrl+click, Shift+click)")
+                .clicked()
+            {
+                let text = self.copy_hex(log);
+                ui.ctx().copy_text(text);
+            }
+            if ui
+                .add_enabled(has_selection, egui::Button::new("Copy text"))
+                .on_disabled_hover_text("Select rows first (click, Ctrl+click, Shift+click)")
+                .clicked()
+            {
+                let text = self.copy_text(log, *encoding);
+                ui.ctx().copy_text(text);
+            }
+        });
+        let c = log.counters();
+        let mut stats = format!(
+            "Received {} in {} reads | Sent {} in {} writes | In {}/s  Out {}/s | Stored {} records, {} of {}",
+            format_bytes(c.rx_bytes),
+            c.rx_packets,
+            format_bytes(c.tx_bytes),
+            c.tx_packets,
+            format_bytes(rates.0 as u64),
+            format_bytes(rates.1 as u64),
+            log.len(),
+            format_bytes(log.stored_bytes() as u64),
+            format_bytes(log.cap_bytes() as u64),
+        );
+        if log.evicted_records() > 0 {
+            let _ = write!(
+                stats,
+                " | Evicted {} oldest records ({}) to stay under the cap",
+                log.evicted_records(),
+                format_bytes(log.evicted_bytes())
+            );
+        }
+        ui.label(RichText::new(stats).small());
+    }
+
+    /// The detail pane for a single selected record: full hex dump and decoded text.
+    pub fn detail_ui(&mut self, ui: &mut Ui, log: &TrafficLog, encoding: TextEncoding) {
+        let Some(&id) = self.selected.iter().next() else {
+            ui.label("Select a row to see all of its bytes here.");
+            return;
+        };
+        if self.selected.len() > 1 {
+            ui.label(format!("{} rows selected.", self.selected.len()));
+            return;
+        }
+        let Some(record) = log.get_by_id(id) else {
+            ui.label("The selected record was evicted from the history.");
+            return;
+        };
+        let peer = match (record.direction, record.peer) {
+            (Direction::Received, Some(p)) => format!(" from {p}"),
+            (_, Some(p)) => format!(" to {p}"),
+            (_, None) => String::new(),
+        };
+        ui.label(format!(
+            "Record #{id}: {} {} bytes{peer}",
+            match record.direction {
+                Direction::Received => "received",
+                Direction::Sent => "sent",
+                Direction::Info => "info",
+                Direction::Error => "error",
+            },
+            record.bytes.len(),
+        ));
+        let fresh =
+            matches!(&self.detail_cache, Some((cid, cenc, _)) if *cid == id && *cenc == encoding);
+        if !fresh {
+            let cut = record.bytes.len().min(DETAIL_TEXT_BYTES);
+            let text = match record.direction {
+                Direction::Info | Direction::Error => {
+                    String::from_utf8_lossy(&record.bytes).into_owned()
+                }
+                _ => encoding.decode_for_display(&record.bytes[..cut]),
+            };
+            self.detail_cache = Some((id, encoding, text));
+        }
+        let bytes = &record.bytes;
+        // The dump gets the width of one full line when there is room (never more than two
+        // thirds of the pane), the decoded text the rest; a narrower dump scrolls sideways
+        // instead of running under the text.
+        let font = egui::TextStyle::Monospace.resolve(ui.style());
+        let char_w = ui.ctx().fonts_mut(|f| f.glyph_width(&font, '0'));
+        let dump_chars = 8 + 2 + 3 * DUMP_LINE_BYTES - 1 + 2 + DUMP_LINE_BYTES;
+        let dump_w = (char_w * dump_chars as f32 + 16.0).min(ui.available_width() * 2.0 / 3.0);
+        let row_h = ui.text_style_height(&egui::TextStyle::Monospace);
+        StripBuilder::new(ui)
+            .size(Size::exact(dump_w))
+            .size(Size::remainder())
+            .horizontal(|mut strip| {
+                let lines = bytes.len().div_ceil(DUMP_LINE_BYTES);
+                strip.cell(|ui| {
+                    egui::ScrollArea::both()
+                        .id_salt("detail-hex")
+                        .auto_shrink(false)
+                        .show_rows(ui, row_h, lines, |ui, range| {
+                            for line in range {
+                                let start = line * DUMP_LINE_BYTES;
+                                let chunk =
+                                    &bytes[start..(start + DUMP_LINE_BYTES).min(bytes.len())];
+                                let ascii: String = chunk
+                                    .iter()
+                                    .map(|&b| {
+                                        if b.is_ascii_graphic() || b == b' ' {
+                                            char::from(b)
+                                        } else {
+                                            '.'
+                                        }
+                                    })
+                                    .collect();
+                                ui.add(
+                                    egui::Label::new(
+                                        RichText::new(format!(
+                                            "{start:08X}  {:<47}  {ascii}",
+                                            format_hex(chunk)
+                                        ))
+                                        .monospace(),
+                                    )
+                                    .extend(),
+                                );
+                            }
+                        });
+                });
+                strip.cell(|ui| {
+                    if let Some((_, _, text)) = &self.detail_cache {
+                        egui::ScrollArea::vertical()
+                            .id_salt("detail-text")
+                            .auto_shrink(false)
+                            .show(ui, |ui| {
+                                ui.add(
+                                    egui::Label::new(RichText::new(text.as_str()).monospace())
+                                        .wrap(),
+                                );
+                                if bytes.len() > DETAIL_TEXT_BYTES {
+                                    ui.label(format!(
+                                        "(first {} shown; use Copy text for all)",
+                                        format_bytes(DETAIL_TEXT_BYTES as u64)
+                                    ));
+                                }
+                            });
+                    }
+                });
+            });
+    }
+
+    /// The layout every traffic tab shares: while rows are selected, a resizable detail pane
+    /// docked at the bottom (`{id}-detail`); in the central panel, the toolbar over the table of
+    /// `rows` (every record when `None`). Panels the tab added before this keep their place.
+    pub fn panes_ui(
+        &mut self,
+        ui: &mut Ui,
+        id: &str,
+        log: &mut TrafficLog,
+        encoding: &mut TextEncoding,
+        rates: (f64, f64),
+        rows: Option<&[u64]>,
+    ) {
+        if !self.selected.is_empty() {
+            // In a short window the pane must leave the log room for the rows around the
+            // selection (and the new-rows button).
+            let pane = DETAIL_PANE_HEIGHT.min(ui.available_height() / 3.0);
+            egui::Panel::bottom(format!("{id}-detail"))
+                .resizable(true)
+                .default_size(pane)
+                .show(ui, |ui| self.detail_ui(ui, log, *encoding));
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            // Scoped by `id` so each session keeps its own scroll position and column widths.
+            ui.push_id(id, |ui| {
+                self.toolbar_ui(ui, log, encoding, rates);
+                ui.separator();
+                self.table_rows_ui(ui, log, *encoding, rows);
+            });
+        });
+    }
+
+    /// The virtualised log table. Only the rows in view are formatted.
+    pub fn table_ui(&mut self, ui: &mut Ui, log: &TrafficLog, encoding: TextEncoding) {
+        self.table_rows_ui(ui, log, encoding, None);
+    }
+
+    /// The log table showing only the records with the given ids (oldest first), or every
+    /// record when `rows` is `None`.
+    pub fn table_rows_ui(
+        &mut self,
+        ui: &mut Ui,
+        log: &TrafficLog,
+        encoding: TextEncoding,
+        rows: Option<&[u64]>,
+    ) {
+        let ids = rows.map_or(
+            RowIds::All {
+                first: log.first_id(),
+                len: log.len(),
+            },
+            RowIds::Only,
+        );
+        let row_h = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
+        let spacing_y = ui.spacing().item_spacing.y;
+        let pitch = row_h + spacing_y;
+        let log_rect = ui.available_rect_before_wrap();
+        let hovered = ui.rect_contains_pointer(log_rect);
+        let moved = ui.input(|i| i.pointer.delta() != egui::Vec2::ZERO);
+        self.follow.note_pointer(hovered, moved);
+        self.keys(ui, hovered);
+        if self.selected.is_empty() {
+            self.follow.selection_pause = false;
+        }
+        let following = self.settings.autoscroll && !self.follow.paused(hovered);
+        let offset = self.follow.offset_to_draw(following, ids, pitch, spacing_y);
+        let drawn = ui
+            .scope(|ui| {
+                // The view sets its offset itself (the newest row's, or its top record's after
+                // appends and evictions); a rubber band would pull such an offset back to the
+                // last frame's bounds and keep drifting the rows after the pointer stopped.
+                ui.spacing_mut().scroll.kinetic.rubber_band = false;
+                self.table(ui, log, encoding, ids, row_h, following, offset)
+            })
+            .inner;
+        // Without a rubber band the scroll area draws at the offset it starts the frame with.
+        let drawn_at = offset.unwrap_or(self.follow.next_offset);
+        self.follow.observe(
+            following,
+            drawn_at,
+            &drawn.scroll,
+            ids,
+            pitch,
+            spacing_y,
+            log.end_id(),
+        );
+        self.log_focused = drawn.focused;
+        if let Some(id) = drawn.clicked {
+            let modifiers = ui.input(|i| i.modifiers);
+            self.click_row(id, modifiers);
+            self.follow.selection_pause = !self.selected.is_empty();
+        }
+        if self.settings.autoscroll && !following {
+            // Only rows below the view are news; rows that arrived in sight are seen.
+            let bottom = drawn.scroll.state.clamped_offset().y + drawn.scroll.inner_rect.height();
+            let in_sight = ((bottom / pitch).floor().max(0.0) as usize).min(ids.len());
+            self.new_rows_button_ui(ui, drawn.scroll.inner_rect, ids, ids.len() - in_sight);
+        }
+    }
+
+    /// End jumps to the newest row, Escape deselects, while the pointer is over the log or one
+    /// of its rows has focus (a text field keeps its own End and Escape).
+    fn keys(&mut self, ui: &Ui, hovered: bool) {
+        if !(hovered || self.log_focused) || ui.ctx().text_edit_focused() {
+            return;
+        }
+        let (end, escape) = ui.input(|i| {
+            (
+                i.key_pressed(egui::Key::End),
+                i.key_pressed(egui::Key::Escape),
+            )
+        });
+        if end {
+            self.follow.resume();
+        }
+        if escape {
+            self.selected.clear();
+            self.anchor = None;
+            self.follow.selection_pause = false;
+        }
+    }
+
+    /// "N new rows ↓" over the bottom of the log while following is paused and rows arrived
+    /// below the view since it last showed the newest; clicking it jumps there and follows
+    /// again.
+    fn new_rows_button_ui(
+        &mut self,
+        ui: &mut Ui,
+        viewport: egui::Rect,
+        ids: RowIds<'_>,
+        below_view: usize,
+    ) {
+        let new_rows = (ids.len() - ids.index_from(self.follow.seen_end)).min(below_view);
+        if new_rows == 0 {
+            return;
+        }
+        let text = RichText::new(format!("{new_rows} new rows ↓")).strong();
+        let font = egui::TextStyle::Button.resolve(ui.style());
+        let galley =
+            ui.painter()
+                .layout_no_wrap(text.text().to_owned(), font, Color32::PLACEHOLDER);
+        let size = galley.size() + 2.0 * ui.spacing().button_padding;
+        let center = egui::pos2(
+            viewport.center().x,
+            viewport.bottom() - size.y / 2.0 - NEW_ROWS_MARGIN,
+        );
+        let button = egui::Button::new(text).fill(ui.visuals().selection.bg_fill);
+        if ui
+            .put(egui::Rect::from_center_size(center, size), button)
+            .on_hover_text("Jump to the newest row and follow again (End)")
+            .clicked()
+        {
+            self.follow.resume();
+        }
+    }
+
+    /// Draws the table at `offset` (or where the scroll area stands) and says what was drawn.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one frame's table inputs, all used once"
+    )]
+    fn table(
+        &self,
+        ui: &mut Ui,
+        log: &TrafficLog,
+        encoding: TextEncoding,
+        ids: RowIds<'_>,
+        row_h: f32,
+        following: bool,
+        offset: Option<f32>,
+    ) -> DrawnTable {
+        let s = &self.settings;
+        let avail_width = ui.available_width();
+        // egui gives a click to the widget that was under the pointer in an earlier pass, and
+        // the table names rows by index, which evictions shift: the record clicked is the one
+        // drawn under the pointer now (following is paused there, so it is the one the user
+        // saw).
+        let pointer = ui.input(|i| i.pointer.press_origin().or(i.pointer.interact_pos()));
+        let half_pitch = 0.5 * (row_h + ui.spacing().item_spacing.y);
+        let mut table = TableBuilder::new(ui)
+            .id_salt("traffic-log")
+            .striped(true)
+            .resizable(true)
+            .sense(egui::Sense::click())
+            .stick_to_bottom(following)
+            // Fit the space the panel has: taller, the rows at the bottom (and the new-rows
+            // button) would be hidden under the detail pane.
+            .min_scrolled_height(0.0)
+            .auto_shrink(false)
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
+        if let Some(offset) = offset {
+            table = table.vertical_scroll_offset(offset);
+        }
+        if s.timestamps {
+            table = table.column(Column::initial(95.0).at_least(40.0));
+        }
+        table = table.column(Column::initial(26.0).at_least(20.0));
+        if s.show_peer {
+            table = table.column(Column::initial(150.0).at_least(40.0));
+        }
+        table = table.column(Column::initial(55.0).at_least(30.0));
+        if s.payload.shows_hex() {
+            let fixed = if s.timestamps { 95.0 } else { 0.0 }
+                + 26.0
+                + if s.show_peer { 150.0 } else { 0.0 }
+                + 55.0;
+            let w = if s.payload == PayloadView::Hex {
+                900.0
+            } else {
+                ((avail_width - fixed) * 0.55).clamp(120.0, 380.0)
+            };
+            table = if s.payload.shows_text() {
+                table.column(Column::initial(w).at_least(60.0).clip(true))
+            } else {
+                table.column(Column::remainder().at_least(60.0).clip(true))
+            };
+        }
+        if s.payload.shows_text() {
+            table = table.column(Column::remainder().at_least(60.0).clip(true));
+        }
+        let hex_bytes = if s.payload == PayloadView::Hex {
+            HEX_ONLY_PREVIEW_BYTES
+        } else {
+            HEX_PREVIEW_BYTES
+        };
+        let mut any_clicked = false;
+        let mut under_pointer: Option<u64> = None;
+        let mut clicked_here: Option<u64> = None;
+        let mut focused = false;
+        let scroll = table
+            .header(20.0, |mut header| {
+                if s.timestamps {
+                    header.col(|ui| {
+                        ui.strong("Time");
+                    });
+                }
+                header.col(|ui| {
+                    ui.strong("Dir");
+                });
+                if s.show_peer {
+                    header.col(|ui| {
+                        ui.strong("Peer");
+                    });
+                }
+                header.col(|ui| {
+                    ui.strong("Bytes");
+                });
+                if s.payload.shows_hex() {
+                    header.col(|ui| {
+                        ui.strong("Hex bytes");
+                    });
+                }
+                if s.payload.shows_text() {
+                    header.col(|ui| {
+                        ui.strong(format!("Text ({})", encoding.name()));
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(row_h, ids.len(), |mut row| {
+                    let index = row.index();
+                    let Some(id) = ids.id_at(index) else {
+                        return;
+                    };
+                    let Some(record) = log.get_by_id(id) else {
+                        return;
+                    };
+                    row.set_selected(self.selected.contains(&id));
+                    let cell = self.row_cells(&mut row, record, encoding, hex_bytes);
+                    let response = row.response();
+                    focused |= response.has_focus();
+                    // The row's response has the last pass's rect; the cell is where it is now.
+                    if pointer.is_some_and(|p| (p.y - cell.center().y).abs() <= half_pitch) {
+                        under_pointer = Some(id);
+                    }
+                    if response.clicked() {
+                        any_clicked = true;
+                        clicked_here = Some(id);
+                    }
+                });
+            });
+        DrawnTable {
+            scroll,
+            clicked: if any_clicked {
+                under_pointer.or(clicked_here)
+            } else {
+                None
+            },
+            focused,
+        }
+    }
+
+    /// The cells of one row (only called for rows in view); returns where this frame put
+    /// the direction cell.
+    fn row_cells(
+        &self,
+        row: &mut egui_extras::TableRow<'_, '_>,
+        record: &Record,
+        encoding: TextEncoding,
+        hex_bytes: usize,
+    ) -> egui::Rect {
+        let s = &self.settings;
+        let color = direction_color(record.direction);
+        let mono = |text: String| {
+            egui::Label::new(RichText::new(text).monospace().color(color))
+                .selectable(false)
+                .truncate()
+        };
+        if s.timestamps {
+            row.col(|ui| {
+                ui.add(mono(format_time_us(
+                    record.time_us,
+                    self.utc_offset_seconds,
+                )));
+            });
+        }
+        let (dir_cell, _) = row.col(|ui| {
+            ui.add(mono(record.direction.marker().to_owned()));
+        });
+        if s.show_peer {
+            row.col(|ui| {
+                ui.add(mono(record.peer.map(|p| p.to_string()).unwrap_or_default()));
+            });
+        }
+        let is_message = matches!(record.direction, Direction::Info | Direction::Error);
+        row.col(|ui| {
+            if !is_message {
+                ui.add(mono(record.bytes.len().to_string()));
+            }
+        });
+        if s.payload.shows_hex() {
+            row.col(|ui| {
+                if is_message && !s.payload.shows_text() {
+                    ui.add(mono(record_text(record, encoding)));
+                } else if !is_message {
+                    ui.add(mono(hex_preview(&record.bytes, hex_bytes)));
+                }
+            });
+        }
+        if s.payload.shows_text() {
+            row.col(|ui| {
+                ui.add(mono(record_text(record, encoding)));
+            });
+        }
+        dir_cell
+    }
+}
+
+/// What one frame's table drew.
+struct DrawnTable {
+    scroll: egui::scroll_area::ScrollAreaOutput<()>,
+    /// The record in the row that was clicked.
+    clicked: Option<u64>,
+    focused: bool,
+}
+
+/// Default height of the detail pane, when the window has room for it.
+const DETAIL_PANE_HEIGHT: f32 = 160.0;
+
+/// Gap between the new-rows button and the bottom of the log.
+const NEW_ROWS_MARGIN: f32 = 10.0;
+
+impl Follow {
+    /// A pointer that left the log or moved may pause following by hovering again.
+    fn note_pointer(&mut self, hovered: bool, moved: bool) {
+        if !hovered || moved {
+            self.hover_suppressed = false;
+        }
+    }
+
+    fn paused(&self, hovered: bool) -> bool {
+        (hovered && !self.hover_suppressed) || self.selection_pause || self.scrolled_away
+    }
+
+    /// Follow the newest row again: clears every pause (the selection itself stays).
+    fn resume(&mut self) {
+        self.hover_suppressed = true;
+        self.selection_pause = false;
+        self.scrolled_away = false;
+    }
+
+    /// The offset to draw this frame at: the bottom while following; while paused, the top
+    /// record's row wherever appends and evictions put it, when that is not where the scroll
+    /// area stands anyway (so wheel and scroll bar keep working).
+    fn offset_to_draw(
+        &self,
+        following: bool,
+        ids: RowIds<'_>,
+        pitch: f32,
+        spacing_y: f32,
+    ) -> Option<f32> {
+        if following {
+            let content = ids.len() as f32 * pitch - spacing_y + self.content_extra;
+            return self
+                .viewport_height
+                .map(|viewport| (content - viewport).max(0.0));
+        }
+        let (id, into) = self.top?;
+        let index = ids.index_from(id);
+        // The top record was evicted: the oldest stored row is the nearest to it.
+        let into = if ids.id_at(index) == Some(id) {
+            into
+        } else {
+            0.0
+        };
+        let target = index as f32 * pitch + into;
+        ((target - self.next_offset).abs() > SAME_OFFSET).then_some(target)
+    }
+
+    /// Takes in what the frame drew and where the scroll area ended up.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one frame's table outputs, all used once"
+    )]
+    fn observe(
+        &mut self,
+        following: bool,
+        drawn: f32,
+        scroll: &egui::scroll_area::ScrollAreaOutput<()>,
+        ids: RowIds<'_>,
+        pitch: f32,
+        spacing_y: f32,
+        end_id: u64,
+    ) {
+        let after = scroll.state.unclamped_offset().y;
+        let viewport = scroll.inner_rect.height();
+        let content = scroll.content_size.y;
+        self.viewport_height = Some(viewport);
+        if ids.len() > 0 {
+            self.content_extra = content - (ids.len() as f32 * pitch - spacing_y);
+        }
+        let top_at = if following {
+            // What the user saw, not the jump egui makes after the rows to stay at the bottom.
+            self.seen_end = end_id;
+            self.scrolled_away = false;
+            drawn
+        } else {
+            if (after - drawn).abs() > SAME_OFFSET {
+                self.scrolled_away = after < content - viewport - SAME_OFFSET;
+            }
+            after
+        };
+        self.top = anchor_at(ids, top_at, pitch);
+        self.next_offset = after;
+    }
+}
+
+/// The record in the row at `offset` and how far into that row `offset` is.
+fn anchor_at(ids: RowIds<'_>, offset: f32, pitch: f32) -> Option<(u64, f32)> {
+    let last = ids.len().checked_sub(1)?;
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a non-negative row number, clamped to the rows"
+    )]
+    let index = ((offset.max(0.0) / pitch).floor() as usize).min(last);
+    Some((ids.id_at(index)?, offset - index as f32 * pitch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previews_cut_and_mark() {
+        assert_eq!(hex_preview(&[0xC4, 0xE3], 16), "C4 E3");
+        assert_eq!(hex_preview(&[0u8; 20], 2), "00 00 …");
+        assert_eq!(
+            text_preview(&[0xC4, 0xE3, 0xBA, 0xC3], TextEncoding::Gbk),
+            "你好"
+        );
+        let long = vec![b'a'; 1000];
+        let p = text_preview(&long, TextEncoding::Utf8);
+        assert!(p.ends_with('…'));
+        assert_eq!(p.chars().count(), TEXT_PREVIEW_CHARS + 1);
+    }
+
+    #[test]
+    fn paused_view_keeps_its_top_record_through_appends_and_evictions() {
+        let pitch = 20.0;
+        let mut follow = Follow {
+            top: Some((10, 3.0)),
+            ..Follow::default()
+        };
+        // A filtered view (one peer's records): ids 4 and 7 are above the top record.
+        let rows = [4, 7, 10, 12];
+        let at = follow.offset_to_draw(false, RowIds::Only(&rows), pitch, 2.0);
+        assert_eq!(at, Some(2.0 * pitch + 3.0));
+        follow.next_offset = 2.0 * pitch + 3.0;
+        let appended = [4, 7, 10, 12, 15, 16];
+        let at = follow.offset_to_draw(false, RowIds::Only(&appended), pitch, 2.0);
+        assert_eq!(at, None, "appending below does not move the view");
+        let evicted = [10, 12, 15, 16];
+        let at = follow.offset_to_draw(false, RowIds::Only(&evicted), pitch, 2.0);
+        assert_eq!(
+            at,
+            Some(3.0),
+            "two rows evicted above: the offset shrinks by two rows"
+        );
+        let all = RowIds::All { first: 11, len: 5 };
+        let at = follow.offset_to_draw(false, all, pitch, 2.0);
+        assert_eq!(
+            at,
+            Some(0.0),
+            "the top record itself is gone: the oldest row is shown"
+        );
+        assert_eq!(anchor_at(all, 45.0, pitch), Some((13, 5.0)));
+    }
+
+    #[test]
+    fn selection_click_ctrl_shift_and_copy() {
+        let mut log = TrafficLog::default();
+        for b in [b"A".as_slice(), b"B", b"C", b"D"] {
+            log.push(Record::new(Direction::Received, None, b));
+        }
+        let mut view = TrafficView::default();
+        view.click_row(1, egui::Modifiers::NONE);
+        view.click_row(3, egui::Modifiers::SHIFT);
+        assert_eq!(
+            view.selected().iter().copied().collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(view.copy_hex(&log), "42\n43\n44");
+        view.click_row(2, egui::Modifiers::COMMAND);
+        assert_eq!(view.copy_text(&log, TextEncoding::Utf8), "B\nD");
+        view.click_row(0, egui::Modifiers::NONE);
+        assert_eq!(view.selected().len(), 1);
+        view.click_row(0, egui::Modifiers::NONE);
+        assert!(
+            view.selected().is_empty(),
+            "clicking the only selected row unselects it"
+        );
+    }
+}
