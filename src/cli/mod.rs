@@ -179,6 +179,48 @@ impl OutputArgs {
     }
 }
 
+/// `--frame RULE` and `--frame-max BYTES`: how received bytes are cut into records, by the
+/// same framers the window uses.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FramingArgs {
+    /// How received bytes become records: raw (each read, the default), lf, crlf, cr, nul,
+    /// delim:HEX, fixed:N, len:OFFSET:WIDTH:be|le[:ADJUST][:incl] or idle:MS. Add :keep to a
+    /// delimiter to keep it in the record.
+    #[arg(long, value_name = "RULE", value_parser = parse_frame)]
+    pub frame: Option<FrameArg>,
+    /// Longest record a framer holds (bytes); a longer frame is printed in pieces, and said.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::engine::session::framing::DEFAULT_MAX_FRAME_BYTES)]
+    pub frame_max: usize,
+}
+
+/// A parsed `--frame`: `None` inside for raw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameArg(Option<crate::engine::session::FrameRule>);
+
+fn parse_frame(text: &str) -> Result<FrameArg, String> {
+    crate::engine::session::framing::parse_frame_rule(text)
+        .map(FrameArg)
+        .map_err(|e| e.to_string())
+}
+
+impl FramingArgs {
+    /// The session's pipeline: the chosen framer, or raw.
+    pub fn pipeline(&self) -> Result<crate::engine::session::PipelineSpec, CliError> {
+        use crate::engine::session::{FramerSpec, Framing, PipelineSpec};
+        let framer = match self.frame.as_ref().and_then(|f| f.0.clone()) {
+            None => FramerSpec::Raw,
+            Some(rule) => FramerSpec::Framed(
+                Framing::new(rule, self.frame_max)
+                    .map_err(|e| CliError::Usage(format!("--frame: {e}")))?,
+            ),
+        };
+        Ok(PipelineSpec {
+            framer,
+            ..PipelineSpec::default()
+        })
+    }
+}
+
 /// The shortest time a seconds argument (`--timeout`, `--duration`, `--listen`) may give.
 pub const MIN_SECS: f64 = 0.001;
 /// The longest: one year (365 days). Longer than any session, and far from where

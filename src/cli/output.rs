@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::codec::TextEncoding;
 use crate::codec::hex::format_hex;
+use crate::engine::session::FrameNotice;
 use crate::traffic::{format_time_us, now_us};
 
 pub struct Printer {
@@ -97,6 +98,31 @@ impl Printer {
             let _ = writeln!(self.err, "{text}");
             let _ = self.err.flush();
         }
+    }
+
+    /// What a framer said about `peer`'s stream. Readable output leaves out the bytes
+    /// waiting for a frame's end (they change with every read); JSON has them all.
+    pub fn frame_notice(&mut self, peer: SocketAddr, notice: &FrameNotice) {
+        let (kind, extra) = match notice {
+            FrameNotice::Pending { bytes } => {
+                if !self.json {
+                    return;
+                }
+                ("pending", json!({ "bytes": bytes }))
+            }
+            FrameNotice::OverLimit { limit, declared } => (
+                "over_limit",
+                json!({ "limit": limit, "declared": declared }),
+            ),
+            FrameNotice::BadLength { value, header } => {
+                ("bad_length", json!({ "value": value, "header": header }))
+            }
+            FrameNotice::EndedInside { bytes } => ("ended_inside", json!({ "bytes": bytes })),
+        };
+        let mut extra = extra;
+        extra["peer"] = json!(peer.to_string());
+        extra["notice"] = json!(kind);
+        self.status("frame", &format!("{peer}: {notice}."), extra);
     }
 
     /// A readable line on stdout (tables), or nothing in JSON mode.

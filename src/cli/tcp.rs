@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::{CliError, OutputArgs, PayloadArgs, parse_ms, parse_secs, secs, split_host_port};
+use super::{
+    CliError, FramingArgs, OutputArgs, PayloadArgs, parse_ms, parse_secs, secs, split_host_port,
+};
 use crate::engine::tcp_client::{
     CloseReason, Command as ClientCommand, ConnectOptions, EventKind as ClientEvent,
     TcpClientHandle,
@@ -56,16 +58,20 @@ pub struct ServerArgs {
     #[command(flatten)]
     pub payload: PayloadArgs,
     #[command(flatten)]
+    pub framing: FramingArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
 pub fn server(args: &ServerArgs) -> Result<(), CliError> {
     let greeting = args.payload.bytes(args.output.encoding)?;
+    let pipeline = args.framing.pipeline()?;
     let mut p = args.output.printer();
     let server = TcpServerHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
     let mut options = ServerOptions::new(SocketAddr::new(args.bind, args.port));
     options.echo = args.echo;
+    options.pipeline = pipeline;
     command(
         &server,
         ServerCommand::Start {
@@ -132,6 +138,7 @@ pub fn server(args: &ServerArgs) -> Result<(), CliError> {
                 json!({ "peer": peer.to_string(), "len": len }),
             ),
             ServerEvent::Received { peer, bytes, .. } => p.record("rx", Some(peer), &bytes),
+            ServerEvent::Framing { peer, notice, .. } => p.frame_notice(peer, &notice),
             ServerEvent::Sent { peer, bytes, .. } => p.record("tx", Some(peer), &bytes),
             ServerEvent::ClientClosed {
                 peer,
@@ -194,6 +201,8 @@ pub struct ClientArgs {
     #[arg(long, value_name = "MS", default_value_t = 300, value_parser = parse_ms)]
     pub quiet_ms: u64,
     #[command(flatten)]
+    pub framing: FramingArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -207,6 +216,7 @@ fn connect_error(e: &NetError) -> CliError {
 pub fn client(args: &ClientArgs) -> Result<(), CliError> {
     let (host, port) = split_host_port(&args.target)?;
     let payload = args.payload.bytes(args.output.encoding)?;
+    let pipeline = args.framing.pipeline()?;
     let mut p = args.output.printer();
     let client = TcpClientHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
@@ -216,6 +226,7 @@ pub fn client(args: &ClientArgs) -> Result<(), CliError> {
     options.nodelay = true;
     // At the end, what was accepted is written out for as long as the peer keeps taking it.
     options.linger = timeout.max(Duration::from_millis(1));
+    options.pipeline = pipeline;
     command(
         &client,
         ClientCommand::Connect {
@@ -285,6 +296,11 @@ pub fn client(args: &ClientArgs) -> Result<(), CliError> {
                 p.record("rx", Some(peer), &bytes);
                 quiet_until = Some(Instant::now() + quiet);
             }
+            ClientEvent::Framing { peer, notice } => {
+                p.frame_notice(peer, &notice);
+                // Part of a frame came: the reply has begun.
+                quiet_until = Some(Instant::now() + quiet);
+            }
             ClientEvent::Sent { peer, bytes } => p.record("tx", Some(peer), &bytes),
             ClientEvent::PeerFinished { remote } => {
                 p.status(
@@ -339,6 +355,7 @@ fn disconnect(
         match event.kind {
             ClientEvent::Sent { peer, bytes } => p.record("tx", Some(peer), &bytes),
             ClientEvent::Received { peer, bytes } => p.record("rx", Some(peer), &bytes),
+            ClientEvent::Framing { peer, notice } => p.frame_notice(peer, &notice),
             ClientEvent::Closed {
                 remote,
                 reason,
@@ -554,6 +571,10 @@ fn stdin_session(
                     ClientEvent::Received { peer, bytes } => {
                         last_rx = Instant::now();
                         p.record("rx", Some(peer), &bytes);
+                    }
+                    ClientEvent::Framing { peer, notice } => {
+                        last_rx = Instant::now();
+                        p.frame_notice(peer, &notice);
                     }
                     ClientEvent::Sent { peer, bytes } => {
                         outstanding = outstanding.saturating_sub(bytes.len());

@@ -7,8 +7,8 @@ use clap::Args;
 use serde_json::json;
 
 use super::{
-    CliError, OutputArgs, PayloadArgs, check_datagram_sizes, parse_ms, parse_secs, secs,
-    split_host_port,
+    CliError, FramingArgs, OutputArgs, PayloadArgs, check_datagram_sizes, parse_ms, parse_secs,
+    secs, split_host_port,
 };
 use crate::engine::udp::{Command, EventKind, UdpHandle, UdpStats};
 use crate::engine::worker::{SessionId, no_wake};
@@ -87,6 +87,8 @@ pub struct UdpArgs {
     #[arg(long, value_name = "MS", default_value_t = 300, value_parser = parse_ms)]
     pub quiet_ms: u64,
     #[command(flatten)]
+    pub framing: FramingArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -112,6 +114,7 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
         .transpose()?
         .flatten();
     check_datagram_sizes(args.bind, payload.as_deref(), to.as_ref(), reply.as_deref())?;
+    let pipeline = args.framing.pipeline()?;
     let mut p = args.output.printer();
     let udp = UdpHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
@@ -121,10 +124,11 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
     options.recv_buffer_bytes = Some(crate::net::udp::DEFAULT_RECV_BUFFER_BYTES);
     command(
         &udp,
-        Command::Bind {
+        Command::BindWith {
             session: S,
             options,
             multicast: MulticastSend::default(),
+            pipeline,
         },
     )?;
     let bind_by = Instant::now() + Duration::from_secs(10);
@@ -214,6 +218,10 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
                     }
                 }
             }
+            EventKind::Framing { peer, notice } => {
+                p.frame_notice(peer, &notice);
+                last_rx = Some(Instant::now());
+            }
             EventKind::Sent { to, bytes, .. } => p.record("tx", Some(to), &bytes),
             EventKind::SendFailed { error, .. } => return Err(CliError::network(&error)),
             EventKind::Icmp(e) if sent => return Err(CliError::Network(e.to_string())),
@@ -239,6 +247,13 @@ fn finish(
         };
         match e.kind {
             EventKind::Sent { to, bytes, .. } => p.record("tx", Some(to), &bytes),
+            // What the senders' framers still held, as the session ends.
+            EventKind::Received(batch) => {
+                for d in batch {
+                    p.record("rx", Some(d.from), &d.bytes);
+                }
+            }
+            EventKind::Framing { peer, notice } => p.frame_notice(peer, &notice),
             EventKind::Stats(stats) => report_drops(p, &stats, reported),
             EventKind::Closed => return Ok(()),
             EventKind::SendFailed { error, .. } => return Err(CliError::network(&error)),

@@ -141,6 +141,12 @@ pub enum EventKind {
     Received { peer: SocketAddr, bytes: Vec<u8> },
     /// Bytes fully handed to the kernel.
     Sent { peer: SocketAddr, bytes: Vec<u8> },
+    /// What the session's framer has to say (bytes waiting for a frame's end, a frame cut at
+    /// the limit), after the records it concerns.
+    Framing {
+        peer: SocketAddr,
+        notice: crate::engine::session::FrameNotice,
+    },
     /// The peer finished sending (it shut down its write side, a half-close). The connection
     /// stays open for sending until the user disconnects or the peer resets it.
     PeerFinished { remote: SocketAddr },
@@ -305,12 +311,46 @@ impl Worker {
             self.idle_deadline,
             self.reconnect_at,
             self.linger_deadline(),
+            self.framer_deadline(),
         ];
         deadlines
             .into_iter()
             .flatten()
             .min()
             .map(|d| d.saturating_duration_since(now))
+    }
+
+    /// When the connection's framer ends a record by time (an idle gap).
+    fn framer_deadline(&self) -> Option<Instant> {
+        match &self.conn {
+            Conn::Connected { framer, .. } if self.pipeline.has_timer() => framer.deadline(),
+            _ => None,
+        }
+    }
+
+    /// Ends the framer's record if its idle gap passed.
+    fn expire_framer(&mut self, now: Instant) {
+        if self.framer_deadline().is_none_or(|d| d > now) {
+            return;
+        }
+        let Conn::Connected { framer, remote, .. } = &mut self.conn else {
+            return;
+        };
+        let (peer, session, outbox) = (*remote, self.session, &mut self.outbox);
+        let origin = self.pipeline.origin_now(peer);
+        self.pipeline
+            .expire(framer.as_mut(), origin, now, |record| {
+                push_record(outbox, session, peer, record);
+            });
+        self.emit_framing_notices();
+        self.send_replies();
+    }
+
+    /// Passes on what the framer said, after the records it concerns.
+    fn emit_framing_notices(&mut self) {
+        for (peer, notice) in self.pipeline.take_notices() {
+            self.emit(EventKind::Framing { peer, notice });
+        }
     }
 
     fn linger_deadline(&self) -> Option<Instant> {
@@ -668,6 +708,7 @@ impl Worker {
             // The peer took nothing for the linger time: give up on the rest.
             self.finish_session();
         }
+        self.expire_framer(now);
         if self.reconnect_at.is_some_and(|d| now >= d) {
             self.reconnect_at = None;
             if matches!(self.conn, Conn::Idle) {
@@ -803,6 +844,7 @@ impl Worker {
             .receive(framer.as_mut(), origin, bytes, |record| {
                 push_record(outbox, session, peer, record);
             });
+        self.emit_framing_notices();
     }
 
     /// The connection's stream ended: what its framer holds goes up as a last record.
@@ -815,6 +857,7 @@ impl Worker {
         self.pipeline.finish(framer.as_mut(), origin, |record| {
             push_record(outbox, session, peer, record);
         });
+        self.emit_framing_notices();
     }
 
     /// Queues the responders' replies like the owner's sends (outbound chain, limits), on

@@ -168,6 +168,13 @@ pub enum EventKind {
         peer: SocketAddr,
         bytes: Vec<u8>,
     },
+    /// What a client's framer has to say (bytes waiting for a frame's end, a frame cut at the
+    /// limit), after the records it concerns.
+    Framing {
+        client: ClientId,
+        peer: SocketAddr,
+        notice: crate::engine::session::FrameNotice,
+    },
     /// The client finished sending (it shut down its write side, a half-close); it stays
     /// connected for sending until it is disconnected or resets.
     ClientFinished {
@@ -349,6 +356,7 @@ impl Server {
                 self.read_round();
             }
             self.check_idle();
+            self.expire_framers();
             if !self.outbox.flush() {
                 return;
             }
@@ -370,7 +378,62 @@ impl Server {
                 .clients
                 .values()
                 .any(|c| c.finished || c.closing_since.is_some());
-        timed.then_some(IDLE_CHECK)
+        let framer_due = self
+            .framer_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        match (timed.then_some(IDLE_CHECK), framer_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The earliest time a client's framer ends a record by itself (an idle gap).
+    fn framer_deadline(&self) -> Option<Instant> {
+        if !self.pipeline.has_timer() {
+            return None;
+        }
+        self.clients
+            .values()
+            .filter_map(|c| c.framer.deadline())
+            .min()
+    }
+
+    /// Ends the records of clients whose idle gap passed.
+    fn expire_framers(&mut self) {
+        let now = Instant::now();
+        if self.framer_deadline().is_none_or(|d| d > now) {
+            return;
+        }
+        let due: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.framer.deadline().is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            let Some(c) = self.clients.get_mut(&id) else {
+                continue;
+            };
+            let (peer, session, outbox) = (c.peer, self.session, &mut self.outbox);
+            let origin = self.pipeline.origin_now(peer);
+            self.pipeline
+                .expire(c.framer.as_mut(), origin, now, |record| {
+                    push_record(outbox, session, id, peer, record);
+                });
+            self.emit_framing_notices(id);
+            self.send_replies(id);
+        }
+    }
+
+    /// Passes on what a client's framer said, after the records it concerns.
+    fn emit_framing_notices(&mut self, client: ClientId) {
+        for (peer, notice) in self.pipeline.take_notices() {
+            self.emit(EventKind::Framing {
+                client,
+                peer,
+                notice,
+            });
+        }
     }
 
     fn drain_commands(&mut self) -> bool {
@@ -517,6 +580,7 @@ impl Server {
         self.pipeline.finish(c.framer.as_mut(), origin, |record| {
             push_record(outbox, session, id, peer, record);
         });
+        self.emit_framing_notices(id);
     }
 
     fn targets(&self, target: &Target) -> Vec<ClientId> {
@@ -734,14 +798,16 @@ impl Server {
         let chunk = self.recv_buf.into_record(chunk);
         if got > 0 {
             client.last_activity = Instant::now();
-            let mut echoes = Vec::new();
+            // Echo sends back the bytes as they came, whatever the framer keeps of them.
+            let echoes = if echo {
+                vec![chunk.clone()]
+            } else {
+                Vec::new()
+            };
             let (session, outbox) = (self.session, &mut self.outbox);
             let origin = self.pipeline.origin_now(peer);
             self.pipeline
                 .receive(client.framer.as_mut(), origin, chunk, |record| {
-                    if echo {
-                        echoes.push(record.clone());
-                    }
                     push_record(outbox, session, id, peer, record);
                 });
             if echo {
@@ -754,6 +820,7 @@ impl Server {
                 }
                 self.write_pending(id);
             }
+            self.emit_framing_notices(id);
             self.send_replies(id);
         }
         (

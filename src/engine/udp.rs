@@ -133,6 +133,12 @@ pub enum EventKind {
     },
     BindFailed(NetError),
     Received(Vec<Datagram>),
+    /// What a sender's framer has to say (bytes waiting for a frame's end, a frame cut at the
+    /// limit), after the records it concerns.
+    Framing {
+        peer: SocketAddr,
+        notice: crate::engine::session::FrameNotice,
+    },
     Sent {
         to: SocketAddr,
         time_us: u64,
@@ -282,7 +288,10 @@ impl Worker {
             } else if !self.outbox.is_empty() {
                 Some(BACKPRESSURE_RETRY)
             } else if self.bound.is_some() {
-                Some(STATS_EVERY)
+                Some(
+                    self.framer_wait()
+                        .map_or(STATS_EVERY, |w| w.min(STATS_EVERY)),
+                )
             } else {
                 None
             };
@@ -316,6 +325,7 @@ impl Worker {
                 self.report_icmp();
             }
             let read = if self.readable { self.read_round() } else { 0 };
+            self.expire_framers();
             if self.last_stats.elapsed() >= STATS_EVERY {
                 self.emit_stats();
             }
@@ -644,6 +654,7 @@ impl Worker {
         for batch in batches {
             self.push_batch(batch);
         }
+        self.emit_framing_notices();
         if icmp {
             self.report_icmp();
         }
@@ -706,6 +717,57 @@ impl Worker {
         self.queue_replies();
         if !batch.is_empty() {
             self.push_batch(batch);
+        }
+        self.emit_framing_notices();
+    }
+
+    /// How long until a sender's framer ends a record by itself (an idle gap).
+    fn framer_wait(&self) -> Option<Duration> {
+        if !self.pipeline.has_timer() {
+            return None;
+        }
+        self.framers
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Ends the records of senders whose idle gap passed; they go up like any.
+    fn expire_framers(&mut self) {
+        if !self.pipeline.has_timer() {
+            return;
+        }
+        let now = Instant::now();
+        let mut batch = Vec::new();
+        let time_us = now_us();
+        let pipeline = &mut self.pipeline;
+        for (from, framer) in self.framers.due(now) {
+            let origin = Origin {
+                peer: udp::unmap(from),
+                reply_to: from,
+                time_us,
+            };
+            pipeline.expire(framer, origin, now, |bytes| {
+                batch.push(Datagram {
+                    from: origin.peer,
+                    time_us,
+                    bytes,
+                });
+            });
+        }
+        self.queue_replies();
+        if !batch.is_empty() {
+            self.push_batch(batch);
+        }
+        self.emit_framing_notices();
+    }
+
+    /// Passes on what the framers said, after the records it concerns.
+    fn emit_framing_notices(&mut self) {
+        for (peer, notice) in self.pipeline.take_notices() {
+            self.emit(EventKind::Framing {
+                peer: udp::unmap(peer),
+                notice,
+            });
         }
     }
 

@@ -6,10 +6,13 @@
 //! A tab keeps only what is its own: its settings, its status and how an event changes them
 //! ([`Traffic::apply`]).
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use egui::Ui;
+use egui::{RichText, Ui};
 
+use crate::engine::session::FrameNotice;
 use crate::engine::worker::{
     CommandRefused, SessionId, Wake, WorkerEvent, WorkerHandle, drain_worker,
 };
@@ -46,7 +49,12 @@ pub struct Session<C, E> {
     pub log: TrafficLog,
     pub view: TrafficView,
     pub rate: RateMeter,
+    /// Bytes each peer's framer holds for a frame not yet complete (shown under the log).
+    pending: BTreeMap<SocketAddr, usize>,
 }
+
+/// Most peers named in the line of partial frames; the rest are counted.
+const PENDING_SHOWN: usize = 3;
 
 impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
     /// A log capped as `view` says, and a worker started with `spawn`.
@@ -61,6 +69,7 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
             log,
             view: TrafficView::new(view),
             rate: RateMeter::default(),
+            pending: BTreeMap::new(),
         };
         session.start_worker();
         session
@@ -94,7 +103,32 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
     /// Starts a new run: events of the old one are dropped from now on.
     pub fn next_id(&mut self) -> SessionId {
         self.id = self.id.next();
+        self.pending.clear();
         self.id
+    }
+
+    /// What a framer said: bytes waiting for a frame's end are kept for the line under the
+    /// log; anything else is said in the log, after the records it concerns.
+    pub fn frame_notice(&mut self, peer: SocketAddr, notice: &FrameNotice) {
+        match notice {
+            FrameNotice::Pending { bytes: 0 } => {
+                self.pending.remove(&peer);
+            }
+            FrameNotice::Pending { bytes } => {
+                self.pending.insert(peer, *bytes);
+            }
+            FrameNotice::EndedInside { .. } => {
+                self.note(Direction::Info, Some(peer), &format!("{peer}: {notice}."));
+            }
+            FrameNotice::OverLimit { .. } | FrameNotice::BadLength { .. } => {
+                self.note(Direction::Error, Some(peer), &format!("{peer}: {notice}."));
+            }
+        }
+    }
+
+    /// Peers whose framer holds part of a frame, with the bytes held.
+    pub fn pending_frames(&self) -> &BTreeMap<SocketAddr, usize> {
+        &self.pending
     }
 
     /// Hands a command to the worker without waiting; a missing worker refuses as gone.
@@ -164,9 +198,35 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
         encoding: &mut crate::codec::TextEncoding,
         rows: Option<&[u64]>,
     ) {
+        if !self.pending.is_empty() {
+            egui::Panel::bottom(format!("{id}-pending")).show(ui, |ui| self.pending_ui(ui));
+        }
         let rates = self.rate.rates_bytes_per_sec();
         self.view
             .panes_ui(ui, id, &mut self.log, encoding, rates, rows);
+    }
+
+    /// The line under the log while frames are incomplete: who, and how many bytes wait.
+    fn pending_ui(&self, ui: &mut Ui) {
+        let mut parts: Vec<String> = self
+            .pending
+            .iter()
+            .take(PENDING_SHOWN)
+            .map(|(peer, bytes)| format!("{peer}: {bytes} B"))
+            .collect();
+        if self.pending.len() > PENDING_SHOWN {
+            parts.push(format!("{} more peers", self.pending.len() - PENDING_SHOWN));
+        }
+        ui.label(
+            RichText::new(format!(
+                "Waiting for the end of a frame: {}",
+                parts.join(", ")
+            ))
+            .weak(),
+        )
+        .on_hover_text(
+            "These bytes arrived but their frame is not complete yet; they become a row when              it ends (or when the connection closes).",
+        );
     }
 
     fn worker_gone(&mut self, message: &str) {

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use super::Factory;
+use super::framing::{FrameNotice, Framing};
 
 /// Cuts a stream into records. Bytes a record still waits for stay in the framer, which must
 /// bound them (a maximum frame size) and say what it dropped beyond that.
@@ -21,6 +23,22 @@ pub trait Framer: Send {
     /// The stream ended: hands what is held to `emit` as a last, partial record.
     fn finish(&mut self, emit: &mut dyn FnMut(Vec<u8>)) {
         let _ = emit;
+    }
+
+    /// When what is held becomes a record with no more input (an idle gap), if ever.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Hands what is held to `emit` if its [`Framer::deadline`] is at or before `now`.
+    fn expire(&mut self, now: Instant, emit: &mut dyn FnMut(Vec<u8>)) {
+        let _ = (now, emit);
+    }
+
+    /// What the user should be told since the last call (a frame cut at the limit, a bad
+    /// length field), in order.
+    fn take_notices(&mut self) -> Vec<FrameNotice> {
+        Vec::new()
     }
 }
 
@@ -43,6 +61,8 @@ pub enum FramerSpec {
     /// One record per read (TCP) or per datagram (UDP).
     #[default]
     Raw,
+    /// A rule the user chose (delimiter, fixed length, length prefix, idle gap).
+    Framed(Framing),
     /// A framer from outside the engine, one instance per stream.
     Custom(Factory<dyn Framer>),
 }
@@ -52,12 +72,23 @@ impl FramerSpec {
         match self {
             // A zero-sized value: the box allocates nothing.
             Self::Raw => Box::new(Raw),
+            Self::Framed(framing) => framing.build(),
             Self::Custom(factory) => factory.build(),
         }
     }
 
     pub fn is_raw(&self) -> bool {
         matches!(self, Self::Raw)
+    }
+
+    /// Whether its framers end records by time, so workers must wake for their deadlines.
+    pub fn has_timer(&self) -> bool {
+        match self {
+            Self::Raw => false,
+            Self::Framed(framing) => framing.has_timer(),
+            // Unknown: ask the framers.
+            Self::Custom(_) => true,
+        }
     }
 }
 
@@ -127,6 +158,27 @@ impl PeerFramers {
 
     pub fn len(&self) -> usize {
         self.framers.len()
+    }
+
+    /// The earliest deadline of any peer's framer.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.framers
+            .values()
+            .filter_map(|(_, framer)| framer.deadline())
+            .min()
+    }
+
+    /// Every peer whose framer's deadline is due at `now`, with the framer, for the caller to
+    /// expire.
+    pub fn due(&mut self, now: Instant) -> impl Iterator<Item = (SocketAddr, &mut dyn Framer)> {
+        self.framers
+            .iter_mut()
+            .filter_map(move |(addr, (_, framer))| {
+                framer
+                    .deadline()
+                    .is_some_and(|due| due <= now)
+                    .then_some((*addr, framer.as_mut() as &mut dyn Framer))
+            })
     }
 
     pub fn is_empty(&self) -> bool {

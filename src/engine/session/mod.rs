@@ -26,22 +26,29 @@
 //!
 //! A new receive- or send-side tool plugs in as one of three traits, with no change to any
 //! worker:
-//! - [`Framer`] (in [`PipelineSpec::framer`]): cuts a stream into records (delimiter, fixed
-//!   length, length prefix, …).
+//! - [`Framer`] (in [`PipelineSpec::framer`]): cuts a stream into records. The rules users
+//!   choose are in [`framing`] (delimiter, fixed length, length prefix, idle gap, each with a
+//!   frame limit); what a framer has to say (bytes waiting for a frame's end, a frame cut at
+//!   the limit) goes to the owner as each worker's `Framing` event, after the records it
+//!   concerns ([`Pipeline::take_notices`]).
 //! - [`Stage`] (in [`PipelineSpec::stages`]): sees every record both ways; checksum checks,
 //!   capture-to-file taps, and responders (auto-reply rules) that queue [`Replies`].
 //! - [`OutboundStage`] (in [`PipelineSpec::outbound`]): transforms each payload on its way
 //!   out (macros, appended checksums).
 
 mod framer;
+pub mod framing;
 mod stage;
 
 pub use framer::{Framer, FramerSpec, PEER_FRAMERS_MAX, PeerFramers, Raw};
+pub use framing::{FrameNotice, FrameRule, Framing};
 pub use stage::{AutoReply, Direction, OutboundStage, Record, Replies, Stage};
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::traffic::now_us;
 
@@ -126,6 +133,11 @@ pub struct Pipeline {
     stages: Vec<Box<dyn Stage>>,
     outbound: Vec<Box<dyn OutboundStage>>,
     replies: Replies,
+    /// What the framers had to say, by peer, in order, until the worker takes it.
+    notices: Vec<(SocketAddr, FrameNotice)>,
+    /// Bytes each peer's framer holds, where that changed since the worker last took it: one
+    /// notice per peer per turn, however many reads changed it.
+    pending: HashMap<SocketAddr, usize>,
 }
 
 impl Pipeline {
@@ -136,7 +148,15 @@ impl Pipeline {
             stages: spec.stages.iter().map(Factory::build).collect(),
             outbound: spec.outbound.iter().map(Factory::build).collect(),
             replies: Replies::default(),
+            notices: Vec::new(),
+            pending: HashMap::new(),
         }
+    }
+
+    /// Whether the framers end records by time: the worker must then wake at
+    /// [`Framer::deadline`] and call [`Pipeline::expire`].
+    pub fn has_timer(&self) -> bool {
+        self.framer.has_timer()
     }
 
     /// The framer state for a new stream (a connection, a server client, a UDP peer).
@@ -180,11 +200,62 @@ impl Pipeline {
         bytes: Vec<u8>,
         mut deliver: impl FnMut(Vec<u8>),
     ) {
+        let before = framer.pending_bytes();
         let (mut stages, replies) = self.stages_and_replies();
         framer.push(bytes, &mut |record: Vec<u8>| {
             stages.received(origin, &record, replies);
             deliver(record);
         });
+        self.note_framer(framer, origin.peer, before);
+    }
+
+    /// Ends the record a framer holds if its deadline passed (an idle gap): it goes through
+    /// the stages and to `deliver` like any record.
+    pub fn expire(
+        &mut self,
+        framer: &mut dyn Framer,
+        origin: Origin,
+        now: Instant,
+        mut deliver: impl FnMut(Vec<u8>),
+    ) {
+        let before = framer.pending_bytes();
+        let (mut stages, replies) = self.stages_and_replies();
+        framer.expire(now, &mut |record: Vec<u8>| {
+            stages.received(origin, &record, replies);
+            deliver(record);
+        });
+        self.note_framer(framer, origin.peer, before);
+    }
+
+    /// Keeps what a framer has to say after it was given bytes (or time).
+    fn note_framer(&mut self, framer: &mut dyn Framer, peer: SocketAddr, before: usize) {
+        if self.framer.is_raw() {
+            return;
+        }
+        for notice in framer.take_notices() {
+            self.notices.push((peer, notice));
+        }
+        let after = framer.pending_bytes();
+        if after != before {
+            self.pending.insert(peer, after);
+        }
+    }
+
+    /// What the framers said since the last call, each with its peer: notices in order, then
+    /// the bytes each peer's framer now holds where that changed ([`FrameNotice::Pending`]).
+    pub fn take_notices(&mut self) -> Vec<(SocketAddr, FrameNotice)> {
+        if self.notices.is_empty() && self.pending.is_empty() {
+            return Vec::new();
+        }
+        let mut notices = std::mem::take(&mut self.notices);
+        let mut pending: Vec<_> = self.pending.drain().collect();
+        pending.sort_unstable();
+        notices.extend(
+            pending
+                .into_iter()
+                .map(|(peer, bytes)| (peer, FrameNotice::Pending { bytes })),
+        );
+        notices
     }
 
     /// Ends a stream: what its framer still holds (a partial record) goes through the stages
@@ -195,11 +266,17 @@ impl Pipeline {
         origin: Origin,
         mut deliver: impl FnMut(Vec<u8>),
     ) {
+        let before = framer.pending_bytes();
         let (mut stages, replies) = self.stages_and_replies();
         framer.finish(&mut |record: Vec<u8>| {
             stages.received(origin, &record, replies);
             deliver(record);
         });
+        if before > 0 {
+            self.notices
+                .push((origin.peer, FrameNotice::EndedInside { bytes: before }));
+        }
+        self.note_framer(framer, origin.peer, before);
     }
 
     /// Shows the stages one record the worker framed itself: a raw UDP datagram, still in

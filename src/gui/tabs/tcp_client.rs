@@ -13,6 +13,7 @@ use crate::engine::tcp_client::{
 use crate::engine::worker::Wake;
 use crate::gui::session::{DrainLimits, Session, Traffic};
 use crate::gui::widgets::SendBox;
+use crate::gui::widgets::framing::FramingSettings;
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{Tone, status_line};
 use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
@@ -33,6 +34,7 @@ pub struct TcpClientSettings {
     pub nodelay: bool,
     pub keepalive: bool,
     pub encoding: TextEncoding,
+    pub framing: FramingSettings,
     pub view: ViewSettings,
     pub send_box: SendBox,
 }
@@ -49,6 +51,7 @@ impl Default for TcpClientSettings {
             nodelay: true,
             keepalive: false,
             encoding: TextEncoding::Utf8,
+            framing: FramingSettings::default(),
             view: ViewSettings::default(),
             send_box: SendBox::default(),
         }
@@ -76,6 +79,7 @@ impl Bounded for TcpClientSettings {
             &mut [("host", &mut self.host), ("port", &mut self.port)],
             notes,
         );
+        self.framing.bound(&join(path, "framing"), notes);
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
     }
@@ -197,6 +201,7 @@ pub struct TcpClientTab {
     pub status: Status,
     host_error: Option<String>,
     port_error: Option<String>,
+    framing_error: Option<String>,
 }
 
 impl TcpClientTab {
@@ -209,6 +214,7 @@ impl TcpClientTab {
             status: Status::Idle,
             host_error: None,
             port_error: None,
+            framing_error: None,
         }
     }
 
@@ -266,7 +272,17 @@ impl TcpClientTab {
                 None
             }
         };
-        let (Some(port), None) = (port, &self.host_error) else {
+        let pipeline = match self.settings.framing.pipeline() {
+            Ok(pipeline) => {
+                self.framing_error = None;
+                Some(pipeline)
+            }
+            Err(e) => {
+                self.framing_error = Some(e.to_string());
+                None
+            }
+        };
+        let (Some(port), None, Some(pipeline)) = (port, &self.host_error, pipeline) else {
             return;
         };
         let s = &self.settings;
@@ -280,7 +296,7 @@ impl TcpClientTab {
             nodelay: s.nodelay,
             keepalive: s.keepalive,
             linger: Duration::from_secs(5),
-            pipeline: crate::engine::session::PipelineSpec::default(),
+            pipeline,
         };
         let session = self.session.next_id();
         if self.session.command(Command::Connect { session, options }) {
@@ -347,6 +363,7 @@ impl Traffic for TcpClientTab {
                     .log
                     .push(Record::new(Direction::Sent, Some(peer), bytes));
             }
+            EventKind::Framing { peer, notice } => self.session.frame_notice(peer, &notice),
             EventKind::Ready => {
                 self.status = Status::ShortReady;
                 self.info(
@@ -500,6 +517,7 @@ impl TcpClientTab {
                 ui.checkbox(&mut self.settings.keepalive, "Keep-alive")
                     .on_hover_text("Let the OS probe an idle connection so a dead peer is noticed.");
             });
+            self.settings.framing.ui(ui, &mut self.framing_error);
         });
         if !self.session.failure_ui(ui, "connection") {
             let (tone, headline, explanation) = self.status.describe(self.settings.idle_timeout_ms);

@@ -16,6 +16,7 @@ use crate::codec::TextEncoding;
 use crate::engine::worker::Wake;
 use crate::gui::session::{DrainLimits, Session, Traffic};
 use crate::gui::widgets::SendBox;
+use crate::gui::widgets::framing::FramingSettings;
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{Tone, status_line};
 use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
@@ -48,6 +49,7 @@ pub struct TcpServerSettings {
     /// 0 = off.
     pub idle_timeout_s: u64,
     pub encoding: TextEncoding,
+    pub framing: FramingSettings,
     pub view: ViewSettings,
     pub send_box: SendBox,
 }
@@ -64,6 +66,7 @@ impl Default for TcpServerSettings {
             max_per_ip: 0,
             idle_timeout_s: 0,
             encoding: TextEncoding::Utf8,
+            framing: FramingSettings::default(),
             view: ViewSettings::default(),
             send_box: SendBox::default(),
         }
@@ -102,6 +105,7 @@ impl Bounded for TcpServerSettings {
             &mut [("bind", &mut self.bind), ("port", &mut self.port)],
             notes,
         );
+        self.framing.bound(&join(path, "framing"), notes);
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
     }
@@ -138,6 +142,7 @@ pub struct TcpServerTab {
     pub selected: Option<ClientId>,
     filter: PeerFilter,
     bind_error: Option<String>,
+    framing_error: Option<String>,
     port_error: Option<String>,
     last_stop_note: Option<String>,
     /// This machine's addresses for the bind picker, and when they were read.
@@ -162,6 +167,7 @@ impl TcpServerTab {
             selected: None,
             filter: PeerFilter::default(),
             bind_error: None,
+            framing_error: None,
             port_error: None,
             last_stop_note: None,
             local_addresses: crate::net::iface::InterfaceCache::default(),
@@ -226,7 +232,17 @@ impl TcpServerTab {
                 None
             }
         };
-        let (Some(ip), Some(port)) = (ip, port) else {
+        let pipeline = match self.settings.framing.pipeline() {
+            Ok(pipeline) => {
+                self.framing_error = None;
+                Some(pipeline)
+            }
+            Err(e) => {
+                self.framing_error = Some(e.to_string());
+                None
+            }
+        };
+        let (Some(ip), Some(port), Some(pipeline)) = (ip, port, pipeline) else {
             return;
         };
         let s = &self.settings;
@@ -238,7 +254,7 @@ impl TcpServerTab {
             max_clients: (s.max_clients > 0).then_some(s.max_clients),
             max_per_ip: (s.max_per_ip > 0).then_some(s.max_per_ip),
             idle_timeout: (s.idle_timeout_s > 0).then(|| Duration::from_secs(s.idle_timeout_s)),
-            pipeline: crate::engine::session::PipelineSpec::default(),
+            pipeline,
         };
         let session = self.session.next_id();
         self.clients.clear();
@@ -367,6 +383,7 @@ impl Traffic for TcpServerTab {
                     .log
                     .push(Record::new(Direction::Sent, Some(peer), bytes));
             }
+            EventKind::Framing { peer, notice, .. } => self.session.frame_notice(peer, &notice),
             EventKind::ClientFinished { client, peer } => {
                 if let Some(row) = self.clients.get_mut(&client) {
                     row.finished = true;
@@ -558,6 +575,9 @@ impl TcpServerTab {
                     0..=86_400,
                 );
             });
+        });
+        ui.add_enabled_ui(editable, |ui| {
+            self.settings.framing.ui(ui, &mut self.framing_error);
         });
         let (tone, headline, explanation) = match &self.status {
             ServerStatus::Stopped => (

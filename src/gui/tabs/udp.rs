@@ -13,6 +13,7 @@ use crate::codec::TextEncoding;
 use crate::engine::worker::Wake;
 use crate::gui::session::{DrainLimits, Session, Traffic};
 use crate::gui::widgets::SendBox;
+use crate::gui::widgets::framing::FramingSettings;
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{ERROR_COLOR, error_slot, error_text, labelled_drag, labelled_text};
 use crate::gui::widgets::{Tone, status_line};
@@ -49,6 +50,7 @@ pub struct UdpSettings {
     pub multicast_ttl: u32,
     pub multicast_loop: bool,
     pub encoding: TextEncoding,
+    pub framing: FramingSettings,
     pub view: ViewSettings,
     pub send_box: SendBox,
 }
@@ -67,6 +69,7 @@ impl Default for UdpSettings {
             multicast_ttl: 1,
             multicast_loop: true,
             encoding: TextEncoding::Utf8,
+            framing: FramingSettings::default(),
             view: ViewSettings::default(),
             send_box: SendBox::default(),
         }
@@ -100,6 +103,7 @@ impl Bounded for UdpSettings {
             ],
             notes,
         );
+        self.framing.bound(&join(path, "framing"), notes);
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
     }
@@ -123,6 +127,7 @@ pub struct UdpTab {
     pub memberships: BTreeSet<Membership>,
     bind_error: Option<String>,
     port_error: Option<String>,
+    framing_error: Option<String>,
     /// Problem with the destination: bad input, or the last send's failure.
     pub remote_error: Option<String>,
     pub group_error: Option<String>,
@@ -140,6 +145,7 @@ impl UdpTab {
             memberships: BTreeSet::new(),
             bind_error: None,
             port_error: None,
+            framing_error: None,
             remote_error: None,
             group_error: None,
             interfaces: InterfaceCache::default(),
@@ -199,7 +205,9 @@ impl UdpTab {
         });
         let port = parse_port(&self.settings.port, true);
         self.port_error = port.as_ref().err().cloned();
-        let (Ok(ip), Ok(port)) = (ip, port) else {
+        let pipeline = self.settings.framing.pipeline();
+        self.framing_error = pipeline.as_ref().err().map(ToString::to_string);
+        let (Ok(ip), Ok(port), Ok(pipeline)) = (ip, port, pipeline) else {
             return;
         };
         let options = UdpBindOptions {
@@ -213,10 +221,11 @@ impl UdpTab {
         let session = self.session.next_id();
         self.stats = UdpStats::default();
         self.memberships.clear();
-        if self.session.command(Command::Bind {
+        if self.session.command(Command::BindWith {
             session,
             options,
             multicast,
+            pipeline,
         }) {
             self.status = UdpStatus::Binding;
         }
@@ -415,6 +424,7 @@ impl Traffic for UdpTab {
                     ));
                 }
             }
+            EventKind::Framing { peer, notice } => self.session.frame_notice(peer, &notice),
             EventKind::Sent { to, time_us, bytes } => {
                 self.remote_error = None;
                 let mut r = Record::new(Direction::Sent, Some(to), bytes);
@@ -470,6 +480,10 @@ impl UdpTab {
     pub fn ui(&mut self, ui: &mut Ui, id: &str) {
         egui::Panel::top(format!("{id}-bind")).show(ui, |ui| {
             self.bind_ui(ui);
+            let editable = !self.active();
+            ui.add_enabled_ui(editable, |ui| {
+                self.settings.framing.ui(ui, &mut self.framing_error);
+            });
             ui.separator();
             self.multicast_ui(ui);
             ui.add_space(2.0);

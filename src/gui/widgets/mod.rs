@@ -1,5 +1,6 @@
 //! UI pieces shared by the tabs: the traffic view, the send box and small labelled widgets.
 
+pub mod framing;
 mod labelled;
 pub mod send_box;
 pub mod traffic_view;

@@ -1,0 +1,135 @@
+//! `--frame` and `--frame-max` on the command line: the same framers as the window, one record
+//! per message in the output, and bad rules refused before any socket is opened.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sockpit");
+
+fn next_event(lines: &mut impl Iterator<Item = String>, wanted: &str) -> Value {
+    for line in lines {
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v["event"] == wanted {
+            return v;
+        }
+    }
+    panic!("the command ended before a {wanted} event");
+}
+
+#[test]
+fn tcp_server_prints_one_record_per_crlf_line_and_the_partial_one_at_the_close() {
+    let mut child = Command::new(BIN)
+        .args([
+            "tcp-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--frame",
+            "crlf",
+            "--duration",
+            "5",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    let local = next_event(&mut lines, "listening")["local"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut c = TcpStream::connect(&local).unwrap();
+    c.set_nodelay(true).unwrap();
+    c.write_all(b"TEMP=2").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    c.write_all(b"5\r\nHUM=40\r\nPART").unwrap();
+    let pending = next_event(&mut lines, "frame");
+    assert_eq!(pending["notice"], "pending", "{pending}");
+    assert_eq!(next_event(&mut lines, "rx")["text"], "TEMP=25");
+    assert_eq!(next_event(&mut lines, "rx")["text"], "HUM=40");
+    drop(c);
+    assert_eq!(next_event(&mut lines, "rx")["text"], "PART");
+    let ended = next_event(&mut lines, "frame");
+    assert_eq!(ended["notice"], "ended_inside", "{ended}");
+    assert_eq!(ended["bytes"], 4);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn udp_length_prefix_frames_across_datagrams() {
+    let mut child = Command::new(BIN)
+        .args([
+            "udp",
+            "--bind",
+            "127.0.0.1:0",
+            "--frame",
+            "len:0:1:be",
+            "--count",
+            "2",
+            "--listen",
+            "10",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    let local = next_event(&mut lines, "bound")["local"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.send_to(b"\x03ab", &local).unwrap();
+    s.send_to(b"c\x02xy", &local).unwrap();
+    assert_eq!(next_event(&mut lines, "rx")["text"], "\\x03abc");
+    assert_eq!(next_event(&mut lines, "rx")["text"], "\\x02xy");
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn bad_framing_is_a_usage_error_that_says_why() {
+    for (args, says) in [
+        (&["--frame", "line"][..], "unknown framing"),
+        (&["--frame", "delim:zz"], "not hex"),
+        (&["--frame", "len:0:3:be"], "1, 2 or 4"),
+        (&["--frame", "idle:0"], "idle gap"),
+        (
+            &["--frame", "fixed:64", "--frame-max", "16"],
+            "over the 16-byte frame limit",
+        ),
+        (&["--frame", "lf", "--frame-max", "0"], "out of range"),
+    ] {
+        let out = Command::new(BIN)
+            .args([
+                "tcp-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--duration",
+                "1",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(
+            !err.contains("Listening"),
+            "refused before listening: {err}"
+        );
+    }
+}
