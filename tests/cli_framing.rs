@@ -1,10 +1,11 @@
-//! `--frame` and `--frame-max` on the command line: the same framers as the window, one record
-//! per message in the output, and bad rules refused before any socket is opened.
+//! `--frame`, `--frame-max` and `--checksum` on the command line: the same framers and checks
+//! as the window, one record per message in the output, a checksum appended to what is sent
+//! and verified on what arrives, and bad rules refused before any socket is opened.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -110,6 +111,8 @@ fn bad_framing_is_a_usage_error_that_says_why() {
             "over the 16-byte frame limit",
         ),
         (&["--frame", "lf", "--frame-max", "0"], "out of range"),
+        (&["--checksum", "crc-17"], "unknown checksum"),
+        (&["--checksum-order", "le"], "--checksum"),
     ] {
         let out = Command::new(BIN)
             .args([
@@ -132,4 +135,60 @@ fn bad_framing_is_a_usage_error_that_says_why() {
             "refused before listening: {err}"
         );
     }
+}
+
+#[test]
+fn modbus_request_gets_its_crc_and_each_reply_says_whether_its_crc_is_right() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let device = std::thread::Builder::new()
+        .name("modbus-device".into())
+        .spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut request = [0u8; 8];
+            s.read_exact(&mut request).unwrap();
+            // A good frame, then one with its last CRC byte wrong, apart in time.
+            s.write_all(&[0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD])
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(150));
+            s.write_all(&[0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCE])
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(800));
+            request
+        })
+        .unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "tcp-client",
+            &format!("127.0.0.1:{port}"),
+            "--hex",
+            "01 03 00 00 00 0A",
+            "--checksum",
+            "crc16-modbus",
+            "--frame",
+            "idle:50",
+            "--quiet-ms",
+            "600",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let request = device.join().unwrap();
+    assert_eq!(
+        request,
+        [0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD],
+        "CRC-16/MODBUS appended low byte first"
+    );
+    let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["event"] == "rx")
+        .collect();
+    let verdicts: Vec<_> = records.iter().map(|r| r["checksum_ok"].clone()).collect();
+    assert_eq!(
+        verdicts,
+        [Value::Bool(true), Value::Bool(false)],
+        "{records:?}"
+    );
 }

@@ -281,7 +281,7 @@ fn tcp_client_every_received_byte_passes_the_stage_once_and_in_order() {
     let mut owner = Tally::default();
     let mut remote = None;
     client_until(&client, "PeerFinished", |e| match e {
-        tcp_client::EventKind::Received { peer, bytes } => {
+        tcp_client::EventKind::Received { peer, bytes, .. } => {
             remote = Some(*peer);
             owner.add(bytes);
             false
@@ -320,6 +320,7 @@ fn tcp_client_sends_pass_the_outbound_chain_once_and_a_responder_answers_each_re
                 Factory::new("len", || Box::new(LenReply) as Box<dyn Stage>),
             ],
             outbound: vec![bang()],
+            ..PipelineSpec::default()
         },
         port,
         S,
@@ -507,6 +508,7 @@ fn tcp_server_frames_each_client_apart_and_every_send_passes_the_chain_once() {
             framer: lines(),
             stages: vec![stage],
             outbound: vec![bang()],
+            ..PipelineSpec::default()
         },
         false,
     );

@@ -94,7 +94,7 @@ fn long_connection_sends_and_receives_exact_bytes() {
     peer.write_all(b"\xC4\xE3\xBA\xC3 hello").unwrap();
     let mut all = Vec::new();
     wait_for(&client, "Received", |e| {
-        if let EventKind::Received { bytes, peer } = e {
+        if let EventKind::Received { bytes, peer, .. } = e {
             assert_eq!(*peer, addr);
             all.extend_from_slice(bytes);
         }

@@ -124,3 +124,212 @@ fn a_bad_hex_delimiter_is_said_beside_the_framing_row_and_nothing_starts() {
     step_until(&mut h, "two records", WAIT, |h| received(h).len() == 2);
     assert_eq!(received(&h), vec![b"x".to_vec(), b"y".to_vec()]);
 }
+
+#[test]
+fn a_checksum_picked_by_clicking_is_appended_verified_counted_and_filtered() {
+    let mut h = harness(server_settings());
+    h.get_by_label("Framing").click();
+    h.run();
+    h.get_by_label("Fixed length").click();
+    h.run();
+    h.get_by_label("Checksum").click();
+    h.run();
+    h.get_by_label("CRC-16/MODBUS").click();
+    h.run();
+    assert!(
+        h.query_by_label("Low byte first").is_some(),
+        "the byte order is offered for a 16-bit CRC"
+    );
+    h.get_by_label("Start").click();
+    step_until(&mut h, "listening", WAIT, |h| {
+        matches!(
+            h.state().tcp_server.current().status,
+            ServerStatus::Listening(_)
+        )
+    });
+    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
+        unreachable!()
+    };
+    let mut c = TcpStream::connect(addr).unwrap();
+    step_until(&mut h, "client in the table", WAIT, |h| {
+        h.state().tcp_server.current().clients.len() == 1
+    });
+    // A good Modbus request, then the same with its CRC wrong: 8-byte frames.
+    c.write_all(&[0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD])
+        .unwrap();
+    c.write_all(&[0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCE])
+        .unwrap();
+    step_until(&mut h, "two records", WAIT, |h| received(h).len() == 2);
+    step_until(&mut h, "the bad one is counted", WAIT, |h| {
+        shows(h, "Bad checksums 1")
+    });
+    assert!(
+        shows(&h, "8 ok") && shows(&h, "8 bad"),
+        "each row says its verdict"
+    );
+    h.get_by_label("Bad checksums only").click();
+    h.run();
+    assert!(
+        shows(&h, "8 bad") && !shows(&h, "8 ok"),
+        "only the bad record is listed"
+    );
+
+    // The send box says what the next send ends with, and the client gets it appended.
+    h.get_by_label("Hex").click();
+    h.run();
+    h.get_by_label("Message").click();
+    h.get_by_label("Message").type_text("01 03 00 00 00 0A");
+    h.run();
+    assert!(
+        shows(&h, "this message ends with C5 CD"),
+        "the preview names the CRC"
+    );
+    h.get_by_label("Send").click();
+    h.run();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    let mut got = [0u8; 8];
+    std::io::Read::read_exact(&mut c, &mut got).unwrap();
+    assert_eq!(got, [0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD]);
+}
+
+#[test]
+fn the_checksum_calculator_shows_every_checksum_of_the_pasted_bytes() {
+    let mut settings = Settings::default();
+    settings.tab = Tab::IpTools;
+    let mut h = harness(settings);
+    h.get_by_label("Checksum calculator").click();
+    h.run();
+    h.get_by_label("Bytes").click();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run();
+    h.get_by_label("Bytes")
+        .type_text("31 32 33 34 35 36 37 38 39");
+    h.run();
+    // The catalogue check values of "123456789".
+    for (name, value) in [("CRC-32", "CB F4 39 26"), ("CRC-16/CCITT-FALSE", "29 B1")] {
+        assert!(shows(&h, name), "{name} listed");
+        assert!(shows(&h, value), "{name} = {value}");
+    }
+}
+
+#[test]
+fn a_rule_made_by_clicking_answers_a_peer_and_counts_its_hits() {
+    let mut h = harness(server_settings());
+    h.get_by_label("Framing").click();
+    h.run();
+    h.get_by_label("Delimiter").click();
+    h.run();
+    h.get_by_label("Auto-reply rules (0)").click();
+    h.run();
+    h.get_by_label("Add rule").click();
+    h.run();
+    for (field, text) in [("Match 1", "prefix:ID?"), ("Reply 1", "ID=42\\r\\n")] {
+        h.get_by_label(field).click();
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        h.run();
+        h.get_by_label(field).type_text(text);
+        h.run();
+    }
+    h.get_by_label("Start").click();
+    step_until(&mut h, "listening", WAIT, |h| {
+        matches!(
+            h.state().tcp_server.current().status,
+            ServerStatus::Listening(_)
+        )
+    });
+    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
+        unreachable!()
+    };
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(b"ID?\nnothing\n").unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    let mut got = [0u8; 7];
+    std::io::Read::read_exact(&mut c, &mut got).unwrap();
+    assert_eq!(&got, b"ID=42\r\n", "answered in the worker");
+    step_until(&mut h, "the hit is counted", WAIT, |h| shows(h, "1 hits"));
+    assert!(
+        shows(&h, "Rules apply from the next start"),
+        "said while it runs"
+    );
+}
+
+#[test]
+fn a_bad_rule_is_said_beside_the_rules_and_nothing_starts() {
+    let mut settings = server_settings();
+    settings
+        .tcp_server_mut()
+        .rules
+        .rules
+        .push(sockpit::engine::session::rules::RuleText::from_arrow("prefix:A=>$4").unwrap());
+    let mut h = harness(settings);
+    h.get_by_label("Start").click();
+    h.run();
+    assert!(
+        shows(&h, "Rules: rule 1: $4 is not captured"),
+        "said where the rules are"
+    );
+    assert_eq!(h.state().tcp_server.current().status, ServerStatus::Stopped);
+}
+
+#[test]
+fn searching_a_hex_sequence_lands_on_the_match_and_highlights_it() {
+    let mut settings = server_settings();
+    settings.tcp_server_mut().framing.mode = sockpit::gui::widgets::framing::FrameMode::Delimiter;
+    let mut h = harness(settings);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "listening", WAIT, |h| {
+        matches!(
+            h.state().tcp_server.current().status,
+            ServerStatus::Listening(_)
+        )
+    });
+    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
+        unreachable!()
+    };
+    let mut c = TcpStream::connect(addr).unwrap();
+    // 300 lines; line 123 carries DE AD BE EF.
+    let mut burst = Vec::new();
+    for i in 0..300 {
+        if i == 123 {
+            burst.extend_from_slice(&[b'#', 0xDE, 0xAD, 0xBE, 0xEF, b'\n']);
+        } else {
+            burst.extend_from_slice(format!("line {i:03}\n").as_bytes());
+        }
+    }
+    c.write_all(&burst).unwrap();
+    step_until(&mut h, "300 records", WAIT, |h| received(h).len() == 300);
+    h.get_by_label("Search").click();
+    h.get_by_label("Search").type_text("DE AD");
+    h.run();
+    h.get_by_label("as hex").click();
+    h.run();
+    step_until(&mut h, "one match", WAIT, |h| shows(h, "1 matches"));
+    h.get_by_label("Next match").click();
+    h.run();
+    h.run();
+    let log = h.state().tcp_server.current().log();
+    let target = log
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.bytes.starts_with(b"#\xDE"))
+        .map(|(i, _)| log.first_id() + i as u64)
+        .unwrap();
+    let selected: Vec<u64> = h
+        .state()
+        .tcp_server
+        .current()
+        .session
+        .view
+        .selected()
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(selected, [target], "the match is selected");
+    assert!(
+        h.query_all_by_label_contains("DE AD BE EF").count() >= 2,
+        "the match's row is in view (besides the detail pane)"
+    );
+    h.get_by_label("Matches only").click();
+    h.run();
+    assert!(!shows(&h, "line 200"), "only the match is listed");
+}

@@ -179,8 +179,8 @@ impl OutputArgs {
     }
 }
 
-/// `--frame RULE` and `--frame-max BYTES`: how received bytes are cut into records, by the
-/// same framers the window uses.
+/// `--frame RULE`, `--frame-max BYTES` and `--checksum NAME`: how received bytes are cut into
+/// records and checked, and what is appended to sends, by the same stages the window uses.
 #[derive(Debug, Clone, Default, Args)]
 pub struct FramingArgs {
     /// How received bytes become records: raw (each read, the default), lf, crlf, cr, nul,
@@ -191,6 +191,41 @@ pub struct FramingArgs {
     /// Longest record a framer holds (bytes); a longer frame is printed in pieces, and said.
     #[arg(long, value_name = "BYTES", default_value_t = crate::engine::session::framing::DEFAULT_MAX_FRAME_BYTES)]
     pub frame_max: usize,
+    /// Append this checksum to every payload sent and verify it at the end of every record
+    /// received (CRC-8, CRC-16/MODBUS, CRC-16/CCITT-FALSE, CRC-16/XMODEM, CRC-32, XOR, SUM8,
+    /// SUM16, LRC, …; JSON records get "checksum_ok").
+    #[arg(long, value_name = "NAME", value_parser = parse_checksum)]
+    pub checksum: Option<crate::codec::checksum::ChecksumKind>,
+    /// Byte order of the checksum: be (most significant first) or le (default: le for
+    /// CRC-16/MODBUS, be for the rest).
+    #[arg(long, value_name = "ORDER", value_enum, requires = "checksum")]
+    pub checksum_order: Option<ByteOrderArg>,
+    /// Bytes at the start of each payload and record the checksum does not cover.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "checksum")]
+    pub checksum_start: usize,
+    /// An auto-reply rule MATCH=>REPLY (repeat for more; the first that matches answers).
+    /// MATCH is exact:TEXT, prefix:TEXT, contains:TEXT, regex:RE or hex:HEX (?? = any byte);
+    /// REPLY is text with escapes and $0 (the record) $1…$9 (captures), or hex:HEX with $1….
+    #[arg(long, value_name = "MATCH=>REPLY")]
+    pub rule: Vec<String>,
+    /// Auto-reply rules from a JSON file (the window's Export writes one).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<std::path::PathBuf>,
+    /// Every rule that matches answers, not only the first.
+    #[arg(long)]
+    pub every_match: bool,
+}
+
+/// `--checksum-order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ByteOrderArg {
+    Be,
+    Le,
+}
+
+fn parse_checksum(name: &str) -> Result<crate::codec::checksum::ChecksumKind, String> {
+    name.parse()
+        .map_err(|e: crate::codec::checksum::UnknownChecksum| e.to_string())
 }
 
 /// A parsed `--frame`: `None` inside for raw.
@@ -205,7 +240,10 @@ fn parse_frame(text: &str) -> Result<FrameArg, String> {
 
 impl FramingArgs {
     /// The session's pipeline: the chosen framer, or raw.
-    pub fn pipeline(&self) -> Result<crate::engine::session::PipelineSpec, CliError> {
+    pub fn pipeline(
+        &self,
+        encoding: TextEncoding,
+    ) -> Result<crate::engine::session::PipelineSpec, CliError> {
         use crate::engine::session::{FramerSpec, Framing, PipelineSpec};
         let framer = match self.frame.as_ref().and_then(|f| f.0.clone()) {
             None => FramerSpec::Raw,
@@ -214,10 +252,59 @@ impl FramingArgs {
                     .map_err(|e| CliError::Usage(format!("--frame: {e}")))?,
             ),
         };
-        Ok(PipelineSpec {
+        let checksum = self
+            .checksum
+            .map(|kind| crate::codec::checksum::ChecksumSpec {
+                kind,
+                order: match self.checksum_order {
+                    None => kind.usual_order(),
+                    Some(ByteOrderArg::Be) => crate::codec::checksum::ByteOrder::Big,
+                    Some(ByteOrderArg::Le) => crate::codec::checksum::ByteOrder::Little,
+                },
+                start: self.checksum_start,
+            });
+        let mut pipeline = PipelineSpec {
             framer,
+            append_checksum: checksum,
+            verify_checksum: checksum,
             ..PipelineSpec::default()
-        })
+        };
+        if let Some(set) = self.rule_set(encoding)? {
+            std::sync::Arc::new(set).install(&mut pipeline);
+        }
+        Ok(pipeline)
+    }
+
+    /// The rules of `--rules FILE` then `--rule`, checked.
+    fn rule_set(
+        &self,
+        encoding: TextEncoding,
+    ) -> Result<Option<crate::engine::session::rules::RuleSet>, CliError> {
+        use crate::engine::session::rules::{RuleSet, RuleText, RulesFile};
+        let mut file = RulesFile::default();
+        if let Some(path) = &self.rules {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::Usage(format!("--rules: cannot read {}: {e}", path.display()))
+            })?;
+            file = serde_json::from_str(&text).map_err(|e| {
+                CliError::Usage(format!(
+                    "--rules: {} is not a rules file: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        for rule in &self.rule {
+            file.rules.push(
+                RuleText::from_arrow(rule).map_err(|e| CliError::Usage(format!("--rule: {e}")))?,
+            );
+        }
+        file.every_match |= self.every_match;
+        if file.rules.is_empty() {
+            return Ok(None);
+        }
+        RuleSet::build(&file, encoding)
+            .map(Some)
+            .map_err(|e| CliError::Usage(format!("auto-reply {e}")))
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::codec::TextEncoding;
 use crate::codec::hex::format_hex;
 use crate::engine::session::FrameNotice;
-use crate::traffic::{format_time_us, now_us};
+use crate::traffic::{Check, format_time_us, now_us};
 
 pub struct Printer {
     out: Box<dyn Write>,
@@ -51,6 +51,16 @@ impl Printer {
 
     /// A payload that crossed the wire: `rx`/`tx` with the peer.
     pub fn record(&mut self, dir: &str, peer: Option<SocketAddr>, bytes: &[u8]) {
+        self.record_checked(dir, peer, bytes, Check::Unchecked);
+    }
+
+    /// A received record with its checksum verdict (JSON: `checksum_ok`; readable: a mark
+    /// after the size).
+    pub fn received(&mut self, peer: SocketAddr, bytes: &[u8], check: Check) {
+        self.record_checked("rx", Some(peer), bytes, check);
+    }
+
+    fn record_checked(&mut self, dir: &str, peer: Option<SocketAddr>, bytes: &[u8], check: Check) {
         let time_us = now_us();
         if self.json {
             let mut v = json!({
@@ -63,6 +73,9 @@ impl Printer {
             if self.hex_out {
                 v["hex"] = json!(format_hex(bytes));
             }
+            if check != Check::Unchecked {
+                v["checksum_ok"] = json!(check == Check::Good);
+            }
             self.object(&v);
             return;
         }
@@ -74,7 +87,12 @@ impl Printer {
         let time = format_time_us(time_us, utc_offset());
         let peer = peer.map(|p| format!(" {p}")).unwrap_or_default();
         let dir = dir.to_ascii_uppercase();
-        let _ = write!(self.out, "{time} {dir}{peer} {} B: ", bytes.len());
+        let mark = match check {
+            Check::Unchecked => "",
+            Check::Good => " checksum ok",
+            Check::Bad => " BAD CHECKSUM",
+        };
+        let _ = write!(self.out, "{time} {dir}{peer} {} B{mark}: ", bytes.len());
         let _ = self.out.write_all(&self.text);
         if self.hex_out {
             let _ = writeln!(self.out, "    {}", format_hex(bytes));
@@ -118,6 +136,9 @@ impl Printer {
                 ("bad_length", json!({ "value": value, "header": header }))
             }
             FrameNotice::EndedInside { bytes } => ("ended_inside", json!({ "bytes": bytes })),
+            FrameNotice::ReplyDropped { waiting } => {
+                ("reply_dropped", json!({ "waiting": waiting }))
+            }
         };
         let mut extra = extra;
         extra["peer"] = json!(peer.to_string());

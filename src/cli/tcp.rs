@@ -65,7 +65,7 @@ pub struct ServerArgs {
 
 pub fn server(args: &ServerArgs) -> Result<(), CliError> {
     let greeting = args.payload.bytes(args.output.encoding)?;
-    let pipeline = args.framing.pipeline()?;
+    let pipeline = args.framing.pipeline(args.output.encoding)?;
     let mut p = args.output.printer();
     let server = TcpServerHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
@@ -137,7 +137,9 @@ pub fn server(args: &ServerArgs) -> Result<(), CliError> {
                 &format!("Not sent to {peer} ({len} B): {reason}."),
                 json!({ "peer": peer.to_string(), "len": len }),
             ),
-            ServerEvent::Received { peer, bytes, .. } => p.record("rx", Some(peer), &bytes),
+            ServerEvent::Received {
+                peer, bytes, check, ..
+            } => p.received(peer, &bytes, check),
             ServerEvent::Framing { peer, notice, .. } => p.frame_notice(peer, &notice),
             ServerEvent::Sent { peer, bytes, .. } => p.record("tx", Some(peer), &bytes),
             ServerEvent::ClientClosed {
@@ -216,7 +218,7 @@ fn connect_error(e: &NetError) -> CliError {
 pub fn client(args: &ClientArgs) -> Result<(), CliError> {
     let (host, port) = split_host_port(&args.target)?;
     let payload = args.payload.bytes(args.output.encoding)?;
-    let pipeline = args.framing.pipeline()?;
+    let pipeline = args.framing.pipeline(args.output.encoding)?;
     let mut p = args.output.printer();
     let client = TcpClientHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
@@ -292,8 +294,8 @@ pub fn client(args: &ClientArgs) -> Result<(), CliError> {
             continue;
         };
         match event.kind {
-            ClientEvent::Received { peer, bytes } => {
-                p.record("rx", Some(peer), &bytes);
+            ClientEvent::Received { peer, bytes, check } => {
+                p.received(peer, &bytes, check);
                 quiet_until = Some(Instant::now() + quiet);
             }
             ClientEvent::Framing { peer, notice } => {
@@ -354,7 +356,7 @@ fn disconnect(
         };
         match event.kind {
             ClientEvent::Sent { peer, bytes } => p.record("tx", Some(peer), &bytes),
-            ClientEvent::Received { peer, bytes } => p.record("rx", Some(peer), &bytes),
+            ClientEvent::Received { peer, bytes, check } => p.received(peer, &bytes, check),
             ClientEvent::Framing { peer, notice } => p.frame_notice(peer, &notice),
             ClientEvent::Closed {
                 remote,
@@ -568,9 +570,9 @@ fn stdin_session(
                     return Err(CliError::Network("the connection worker stopped".to_owned()));
                 };
                 match event.kind {
-                    ClientEvent::Received { peer, bytes } => {
+                    ClientEvent::Received { peer, bytes, check } => {
                         last_rx = Instant::now();
-                        p.record("rx", Some(peer), &bytes);
+                        p.received(peer, &bytes, check);
                     }
                     ClientEvent::Framing { peer, notice } => {
                         last_rx = Instant::now();

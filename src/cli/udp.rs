@@ -114,7 +114,7 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
         .transpose()?
         .flatten();
     check_datagram_sizes(args.bind, payload.as_deref(), to.as_ref(), reply.as_deref())?;
-    let pipeline = args.framing.pipeline()?;
+    let pipeline = args.framing.pipeline(args.output.encoding)?;
     let mut p = args.output.printer();
     let udp = UdpHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
@@ -210,7 +210,7 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
         match e.kind {
             EventKind::Received(batch) => {
                 for d in batch {
-                    p.record("rx", Some(d.from), &d.bytes);
+                    p.received(d.from, &d.bytes, d.check);
                     received += 1;
                     last_rx = Some(Instant::now());
                     if args.count.is_some_and(|c| received >= c) {
@@ -250,7 +250,7 @@ fn finish(
             // What the senders' framers still held, as the session ends.
             EventKind::Received(batch) => {
                 for d in batch {
-                    p.record("rx", Some(d.from), &d.bytes);
+                    p.received(d.from, &d.bytes, d.check);
                 }
             }
             EventKind::Framing { peer, notice } => p.frame_notice(peer, &notice),

@@ -101,6 +101,21 @@ impl TextEncoding {
         })
     }
 
+    /// `bytes` as text, with U+FFFD where they are not valid in this encoding (for matching,
+    /// not for display: escapes are the display's job).
+    pub fn decode_lossy(self, bytes: &[u8]) -> String {
+        match self.backing() {
+            Some(enc) => enc.decode_without_bom_handling(bytes).0.into_owned(),
+            None => String::from_utf8_lossy(bytes).into_owned(),
+        }
+    }
+
+    /// `text` in this encoding; a character it lacks goes as UTF-8 rather than be lost.
+    pub fn encode_text(self, text: &str) -> Vec<u8> {
+        self.encode(text)
+            .unwrap_or_else(|_| text.as_bytes().to_vec())
+    }
+
     fn backing(self) -> Option<&'static Encoding> {
         Some(match self {
             Self::Utf8 => encoding_rs::UTF_8,

@@ -2,6 +2,7 @@
 //!
 //! Everything here is pure and synchronous, shared by every tab, the send box and the CLI.
 
+pub mod checksum;
 mod display;
 pub mod encoding;
 pub mod escape;

@@ -13,6 +13,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::engine::session::{Framer, Pipeline, PipelineSpec};
 use crate::engine::worker::{Outbox, SessionId, Wake, WorkerHandle};
 use crate::net::{self, NetError, RecvBuffer, recv_spare};
+use crate::traffic::Check;
 
 const STREAM: Token = Token(1);
 
@@ -137,8 +138,12 @@ pub enum EventKind {
         local: SocketAddr,
         remote: SocketAddr,
     },
-    /// Bytes from the peer, in chunks as large as the reads allowed.
-    Received { peer: SocketAddr, bytes: Vec<u8> },
+    /// A record from the peer (a read, or a frame), with its checksum verdict.
+    Received {
+        peer: SocketAddr,
+        bytes: Vec<u8>,
+        check: Check,
+    },
     /// Bytes fully handed to the kernel.
     Sent { peer: SocketAddr, bytes: Vec<u8> },
     /// What the session's framer has to say (bytes waiting for a frame's end, a frame cut at
@@ -312,6 +317,7 @@ impl Worker {
             self.reconnect_at,
             self.linger_deadline(),
             self.framer_deadline(),
+            self.pipeline.next_reply_due(),
         ];
         deadlines
             .into_iter()
@@ -339,8 +345,8 @@ impl Worker {
         let (peer, session, outbox) = (*remote, self.session, &mut self.outbox);
         let origin = self.pipeline.origin_now(peer);
         self.pipeline
-            .expire(framer.as_mut(), origin, now, |record| {
-                push_record(outbox, session, peer, record);
+            .expire(framer.as_mut(), origin, now, |record, check| {
+                push_record(outbox, session, peer, record, check);
             });
         self.emit_framing_notices();
         self.send_replies();
@@ -709,6 +715,9 @@ impl Worker {
             self.finish_session();
         }
         self.expire_framer(now);
+        if self.pipeline.next_reply_due().is_some_and(|d| d <= now) {
+            self.send_replies();
+        }
         if self.reconnect_at.is_some_and(|d| now >= d) {
             self.reconnect_at = None;
             if matches!(self.conn, Conn::Idle) {
@@ -841,8 +850,8 @@ impl Worker {
         let (peer, session, outbox) = (*remote, self.session, &mut self.outbox);
         let origin = self.pipeline.origin_now(peer);
         self.pipeline
-            .receive(framer.as_mut(), origin, bytes, |record| {
-                push_record(outbox, session, peer, record);
+            .receive(framer.as_mut(), origin, bytes, |record, check| {
+                push_record(outbox, session, peer, record, check);
             });
         self.emit_framing_notices();
     }
@@ -854,9 +863,10 @@ impl Worker {
         };
         let (peer, session, outbox) = (*remote, self.session, &mut self.outbox);
         let origin = self.pipeline.origin_now(peer);
-        self.pipeline.finish(framer.as_mut(), origin, |record| {
-            push_record(outbox, session, peer, record);
-        });
+        self.pipeline
+            .finish(framer.as_mut(), origin, |record, check| {
+                push_record(outbox, session, peer, record, check);
+            });
         self.emit_framing_notices();
     }
 
@@ -992,12 +1002,18 @@ impl Worker {
 }
 
 /// Queues one received record for the owner, counted for back-pressure until it is taken.
-fn push_record(outbox: &mut Outbox<Event>, session: SessionId, peer: SocketAddr, bytes: Vec<u8>) {
+fn push_record(
+    outbox: &mut Outbox<Event>,
+    session: SessionId,
+    peer: SocketAddr,
+    bytes: Vec<u8>,
+    check: Check,
+) {
     let len = bytes.len();
     outbox.push_payload(
         Event {
             session,
-            kind: EventKind::Received { peer, bytes },
+            kind: EventKind::Received { peer, bytes, check },
         },
         len,
     );

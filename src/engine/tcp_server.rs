@@ -14,6 +14,7 @@ use socket2::{Domain, Socket, Type};
 use crate::engine::session::{Framer, Pipeline, PipelineSpec};
 use crate::engine::worker::{Outbox, SessionId, WAKER_TOKEN, Wake, WorkerHandle};
 use crate::net::{NetError, RecvBuffer, recv_spare};
+use crate::traffic::Check;
 
 const LISTENER: Token = Token(1);
 const FIRST_CLIENT: usize = 2;
@@ -158,10 +159,12 @@ pub enum EventKind {
         client: ClientId,
         peer: SocketAddr,
     },
+    /// A record from a client (a read, or a frame), with its checksum verdict.
     Received {
         client: ClientId,
         peer: SocketAddr,
         bytes: Vec<u8>,
+        check: Check,
     },
     Sent {
         client: ClientId,
@@ -357,6 +360,7 @@ impl Server {
             }
             self.check_idle();
             self.expire_framers();
+            self.send_due_replies();
             if !self.outbox.flush() {
                 return;
             }
@@ -378,8 +382,10 @@ impl Server {
                 .clients
                 .values()
                 .any(|c| c.finished || c.closing_since.is_some());
-        let framer_due = self
-            .framer_deadline()
+        let framer_due = [self.framer_deadline(), self.pipeline.next_reply_due()]
+            .into_iter()
+            .flatten()
+            .min()
             .map(|d| d.saturating_duration_since(Instant::now()));
         match (timed.then_some(IDLE_CHECK), framer_due) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -417,8 +423,8 @@ impl Server {
             let (peer, session, outbox) = (c.peer, self.session, &mut self.outbox);
             let origin = self.pipeline.origin_now(peer);
             self.pipeline
-                .expire(c.framer.as_mut(), origin, now, |record| {
-                    push_record(outbox, session, id, peer, record);
+                .expire(c.framer.as_mut(), origin, now, |record, check| {
+                    push_record(outbox, session, id, peer, record, check);
                 });
             self.emit_framing_notices(id);
             self.send_replies(id);
@@ -557,16 +563,39 @@ impl Server {
     /// owner's sends; if it is gone, each is reported as refused.
     fn send_replies(&mut self, id: ClientId) {
         for (to, bytes) in self.pipeline.take_replies() {
-            if !self.clients.contains_key(&id) {
-                self.emit(EventKind::SendRefused {
-                    client: id,
+            // Usually the client just read; a delayed reply may be another client's.
+            let target = if self.clients.get(&id).is_some_and(|c| c.peer == to) {
+                Some(id)
+            } else {
+                self.clients
+                    .iter()
+                    .find(|(_, c)| c.peer == to)
+                    .map(|(id, _)| *id)
+            };
+            match target {
+                Some(target) => {
+                    if !self.refuse_send(target, bytes.len()) {
+                        self.queue_payload(target, bytes);
+                    }
+                }
+                None => self.emit(EventKind::SendRefused {
+                    client: 0,
                     peer: to,
                     len: bytes.len(),
                     reason: "the client closed before the reply was sent".to_owned(),
-                });
-            } else if !self.refuse_send(id, bytes.len()) {
-                self.queue_payload(id, bytes);
+                }),
             }
+        }
+    }
+
+    /// Sends the delayed replies that fell due.
+    fn send_due_replies(&mut self) {
+        if self
+            .pipeline
+            .next_reply_due()
+            .is_some_and(|d| d <= Instant::now())
+        {
+            self.send_replies(0);
         }
     }
 
@@ -577,9 +606,10 @@ impl Server {
         };
         let (peer, session, outbox) = (c.peer, self.session, &mut self.outbox);
         let origin = self.pipeline.origin_now(peer);
-        self.pipeline.finish(c.framer.as_mut(), origin, |record| {
-            push_record(outbox, session, id, peer, record);
-        });
+        self.pipeline
+            .finish(c.framer.as_mut(), origin, |record, check| {
+                push_record(outbox, session, id, peer, record, check);
+            });
         self.emit_framing_notices(id);
     }
 
@@ -807,8 +837,8 @@ impl Server {
             let (session, outbox) = (self.session, &mut self.outbox);
             let origin = self.pipeline.origin_now(peer);
             self.pipeline
-                .receive(client.framer.as_mut(), origin, chunk, |record| {
-                    push_record(outbox, session, id, peer, record);
+                .receive(client.framer.as_mut(), origin, chunk, |record, check| {
+                    push_record(outbox, session, id, peer, record, check);
                 });
             if echo {
                 // Echo is a send like any other: through the outbound chain. It is not
@@ -956,6 +986,7 @@ fn push_record(
     client: ClientId,
     peer: SocketAddr,
     bytes: Vec<u8>,
+    check: Check,
 ) {
     let len = bytes.len();
     outbox.push_payload(
@@ -965,6 +996,7 @@ fn push_record(
                 client,
                 peer,
                 bytes,
+                check,
             },
         },
         len,

@@ -15,7 +15,7 @@ use crate::engine::session::{Framer, Origin, PeerFramers, Pipeline, PipelineSpec
 use crate::engine::worker::{Outbox, SessionId, Wake, WorkerHandle};
 use crate::net::udp::{self, IcmpError, Membership, MulticastSend, UdpBindOptions};
 use crate::net::{NetError, resolve};
-use crate::traffic::now_us;
+use crate::traffic::{Check, now_us};
 
 const SOCKET: Token = Token(1);
 /// Largest UDP payload (65,535 minus the 8-byte UDP header); a buffer this size never cuts a
@@ -54,6 +54,8 @@ pub struct Datagram {
     pub from: SocketAddr,
     pub time_us: u64,
     pub bytes: Vec<u8>,
+    /// The checksum verdict, where the session verifies one.
+    pub check: Check,
 }
 
 /// UI → worker.
@@ -289,8 +291,10 @@ impl Worker {
                 Some(BACKPRESSURE_RETRY)
             } else if self.bound.is_some() {
                 Some(
-                    self.framer_wait()
-                        .map_or(STATS_EVERY, |w| w.min(STATS_EVERY)),
+                    [self.framer_wait(), self.reply_wait()]
+                        .into_iter()
+                        .flatten()
+                        .fold(STATS_EVERY, Duration::min),
                 )
             } else {
                 None
@@ -326,6 +330,9 @@ impl Worker {
             }
             let read = if self.readable { self.read_round() } else { 0 };
             self.expire_framers();
+            if self.reply_wait().is_some_and(|w| w.is_zero()) {
+                self.queue_replies();
+            }
             if self.last_stats.elapsed() >= STATS_EVERY {
                 self.emit_stats();
             }
@@ -599,12 +606,13 @@ impl Worker {
                     reply_to: from,
                     time_us: arrived.unwrap_or(read_at),
                 };
-                let mut deliver = |from: SocketAddr, record: Vec<u8>| {
+                let mut deliver = |from: SocketAddr, record: Vec<u8>, check: Check| {
                     if keep {
                         batch.push(Datagram {
                             from,
                             time_us: origin.time_us,
                             bytes: record,
+                            check,
                         });
                     } else {
                         dropped += 1;
@@ -621,7 +629,8 @@ impl Worker {
                     pipeline.see_received(origin, bytes);
                 }
                 if keep {
-                    deliver(origin.peer, bytes.to_vec());
+                    let check = pipeline.check(bytes);
+                    deliver(origin.peer, bytes.to_vec(), check);
                 } else {
                     dropped += 1;
                 }
@@ -705,13 +714,15 @@ impl Worker {
                 reply_to: from,
                 time_us,
             };
-            self.pipeline.finish(framer.as_mut(), origin, |bytes| {
-                batch.push(Datagram {
-                    from: origin.peer,
-                    time_us,
-                    bytes,
+            self.pipeline
+                .finish(framer.as_mut(), origin, |bytes, check| {
+                    batch.push(Datagram {
+                        from: origin.peer,
+                        time_us,
+                        bytes,
+                        check,
+                    });
                 });
-            });
         }
         // The socket is still open: replies to these last records go out like any.
         self.queue_replies();
@@ -719,6 +730,13 @@ impl Worker {
             self.push_batch(batch);
         }
         self.emit_framing_notices();
+    }
+
+    /// How long until a delayed reply falls due.
+    fn reply_wait(&self) -> Option<Duration> {
+        self.pipeline
+            .next_reply_due()
+            .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     /// How long until a sender's framer ends a record by itself (an idle gap).
@@ -746,11 +764,12 @@ impl Worker {
                 reply_to: from,
                 time_us,
             };
-            pipeline.expire(framer, origin, now, |bytes| {
+            pipeline.expire(framer, origin, now, |bytes, check| {
                 batch.push(Datagram {
                     from: origin.peer,
                     time_us,
                     bytes,
+                    check,
                 });
             });
         }
@@ -835,7 +854,7 @@ fn receive_framed(
     framers: &mut PeerFramers,
     origin: Origin,
     bytes: Vec<u8>,
-    mut deliver: impl FnMut(SocketAddr, Vec<u8>),
+    mut deliver: impl FnMut(SocketAddr, Vec<u8>, Check),
 ) {
     let (framer, evicted): (&mut dyn Framer, _) =
         framers.get(origin.reply_to, || pipeline.new_framer());
@@ -845,11 +864,13 @@ fn receive_framed(
             reply_to: from,
             ..origin
         };
-        pipeline.finish(old.as_mut(), old_origin, |record| {
-            deliver(old_origin.peer, record);
+        pipeline.finish(old.as_mut(), old_origin, |record, check| {
+            deliver(old_origin.peer, record, check);
         });
     }
-    pipeline.receive(framer, origin, bytes, |record| deliver(origin.peer, record));
+    pipeline.receive(framer, origin, bytes, |record, check| {
+        deliver(origin.peer, record, check);
+    });
 }
 
 #[cfg(test)]

@@ -120,7 +120,9 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
             FrameNotice::EndedInside { .. } => {
                 self.note(Direction::Info, Some(peer), &format!("{peer}: {notice}."));
             }
-            FrameNotice::OverLimit { .. } | FrameNotice::BadLength { .. } => {
+            FrameNotice::OverLimit { .. }
+            | FrameNotice::BadLength { .. }
+            | FrameNotice::ReplyDropped { .. } => {
                 self.note(Direction::Error, Some(peer), &format!("{peer}: {notice}."));
             }
         }

@@ -35,12 +35,25 @@ impl Direction {
     }
 }
 
+/// What a received record's checksum said, where the session verifies one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Check {
+    /// Not verified (no checksum chosen, or not a received record).
+    #[default]
+    Unchecked,
+    Good,
+    /// Wrong, or the record is too short to hold one.
+    Bad,
+}
+
 /// One entry of the traffic log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// Microseconds since the Unix epoch.
     pub time_us: u64,
     pub direction: Direction,
+    /// The checksum verdict of a received record.
+    pub check: Check,
     /// The remote end, when the record concerns one.
     pub peer: Option<SocketAddr>,
     pub bytes: Box<[u8]>,
@@ -55,6 +68,7 @@ impl Record {
         Self {
             time_us: super::now_us(),
             direction,
+            check: Check::Unchecked,
             peer,
             bytes: bytes.into(),
         }
@@ -70,9 +84,17 @@ impl Record {
         Self {
             time_us,
             direction,
+            check: Check::Unchecked,
             peer,
             bytes: bytes.into(),
         }
+    }
+
+    /// The record with its checksum verdict.
+    #[must_use]
+    pub fn checked(mut self, check: Check) -> Self {
+        self.check = check;
+        self
     }
 
     /// A message record (info or error) holding a UTF-8 sentence.
@@ -93,6 +115,8 @@ pub struct Counters {
     pub rx_packets: u64,
     pub tx_bytes: u64,
     pub tx_packets: u64,
+    /// Received records whose checksum was wrong.
+    pub bad_checks: u64,
 }
 
 /// A ring of records capped by total bytes. Records have stable ids (their position since the
@@ -134,6 +158,9 @@ impl TrafficLog {
             Direction::Received => {
                 self.counters.rx_bytes += record.bytes.len() as u64;
                 self.counters.rx_packets += 1;
+                if record.check == Check::Bad {
+                    self.counters.bad_checks += 1;
+                }
             }
             Direction::Sent => {
                 self.counters.tx_bytes += record.bytes.len() as u64;
@@ -245,18 +272,21 @@ mod tests {
     fn counts_both_ways() {
         let mut log = TrafficLog::default();
         log.push(rx(10));
+        log.push(rx(2).checked(Check::Bad));
+        log.push(rx(2).checked(Check::Good));
         log.push(Record::new(Direction::Sent, None, vec![1, 2, 3]));
         log.push(Record::message(Direction::Info, None, "connected"));
         assert_eq!(
             log.counters(),
             Counters {
-                rx_bytes: 10,
-                rx_packets: 1,
+                rx_bytes: 14,
+                rx_packets: 3,
                 tx_bytes: 3,
-                tx_packets: 1
+                tx_packets: 1,
+                bad_checks: 1,
             }
         );
-        assert_eq!(log.len(), 3);
+        assert_eq!(log.len(), 5);
     }
 
     #[test]

@@ -6,8 +6,11 @@
 mod log;
 pub mod peer_filter;
 mod rate;
+pub mod search;
 
-pub use log::{Counters, DEFAULT_CAP_BYTES, Direction, RECORD_OVERHEAD_BYTES, Record, TrafficLog};
+pub use log::{
+    Check, Counters, DEFAULT_CAP_BYTES, Direction, RECORD_OVERHEAD_BYTES, Record, TrafficLog,
+};
 pub use rate::RateMeter;
 
 use std::time::{SystemTime, UNIX_EPOCH};

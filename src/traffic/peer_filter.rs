@@ -1,13 +1,34 @@
-//! An incrementally maintained list of the log records that concern one peer, so a filtered
-//! view costs only the new records each frame, not a scan of the whole history.
+//! An incrementally maintained list of the log records that match a filter (one peer, bad
+//! checksums, or both), so a filtered view costs only the new records each frame, not a scan
+//! of the whole history.
 
 use std::net::SocketAddr;
 
-use crate::traffic::TrafficLog;
+use crate::traffic::{Check, Direction, Record, TrafficLog};
+
+/// Which records a filtered view shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFilter {
+    Peer(SocketAddr),
+    BadCheck,
+    PeerBadCheck(SocketAddr),
+    Direction(Direction),
+}
+
+impl RowFilter {
+    fn matches(self, record: &Record) -> bool {
+        match self {
+            Self::Peer(peer) => record.peer == Some(peer),
+            Self::BadCheck => record.check == Check::Bad,
+            Self::PeerBadCheck(peer) => record.peer == Some(peer) && record.check == Check::Bad,
+            Self::Direction(direction) => record.direction == direction,
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct PeerFilter {
-    peer: Option<SocketAddr>,
+    filter: Option<RowFilter>,
     ids: Vec<u64>,
     scanned_to: u64,
 }
@@ -15,8 +36,23 @@ pub struct PeerFilter {
 impl PeerFilter {
     /// Ids of stored records whose peer is `peer`, oldest first.
     pub fn ids(&mut self, log: &TrafficLog, peer: SocketAddr) -> &[u64] {
-        if self.peer != Some(peer) || self.scanned_to > log.end_id() {
-            self.peer = Some(peer);
+        self.ids_where(log, RowFilter::Peer(peer))
+    }
+
+    /// Lends the list out (for a frame's table) without a copy; [`PeerFilter::put_ids`]
+    /// gives it back.
+    pub fn take_ids(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.ids)
+    }
+
+    pub fn put_ids(&mut self, ids: Vec<u64>) {
+        self.ids = ids;
+    }
+
+    /// Ids of stored records that match `filter`, oldest first.
+    pub fn ids_where(&mut self, log: &TrafficLog, filter: RowFilter) -> &[u64] {
+        if self.filter != Some(filter) || self.scanned_to > log.end_id() {
+            self.filter = Some(filter);
             self.ids.clear();
             self.scanned_to = log.first_id();
         }
@@ -26,7 +62,7 @@ impl PeerFilter {
         self.ids.drain(..gone);
         let start = self.scanned_to.max(first);
         for id in start..log.end_id() {
-            if log.get_by_id(id).is_some_and(|r| r.peer == Some(peer)) {
+            if log.get_by_id(id).is_some_and(|r| filter.matches(r)) {
                 self.ids.push(id);
             }
         }
@@ -57,5 +93,22 @@ mod tests {
         assert_eq!(f.ids(&log, b), [1, 3]);
         log.clear();
         assert!(f.ids(&log, b).is_empty());
+    }
+
+    #[test]
+    fn bad_checksums_alone_or_of_one_peer() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        let rec = |p, check| Record::new(Direction::Received, Some(p), vec![0u8; 4]).checked(check);
+        let mut log = TrafficLog::default();
+        log.push(rec(a, Check::Good));
+        log.push(rec(a, Check::Bad));
+        log.push(rec(b, Check::Bad));
+        log.push(rec(b, Check::Unchecked));
+        let mut f = PeerFilter::default();
+        assert_eq!(f.ids_where(&log, RowFilter::BadCheck), [1, 2]);
+        assert_eq!(f.ids_where(&log, RowFilter::PeerBadCheck(b)), [2]);
+        log.push(rec(b, Check::Bad));
+        assert_eq!(f.ids_where(&log, RowFilter::PeerBadCheck(b)), [2, 4]);
     }
 }

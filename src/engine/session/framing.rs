@@ -159,6 +159,8 @@ pub enum FrameNotice {
     BadLength { value: u64, header: usize },
     /// The stream ended inside a frame: its held bytes went up as a last, partial record.
     EndedInside { bytes: usize },
+    /// A delayed auto-reply was not sent: `waiting` replies already wait for their delay.
+    ReplyDropped { waiting: usize },
 }
 
 impl fmt::Display for FrameNotice {
@@ -192,6 +194,11 @@ impl fmt::Display for FrameNotice {
             Self::EndedInside { bytes } => write!(
                 f,
                 "the stream ended inside a frame: its last {bytes} bytes went up as they were"
+            ),
+            Self::ReplyDropped { waiting } => write!(
+                f,
+                "an auto-reply was not sent: {waiting} delayed replies already wait (requests \
+                 come faster than the delay lets replies go; shorten the delay)"
             ),
         }
     }

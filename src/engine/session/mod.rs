@@ -15,9 +15,13 @@
 //!   owner Command::Send ─────────────────► Outbound chain ──► socket write ──► Stages see the
 //!   (one client, all, UDP SendTo;          per session, once     (queued,         bytes as Sent
 //!    TCP Server echo)                      per payload and        back-pressured   when the kernel
-//!                                          peer: today the        as before)       took them
-//!                                          payload as given
+//!                                          peer; then the         as before)       took them
+//!                                          chosen checksum
 //! ```
+//!
+//! A received record goes up with the verdict of the session's checksum, if one is chosen
+//! ([`PipelineSpec::verify_checksum`]); sends get it appended after the outbound chain
+//! ([`PipelineSpec::append_checksum`]).
 //!
 //! The owner describes the chain in a [`PipelineSpec`] (cloneable, comparable) and hands it
 //! to the worker with the session: `ConnectOptions::pipeline` (TCP Client),
@@ -38,6 +42,7 @@
 
 mod framer;
 pub mod framing;
+pub mod rules;
 mod stage;
 
 pub use framer::{Framer, FramerSpec, PEER_FRAMERS_MAX, PeerFramers, Raw};
@@ -50,7 +55,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::traffic::now_us;
+use crate::codec::checksum::ChecksumSpec;
+use crate::traffic::{Check, now_us};
 
 /// Makes one fresh instance of a stage (or framer) for each session (or stream). Compared by
 /// identity: two specs are equal when they name the same factories, which is what an owner
@@ -110,6 +116,10 @@ pub struct PipelineSpec {
     pub stages: Vec<Factory<dyn Stage>>,
     /// Run in this order on every payload before it is queued for the socket.
     pub outbound: Vec<Factory<dyn OutboundStage>>,
+    /// Appended to every payload sent, after the outbound chain.
+    pub append_checksum: Option<ChecksumSpec>,
+    /// Verified at the end of every received record; the verdict goes up with the record.
+    pub verify_checksum: Option<ChecksumSpec>,
 }
 
 /// Where received bytes come from.
@@ -132,13 +142,20 @@ pub struct Pipeline {
     auto_reply: Option<AutoReply>,
     stages: Vec<Box<dyn Stage>>,
     outbound: Vec<Box<dyn OutboundStage>>,
+    append_checksum: Option<ChecksumSpec>,
+    verify_checksum: Option<ChecksumSpec>,
     replies: Replies,
     /// What the framers had to say, by peer, in order, until the worker takes it.
     notices: Vec<(SocketAddr, FrameNotice)>,
     /// Bytes each peer's framer holds, where that changed since the worker last took it: one
     /// notice per peer per turn, however many reads changed it.
     pending: HashMap<SocketAddr, usize>,
+    /// Replies waiting for their delay, with when they are due (at most [`DELAYED_REPLIES_MAX`]).
+    later: Vec<(Instant, SocketAddr, Vec<u8>)>,
 }
+
+/// Most delayed replies waiting at once; one more is not sent, and said.
+pub const DELAYED_REPLIES_MAX: usize = 4096;
 
 impl Pipeline {
     pub fn new(spec: &PipelineSpec) -> Self {
@@ -147,9 +164,12 @@ impl Pipeline {
             auto_reply: None,
             stages: spec.stages.iter().map(Factory::build).collect(),
             outbound: spec.outbound.iter().map(Factory::build).collect(),
+            append_checksum: spec.append_checksum,
+            verify_checksum: spec.verify_checksum,
             replies: Replies::default(),
             notices: Vec::new(),
             pending: HashMap::new(),
+            later: Vec::new(),
         }
     }
 
@@ -198,13 +218,15 @@ impl Pipeline {
         framer: &mut dyn Framer,
         origin: Origin,
         bytes: Vec<u8>,
-        mut deliver: impl FnMut(Vec<u8>),
+        mut deliver: impl FnMut(Vec<u8>, Check),
     ) {
         let before = framer.pending_bytes();
+        let verify = self.verify_checksum;
         let (mut stages, replies) = self.stages_and_replies();
         framer.push(bytes, &mut |record: Vec<u8>| {
             stages.received(origin, &record, replies);
-            deliver(record);
+            let check = check_with(verify.as_ref(), &record);
+            deliver(record, check);
         });
         self.note_framer(framer, origin.peer, before);
     }
@@ -216,13 +238,15 @@ impl Pipeline {
         framer: &mut dyn Framer,
         origin: Origin,
         now: Instant,
-        mut deliver: impl FnMut(Vec<u8>),
+        mut deliver: impl FnMut(Vec<u8>, Check),
     ) {
         let before = framer.pending_bytes();
+        let verify = self.verify_checksum;
         let (mut stages, replies) = self.stages_and_replies();
         framer.expire(now, &mut |record: Vec<u8>| {
             stages.received(origin, &record, replies);
-            deliver(record);
+            let check = check_with(verify.as_ref(), &record);
+            deliver(record, check);
         });
         self.note_framer(framer, origin.peer, before);
     }
@@ -264,13 +288,15 @@ impl Pipeline {
         &mut self,
         framer: &mut dyn Framer,
         origin: Origin,
-        mut deliver: impl FnMut(Vec<u8>),
+        mut deliver: impl FnMut(Vec<u8>, Check),
     ) {
         let before = framer.pending_bytes();
+        let verify = self.verify_checksum;
         let (mut stages, replies) = self.stages_and_replies();
         framer.finish(&mut |record: Vec<u8>| {
             stages.received(origin, &record, replies);
-            deliver(record);
+            let check = check_with(verify.as_ref(), &record);
+            deliver(record, check);
         });
         if before > 0 {
             self.notices
@@ -312,15 +338,51 @@ impl Pipeline {
     /// Runs a payload through the outbound chain. Every send path calls it exactly once per
     /// payload and peer, before the payload is queued.
     pub fn outbound(&mut self, payload: Vec<u8>) -> Vec<u8> {
-        self.outbound
+        let payload = self
+            .outbound
             .iter_mut()
-            .fold(payload, |payload, stage| stage.apply(payload))
+            .fold(payload, |payload, stage| stage.apply(payload));
+        match &self.append_checksum {
+            Some(spec) if !payload.is_empty() => spec.append(payload),
+            _ => payload,
+        }
+    }
+
+    /// The checksum verdict for a received record the worker framed itself (a raw datagram).
+    pub fn check(&self, record: &[u8]) -> Check {
+        check_with(self.verify_checksum.as_ref(), record)
     }
 
     /// Replies queued by responders since the last call, each with the address to send it to,
     /// in the order they were queued. They still have to go through [`Pipeline::outbound`].
     pub fn take_replies(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
-        self.replies.take()
+        let now = Instant::now();
+        for (delay, to, bytes) in self.replies.take_delayed() {
+            if self.later.len() >= DELAYED_REPLIES_MAX {
+                self.notices.push((
+                    to,
+                    FrameNotice::ReplyDropped {
+                        waiting: self.later.len(),
+                    },
+                ));
+                continue;
+            }
+            self.later.push((now + delay, to, bytes));
+        }
+        let mut replies = self.replies.take();
+        if self.later.iter().any(|(due, ..)| *due <= now) {
+            // In the order they fall due (a stable sort keeps queue order among equals).
+            self.later.sort_by_key(|(due, ..)| *due);
+            let due = self.later.partition_point(|(due, ..)| *due <= now);
+            replies.extend(self.later.drain(..due).map(|(_, to, bytes)| (to, bytes)));
+        }
+        replies
+    }
+
+    /// When the next delayed reply falls due, if one waits (also one still in the stages'
+    /// queue: the worker takes replies right after each read).
+    pub fn next_reply_due(&self) -> Option<Instant> {
+        self.later.iter().map(|(due, ..)| *due).min()
     }
 
     fn stages_and_replies(&mut self) -> (ReceiveStages<'_>, &mut Replies) {
@@ -331,6 +393,15 @@ impl Pipeline {
             },
             &mut self.replies,
         )
+    }
+}
+
+/// The verdict of `spec` (if any) on a received record.
+fn check_with(spec: Option<&ChecksumSpec>, record: &[u8]) -> Check {
+    match spec {
+        None => Check::Unchecked,
+        Some(spec) if spec.verify(record).is_good() => Check::Good,
+        Some(_) => Check::Bad,
     }
 }
 
@@ -408,7 +479,7 @@ mod tests {
         let at = read.as_ptr();
         let mut got = Vec::new();
         let origin = pipeline.origin_now(peer());
-        pipeline.receive(framer.as_mut(), origin, read, |r| got.push(r));
+        pipeline.receive(framer.as_mut(), origin, read, |r, _| got.push(r));
         assert_eq!(got, vec![b"one read".to_vec()]);
         assert_eq!(
             got[0].as_ptr(),
@@ -441,7 +512,7 @@ mod tests {
         let mut got = Vec::new();
         let origin = pipeline.origin_now(peer());
         assert!(origin.time_us > 0, "stamped when a stage looks");
-        pipeline.receive(framer.as_mut(), origin, b"hi".to_vec(), |r| got.push(r));
+        pipeline.receive(framer.as_mut(), origin, b"hi".to_vec(), |r, _| got.push(r));
         pipeline.see_sent(peer(), 1, b"bye");
         assert_eq!(got, vec![b"hi".to_vec()]);
         assert_eq!(*seen.lock().unwrap(), vec!["in hi", "out bye"]);

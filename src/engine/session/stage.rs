@@ -2,6 +2,7 @@
 //! transforms payloads on their way out.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Which way a record went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,6 +52,8 @@ pub trait OutboundStage: Send {
 pub struct Replies {
     to: SocketAddr,
     queued: Vec<(SocketAddr, Vec<u8>)>,
+    /// Answers to send after a delay, from when they were queued.
+    delayed: Vec<(Duration, SocketAddr, Vec<u8>)>,
 }
 
 impl Default for Replies {
@@ -58,6 +61,7 @@ impl Default for Replies {
         Self {
             to: SocketAddr::from(([0, 0, 0, 0], 0)),
             queued: Vec::new(),
+            delayed: Vec::new(),
         }
     }
 }
@@ -66,6 +70,19 @@ impl Replies {
     /// Queues `bytes` for the peer of the record being seen.
     pub fn push(&mut self, bytes: Vec<u8>) {
         self.queued.push((self.to, bytes));
+    }
+
+    /// Queues `bytes` for the peer of the record being seen, to go after `delay`.
+    pub fn push_after(&mut self, bytes: Vec<u8>, delay: Duration) {
+        if delay.is_zero() {
+            self.push(bytes);
+        } else {
+            self.delayed.push((delay, self.to, bytes));
+        }
+    }
+
+    pub(super) fn take_delayed(&mut self) -> Vec<(Duration, SocketAddr, Vec<u8>)> {
+        std::mem::take(&mut self.delayed)
     }
 
     pub(super) fn address(&mut self, to: SocketAddr) {

@@ -7,13 +7,16 @@ use egui::Ui;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
+use crate::engine::session::rules::RulesFile;
 use crate::engine::tcp_client::{
     CloseReason, Command, ConnectOptions, ConnectionMode, Event, EventKind, TcpClientHandle,
 };
 use crate::engine::worker::Wake;
 use crate::gui::session::{DrainLimits, Session, Traffic};
 use crate::gui::widgets::SendBox;
+use crate::gui::widgets::checksum::ChecksumSettings;
 use crate::gui::widgets::framing::FramingSettings;
+use crate::gui::widgets::rules::RulesEditor;
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{Tone, status_line};
 use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
@@ -35,6 +38,8 @@ pub struct TcpClientSettings {
     pub keepalive: bool,
     pub encoding: TextEncoding,
     pub framing: FramingSettings,
+    pub checksum: ChecksumSettings,
+    pub rules: RulesFile,
     pub view: ViewSettings,
     pub send_box: SendBox,
 }
@@ -52,6 +57,8 @@ impl Default for TcpClientSettings {
             keepalive: false,
             encoding: TextEncoding::Utf8,
             framing: FramingSettings::default(),
+            checksum: ChecksumSettings::default(),
+            rules: RulesFile::default(),
             view: ViewSettings::default(),
             send_box: SendBox::default(),
         }
@@ -80,6 +87,8 @@ impl Bounded for TcpClientSettings {
             notes,
         );
         self.framing.bound(&join(path, "framing"), notes);
+        self.checksum.bound(&join(path, "checksum"), notes);
+        self.rules.bound(&join(path, "rules"), notes);
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
     }
@@ -202,6 +211,7 @@ pub struct TcpClientTab {
     host_error: Option<String>,
     port_error: Option<String>,
     framing_error: Option<String>,
+    rules: RulesEditor,
 }
 
 impl TcpClientTab {
@@ -215,6 +225,7 @@ impl TcpClientTab {
             host_error: None,
             port_error: None,
             framing_error: None,
+            rules: RulesEditor::default(),
         }
     }
 
@@ -273,9 +284,22 @@ impl TcpClientTab {
             }
         };
         let pipeline = match self.settings.framing.pipeline() {
-            Ok(pipeline) => {
+            Ok(mut pipeline) => {
                 self.framing_error = None;
-                Some(pipeline)
+                self.settings.checksum.apply(&mut pipeline);
+                match self
+                    .rules
+                    .apply(&self.settings.rules, self.settings.encoding, &mut pipeline)
+                {
+                    Ok(()) => {
+                        self.rules.error = None;
+                        Some(pipeline)
+                    }
+                    Err(e) => {
+                        self.rules.error = Some(e.to_string());
+                        None
+                    }
+                }
             }
             Err(e) => {
                 self.framing_error = Some(e.to_string());
@@ -353,10 +377,10 @@ impl Traffic for TcpClientTab {
 
     fn apply(&mut self, event: Event) {
         match event.kind {
-            EventKind::Received { peer, bytes } => {
+            EventKind::Received { peer, bytes, check } => {
                 self.session
                     .log
-                    .push(Record::new(Direction::Received, Some(peer), bytes));
+                    .push(Record::new(Direction::Received, Some(peer), bytes).checked(check));
             }
             EventKind::Sent { peer, bytes } => {
                 self.session
@@ -457,6 +481,9 @@ impl TcpClientTab {
             if let Some(bytes) = self.settings.send_box.ui(ui, encoding, can_send) {
                 self.send(bytes);
             }
+            self.settings
+                .checksum
+                .preview_ui(ui, &self.settings.send_box, encoding);
             ui.add_space(2.0);
         });
         self.session
@@ -518,7 +545,9 @@ impl TcpClientTab {
                     .on_hover_text("Let the OS probe an idle connection so a dead peer is noticed.");
             });
             self.settings.framing.ui(ui, &mut self.framing_error);
+                self.settings.checksum.ui(ui);
         });
+        self.rules.ui(ui, &mut self.settings.rules, editable);
         if !self.session.failure_ui(ui, "connection") {
             let (tone, headline, explanation) = self.status.describe(self.settings.idle_timeout_ms);
             status_line(ui, tone, &headline, &explanation);

@@ -13,10 +13,13 @@ use egui_extras::{Column, TableBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
+use crate::engine::session::rules::RulesFile;
 use crate::engine::worker::Wake;
 use crate::gui::session::{DrainLimits, Session, Traffic};
 use crate::gui::widgets::SendBox;
+use crate::gui::widgets::checksum::ChecksumSettings;
 use crate::gui::widgets::framing::FramingSettings;
+use crate::gui::widgets::rules::RulesEditor;
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{Tone, status_line};
 use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
@@ -50,6 +53,8 @@ pub struct TcpServerSettings {
     pub idle_timeout_s: u64,
     pub encoding: TextEncoding,
     pub framing: FramingSettings,
+    pub checksum: ChecksumSettings,
+    pub rules: RulesFile,
     pub view: ViewSettings,
     pub send_box: SendBox,
 }
@@ -67,6 +72,8 @@ impl Default for TcpServerSettings {
             idle_timeout_s: 0,
             encoding: TextEncoding::Utf8,
             framing: FramingSettings::default(),
+            checksum: ChecksumSettings::default(),
+            rules: RulesFile::default(),
             view: ViewSettings::default(),
             send_box: SendBox::default(),
         }
@@ -106,6 +113,8 @@ impl Bounded for TcpServerSettings {
             notes,
         );
         self.framing.bound(&join(path, "framing"), notes);
+        self.checksum.bound(&join(path, "checksum"), notes);
+        self.rules.bound(&join(path, "rules"), notes);
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
     }
@@ -143,6 +152,7 @@ pub struct TcpServerTab {
     filter: PeerFilter,
     bind_error: Option<String>,
     framing_error: Option<String>,
+    rules: RulesEditor,
     port_error: Option<String>,
     last_stop_note: Option<String>,
     /// This machine's addresses for the bind picker, and when they were read.
@@ -168,6 +178,7 @@ impl TcpServerTab {
             filter: PeerFilter::default(),
             bind_error: None,
             framing_error: None,
+            rules: RulesEditor::default(),
             port_error: None,
             last_stop_note: None,
             local_addresses: crate::net::iface::InterfaceCache::default(),
@@ -233,9 +244,22 @@ impl TcpServerTab {
             }
         };
         let pipeline = match self.settings.framing.pipeline() {
-            Ok(pipeline) => {
+            Ok(mut pipeline) => {
                 self.framing_error = None;
-                Some(pipeline)
+                self.settings.checksum.apply(&mut pipeline);
+                match self
+                    .rules
+                    .apply(&self.settings.rules, self.settings.encoding, &mut pipeline)
+                {
+                    Ok(()) => {
+                        self.rules.error = None;
+                        Some(pipeline)
+                    }
+                    Err(e) => {
+                        self.rules.error = Some(e.to_string());
+                        None
+                    }
+                }
             }
             Err(e) => {
                 self.framing_error = Some(e.to_string());
@@ -361,6 +385,7 @@ impl Traffic for TcpServerTab {
                 client,
                 peer,
                 bytes,
+                check,
             } => {
                 if let Some(row) = self.clients.get_mut(&client) {
                     row.bytes_in += bytes.len() as u64;
@@ -368,7 +393,7 @@ impl Traffic for TcpServerTab {
                 }
                 self.session
                     .log
-                    .push(Record::new(Direction::Received, Some(peer), bytes));
+                    .push(Record::new(Direction::Received, Some(peer), bytes).checked(check));
             }
             EventKind::Sent {
                 client,
@@ -466,6 +491,9 @@ impl TcpServerTab {
             if let Some(bytes) = self.settings.send_box.ui(ui, encoding, can_send) {
                 self.send(bytes);
             }
+            self.settings
+                .checksum
+                .preview_ui(ui, &self.settings.send_box, encoding);
             ui.add_space(2.0);
         });
         egui::Panel::left(format!("{id}-clients"))
@@ -578,7 +606,9 @@ impl TcpServerTab {
         });
         ui.add_enabled_ui(editable, |ui| {
             self.settings.framing.ui(ui, &mut self.framing_error);
+            self.settings.checksum.ui(ui);
         });
+        self.rules.ui(ui, &mut self.settings.rules, editable);
         let (tone, headline, explanation) = match &self.status {
             ServerStatus::Stopped => (
                 Tone::Neutral,

@@ -10,10 +10,13 @@ use egui::{RichText, Ui};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
+use crate::engine::session::rules::RulesFile;
 use crate::engine::worker::Wake;
 use crate::gui::session::{DrainLimits, Session, Traffic};
 use crate::gui::widgets::SendBox;
+use crate::gui::widgets::checksum::ChecksumSettings;
 use crate::gui::widgets::framing::FramingSettings;
+use crate::gui::widgets::rules::RulesEditor;
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{ERROR_COLOR, error_slot, error_text, labelled_drag, labelled_text};
 use crate::gui::widgets::{Tone, status_line};
@@ -51,6 +54,8 @@ pub struct UdpSettings {
     pub multicast_loop: bool,
     pub encoding: TextEncoding,
     pub framing: FramingSettings,
+    pub checksum: ChecksumSettings,
+    pub rules: RulesFile,
     pub view: ViewSettings,
     pub send_box: SendBox,
 }
@@ -70,6 +75,8 @@ impl Default for UdpSettings {
             multicast_loop: true,
             encoding: TextEncoding::Utf8,
             framing: FramingSettings::default(),
+            checksum: ChecksumSettings::default(),
+            rules: RulesFile::default(),
             view: ViewSettings::default(),
             send_box: SendBox::default(),
         }
@@ -104,6 +111,8 @@ impl Bounded for UdpSettings {
             notes,
         );
         self.framing.bound(&join(path, "framing"), notes);
+        self.checksum.bound(&join(path, "checksum"), notes);
+        self.rules.bound(&join(path, "rules"), notes);
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
     }
@@ -128,6 +137,7 @@ pub struct UdpTab {
     bind_error: Option<String>,
     port_error: Option<String>,
     framing_error: Option<String>,
+    rules: RulesEditor,
     /// Problem with the destination: bad input, or the last send's failure.
     pub remote_error: Option<String>,
     pub group_error: Option<String>,
@@ -146,6 +156,7 @@ impl UdpTab {
             bind_error: None,
             port_error: None,
             framing_error: None,
+            rules: RulesEditor::default(),
             remote_error: None,
             group_error: None,
             interfaces: InterfaceCache::default(),
@@ -205,8 +216,20 @@ impl UdpTab {
         });
         let port = parse_port(&self.settings.port, true);
         self.port_error = port.as_ref().err().cloned();
-        let pipeline = self.settings.framing.pipeline();
-        self.framing_error = pipeline.as_ref().err().map(ToString::to_string);
+        let pipeline = self.settings.framing.pipeline().map(|mut p| {
+            self.settings.checksum.apply(&mut p);
+            p
+        });
+        let pipeline = match pipeline {
+            Ok(mut p) => {
+                let applied =
+                    self.rules
+                        .apply(&self.settings.rules, self.settings.encoding, &mut p);
+                self.rules.error = applied.as_ref().err().map(ToString::to_string);
+                applied.map(|()| p).map_err(|_| ())
+            }
+            Err(e) => Err(()).inspect_err(|()| self.framing_error = Some(e.to_string())),
+        };
         let (Ok(ip), Ok(port), Ok(pipeline)) = (ip, port, pipeline) else {
             return;
         };
@@ -416,12 +439,10 @@ impl Traffic for UdpTab {
             }
             EventKind::Received(batch) => {
                 for d in batch {
-                    self.session.log.push(Record::at(
-                        d.time_us,
-                        Direction::Received,
-                        Some(d.from),
-                        d.bytes,
-                    ));
+                    self.session.log.push(
+                        Record::at(d.time_us, Direction::Received, Some(d.from), d.bytes)
+                            .checked(d.check),
+                    );
                 }
             }
             EventKind::Framing { peer, notice } => self.session.frame_notice(peer, &notice),
@@ -483,7 +504,9 @@ impl UdpTab {
             let editable = !self.active();
             ui.add_enabled_ui(editable, |ui| {
                 self.settings.framing.ui(ui, &mut self.framing_error);
+                self.settings.checksum.ui(ui);
             });
+            self.rules.ui(ui, &mut self.settings.rules, editable);
             ui.separator();
             self.multicast_ui(ui);
             ui.add_space(2.0);
@@ -496,6 +519,9 @@ impl UdpTab {
             if let Some(bytes) = self.settings.send_box.ui(ui, encoding, can_send) {
                 self.send(bytes);
             }
+            self.settings
+                .checksum
+                .preview_ui(ui, &self.settings.send_box, encoding);
             ui.add_space(2.0);
         });
         self.session

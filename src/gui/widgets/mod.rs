@@ -1,7 +1,9 @@
 //! UI pieces shared by the tabs: the traffic view, the send box and small labelled widgets.
 
+pub mod checksum;
 pub mod framing;
 mod labelled;
+pub mod rules;
 pub mod send_box;
 pub mod traffic_view;
 

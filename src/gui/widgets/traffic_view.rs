@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
 use crate::codec::hex::{format_hex, format_hex_into};
-use crate::traffic::{Direction, Record, TrafficLog, format_bytes, format_time_us};
+use crate::traffic::peer_filter::{PeerFilter, RowFilter};
+use crate::traffic::search::{Search, SearchMode};
+use crate::traffic::{Check, Direction, Record, TrafficLog, format_bytes, format_time_us};
 
 /// Bytes of payload previewed in a row's hex column.
 const HEX_PREVIEW_BYTES: usize = 16;
@@ -76,7 +78,30 @@ pub struct TrafficView {
     follow: Follow,
     /// A row of the log had keyboard focus in the last frame (End and Escape apply to it).
     log_focused: bool,
+    /// The records with a bad checksum, kept as they arrive.
+    bad_checks: PeerFilter,
+    /// Show only received records whose checksum was wrong (not saved: a look, not a setting).
+    bad_checks_only: bool,
+    /// The search bar: what is typed, how it is read, and the incremental search it runs.
+    search_text: String,
+    search_mode: SearchMode,
+    search: Search,
+    search_error: Option<String>,
+    /// Show only the records that match the search.
+    matches_only: bool,
+    /// Show only records of one direction.
+    direction_only: Option<Direction>,
+    direction_filter: PeerFilter,
+    /// A record to select and bring into view on the next frame (Next / Previous).
+    jump_to: Option<u64>,
 }
+
+/// Payload bytes the search looks at per frame: a full 64 MiB ring is searched in a few
+/// frames, and a frame never waits long for it.
+const SEARCH_BYTES_PER_FRAME: usize = 16 * 1024 * 1024;
+
+/// Highlight behind search matches.
+const MATCH_BG: Color32 = Color32::from_rgb(0x80, 0x6A, 0x00);
 
 /// Whether the log follows the newest row, and where it stands when it does not.
 ///
@@ -141,6 +166,95 @@ impl RowIds<'_> {
 
 /// Most a scroll offset may differ from another and still count as the same (floating point).
 const SAME_OFFSET: f32 = 0.01;
+
+/// A row's hex preview with the bytes of `matches` on a highlight.
+fn highlighted_hex(
+    ui: &Ui,
+    bytes: &[u8],
+    max: usize,
+    matches: &[std::ops::Range<usize>],
+    color: Color32,
+) -> egui::text::LayoutJob {
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let mut job = egui::text::LayoutJob::default();
+    let shown = bytes.len().min(max);
+    for (i, b) in bytes[..shown].iter().enumerate() {
+        let hit = matches.iter().any(|m| m.contains(&i));
+        let format = egui::TextFormat {
+            font_id: font.clone(),
+            color,
+            background: if hit { MATCH_BG } else { Color32::TRANSPARENT },
+            ..Default::default()
+        };
+        let sep = if i + 1 < shown { " " } else { "" };
+        job.append(&format!("{b:02X}"), 0.0, format.clone());
+        if !sep.is_empty() {
+            let next_hit = matches.iter().any(|m| m.contains(&(i + 1)));
+            let gap = egui::TextFormat {
+                background: if hit && next_hit {
+                    MATCH_BG
+                } else {
+                    Color32::TRANSPARENT
+                },
+                ..format
+            };
+            job.append(sep, 0.0, gap);
+        }
+    }
+    if bytes.len() > max {
+        job.append(
+            " …",
+            0.0,
+            egui::TextFormat {
+                font_id: font,
+                color,
+                ..Default::default()
+            },
+        );
+    }
+    job
+}
+
+/// A row's text with each occurrence of `query` on a highlight.
+fn highlighted_text(ui: &Ui, text: &str, query: &str, color: Color32) -> egui::text::LayoutJob {
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let plain = egui::TextFormat {
+        font_id: font,
+        color,
+        ..Default::default()
+    };
+    let hit = egui::TextFormat {
+        background: MATCH_BG,
+        ..plain.clone()
+    };
+    let mut job = egui::text::LayoutJob::default();
+    let mut rest = text;
+    while let Some(at) = rest.find(query) {
+        job.append(&rest[..at], 0.0, plain.clone());
+        job.append(&rest[at..at + query.len()], 0.0, hit.clone());
+        rest = &rest[at + query.len()..];
+    }
+    job.append(rest, 0.0, plain);
+    job
+}
+
+/// The ids in both sorted lists, in order.
+fn sorted_intersection(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let (mut i, mut j) = (0, 0);
+    let mut both = Vec::new();
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                both.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    both
+}
 
 fn direction_color(direction: Direction) -> Color32 {
     match direction {
@@ -275,6 +389,9 @@ impl TrafficView {
             if ui.checkbox(&mut s.autoscroll, "Auto-scroll").changed() && s.autoscroll {
                 self.follow.resume();
             }
+            if log.counters().bad_checks > 0 || self.bad_checks_only {
+                ui.checkbox(&mut self.bad_checks_only, "Bad checksums only");
+            }
             ui.separator();
             let cap = super::labelled_drag(ui, "History cap (MiB)", &mut s.cap_mib, 1..=16_384);
             if cap.changed() {
@@ -319,6 +436,9 @@ impl TrafficView {
             format_bytes(log.stored_bytes() as u64),
             format_bytes(log.cap_bytes() as u64),
         );
+        if c.bad_checks > 0 {
+            let _ = write!(stats, " | Bad checksums {}", c.bad_checks);
+        }
         if log.evicted_records() > 0 {
             let _ = write!(
                 stats,
@@ -464,10 +584,141 @@ impl TrafficView {
             // Scoped by `id` so each session keeps its own scroll position and column widths.
             ui.push_id(id, |ui| {
                 self.toolbar_ui(ui, log, encoding, rates);
+                self.search_ui(ui, log, *encoding);
                 ui.separator();
-                self.table_rows_ui(ui, log, *encoding, rows);
+                self.filtered_table_ui(ui, log, *encoding, rows);
             });
         });
+    }
+
+    /// The search bar: text, hex or regex; Previous / Next select and show a match; the
+    /// search runs over new records each frame within a budget.
+    fn search_ui(&mut self, ui: &mut Ui, log: &TrafficLog, encoding: TextEncoding) {
+        let mut step: Option<bool> = None;
+        ui.horizontal_wrapped(|ui| {
+            let field = super::labelled_text(ui, "Search", &mut self.search_text, 160.0);
+            if field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                step = Some(true);
+            }
+            for mode in SearchMode::ALL {
+                ui.selectable_value(&mut self.search_mode, mode, mode.name());
+            }
+            let found = self.search.ids().len();
+            if ui
+                .add_enabled(found > 0, egui::Button::new("Previous match"))
+                .clicked()
+            {
+                step = Some(false);
+            }
+            if ui
+                .add_enabled(found > 0, egui::Button::new("Next match"))
+                .clicked()
+            {
+                step = Some(true);
+            }
+            ui.checkbox(&mut self.matches_only, "Matches only");
+            let label = match self.direction_only {
+                None => "All directions",
+                Some(Direction::Received) => "Received only",
+                Some(Direction::Sent) => "Sent only",
+                Some(_) => "Messages only",
+            };
+            egui::ComboBox::from_label("Direction")
+                .selected_text(label)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.direction_only, None, "All directions");
+                    ui.selectable_value(
+                        &mut self.direction_only,
+                        Some(Direction::Received),
+                        "Received only",
+                    );
+                    ui.selectable_value(
+                        &mut self.direction_only,
+                        Some(Direction::Sent),
+                        "Sent only",
+                    );
+                });
+            if let Some(e) = &self.search_error {
+                ui.label(RichText::new(format!("Search: {e}")).color(super::ERROR_COLOR));
+            } else if self.search.is_active() {
+                let progress = self.search.progress(log);
+                let text = if progress < 1.0 {
+                    format!("{found} matches so far, {:.0} % searched", progress * 100.0)
+                } else {
+                    format!("{found} matches")
+                };
+                ui.label(RichText::new(text).weak());
+            }
+        });
+        self.search_error = self
+            .search
+            .set(&self.search_text, self.search_mode, encoding)
+            .err();
+        if self.search.advance(log, SEARCH_BYTES_PER_FRAME) {
+            ui.ctx().request_repaint();
+        }
+        if let Some(forward) = step {
+            let from = self
+                .anchor
+                .or_else(|| self.selected.iter().next_back().copied());
+            let target = if forward {
+                self.search.next_after(from)
+            } else {
+                self.search.previous_before(from)
+            };
+            self.jump_to = target;
+        }
+    }
+
+    /// The table with the view's own filters (bad checksums, search matches, direction) on
+    /// top of the tab's `rows`. One list is shown as it is kept; only two or more are
+    /// intersected.
+    fn filtered_table_ui(
+        &mut self,
+        ui: &mut Ui,
+        log: &TrafficLog,
+        encoding: TextEncoding,
+        rows: Option<&[u64]>,
+    ) {
+        let mut lists: Vec<Vec<u64>> = Vec::new();
+        if self.bad_checks_only {
+            self.bad_checks.ids_where(log, RowFilter::BadCheck);
+            lists.push(self.bad_checks.take_ids());
+        }
+        if self.matches_only && self.search.is_active() {
+            lists.push(self.search.take_ids());
+        }
+        if let Some(direction) = self.direction_only {
+            self.direction_filter
+                .ids_where(log, RowFilter::Direction(direction));
+            lists.push(self.direction_filter.take_ids());
+        }
+        if lists.is_empty() {
+            self.table_rows_ui(ui, log, encoding, rows);
+            return;
+        }
+        let combined = (lists.len() > 1 || rows.is_some()).then(|| {
+            let mut all = lists.iter();
+            let first =
+                rows.map_or_else(|| all.next().cloned().unwrap_or_default(), <[u64]>::to_vec);
+            all.fold(first, |acc, list| sorted_intersection(&acc, list))
+        });
+        match &combined {
+            Some(shown) => self.table_rows_ui(ui, log, encoding, Some(shown)),
+            None => self.table_rows_ui(ui, log, encoding, Some(&lists[0])),
+        }
+        // The lists go back to the filters that keep them.
+        let mut lists = lists.into_iter();
+        if self.bad_checks_only {
+            self.bad_checks.put_ids(lists.next().unwrap_or_default());
+        }
+        if self.matches_only && self.search.is_active() {
+            self.search.put_ids(lists.next().unwrap_or_default());
+        }
+        if self.direction_only.is_some() {
+            self.direction_filter
+                .put_ids(lists.next().unwrap_or_default());
+        }
     }
 
     /// The virtualised log table. Only the rows in view are formatted.
@@ -494,6 +745,17 @@ impl TrafficView {
         let row_h = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
         let spacing_y = ui.spacing().item_spacing.y;
         let pitch = row_h + spacing_y;
+        if let Some(id) = self.jump_to.take() {
+            // Select the match and put it a few rows below the top of the view.
+            self.selected.clear();
+            self.selected.insert(id);
+            self.anchor = Some(id);
+            self.detail_cache = None;
+            self.follow.selection_pause = true;
+            let index = ids.index_from(id);
+            let top = ids.id_at(index.saturating_sub(3)).unwrap_or(id);
+            self.follow.top = Some((top, 0.0));
+        }
         let log_rect = ui.available_rect_before_wrap();
         let hovered = ui.rect_contains_pointer(log_rect);
         let moved = ui.input(|i| i.pointer.delta() != egui::Vec2::ZERO);
@@ -740,7 +1002,11 @@ impl TrafficView {
         hex_bytes: usize,
     ) -> egui::Rect {
         let s = &self.settings;
-        let color = direction_color(record.direction);
+        let color = if record.check == Check::Bad {
+            super::ERROR_COLOR
+        } else {
+            direction_color(record.direction)
+        };
         let mono = |text: String| {
             egui::Label::new(RichText::new(text).monospace().color(color))
                 .selectable(false)
@@ -765,21 +1031,49 @@ impl TrafficView {
         let is_message = matches!(record.direction, Direction::Info | Direction::Error);
         row.col(|ui| {
             if !is_message {
-                ui.add(mono(record.bytes.len().to_string()));
+                let len = record.bytes.len();
+                match record.check {
+                    Check::Unchecked => ui.add(mono(len.to_string())),
+                    Check::Good => ui
+                        .add(mono(format!("{len} ok")))
+                        .on_hover_text("The checksum at the end of this record is right."),
+                    Check::Bad => ui
+                        .add(mono(format!("{len} bad")))
+                        .on_hover_text("The checksum at the end of this record is wrong."),
+                };
             }
         });
+        let matches = if self.search.is_active() && !is_message {
+            self.search.ranges(&record.bytes, 64)
+        } else {
+            Vec::new()
+        };
         if s.payload.shows_hex() {
             row.col(|ui| {
                 if is_message && !s.payload.shows_text() {
                     ui.add(mono(record_text(record, encoding)));
-                } else if !is_message {
+                } else if !is_message && matches.is_empty() {
                     ui.add(mono(hex_preview(&record.bytes, hex_bytes)));
+                } else if !is_message {
+                    let job = highlighted_hex(ui, &record.bytes, hex_bytes, &matches, color);
+                    ui.add(egui::Label::new(job).selectable(false).truncate());
                 }
             });
         }
         if s.payload.shows_text() {
             row.col(|ui| {
-                ui.add(mono(record_text(record, encoding)));
+                let text = record_text(record, encoding);
+                let typed = (self.search_mode == SearchMode::Text && !matches.is_empty())
+                    .then_some(self.search_text.as_str());
+                match typed {
+                    Some(query) if text.contains(query) => {
+                        let job = highlighted_text(ui, &text, query, color);
+                        ui.add(egui::Label::new(job).selectable(false).truncate());
+                    }
+                    _ => {
+                        ui.add(mono(text));
+                    }
+                }
             });
         }
         dir_cell

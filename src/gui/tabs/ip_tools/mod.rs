@@ -3,6 +3,7 @@
 //! sockets, DNS and port facts. The work is done by `crate::iptools`; this room only draws.
 
 mod calculator;
+mod checksums;
 mod lan;
 mod system;
 
@@ -38,10 +39,11 @@ pub enum Section {
     Sockets,
     Dns,
     Ports,
+    Checksums,
 }
 
 impl Section {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Interfaces,
         Self::Calculator,
         Self::SameSubnet,
@@ -51,6 +53,7 @@ impl Section {
         Self::Sockets,
         Self::Dns,
         Self::Ports,
+        Self::Checksums,
     ];
 
     pub fn title(self) -> &'static str {
@@ -64,6 +67,7 @@ impl Section {
             Self::Sockets => "Local sockets",
             Self::Dns => "DNS",
             Self::Ports => "Port facts",
+            Self::Checksums => "Checksum calculator",
         }
     }
 }
@@ -95,6 +99,8 @@ pub struct IpToolsSettings {
     pub sockets_filter: String,
     pub dns_query: String,
     pub port_query: String,
+    pub checksum_input: String,
+    pub checksum_hex: bool,
 }
 
 impl Default for IpToolsSettings {
@@ -115,6 +121,8 @@ impl Default for IpToolsSettings {
             sockets_filter: String::new(),
             dns_query: "localhost".to_owned(),
             port_query: "502".to_owned(),
+            checksum_input: "01 03 00 00 00 0A".to_owned(),
+            checksum_hex: true,
         }
     }
 }
@@ -136,6 +144,7 @@ impl Bounded for IpToolsSettings {
                 ("sockets_filter", &mut self.sockets_filter),
                 ("dns_query", &mut self.dns_query),
                 ("port_query", &mut self.port_query),
+                ("checksum_input", &mut self.checksum_input),
             ],
             notes,
         );
@@ -188,6 +197,8 @@ pub struct IpToolsTab {
     dns_result: Option<(String, Result<DnsAnswer, DnsError>)>,
     dns_input_error: Option<String>,
     bind_check: Option<BindCheck>,
+    /// The checksum calculator's table for the current input (or why it cannot be read).
+    checksums: Option<Result<checksums::ChecksumTable, String>>,
     open_request: Option<IpAddr>,
 }
 
@@ -224,6 +235,7 @@ impl IpToolsTab {
             dns_result: None,
             dns_input_error: None,
             bind_check: None,
+            checksums: None,
             open_request: None,
         };
         tab.recalculate();
@@ -328,6 +340,7 @@ impl IpToolsTab {
                         Section::Sockets => self.sockets_ui(ui),
                         Section::Dns => self.dns_ui(ui),
                         Section::Ports => self.ports_ui(ui),
+                        Section::Checksums => self.checksums_ui(ui),
                     }
                 });
         });
