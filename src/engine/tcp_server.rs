@@ -32,7 +32,9 @@ const ECHO_BACKLOG_BYTES: usize = 4 * 1024 * 1024;
 /// Most connections accepted per loop turn.
 const ACCEPT_BUDGET: usize = 1024;
 const COMMAND_CAPACITY: usize = 256;
-const EVENT_CAPACITY: usize = 1024;
+/// Room for a turn's worth of framed records (one event each), as in the TCP Client; bytes in
+/// flight stay bounded by `IN_FLIGHT_LIMIT_BYTES`.
+const EVENT_CAPACITY: usize = 16 * 1024;
 /// Most received bytes between socket and screen; beyond it the worker stops reading and TCP
 /// pushes back on the peers, so a flood cannot grow memory past the history cap plus this.
 const IN_FLIGHT_LIMIT_BYTES: usize = 32 * 1024 * 1024;

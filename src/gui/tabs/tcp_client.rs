@@ -362,7 +362,8 @@ impl Traffic for TcpClientTab {
     /// Events and received bytes applied per frame; the rest wait for the next frame (which
     /// is requested).
     const LIMITS: DrainLimits = DrainLimits {
-        events: 1024,
+        // Framed streams are many small records, one event each.
+        events: 32 * 1024,
         bytes: 64 * 1024 * 1024,
     };
 
@@ -544,8 +545,11 @@ impl TcpClientTab {
                 ui.checkbox(&mut self.settings.keepalive, "Keep-alive")
                     .on_hover_text("Let the OS probe an idle connection so a dead peer is noticed.");
             });
-            self.settings.framing.ui(ui, &mut self.framing_error);
+            ui.horizontal_wrapped(|ui| {
+                self.settings.framing.ui(ui, &mut self.framing_error);
+                ui.separator();
                 self.settings.checksum.ui(ui);
+            });
         });
         self.rules.ui(ui, &mut self.settings.rules, editable);
         if !self.session.failure_ui(ui, "connection") {

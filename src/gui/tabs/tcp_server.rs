@@ -334,7 +334,8 @@ impl Traffic for TcpServerTab {
     type Command = Command;
     type Event = Event;
     const LIMITS: DrainLimits = DrainLimits {
-        events: 4096,
+        // Framed streams are many small records, one event each.
+        events: 32 * 1024,
         bytes: 64 * 1024 * 1024,
     };
 
@@ -496,9 +497,11 @@ impl TcpServerTab {
                 .preview_ui(ui, &self.settings.send_box, encoding);
             ui.add_space(2.0);
         });
+        // The client table takes less of a small window, so the log keeps its text column.
+        let clients_w = (ui.available_width() * 0.4).clamp(260.0, 430.0);
         egui::Panel::left(format!("{id}-clients"))
             .resizable(true)
-            .default_size(430.0)
+            .default_size(clients_w)
             .show(ui, |ui| self.clients_ui(ui));
         // Only the selected client's records, when one is selected (disjoint field borrows: no
         // copy of the id list per frame).
@@ -605,8 +608,11 @@ impl TcpServerTab {
             });
         });
         ui.add_enabled_ui(editable, |ui| {
-            self.settings.framing.ui(ui, &mut self.framing_error);
-            self.settings.checksum.ui(ui);
+            ui.horizontal_wrapped(|ui| {
+                self.settings.framing.ui(ui, &mut self.framing_error);
+                ui.separator();
+                self.settings.checksum.ui(ui);
+            });
         });
         self.rules.ui(ui, &mut self.settings.rules, editable);
         let (tone, headline, explanation) = match &self.status {

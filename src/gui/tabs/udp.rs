@@ -503,8 +503,11 @@ impl UdpTab {
             self.bind_ui(ui);
             let editable = !self.active();
             ui.add_enabled_ui(editable, |ui| {
-                self.settings.framing.ui(ui, &mut self.framing_error);
-                self.settings.checksum.ui(ui);
+                ui.horizontal_wrapped(|ui| {
+                    self.settings.framing.ui(ui, &mut self.framing_error);
+                    ui.separator();
+                    self.settings.checksum.ui(ui);
+                });
             });
             self.rules.ui(ui, &mut self.settings.rules, editable);
             ui.separator();

@@ -86,9 +86,10 @@ impl ChecksumSettings {
         pipeline.verify_checksum = spec.filter(|_| self.verify_received);
     }
 
-    /// The checksum row; a change applies from the next start.
+    /// The checksum controls, laid out in the caller's row; a change applies from the next
+    /// start.
     pub fn ui(&mut self, ui: &mut Ui) {
-        ui.horizontal_wrapped(|ui| {
+        {
             let shown = self.spec().map_or("None", |s| s.kind.name());
             let mut picked: Option<Option<ChecksumKind>> = None;
             ComboBox::from_label("Checksum")
@@ -136,7 +137,7 @@ impl ChecksumSettings {
                 .on_hover_text("Bytes at the start the checksum does not cover (a start byte).");
             ui.checkbox(&mut self.append_on_send, "Append on send");
             ui.checkbox(&mut self.verify_received, "Verify received");
-        });
+        }
     }
 
     /// One line under the send box saying what the next send will end with.

@@ -204,12 +204,12 @@ impl FramingSettings {
         })
     }
 
-    /// The framing row: the mode, the fields it needs, and `error` (from the last start)
-    /// under them (the combo boxes take their ids from their labels within the session's
+    /// The framing controls, laid out in the caller's row: the mode, the fields it needs, and
+    /// `error` (from the last start) after them (the combo boxes take their ids from their labels within the session's
     /// panel). A change clears the error; it applies from the next start.
     pub fn ui(&mut self, ui: &mut Ui, error: &mut Option<String>) {
         let before = self.clone();
-        ui.horizontal_wrapped(|ui| {
+        {
             ComboBox::from_label("Framing")
                 .selected_text(self.mode.name())
                 .show_ui(ui, |ui| {
@@ -253,7 +253,7 @@ impl FramingSettings {
                 )
                 .on_hover_text("A longer frame is shown in pieces of this size, and said so.");
             }
-        });
+        }
         if *self != before {
             *error = None;
         }

@@ -897,19 +897,22 @@ impl TrafficView {
             table = table.column(Column::initial(95.0).at_least(40.0));
         }
         table = table.column(Column::initial(26.0).at_least(20.0));
+        // A narrow log (a small window, or beside the TCP Server's client table) gives the
+        // peer and hex columns less, so the text column still shows.
+        let peer_w = if avail_width < 700.0 { 115.0 } else { 150.0 };
         if s.show_peer {
-            table = table.column(Column::initial(150.0).at_least(40.0));
+            table = table.column(Column::initial(peer_w).at_least(40.0));
         }
         table = table.column(Column::initial(55.0).at_least(30.0));
         if s.payload.shows_hex() {
             let fixed = if s.timestamps { 95.0 } else { 0.0 }
                 + 26.0
-                + if s.show_peer { 150.0 } else { 0.0 }
+                + if s.show_peer { peer_w } else { 0.0 }
                 + 55.0;
             let w = if s.payload == PayloadView::Hex {
                 900.0
             } else {
-                ((avail_width - fixed) * 0.55).clamp(120.0, 380.0)
+                ((avail_width - fixed) * 0.55).clamp(60.0, 380.0)
             };
             table = if s.payload.shows_text() {
                 table.column(Column::initial(w).at_least(60.0).clip(true))
