@@ -214,3 +214,25 @@ fn an_error_keeps_the_send_row_in_place_and_close_clears_it() {
         "and nothing moved back"
     );
 }
+
+#[test]
+fn the_peer_filter_shows_one_sender_s_datagrams() {
+    let (mut h, local) = bound_tab("9");
+    let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    a.send_to(b"from-a", local).unwrap();
+    b.send_to(b"from-b", local).unwrap();
+    step_until(&mut h, "both datagrams", WAIT, |h| {
+        shows(h, "from-a") && shows(h, "from-b")
+    });
+    replace_text(&mut h, "Only peer", &b.local_addr().unwrap().to_string());
+    settle(&mut h);
+    assert!(shows(&h, "from-b") && !shows(&h, "from-a"), "only b's rows");
+    // An IP alone keeps every port of it.
+    replace_text(&mut h, "Only peer", "127.0.0.1");
+    settle(&mut h);
+    assert!(shows(&h, "from-a") && shows(&h, "from-b"));
+    replace_text(&mut h, "Only peer", "nope");
+    settle(&mut h);
+    assert!(shows(&h, "Only peer: type an IP or IP:PORT"));
+}

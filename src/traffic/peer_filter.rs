@@ -13,6 +13,8 @@ pub enum RowFilter {
     BadCheck,
     PeerBadCheck(SocketAddr),
     Direction(Direction),
+    /// Any port of one address.
+    Ip(std::net::IpAddr),
 }
 
 impl RowFilter {
@@ -22,6 +24,7 @@ impl RowFilter {
             Self::BadCheck => record.check == Check::Bad,
             Self::PeerBadCheck(peer) => record.peer == Some(peer) && record.check == Check::Bad,
             Self::Direction(direction) => record.direction == direction,
+            Self::Ip(ip) => record.peer.is_some_and(|p| p.ip() == ip),
         }
     }
 }

@@ -92,6 +92,9 @@ pub struct TrafficView {
     /// Show only records of one direction.
     direction_only: Option<Direction>,
     direction_filter: PeerFilter,
+    /// Show only records of one peer (an IP, any port, or IP:PORT), as typed.
+    peer_text: String,
+    peer_filter: PeerFilter,
     /// A record to select and bring into view on the next frame (Next / Previous).
     jump_to: Option<u64>,
 }
@@ -617,6 +620,14 @@ impl TrafficView {
                 step = Some(true);
             }
             ui.checkbox(&mut self.matches_only, "Matches only");
+            super::labelled_text(ui, "Only peer", &mut self.peer_text, 120.0).on_hover_text(
+                "Only this peer's rows: an IP (any port) or IP:PORT; empty for all.",
+            );
+            if !self.peer_text.trim().is_empty() && self.peer_only().is_none() {
+                ui.label(
+                    RichText::new("Only peer: type an IP or IP:PORT").color(super::ERROR_COLOR),
+                );
+            }
             let label = match self.direction_only {
                 None => "All directions",
                 Some(Direction::Received) => "Received only",
@@ -693,6 +704,11 @@ impl TrafficView {
                 .ids_where(log, RowFilter::Direction(direction));
             lists.push(self.direction_filter.take_ids());
         }
+        let peer = self.peer_only();
+        if let Some(peer) = peer {
+            self.peer_filter.ids_where(log, peer);
+            lists.push(self.peer_filter.take_ids());
+        }
         if lists.is_empty() {
             self.table_rows_ui(ui, log, encoding, rows);
             return;
@@ -719,6 +735,24 @@ impl TrafficView {
             self.direction_filter
                 .put_ids(lists.next().unwrap_or_default());
         }
+        if peer.is_some() {
+            self.peer_filter.put_ids(lists.next().unwrap_or_default());
+        }
+    }
+
+    /// The peer filter as typed, if it reads as an address.
+    fn peer_only(&self) -> Option<RowFilter> {
+        let text = self.peer_text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+            return Some(RowFilter::Peer(addr));
+        }
+        text.trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(RowFilter::Ip)
     }
 
     /// The virtualised log table. Only the rows in view are formatted.
