@@ -610,7 +610,7 @@ mod tests {
                 RuleText::from_arrow("prefix:PING=>PONG").unwrap(),
                 RuleText {
                     delay_ms: 20,
-                    peer: "10.0.0.2".into(),
+                    peer: "127.0.0.2".into(),
                     enabled: false,
                     ..RuleText::from_arrow("hex:01 ??=>hex:02 $1").unwrap()
                 },

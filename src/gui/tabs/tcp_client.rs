@@ -283,29 +283,14 @@ impl TcpClientTab {
                 None
             }
         };
-        let pipeline = match self.settings.framing.pipeline() {
-            Ok(mut pipeline) => {
-                self.framing_error = None;
-                self.settings.checksum.apply(&mut pipeline);
-                match self
-                    .rules
-                    .apply(&self.settings.rules, self.settings.encoding, &mut pipeline)
-                {
-                    Ok(()) => {
-                        self.rules.error = None;
-                        Some(pipeline)
-                    }
-                    Err(e) => {
-                        self.rules.error = Some(e.to_string());
-                        None
-                    }
-                }
-            }
-            Err(e) => {
-                self.framing_error = Some(e.to_string());
-                None
-            }
-        };
+        let pipeline = crate::gui::widgets::pipeline::session_pipeline(
+            &self.settings.framing,
+            &self.settings.checksum,
+            &self.settings.rules,
+            self.settings.encoding,
+            &mut self.framing_error,
+            &mut self.rules,
+        );
         let (Some(port), None, Some(pipeline)) = (port, &self.host_error, pipeline) else {
             return;
         };

@@ -216,21 +216,15 @@ impl UdpTab {
         });
         let port = parse_port(&self.settings.port, true);
         self.port_error = port.as_ref().err().cloned();
-        let pipeline = self.settings.framing.pipeline().map(|mut p| {
-            self.settings.checksum.apply(&mut p);
-            p
-        });
-        let pipeline = match pipeline {
-            Ok(mut p) => {
-                let applied =
-                    self.rules
-                        .apply(&self.settings.rules, self.settings.encoding, &mut p);
-                self.rules.error = applied.as_ref().err().map(ToString::to_string);
-                applied.map(|()| p).map_err(|_| ())
-            }
-            Err(e) => Err(()).inspect_err(|()| self.framing_error = Some(e.to_string())),
-        };
-        let (Ok(ip), Ok(port), Ok(pipeline)) = (ip, port, pipeline) else {
+        let pipeline = crate::gui::widgets::pipeline::session_pipeline(
+            &self.settings.framing,
+            &self.settings.checksum,
+            &self.settings.rules,
+            self.settings.encoding,
+            &mut self.framing_error,
+            &mut self.rules,
+        );
+        let (Ok(ip), Ok(port), Some(pipeline)) = (ip, port, pipeline) else {
             return;
         };
         let options = UdpBindOptions {

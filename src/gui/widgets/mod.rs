@@ -3,6 +3,7 @@
 pub mod checksum;
 pub mod framing;
 mod labelled;
+pub mod pipeline;
 pub mod rules;
 pub mod send_box;
 pub mod traffic_view;
