@@ -324,6 +324,12 @@ fn udp_reply_under_a_burst_loses_nothing_in_silence() {
             replies
         })
         .unwrap();
+    // The child's output is read while the burst goes: a full stdout pipe would stop the CLI
+    // taking events, then its worker reading, and replies would wait past the counter's timeout.
+    let printed = std::thread::Builder::new()
+        .name("json-reader".into())
+        .spawn(move || out.lines().map(Result::unwrap).collect::<Vec<String>>())
+        .unwrap();
     for i in 0..total {
         sender.send_to(format!("{i:08}").as_bytes(), local).unwrap();
     }
@@ -334,8 +340,9 @@ fn udp_reply_under_a_burst_loses_nothing_in_silence() {
     let mut rx = 0u64;
     // Running totals, by who dropped (the kernel or Sockpit); the last report counts.
     let mut dropped = std::collections::HashMap::new();
-    for line in out.lines() {
-        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+    let status = child.wait().unwrap();
+    for line in printed.join().unwrap() {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         match v["event"].as_str() {
             Some("rx") => rx += 1,
             Some("dropped") => {
@@ -347,7 +354,6 @@ fn udp_reply_under_a_burst_loses_nothing_in_silence() {
             _ => {}
         }
     }
-    let status = child.wait().unwrap();
     assert!(status.success());
     let said: u64 = dropped.values().sum();
     assert_eq!(rx + said, total, "received {rx}, dropped and said {said}");
