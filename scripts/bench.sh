@@ -13,5 +13,6 @@ echo "|---|---|---|---|---|---|"
 cargo bench --quiet --bench tcp_server 2>/dev/null | grep -v '^| measure\|^|---\|^open-file'
 cargo bench --quiet --bench engine 2>/dev/null
 cargo bench --quiet --bench receiving 2>/dev/null
+cargo bench --quiet --bench sending 2>/dev/null
 cargo bench --quiet --bench gui 2>/dev/null
 if [ -x scripts/bench-packetsender.sh ]; then scripts/bench-packetsender.sh; fi

@@ -17,7 +17,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::codec::TextEncoding;
-use crate::codec::payload::{LineEnding, PayloadSpec, SendMode, encode_payload};
+use crate::codec::macros::Template;
+use crate::codec::payload::{LineEnding, PayloadSpec, SendMode};
+use crate::engine::session::JobSpec;
+use crate::engine::session::job::{EVERY_MAX, TCP_FILE_CHUNK, UDP_CHUNK_MAX};
 use crate::net::host::quote;
 
 pub use output::Printer;
@@ -128,34 +131,216 @@ pub fn parse_encoding(name: &str) -> Result<TextEncoding, String> {
 }
 
 /// `--send TEXT` (escapes such as `\r\n` allowed, encoded in the chosen encoding) or
-/// `--hex HEX`.
+/// `--hex HEX`, both with macros; or `--file PATH`; optionally repeated.
 #[derive(Debug, Clone, Default, Args)]
 pub struct PayloadArgs {
-    /// Text to send; escapes \r \n \t \xNN are understood; encoded with --encoding.
+    /// Text to send; escapes \r \n \t \xNN are understood; encoded with --encoding. Macros
+    /// are expanded for each send: {{COUNTER}} or {{COUNTER:START:STEP:WIDTH}}, {{TIME}}
+    /// ({{TIME:MS}}, {{TIME:DATE}}, {{TIME:ISO}}), {{UNIXTIME}}, {{UNIXTIME_MS}},
+    /// {{RANDOM:N}} (N random bytes), {{HEX:0D0A}}.
     #[arg(long, value_name = "TEXT", conflicts_with = "hex")]
     pub send: Option<String>,
-    /// Bytes to send as hex (48 65 6C, 48656C, 0x48,0x65).
+    /// Bytes to send as hex (48 65 6C, 48656C, 0x48,0x65); macros as with --send.
     #[arg(long, value_name = "HEX")]
     pub hex: Option<String>,
+    /// A packet library to send from: a Sockpit export (JSON) or Packet Sender's export (its
+    /// JSON, or the packets.ini of File > Export Database). Pick the packet with --packet.
+    #[arg(long, value_name = "FILE", requires = "packet", conflicts_with_all = ["send", "hex"])]
+    pub packets: Option<std::path::PathBuf>,
+    /// The name of the packet in --packets to send (any case).
+    #[arg(long, value_name = "NAME", requires = "packets")]
+    pub packet: Option<String>,
+}
+
+/// `--file PATH`, `--repeat N`, `--every-ms MS` and `--chunk BYTES`: what a session sends by
+/// itself, in its worker.
+#[derive(Debug, Clone, Default, Args)]
+pub struct JobArgs {
+    /// Send this file: over TCP streamed as fast as the peer reads, over UDP in datagrams of
+    /// --chunk bytes, one every --every-ms.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["send", "hex", "repeat"])]
+    pub file: Option<std::path::PathBuf>,
+    /// Send the payload N times, one every --every-ms (default 1000); each send gets the
+    /// next {{COUNTER}}.
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u64>,
+    /// Milliseconds between repeats, or between the datagrams of a UDP --file (0 to
+    /// 86400000; 0 is as fast as the socket takes them).
+    #[arg(long, value_name = "MS", value_parser = parse_ms)]
+    pub every_ms: Option<u64>,
+    /// UDP --file: bytes per datagram, 1 to 65507 (default 1024).
+    #[arg(long, value_name = "BYTES")]
+    pub chunk: Option<usize>,
+    /// Run the steps in this file, one per line: send TEXT, hex HEX, wait MS,
+    /// expect MS text|hex|regex WHAT, repeat K. A wait that times out exits 4 naming the step.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["send", "hex", "file", "repeat", "packets"])]
+    pub sequence: Option<std::path::PathBuf>,
 }
 
 impl PayloadArgs {
-    /// The bytes to send, if any; bad hex or unencodable text is a usage error.
-    pub fn bytes(&self, encoding: TextEncoding) -> Result<Option<Vec<u8>>, CliError> {
+    /// The typed payload compiled with its macros, if one was given; bad hex, escapes,
+    /// macros or unencodable text are a usage error.
+    pub fn template(&self, encoding: TextEncoding) -> Result<Option<Template>, CliError> {
+        if let Some(packet) = self.library_packet()? {
+            return packet
+                .template()
+                .map(Some)
+                .map_err(|e| CliError::Usage(format!("--packet \"{}\": {e}", packet.name)));
+        }
         let (text, mode) = match (&self.send, &self.hex) {
-            (Some(t), _) => (t.clone(), SendMode::Text),
-            (None, Some(h)) => (h.clone(), SendMode::Hex),
+            (Some(t), _) => (t.as_str(), SendMode::Text),
+            (None, Some(h)) => (h.as_str(), SendMode::Hex),
             (None, None) => return Ok(None),
         };
-        encode_payload(&PayloadSpec {
-            text: &text,
+        let flag = if mode == SendMode::Text {
+            "--send"
+        } else {
+            "--hex"
+        };
+        Template::compile(&PayloadSpec {
+            text,
             mode,
             escapes: true,
             line_ending: LineEnding::None,
             encoding,
         })
         .map(Some)
-        .map_err(CliError::Usage)
+        .map_err(|e| CliError::Usage(format!("{flag}: {e}")))
+    }
+
+    /// The packet `--packets FILE --packet NAME` names, if given; a file that cannot be read
+    /// or a name it lacks is a usage error listing what it has.
+    pub fn library_packet(&self) -> Result<Option<crate::codec::library::Packet>, CliError> {
+        let (Some(path), Some(name)) = (&self.packets, &self.packet) else {
+            return Ok(None);
+        };
+        let bytes = std::fs::read(path).map_err(|e| {
+            CliError::Usage(format!("--packets: cannot read {}: {e}", path.display()))
+        })?;
+        let (packets, _) = crate::codec::library::Library::parse(&String::from_utf8_lossy(&bytes))
+            .map_err(|e| CliError::Usage(format!("--packets {}: {e}", path.display())))?;
+        let library = crate::codec::library::Library { packets };
+        if let Some(p) = library.find(name) {
+            Ok(Some(p.clone()))
+        } else {
+            let names: Vec<&str> = library
+                .packets
+                .iter()
+                .take(12)
+                .map(|p| p.name.as_str())
+                .collect();
+            let more = if library.packets.len() > 12 {
+                ", …"
+            } else {
+                ""
+            };
+            Err(CliError::Usage(format!(
+                "--packet: {} has no packet \"{name}\"; it has: {}{more}",
+                path.display(),
+                names.join(", ")
+            )))
+        }
+    }
+
+    /// The bytes of one send (macros expanded once), if a payload was given.
+    pub fn bytes(&self, encoding: TextEncoding) -> Result<Option<Vec<u8>>, CliError> {
+        let mut rng = crate::codec::macros::Rng::from_clock();
+        Ok(self.template(encoding)?.map(|t| t.render_now(0, &mut rng)))
+    }
+}
+
+impl JobArgs {
+    /// What the session sends by itself, if `--repeat` or `--file` asks for it; `udp` picks
+    /// the file's datagram size. Every number and the file are checked here, before any
+    /// traffic.
+    pub fn job(
+        &self,
+        payload: &PayloadArgs,
+        encoding: TextEncoding,
+        udp: bool,
+    ) -> Result<Option<JobSpec>, CliError> {
+        let usage = |m: &str| Err(CliError::Usage(m.to_owned()));
+        if let Some(path) = &self.sequence {
+            if self.every_ms.is_some() || self.chunk.is_some() {
+                return usage(
+                    "--sequence sets its own pace (wait MS); leave out --every-ms and --chunk",
+                );
+            }
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::Usage(format!("--sequence: cannot read {}: {e}", path.display()))
+            })?;
+            let sequence = crate::engine::session::sequence::Sequence::parse(&text, encoding)
+                .map_err(|e| CliError::Usage(format!("--sequence {}: {e}", path.display())))?;
+            return Ok(Some(JobSpec::sequence(sequence)));
+        }
+        let every = self.every_ms.map(std::time::Duration::from_millis);
+        if every.is_some_and(|e| e > EVERY_MAX) {
+            return usage("--every-ms: at most 86400000 (24 hours)");
+        }
+        if let Some(path) = &self.file {
+            let chunk = if udp {
+                let chunk = self.chunk.unwrap_or(1024);
+                if !(1..=UDP_CHUNK_MAX).contains(&chunk) {
+                    return usage("--chunk: use 1 to 65507 bytes per datagram");
+                }
+                chunk
+            } else {
+                if self.chunk.is_some() {
+                    return usage("--chunk is for UDP; TCP streams the file");
+                }
+                TCP_FILE_CHUNK
+            };
+            match std::fs::metadata(path) {
+                Ok(m) if m.is_dir() => {
+                    return Err(CliError::Usage(format!(
+                        "--file: {} is a folder, not a file",
+                        path.display()
+                    )));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(CliError::Usage(format!(
+                        "--file: cannot read {}: {e}",
+                        path.display()
+                    )));
+                }
+            }
+            if let Err(e) = std::fs::File::open(path) {
+                return Err(CliError::Usage(format!(
+                    "--file: cannot read {}: {e}",
+                    path.display()
+                )));
+            }
+            return Ok(Some(JobSpec::file(
+                path,
+                chunk,
+                every.unwrap_or(std::time::Duration::ZERO),
+            )));
+        }
+        if self.chunk.is_some() {
+            return usage("--chunk goes with --file");
+        }
+        let Some(count) = self.repeat else {
+            if every.is_some() {
+                return usage("--every-ms goes with --repeat N or --file PATH");
+            }
+            return Ok(None);
+        };
+        if count == 0 {
+            return usage("--repeat: give a count of at least 1");
+        }
+        let Some(template) = payload.template(encoding)? else {
+            return usage(
+                "--repeat needs something to send: --send TEXT, --hex HEX or --packets FILE --packet NAME",
+            );
+        };
+        let spec = JobSpec::repeat(
+            template,
+            every.unwrap_or(std::time::Duration::from_secs(1)),
+            Some(count),
+        );
+        spec.check().map_err(CliError::Usage)?;
+        Ok(Some(spec))
     }
 }
 
@@ -392,6 +577,51 @@ fn check_datagram_sizes(
     Ok(())
 }
 
+/// A job's progress: a status line (kind "job") with its numbers in JSON.
+fn print_job(p: &mut Printer, status: &crate::engine::session::JobStatus) {
+    use crate::engine::session::JobState;
+    let step = status
+        .step
+        .as_ref()
+        .map_or(serde_json::Value::Null, |(i, _)| {
+            serde_json::Value::from(i + 1)
+        });
+    let state = match &status.state {
+        JobState::Running => "running",
+        JobState::Done => "done",
+        JobState::Stopped => "stopped",
+        JobState::Failed(_) => "failed",
+    };
+    let error = match &status.state {
+        JobState::Failed(why) => serde_json::Value::String(why.clone()),
+        _ => serde_json::Value::Null,
+    };
+    p.status(
+        "job",
+        &status.describe(),
+        serde_json::json!({
+            "state": state,
+            "sent": status.sent,
+            "count": status.count,
+            "bytes": status.bytes,
+            "total_bytes": status.total_bytes,
+            "elapsed_ms": status.elapsed.as_millis() as u64,
+            "error": error,
+            "step": step,
+        }),
+    );
+}
+
+/// How a job's failure ends the command: a sequence's wait that ran out is a timeout (4),
+/// anything else a network error (3).
+fn job_failed(status: &crate::engine::session::JobStatus, why: String) -> CliError {
+    if status.kind == crate::engine::session::job::JobKind::Sequence {
+        CliError::Timeout(why)
+    } else {
+        CliError::Network(why)
+    }
+}
+
 /// Runs a headless subcommand.
 pub fn run(command: CliCommand) -> Result<(), CliError> {
     match command {
@@ -414,23 +644,7 @@ pub fn run(command: CliCommand) -> Result<(), CliError> {
 /// [`crate::net::parse_host`]): the host returned is what the resolver is given, with an
 /// international name in punycode.
 pub fn split_host_port(text: &str) -> Result<(String, u16), CliError> {
-    let shown = quote(text);
-    let bad = |why: &str| {
-        CliError::Usage(format!(
-            "\"{shown}\": {why}; write HOST:PORT, e.g. 192.168.1.10:8080 or [::1]:8080"
-        ))
-    };
-    let (host, port) = text.rsplit_once(':').ok_or_else(|| bad("no port"))?;
-    if host.contains(':') && !host.trim_start().starts_with('[') {
-        return Err(bad("an IPv6 address needs brackets"));
-    }
-    if host.trim().is_empty() {
-        return Err(bad("no host"));
-    }
-    let port = crate::net::parse_port(port, false).map_err(|e| bad(&e))?;
-    let host =
-        crate::net::parse_host(host).map_err(|e| CliError::Usage(format!("\"{shown}\": {e}")))?;
-    Ok((host.to_string(), port))
+    crate::net::split_host_port(text).map_err(CliError::Usage)
 }
 
 #[cfg(test)]
@@ -512,20 +726,20 @@ mod tests {
     fn payloads_use_the_send_box_rules() {
         let p = PayloadArgs {
             send: Some("你好\\r\\n".into()),
-            hex: None,
+            ..PayloadArgs::default()
         };
         assert_eq!(
             p.bytes(TextEncoding::Gbk).unwrap().unwrap(),
             vec![0xC4, 0xE3, 0xBA, 0xC3, b'\r', b'\n']
         );
         let h = PayloadArgs {
-            send: None,
             hex: Some("0x48,0x65 6C".into()),
+            ..PayloadArgs::default()
         };
         assert_eq!(h.bytes(TextEncoding::Utf8).unwrap().unwrap(), b"Hel");
         let bad = PayloadArgs {
-            send: None,
             hex: Some("4G".into()),
+            ..PayloadArgs::default()
         };
         assert!(matches!(
             bad.bytes(TextEncoding::Utf8),

@@ -7,8 +7,10 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::{
-    CliError, FramingArgs, OutputArgs, PayloadArgs, parse_ms, parse_secs, secs, split_host_port,
+    CliError, FramingArgs, JobArgs, OutputArgs, PayloadArgs, parse_ms, parse_secs, secs,
+    split_host_port,
 };
+use crate::engine::session::JobState;
 use crate::engine::tcp_client::{
     CloseReason, Command as ClientCommand, ConnectOptions, EventKind as ClientEvent,
     TcpClientHandle,
@@ -58,13 +60,26 @@ pub struct ServerArgs {
     #[command(flatten)]
     pub payload: PayloadArgs,
     #[command(flatten)]
+    pub jobs: JobArgs,
+    #[command(flatten)]
     pub framing: FramingArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
 pub fn server(args: &ServerArgs) -> Result<(), CliError> {
-    let greeting = args.payload.bytes(args.output.encoding)?;
+    let mut job = args.jobs.job(&args.payload, args.output.encoding, false)?;
+    let file = job.as_ref().is_some_and(|j| {
+        matches!(
+            j.source,
+            crate::engine::session::job::JobSource::File { .. }
+        )
+    });
+    let greeting = if job.is_some() {
+        None
+    } else {
+        args.payload.bytes(args.output.encoding)?
+    };
     let pipeline = args.framing.pipeline(args.output.encoding)?;
     let mut p = args.output.printer();
     let server = TcpServerHandle::spawn(no_wake())
@@ -102,11 +117,26 @@ pub fn server(args: &ServerArgs) -> Result<(), CliError> {
             continue;
         };
         match event.kind {
-            ServerEvent::Listening { local } => p.status(
-                "listening",
-                &format!("Listening on {local}."),
-                json!({ "local": local.to_string() }),
-            ),
+            ServerEvent::Listening { local } => {
+                p.status(
+                    "listening",
+                    &format!("Listening on {local}."),
+                    json!({ "local": local.to_string() }),
+                );
+                // Sent to every client connected at each send; waits for the first one.
+                if let Some(job) = job.take() {
+                    command(
+                        &server,
+                        ServerCommand::StartJob {
+                            session: S,
+                            target: crate::engine::tcp_server::Target::All,
+                            job,
+                        },
+                    )?;
+                }
+            }
+            ServerEvent::Job(status) => super::print_job(&mut p, &status),
+            ServerEvent::JobRefused { reason } => return Err(CliError::Usage(reason)),
             ServerEvent::StartFailed(e) => return Err(CliError::network(&e)),
             ServerEvent::Accepted { client, peer } => {
                 p.status(
@@ -141,7 +171,11 @@ pub fn server(args: &ServerArgs) -> Result<(), CliError> {
                 peer, bytes, check, ..
             } => p.received(peer, &bytes, check),
             ServerEvent::Framing { peer, notice, .. } => p.frame_notice(peer, &notice),
-            ServerEvent::Sent { peer, bytes, .. } => p.record("tx", Some(peer), &bytes),
+            ServerEvent::Sent { peer, bytes, .. } => {
+                if !file {
+                    p.record("tx", Some(peer), &bytes);
+                }
+            }
             ServerEvent::ClientClosed {
                 peer,
                 reason,
@@ -189,11 +223,13 @@ pub struct ClientArgs {
     pub target: String,
     #[command(flatten)]
     pub payload: PayloadArgs,
+    #[command(flatten)]
+    pub jobs: JobArgs,
     /// Seconds to wait for the connection and for the reply, 0.001 to 31536000.
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_secs)]
     pub timeout: f64,
     /// Keep one connection open and send each line read from standard input.
-    #[arg(long, conflicts_with_all = ["send", "hex"])]
+    #[arg(long, conflicts_with_all = ["send", "hex", "file", "repeat"])]
     pub stdin: bool,
     /// Line ending appended to each --stdin line.
     #[arg(long, value_enum, default_value = "lf")]
@@ -217,7 +253,12 @@ fn connect_error(e: &NetError) -> CliError {
 
 pub fn client(args: &ClientArgs) -> Result<(), CliError> {
     let (host, port) = split_host_port(&args.target)?;
-    let payload = args.payload.bytes(args.output.encoding)?;
+    let job = args.jobs.job(&args.payload, args.output.encoding, false)?;
+    let payload = if job.is_some() {
+        None
+    } else {
+        args.payload.bytes(args.output.encoding)?
+    };
     let pipeline = args.framing.pipeline(args.output.encoding)?;
     let mut p = args.output.printer();
     let client = TcpClientHandle::spawn(no_wake())
@@ -267,6 +308,20 @@ pub fn client(args: &ClientArgs) -> Result<(), CliError> {
     let quiet = Duration::from_millis(args.quiet_ms);
     if args.stdin {
         return stdin_session(args, &client, &mut p, quiet);
+    }
+    if let Some(job) = job {
+        let files = matches!(
+            job.source,
+            crate::engine::session::job::JobSource::File { .. }
+        );
+        let every = job.every;
+        let sequence = matches!(
+            job.source,
+            crate::engine::session::job::JobSource::Sequence(_)
+        );
+        command(&client, ClientCommand::StartJob { session: S, job })?;
+        client_job(&client, &mut p, args, (every, files, sequence))?;
+        return disconnect(&client, &mut p, args, !files);
     }
     let sent = payload.is_some();
     if let Some(bytes) = payload {
@@ -337,7 +392,65 @@ pub fn client(args: &ClientArgs) -> Result<(), CliError> {
             _ => {}
         }
     }
-    disconnect(&client, &mut p, args)
+    disconnect(&client, &mut p, args, true)
+}
+
+/// Prints a job's progress and the traffic until it ends. A file's chunks are not printed
+/// one by one (the progress says how far it is). No progress for the timeout (or two
+/// intervals, if longer) is an error: the peer stopped reading.
+fn client_job(
+    client: &TcpClientHandle,
+    p: &mut super::Printer,
+    args: &ClientArgs,
+    (every, file, sequence): (Duration, bool, bool),
+) -> Result<(), CliError> {
+    let stall = secs(args.timeout).max(every * 2) + crate::engine::session::job::REPORT_EVERY;
+    let mut last_progress = (Instant::now(), 0u64);
+    loop {
+        // A sequence's waits have their own timeouts; a stream that stops moving is a stall.
+        if !sequence && last_progress.0.elapsed() > stall {
+            command(client, ClientCommand::StopJob { session: S })?;
+            return Err(CliError::Timeout(format!(
+                "no progress for {:.1} s: {} is not reading",
+                stall.as_secs_f64(),
+                args.target
+            )));
+        }
+        let Ok(event) = client.events().recv_timeout(TICK) else {
+            continue;
+        };
+        match event.kind {
+            ClientEvent::Job(status) => {
+                if status.bytes > last_progress.1 {
+                    last_progress = (Instant::now(), status.bytes);
+                }
+                super::print_job(p, &status);
+                match &status.state {
+                    JobState::Running => {}
+                    JobState::Done | JobState::Stopped => return Ok(()),
+                    JobState::Failed(why) => return Err(super::job_failed(&status, why.clone())),
+                }
+            }
+            ClientEvent::Received { peer, bytes, check } => p.received(peer, &bytes, check),
+            ClientEvent::Framing { peer, notice } => p.frame_notice(peer, &notice),
+            ClientEvent::Sent { peer, bytes } => {
+                last_progress.0 = Instant::now();
+                if !file {
+                    p.record("tx", Some(peer), &bytes);
+                }
+            }
+            ClientEvent::Closed {
+                remote,
+                reason,
+                unsent_bytes,
+            } => return closed(p, remote, &reason, unsent_bytes, false, args),
+            ClientEvent::SendRejected { reason } => return Err(CliError::Network(reason)),
+            ClientEvent::WorkerFailed { message } => {
+                return Err(CliError::Network(format!("worker failed: {message}")));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Ends the session and waits until the worker has written what it accepted (or given up
@@ -346,6 +459,7 @@ fn disconnect(
     client: &TcpClientHandle,
     p: &mut super::Printer,
     args: &ClientArgs,
+    print_tx: bool,
 ) -> Result<(), CliError> {
     command(client, ClientCommand::Disconnect { session: S })?;
     loop {
@@ -355,7 +469,7 @@ fn disconnect(
             ));
         };
         match event.kind {
-            ClientEvent::Sent { peer, bytes } => p.record("tx", Some(peer), &bytes),
+            ClientEvent::Sent { peer, bytes } if print_tx => p.record("tx", Some(peer), &bytes),
             ClientEvent::Received { peer, bytes, check } => p.received(peer, &bytes, check),
             ClientEvent::Framing { peer, notice } => p.frame_notice(peer, &notice),
             ClientEvent::Closed {
@@ -497,13 +611,14 @@ fn stdin_payload(line: &[u8], ending: &str, args: &ClientArgs) -> Result<Vec<u8>
             at + 1
         )
     })?;
-    PayloadArgs {
-        send: Some(format!("{text}{ending}")),
-        hex: None,
-    }
-    .bytes(args.output.encoding)
-    .map(Option::unwrap_or_default)
-    .map_err(|e| e.to_string())
+    // Lines are data: escapes apply, macros do not (a line may well hold "{{").
+    crate::codec::payload::encode_payload(&crate::codec::payload::PayloadSpec {
+        text: &format!("{text}{ending}"),
+        mode: crate::codec::payload::SendMode::Text,
+        escapes: true,
+        line_ending: crate::codec::payload::LineEnding::None,
+        encoding: args.output.encoding,
+    })
 }
 
 /// `--stdin`: one connection, each input line sent in order. Input is read no faster than
@@ -600,7 +715,7 @@ fn stdin_session(
             default(TICK) => {}
         }
     }
-    disconnect(client, p, args)?;
+    disconnect(client, p, args, true)?;
     if skipped > 0 {
         return Err(CliError::Usage(format!(
             "{skipped} input line(s) were not sent (see above)"

@@ -7,9 +7,10 @@ use clap::Args;
 use serde_json::json;
 
 use super::{
-    CliError, FramingArgs, OutputArgs, PayloadArgs, check_datagram_sizes, parse_ms, parse_secs,
-    secs, split_host_port,
+    CliError, FramingArgs, JobArgs, OutputArgs, PayloadArgs, check_datagram_sizes, parse_ms,
+    parse_secs, secs, split_host_port,
 };
+use crate::engine::session::JobState;
 use crate::engine::udp::{Command, EventKind, UdpHandle, UdpStats};
 use crate::engine::worker::{SessionId, no_wake};
 use crate::net::udp::{MulticastSend, UdpBindOptions};
@@ -69,6 +70,8 @@ pub struct UdpArgs {
     pub to: Option<String>,
     #[command(flatten)]
     pub payload: PayloadArgs,
+    #[command(flatten)]
+    pub jobs: JobArgs,
     /// Listen this many seconds, then stop (default: after a send, until the reply is
     /// complete; without a send, until Ctrl-C). 0.001 to 31536000.
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
@@ -94,11 +97,34 @@ pub struct UdpArgs {
 
 pub fn run(args: &UdpArgs) -> Result<(), CliError> {
     let encoding = args.output.encoding;
-    let payload = args.payload.bytes(encoding)?;
-    let to = args.to.as_deref().map(split_host_port).transpose()?;
-    if payload.is_some() && to.is_none() {
+    let job = args.jobs.job(&args.payload, encoding, true)?;
+    let file = job.as_ref().is_some_and(|j| {
+        matches!(
+            j.source,
+            crate::engine::session::job::JobSource::File { .. }
+        )
+    });
+    // A repeat's first payload stands for its size; a file's datagrams are --chunk bytes.
+    let payload = if file {
+        None
+    } else {
+        args.payload.bytes(encoding)?
+    };
+    // A library packet may name where it goes; --to wins.
+    let packet_to = args
+        .payload
+        .library_packet()?
+        .map(|p| p.destination)
+        .filter(|d| !d.trim().is_empty());
+    let to = args
+        .to
+        .as_deref()
+        .or(packet_to.as_deref())
+        .map(split_host_port)
+        .transpose()?;
+    if (payload.is_some() || job.is_some()) && to.is_none() {
         return Err(CliError::Usage(
-            "--send/--hex need --to HOST:PORT to know where to send".to_owned(),
+            "--send/--hex/--file need --to HOST:PORT to know where to send".to_owned(),
         ));
     }
     let reply = args
@@ -107,7 +133,7 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
         .map(|text| {
             PayloadArgs {
                 send: Some(text.clone()),
-                hex: None,
+                ..PayloadArgs::default()
             }
             .bytes(encoding)
         })
@@ -162,8 +188,22 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
             },
         )?;
     }
-    let sent = match (payload, to) {
-        (Some(bytes), Some((host, port))) => {
+    let mut job_running = false;
+    let sent = match (job, payload, to) {
+        (Some(job), _, Some((host, port))) => {
+            command(
+                &udp,
+                Command::StartJob {
+                    session: S,
+                    host,
+                    port,
+                    job,
+                },
+            )?;
+            job_running = true;
+            false
+        }
+        (None, Some(bytes), Some((host, port))) => {
             command(
                 &udp,
                 Command::Send {
@@ -187,7 +227,10 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
         let now = Instant::now();
         if let Some(until) = listen_until {
             if now >= until {
-                return finish(&udp, &mut p, &mut reported);
+                if job_running {
+                    command(&udp, Command::StopJob { session: S })?;
+                }
+                return finish(&udp, &mut p, &mut reported, !file);
             }
         } else if sent {
             match last_rx {
@@ -197,12 +240,14 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
                         args.timeout
                     )));
                 }
-                Some(t) if t.elapsed() >= quiet => return finish(&udp, &mut p, &mut reported),
+                Some(t) if t.elapsed() >= quiet => {
+                    return finish(&udp, &mut p, &mut reported, !file);
+                }
                 _ => {}
             }
         }
         if args.count.is_some_and(|c| received >= c) {
-            return finish(&udp, &mut p, &mut reported);
+            return finish(&udp, &mut p, &mut reported, !file);
         }
         let Ok(e) = udp.events().recv_timeout(TICK) else {
             continue;
@@ -222,7 +267,22 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
                 p.frame_notice(peer, &notice);
                 last_rx = Some(Instant::now());
             }
-            EventKind::Sent { to, bytes, .. } => p.record("tx", Some(to), &bytes),
+            EventKind::Sent { to, bytes, .. } if !file => p.record("tx", Some(to), &bytes),
+            EventKind::Job(status) => {
+                super::print_job(&mut p, &status);
+                match &status.state {
+                    JobState::Running => {}
+                    // Without --listen the command ends with the job.
+                    JobState::Done | JobState::Stopped => {
+                        job_running = false;
+                        if listen_until.is_none() {
+                            return finish(&udp, &mut p, &mut reported, !file);
+                        }
+                    }
+                    JobState::Failed(why) => return Err(super::job_failed(&status, why.clone())),
+                }
+            }
+            EventKind::JobRefused { reason } => return Err(CliError::Usage(reason)),
             EventKind::SendFailed { error, .. } => return Err(CliError::network(&error)),
             EventKind::Icmp(e) if sent => return Err(CliError::Network(e.to_string())),
             EventKind::Icmp(e) => p.status("error", &e.to_string(), json!({})),
@@ -238,6 +298,7 @@ fn finish(
     udp: &UdpHandle,
     p: &mut super::Printer,
     reported: &mut (u64, u64, u64),
+    print_tx: bool,
 ) -> Result<(), CliError> {
     command(udp, Command::Close { session: S })?;
     let by = Instant::now() + COMMAND_WAIT;
@@ -246,7 +307,7 @@ fn finish(
             continue;
         };
         match e.kind {
-            EventKind::Sent { to, bytes, .. } => p.record("tx", Some(to), &bytes),
+            EventKind::Sent { to, bytes, .. } if print_tx => p.record("tx", Some(to), &bytes),
             // What the senders' framers still held, as the session ends.
             EventKind::Received(batch) => {
                 for d in batch {

@@ -7,6 +7,8 @@ mod display;
 pub mod encoding;
 pub mod escape;
 pub mod hex;
+pub mod library;
+pub mod macros;
 pub mod payload;
 
 pub use encoding::TextEncoding;

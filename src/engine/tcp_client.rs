@@ -10,7 +10,10 @@ use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::engine::session::{Framer, Pipeline, PipelineSpec};
+use crate::engine::session::job::{self, Next};
+use crate::engine::session::{
+    Framer, JobSpec, JobState, JobStatus, Pipeline, PipelineSpec, SendJob,
+};
 use crate::engine::worker::{Outbox, SessionId, Wake, WorkerHandle};
 use crate::net::{self, NetError, RecvBuffer, recv_spare};
 use crate::traffic::Check;
@@ -91,6 +94,11 @@ pub enum Command {
     },
     /// Send bytes in the given session (queued while connecting).
     Send { session: SessionId, bytes: Vec<u8> },
+    /// Start sending by itself: a repeated payload or a file, through the outbound chain
+    /// like a Send; replaces a running one. Progress comes as [`EventKind::Job`].
+    StartJob { session: SessionId, job: JobSpec },
+    /// Stop the running job at once (bytes already queued still go).
+    StopJob { session: SessionId },
     /// End the session: bytes already queued are written first (for up to the linger time
     /// without progress), then the connection closes. A second Disconnect closes at once.
     Disconnect { session: SessionId },
@@ -168,6 +176,8 @@ pub enum EventKind {
     ConnectFailed(NetError),
     /// A send could not be done (not connected).
     SendRejected { reason: String },
+    /// A repeat's or file send's progress, at most every `job::REPORT_EVERY`, and its end.
+    Job(JobStatus),
     /// Auto-reconnect will try again after `delay`.
     ReconnectScheduled { delay: Duration, attempt: u32 },
     /// The session ended; the worker is idle.
@@ -235,6 +245,8 @@ struct Worker {
     reconnect_at: Option<Instant>,
     reconnect_attempt: u32,
     recv_buf: RecvBuffer,
+    /// What the session sends by itself (a repeat, a file).
+    job: Option<SendJob>,
 }
 
 impl Worker {
@@ -255,6 +267,7 @@ impl Worker {
             reconnect_at: None,
             reconnect_attempt: 0,
             recv_buf: RecvBuffer::new(CHUNK_BYTES),
+            job: None,
         }
     }
 
@@ -292,6 +305,7 @@ impl Worker {
             }
             self.on_timers();
             self.progress_connection();
+            self.run_job();
             if !self.outbox.flush() {
                 return;
             }
@@ -321,6 +335,7 @@ impl Worker {
             self.linger_deadline(),
             self.framer_deadline(),
             self.pipeline.next_reply_due(),
+            self.job_due(),
         ];
         deadlines
             .into_iter()
@@ -429,6 +444,7 @@ impl Worker {
                 if !matches!(self.conn, Conn::Idle) {
                     self.close(CloseReason::ByUser);
                 }
+                self.end_job(JobState::Stopped);
                 self.session = session;
                 self.clear_pending();
                 self.closing_since = None;
@@ -452,41 +468,29 @@ impl Worker {
                     );
                     return;
                 }
-                if bytes.is_empty() {
-                    return;
-                }
-                if let Some(reason) = self.refusal() {
+                if let Err(reason) = self.queue_send(bytes) {
                     self.emit(EventKind::SendRejected { reason });
+                }
+            }
+            Command::StartJob { session, job } => {
+                if session != self.session || self.options.is_none() {
+                    self.emit_for(
+                        session,
+                        EventKind::SendRejected {
+                            reason: "Not connected: click Connect first.".to_owned(),
+                        },
+                    );
                     return;
                 }
-                // After the refusal: a refused payload must not advance a stage's state.
-                let bytes = self.pipeline.outbound(bytes);
-                if bytes.is_empty() {
-                    return;
+                self.end_job(JobState::Stopped);
+                match SendJob::start(job, Instant::now()) {
+                    Ok(job) => self.job = Some(job),
+                    Err(reason) => self.emit(EventKind::SendRejected { reason }),
                 }
-                self.pending_bytes += bytes.len();
-                let short = self.is_short();
-                match self.conn {
-                    Conn::Connected { .. } => {
-                        self.pending_writes.push_back(bytes);
-                        self.write_pending();
-                    }
-                    Conn::Connecting { .. } => self.pending_writes.push_back(bytes),
-                    Conn::Idle if short => {
-                        self.pending_writes.push_back(bytes);
-                        self.start_connect();
-                    }
-                    Conn::Idle => {
-                        self.pending_bytes -= bytes.len();
-                        self.emit(EventKind::SendRejected {
-                            reason: if self.reconnect_at.is_some() {
-                                "Not connected (waiting to reconnect): the data was not sent."
-                                    .to_owned()
-                            } else {
-                                "Not connected: click Connect first.".to_owned()
-                            },
-                        });
-                    }
+            }
+            Command::StopJob { session } => {
+                if session == self.session {
+                    self.end_job(JobState::Stopped);
                 }
             }
             Command::Disconnect { session } => {
@@ -496,12 +500,125 @@ impl Worker {
                 let draining = matches!(self.conn, Conn::Connected { .. })
                     && !self.pending_writes.is_empty()
                     && self.closing_since.is_none();
+                self.end_job(JobState::Stopped);
                 if draining {
                     self.closing_since = Some(Instant::now());
                 } else {
                     self.finish_session();
                 }
             }
+        }
+    }
+
+    /// Queues `bytes` for the peer through the outbound chain, or says why not (nothing of
+    /// it is then queued).
+    fn queue_send(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if let Some(reason) = self.refusal() {
+            return Err(reason);
+        }
+        // After the refusal: a refused payload must not advance a stage's state.
+        let bytes = self.pipeline.outbound(bytes);
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.pending_bytes += bytes.len();
+        let short = self.is_short();
+        match self.conn {
+            Conn::Connected { .. } => {
+                self.pending_writes.push_back(bytes);
+                self.write_pending();
+            }
+            Conn::Connecting { .. } => self.pending_writes.push_back(bytes),
+            Conn::Idle if short => {
+                self.pending_writes.push_back(bytes);
+                self.start_connect();
+            }
+            Conn::Idle => {
+                self.pending_bytes -= bytes.len();
+                return Err(if self.reconnect_at.is_some() {
+                    "Not connected (waiting to reconnect): the data was not sent.".to_owned()
+                } else {
+                    "Not connected: click Connect first.".to_owned()
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the job must wait: the connection is not up yet, or the peer has not read
+    /// what is queued (so a file is never read far ahead of the socket).
+    fn job_blocked(&self) -> bool {
+        match self.conn {
+            Conn::Connecting { .. } => true,
+            Conn::Connected { .. } => self.pending_bytes >= job::QUEUE_AHEAD_BYTES,
+            Conn::Idle => self.reconnect_at.is_some(),
+        }
+    }
+
+    /// When the loop must wake for the job (never while it waits for the socket: the
+    /// socket's writability wakes it then).
+    fn job_due(&self) -> Option<Instant> {
+        if self.job_blocked() {
+            return None;
+        }
+        self.job.as_ref().and_then(SendJob::due)
+    }
+
+    /// Sends what the job has due, as far as the socket has room.
+    fn run_job(&mut self) {
+        if self.job.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        let mut end = None;
+        for _ in 0..job::BURST {
+            if self.job_blocked() {
+                break;
+            }
+            let Some(job) = &mut self.job else {
+                return;
+            };
+            match job.next(now) {
+                Next::Payload(bytes) => {
+                    if let Err(reason) = self.queue_send(bytes) {
+                        end = Some(JobState::Failed(reason));
+                        break;
+                    }
+                }
+                Next::NotYet => break,
+                Next::Done => {
+                    end = Some(JobState::Done);
+                    break;
+                }
+                Next::Failed(why) => {
+                    end = Some(JobState::Failed(why));
+                    break;
+                }
+            }
+        }
+        if end.is_none()
+            && let Some(job) = &mut self.job
+            && job.is_finished()
+        {
+            end = Some(JobState::Done);
+        }
+        if let Some(state) = end {
+            self.end_job(state);
+        } else if let Some(job) = &mut self.job
+            && job.report_due(now)
+        {
+            let status = job.status(JobState::Running);
+            self.emit(EventKind::Job(status));
+        }
+    }
+
+    /// Ends the running job, if any, and says how it ended.
+    fn end_job(&mut self, state: JobState) {
+        if let Some(job) = self.job.take() {
+            self.emit(EventKind::Job(job.status(state)));
         }
     }
 
@@ -521,6 +638,7 @@ impl Worker {
 
     /// Ends the session: closes the connection (reporting what was left unsent) and goes idle.
     fn finish_session(&mut self) {
+        self.end_job(JobState::Stopped);
         self.close(CloseReason::ByUser);
         self.options = None;
         self.reconnect_at = None;
@@ -847,6 +965,11 @@ impl Worker {
         if bytes.is_empty() {
             return;
         }
+        if let Some(job) = &mut self.job
+            && job.wants_received()
+        {
+            job.observe(&bytes);
+        }
         let Conn::Connected { framer, remote, .. } = &mut self.conn else {
             return;
         };
@@ -965,6 +1088,14 @@ impl Worker {
     /// Closes the current connection (if any), reports why, and arranges a reconnect when
     /// the session wants one.
     fn close(&mut self, reason: CloseReason) {
+        if !matches!(self.conn, Conn::Idle) && !self.is_short() {
+            let state = if reason == CloseReason::ByUser {
+                JobState::Stopped
+            } else {
+                JobState::Failed(format!("the connection ended ({reason})."))
+            };
+            self.end_job(state);
+        }
         // The last records go up before the close is said.
         self.finish_stream();
         let conn = std::mem::replace(&mut self.conn, Conn::Idle);

@@ -11,7 +11,10 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Socket, Type};
 
-use crate::engine::session::{Framer, Pipeline, PipelineSpec};
+use crate::engine::session::job::{self, Next};
+use crate::engine::session::{
+    Framer, JobSpec, JobState, JobStatus, Pipeline, PipelineSpec, SendJob,
+};
 use crate::engine::worker::{Outbox, SessionId, WAKER_TOKEN, Wake, WorkerHandle};
 use crate::net::{NetError, RecvBuffer, recv_spare};
 use crate::traffic::Check;
@@ -106,6 +109,18 @@ pub enum Command {
         target: Target,
         bytes: Vec<u8>,
     },
+    /// Start sending by itself to `target` (a repeated payload or a file), through the
+    /// outbound chain like a Send; replaces a running one. With `Target::All` each payload
+    /// goes to every client connected then; with no client the job waits for one.
+    StartJob {
+        session: SessionId,
+        target: Target,
+        job: JobSpec,
+    },
+    /// Stop the running job at once (bytes already queued still go).
+    StopJob {
+        session: SessionId,
+    },
     /// Closes the clients; bytes already queued for them are written first (for up to
     /// 5 s without progress). A second Disconnect closes at once.
     Disconnect {
@@ -193,6 +208,12 @@ pub enum EventKind {
         /// Bytes accepted for this client that never reached the kernel.
         unsent_bytes: usize,
     },
+    /// A repeat's or file send's progress, at most every `job::REPORT_EVERY`, and its end.
+    Job(JobStatus),
+    /// A job could not start (the server is not running, a file cannot be read…).
+    JobRefused {
+        reason: String,
+    },
     /// A send to this client was refused; nothing of it was queued.
     SendRefused {
         client: ClientId,
@@ -265,6 +286,8 @@ struct Server {
     /// Clients with unread data, in the order they will be served (round robin).
     ready: VecDeque<ClientId>,
     recv_buf: RecvBuffer,
+    /// What the session sends by itself (a repeat, a file), and to whom.
+    job: Option<(Target, SendJob)>,
 }
 
 fn token_of(id: ClientId) -> Token {
@@ -300,6 +323,7 @@ impl Server {
             next_id: 1,
             ready: VecDeque::new(),
             recv_buf: RecvBuffer::new(PER_CLIENT_BUDGET_BYTES),
+            job: None,
         }
     }
 
@@ -363,6 +387,7 @@ impl Server {
             self.check_idle();
             self.expire_framers();
             self.send_due_replies();
+            self.run_job();
             if !self.outbox.flush() {
                 return;
             }
@@ -384,11 +409,15 @@ impl Server {
                 .clients
                 .values()
                 .any(|c| c.finished || c.closing_since.is_some());
-        let framer_due = [self.framer_deadline(), self.pipeline.next_reply_due()]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|d| d.saturating_duration_since(Instant::now()));
+        let framer_due = [
+            self.framer_deadline(),
+            self.pipeline.next_reply_due(),
+            self.job_due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|d| d.saturating_duration_since(Instant::now()));
         match (timed.then_some(IDLE_CHECK), framer_due) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -494,6 +523,26 @@ impl Server {
                         self.queue_payload(id, bytes.clone());
                     }
                 }
+            }
+            Command::StartJob {
+                session,
+                target,
+                job,
+            } if session == self.session && self.listener.is_some() => {
+                self.end_job(JobState::Stopped);
+                match SendJob::start(job, Instant::now()) {
+                    Ok(job) => self.job = Some((target, job)),
+                    Err(reason) => self.emit(EventKind::JobRefused { reason }),
+                }
+            }
+            Command::StartJob { session, .. } => self.outbox.push(Event {
+                session,
+                kind: EventKind::JobRefused {
+                    reason: "The server is not running: click Start first.".to_owned(),
+                },
+            }),
+            Command::StopJob { session } if session == self.session => {
+                self.end_job(JobState::Stopped);
             }
             Command::Disconnect { session, target } if session == self.session => {
                 for id in self.targets(&target) {
@@ -615,6 +664,91 @@ impl Server {
         self.emit_framing_notices(id);
     }
 
+    /// Whether the job must wait: no client to send to yet, or one of them has not read
+    /// what is queued for it. `Err` when the clients it was for have all left.
+    fn job_blocked(&self) -> Result<bool, String> {
+        let Some((target, _)) = &self.job else {
+            return Ok(true);
+        };
+        let ids = self.targets(target);
+        let present: Vec<&Client> = ids.iter().filter_map(|id| self.clients.get(id)).collect();
+        if present.is_empty() {
+            return match target {
+                Target::All => Ok(true),
+                Target::Clients(_) => Err("the client it was sending to has left.".to_owned()),
+            };
+        }
+        Ok(present
+            .iter()
+            .any(|c| c.closing_since.is_some() || c.pending_bytes >= job::QUEUE_AHEAD_BYTES))
+    }
+
+    /// When the loop must wake for the job (not while it waits for a client or a socket:
+    /// their events wake it then).
+    fn job_due(&self) -> Option<Instant> {
+        if self.job_blocked().unwrap_or(false) {
+            return None;
+        }
+        self.job.as_ref().and_then(|(_, j)| j.due())
+    }
+
+    /// Sends what the job has due to its clients, as far as their sockets have room.
+    fn run_job(&mut self) {
+        if self.job.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        let mut end = None;
+        for _ in 0..job::BURST {
+            match self.job_blocked() {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(why) => {
+                    end = Some(JobState::Failed(why));
+                    break;
+                }
+            }
+            let Some((target, job)) = &mut self.job else {
+                return;
+            };
+            let target = target.clone();
+            match job.next(now) {
+                Next::Payload(bytes) => {
+                    for id in self.targets(&target) {
+                        self.queue_payload(id, bytes.clone());
+                    }
+                }
+                Next::NotYet => break,
+                Next::Done => {
+                    end = Some(JobState::Done);
+                    break;
+                }
+                Next::Failed(why) => {
+                    end = Some(JobState::Failed(why));
+                    break;
+                }
+            }
+        }
+        if end.is_none() && self.job.as_ref().is_some_and(|(_, j)| j.is_finished()) {
+            end = Some(JobState::Done);
+        }
+        if let Some(state) = end {
+            self.end_job(state);
+        } else if let Some((_, job)) = &mut self.job
+            && job.report_due(now)
+        {
+            let status = job.status(JobState::Running);
+            self.emit(EventKind::Job(status));
+        }
+    }
+
+    /// Ends the running job, if any, and says how it ended.
+    fn end_job(&mut self, state: JobState) {
+        if let Some((_, job)) = self.job.take() {
+            self.emit(EventKind::Job(job.status(state)));
+        }
+    }
+
     fn targets(&self, target: &Target) -> Vec<ClientId> {
         match target {
             Target::All => {
@@ -627,6 +761,7 @@ impl Server {
     }
 
     fn stop_listening(&mut self) {
+        self.end_job(JobState::Stopped);
         let Some(mut listener) = self.listener.take() else {
             return;
         };
@@ -836,6 +971,16 @@ impl Server {
             } else {
                 Vec::new()
             };
+            // A sequence waiting for a reply sees what its clients send.
+            if let Some((target, job)) = &mut self.job
+                && job.wants_received()
+                && match target {
+                    Target::All => true,
+                    Target::Clients(ids) => ids.contains(&id),
+                }
+            {
+                job.observe(&chunk);
+            }
             let (session, outbox) = (self.session, &mut self.outbox);
             let origin = self.pipeline.origin_now(peer);
             self.pipeline

@@ -11,7 +11,10 @@ use crossbeam_channel::Receiver;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::engine::session::{Framer, Origin, PeerFramers, Pipeline, PipelineSpec};
+use crate::engine::session::job::{self, Next};
+use crate::engine::session::{
+    Framer, JobSpec, JobState, JobStatus, Origin, PeerFramers, Pipeline, PipelineSpec, SendJob,
+};
 use crate::engine::worker::{Outbox, SessionId, Wake, WorkerHandle};
 use crate::net::udp::{self, IcmpError, Membership, MulticastSend, UdpBindOptions};
 use crate::net::{NetError, resolve};
@@ -85,6 +88,19 @@ pub enum Command {
         port: u16,
         bytes: Vec<u8>,
     },
+    /// Start sending by itself to `host:port` (resolved once, at the start): a repeated
+    /// payload or a file in datagrams; replaces a running one. Progress comes as
+    /// [`EventKind::Job`].
+    StartJob {
+        session: SessionId,
+        host: String,
+        port: u16,
+        job: JobSpec,
+    },
+    /// Stop the running job at once (datagrams already queued still go).
+    StopJob {
+        session: SessionId,
+    },
     Join {
         session: SessionId,
         membership: Membership,
@@ -150,6 +166,12 @@ pub enum EventKind {
         /// What the user asked to send to, as typed.
         target: String,
         error: NetError,
+    },
+    /// A repeat's or file send's progress, at most every `job::REPORT_EVERY`, and its end.
+    Job(JobStatus),
+    /// A job could not start (not bound, the target does not resolve, a file cannot be read…).
+    JobRefused {
+        reason: String,
     },
     /// The kernel reported an ICMP error for a datagram we sent (port unreachable…).
     Icmp(IcmpError),
@@ -254,6 +276,8 @@ struct Worker {
     pipeline: Pipeline,
     /// Per-sender framer states; unused while the framer is raw.
     framers: PeerFramers,
+    /// What the session sends by itself (a repeat, a file), to where, as typed and resolved.
+    job: Option<(String, SocketAddr, SendJob)>,
 }
 
 impl Worker {
@@ -271,6 +295,7 @@ impl Worker {
             last_stats: Instant::now(),
             receiver: udp::BatchReceiver::new(RECV_BATCH, MAX_DATAGRAM),
             pipeline: Pipeline::new(&PipelineSpec::default()),
+            job: None,
             framers: PeerFramers::default(),
         }
     }
@@ -291,7 +316,7 @@ impl Worker {
                 Some(BACKPRESSURE_RETRY)
             } else if self.bound.is_some() {
                 Some(
-                    [self.framer_wait(), self.reply_wait()]
+                    [self.framer_wait(), self.reply_wait(), self.job_wait()]
                         .into_iter()
                         .flatten()
                         .fold(STATS_EVERY, Duration::min),
@@ -333,6 +358,7 @@ impl Worker {
             if self.reply_wait().is_some_and(|w| w.is_zero()) {
                 self.queue_replies();
             }
+            self.run_job();
             if self.last_stats.elapsed() >= STATS_EVERY {
                 self.emit_stats();
             }
@@ -378,6 +404,21 @@ impl Worker {
                 port,
                 bytes,
             } if session == self.session => self.send(&host, port, bytes),
+            Command::StartJob {
+                session,
+                host,
+                port,
+                job,
+            } if session == self.session => self.start_job(&host, port, job),
+            Command::StartJob { session, .. } => self.outbox.push(Event {
+                session,
+                kind: EventKind::JobRefused {
+                    reason: "Not bound: click Bind first.".to_owned(),
+                },
+            }),
+            Command::StopJob { session } if session == self.session => {
+                self.end_job(JobState::Stopped);
+            }
             Command::Join {
                 session,
                 membership,
@@ -453,6 +494,7 @@ impl Worker {
     }
 
     fn close(&mut self) {
+        self.end_job(JobState::Stopped);
         self.finish_framers();
         // What the socket takes now still goes; the rest is counted, not dropped in silence.
         self.flush_pending();
@@ -464,33 +506,114 @@ impl Worker {
         self.readable = false;
     }
 
-    fn send(&mut self, host: &str, port: u16, bytes: Vec<u8>) {
-        let Some(local) = self.bound.as_ref().map(|b| b.local) else {
-            return;
-        };
-        let target = format!("{host}:{port}");
+    /// Where `host:port` goes from this socket, or why it cannot.
+    fn destination(&self, host: &str, port: u16) -> Option<Result<SocketAddr, NetError>> {
+        let local = self.bound.as_ref().map(|b| b.local)?;
         let addrs = match resolve(host, port) {
             Ok(a) => a,
-            Err(error) => {
-                self.emit(EventKind::SendFailed { target, error });
-                return;
-            }
+            Err(error) => return Some(Err(error)),
         };
-        let Some(to) = udp::pick_destination(&addrs, local) else {
+        Some(udp::pick_destination(&addrs, local).ok_or_else(|| {
             let first = addrs[0];
-            self.emit(EventKind::SendFailed {
-                target,
-                error: NetError::Other {
-                    addr: first,
-                    message: format!(
-                        "this socket is bound to {} and cannot send to {}; bind an address of the same IP version (or :: for both)",
-                        local.ip(),
-                        if first.is_ipv6() { "IPv6" } else { "IPv4" }
-                    ),
-                },
-            });
-            return;
+            NetError::Other {
+                addr: first,
+                message: format!(
+                    "this socket is bound to {} and cannot send to {}; bind an address of the same IP version (or :: for both)",
+                    local.ip(),
+                    if first.is_ipv6() { "IPv6" } else { "IPv4" }
+                ),
+            }
+        }))
+    }
+
+    fn send(&mut self, host: &str, port: u16, bytes: Vec<u8>) {
+        let target = format!("{host}:{port}");
+        match self.destination(host, port) {
+            None => {}
+            Some(Err(error)) => self.emit(EventKind::SendFailed { target, error }),
+            Some(Ok(to)) => self.send_to(to, target, bytes),
+        }
+    }
+
+    fn start_job(&mut self, host: &str, port: u16, spec: JobSpec) {
+        self.end_job(JobState::Stopped);
+        let target = format!("{host}:{port}");
+        let to = match self.destination(host, port) {
+            None => Err("Not bound: click Bind first.".to_owned()),
+            Some(Err(error)) => Err(format!("Cannot send to {target}: {error}.")),
+            Some(Ok(to)) => Ok(to),
         };
+        let started = to.and_then(|to| Ok((to, SendJob::start(spec, Instant::now())?)));
+        match started {
+            Ok((to, job)) => self.job = Some((target, to, job)),
+            Err(reason) => self.emit(EventKind::JobRefused { reason }),
+        }
+    }
+
+    /// The job waits while datagrams wait for room in the socket's buffer.
+    fn job_blocked(&self) -> bool {
+        self.bound.as_ref().is_none_or(|b| !b.pending.is_empty())
+    }
+
+    fn job_wait(&self) -> Option<Duration> {
+        if self.job_blocked() {
+            return None;
+        }
+        let due = self.job.as_ref().and_then(|(_, _, j)| j.due())?;
+        Some(due.saturating_duration_since(Instant::now()))
+    }
+
+    /// Sends what the job has due, as far as the socket has room.
+    fn run_job(&mut self) {
+        if self.job.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        let mut end = None;
+        for _ in 0..job::BURST {
+            if self.job_blocked() {
+                break;
+            }
+            let Some((target, to, job)) = &mut self.job else {
+                return;
+            };
+            match job.next(now) {
+                Next::Payload(bytes) => {
+                    let (target, to) = (target.clone(), *to);
+                    self.send_to(to, target, bytes);
+                }
+                Next::NotYet => break,
+                Next::Done => {
+                    end = Some(JobState::Done);
+                    break;
+                }
+                Next::Failed(why) => {
+                    end = Some(JobState::Failed(why));
+                    break;
+                }
+            }
+        }
+        if end.is_none() && self.job.as_ref().is_some_and(|(_, _, j)| j.is_finished()) {
+            end = Some(JobState::Done);
+        }
+        if let Some(state) = end {
+            self.end_job(state);
+        } else if let Some((_, _, job)) = &mut self.job
+            && job.report_due(now)
+        {
+            let status = job.status(JobState::Running);
+            self.emit(EventKind::Job(status));
+        }
+    }
+
+    /// Ends the running job, if any, and says how it ended.
+    fn end_job(&mut self, state: JobState) {
+        if let Some((_, _, job)) = self.job.take() {
+            self.emit(EventKind::Job(job.status(state)));
+        }
+    }
+
+    fn send_to(&mut self, to: SocketAddr, target: String, bytes: Vec<u8>) {
         let bytes = self.pipeline.outbound(bytes);
         let refused = self.bound.as_mut().and_then(|b| {
             b.pending
@@ -596,6 +719,12 @@ impl Worker {
         let raw = self.pipeline.is_raw();
         let staged = self.pipeline.has_stages();
         let (pipeline, framers) = (&mut self.pipeline, &mut self.framers);
+        // A sequence waiting for a reply sees every datagram that arrives.
+        let mut job = self
+            .job
+            .as_mut()
+            .map(|(_, _, j)| j)
+            .filter(|j| j.wants_received());
         while read < TURN_BUDGET {
             // Each datagram carries the kernel's arrival time; the read time stands in where
             // the OS gives none.
@@ -606,6 +735,9 @@ impl Worker {
                     reply_to: from,
                     time_us: arrived.unwrap_or(read_at),
                 };
+                if let Some(j) = job.as_mut() {
+                    j.observe(bytes);
+                }
                 let mut deliver = |from: SocketAddr, record: Vec<u8>, check: Check| {
                     if keep {
                         batch.push(Datagram {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use egui::Ui;
 use serde::{Deserialize, Serialize};
 
+use crate::codec::library::Library;
 use crate::engine::worker::Wake;
 use crate::gui::sessions::{SavedSessions, Sessions};
 use crate::gui::tabs::broadcast::{BroadcastSettings, BroadcastTab};
@@ -15,6 +16,7 @@ use crate::gui::tabs::ip_tools::{IpToolsSettings, IpToolsTab};
 use crate::gui::tabs::tcp_client::{TcpClientSettings, TcpClientTab};
 use crate::gui::tabs::tcp_server::{TcpServerSettings, TcpServerTab};
 use crate::gui::tabs::udp::{UdpSettings, UdpTab};
+use crate::gui::widgets::library::LibraryPanel;
 use crate::settings::{Bounded, from_ron_lenient, join};
 
 /// Key under which the settings are stored by eframe.
@@ -68,6 +70,10 @@ pub struct Settings {
     pub udp_sessions: SavedSessions<UdpSettings>,
     pub broadcast: BroadcastSettings,
     pub ip_tools: IpToolsSettings,
+    /// The packet library every traffic tab shows.
+    pub library: Library,
+    /// Whether the library's side panel was hidden.
+    pub library_hidden: bool,
     #[serde(rename = "tcp_client", skip_serializing)]
     pub old_tcp_client: TcpClientSettings,
     #[serde(rename = "tcp_server", skip_serializing)]
@@ -153,6 +159,7 @@ impl Bounded for Settings {
         self.udp_sessions.bound(&join(path, "udp_sessions"), notes);
         self.broadcast.bound(&join(path, "broadcast"), notes);
         self.ip_tools.bound(&join(path, "ip_tools"), notes);
+        self.library.bound(&join(path, "library"), notes);
     }
 }
 
@@ -160,15 +167,15 @@ impl Bounded for Settings {
 pub trait Room {
     /// Applies waiting worker events (a bounded amount); true if more are waiting.
     fn drain_events(&mut self) -> bool;
-    fn ui(&mut self, ui: &mut Ui);
+    fn ui(&mut self, ui: &mut Ui, library: &mut LibraryPanel);
 }
 
 impl<T: crate::gui::sessions::SessionTab> Room for Sessions<T> {
     fn drain_events(&mut self) -> bool {
         Self::drain_events(self)
     }
-    fn ui(&mut self, ui: &mut Ui) {
-        Self::ui(self, ui);
+    fn ui(&mut self, ui: &mut Ui, library: &mut LibraryPanel) {
+        Self::ui(self, ui, library);
     }
 }
 
@@ -176,7 +183,7 @@ impl Room for BroadcastTab {
     fn drain_events(&mut self) -> bool {
         Self::drain_events(self)
     }
-    fn ui(&mut self, ui: &mut Ui) {
+    fn ui(&mut self, ui: &mut Ui, _library: &mut LibraryPanel) {
         Self::ui(self, ui);
     }
 }
@@ -185,7 +192,7 @@ impl Room for IpToolsTab {
     fn drain_events(&mut self) -> bool {
         Self::drain_events(self)
     }
-    fn ui(&mut self, ui: &mut Ui) {
+    fn ui(&mut self, ui: &mut Ui, _library: &mut LibraryPanel) {
         Self::ui(self, ui);
     }
 }
@@ -198,6 +205,8 @@ pub struct SockpitApp {
     pub udp: Sessions<UdpTab>,
     pub broadcast: BroadcastTab,
     pub ip_tools: IpToolsTab,
+    /// The packet library, drawn beside the traffic tabs.
+    pub library: LibraryPanel,
     /// Said once at start when saved settings fell back or were adjusted; dismissable.
     pub notice: Option<String>,
     frames: u64,
@@ -325,6 +334,7 @@ impl SockpitApp {
             udp: Sessions::from_saved(settings.udp_sessions, wake.clone()),
             broadcast: BroadcastTab::new(settings.broadcast, wake.clone()),
             ip_tools: IpToolsTab::new(settings.ip_tools, wake),
+            library: LibraryPanel::new(settings.library, !settings.library_hidden),
             notice: None,
             frames: 0,
             exit_after_frames,
@@ -339,6 +349,8 @@ impl SockpitApp {
             udp_sessions: self.udp.to_saved(),
             broadcast: self.broadcast.settings_to_save(),
             ip_tools: self.ip_tools.settings_to_save(),
+            library: self.library.library.clone(),
+            library_hidden: !self.library.open,
             ..Settings::default()
         }
     }
@@ -417,7 +429,15 @@ impl eframe::App for SockpitApp {
             ui.add_space(2.0);
         });
         self.notice_ui(ui);
-        self.room(self.tab).ui(ui);
+        let library = &mut self.library;
+        let room: &mut dyn Room = match self.tab {
+            Tab::TcpClient => &mut self.tcp_client,
+            Tab::TcpServer => &mut self.tcp_server,
+            Tab::Udp => &mut self.udp,
+            Tab::Broadcast => &mut self.broadcast,
+            Tab::IpTools => &mut self.ip_tools,
+        };
+        room.ui(ui, library);
         if let Some(limit) = self.exit_after_frames {
             if self.frames >= limit {
                 ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);

@@ -6,6 +6,7 @@
 //!
 //! The strip is generic: a tab's session only says what the strip needs ([`SessionTab`]).
 
+use crate::gui::widgets::library::LibraryPanel;
 use egui::{Id, Key, KeyboardShortcut, Modifiers, Ui};
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +38,7 @@ pub trait SessionTab {
     /// Applies waiting worker events; true if more are waiting.
     fn drain_events(&mut self) -> bool;
     /// The session's controls and log; `id` is unique among all sessions.
-    fn ui(&mut self, ui: &mut Ui, id: &str);
+    fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel);
     /// What closing would cut, as a sentence ("It is connected to 127.0.0.1:502."), or
     /// `None` when nothing is open.
     fn busy(&self) -> Option<String>;
@@ -356,7 +357,7 @@ impl<T: SessionTab> Sessions<T> {
 
     /// The strip, then the session shown. Ctrl+T and Ctrl+W act here, so only on the tab
     /// the user sees.
-    pub fn ui(&mut self, ui: &mut Ui) {
+    pub fn ui(&mut self, ui: &mut Ui, library: &mut LibraryPanel) {
         self.shortcuts(ui);
         egui::Panel::top(format!("{}-sessions", T::ID)).show(ui, |ui| {
             ui.add_space(3.0);
@@ -366,7 +367,7 @@ impl<T: SessionTab> Sessions<T> {
         self.confirm_ui(ui);
         let entry = &mut self.entries[self.selected];
         let id = format!("{}-{}", T::ID, entry.uid);
-        entry.tab.ui(ui, &id);
+        entry.tab.ui(ui, &id, library);
     }
 
     fn shortcuts(&mut self, ui: &Ui) {

@@ -76,6 +76,26 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, NetError> {
     }
 }
 
+/// Splits `HOST:PORT` (`[::1]:80` for IPv6 literals) and checks the host (see
+/// [`parse_host`]): the host returned is what the resolver is given, with an international
+/// name in punycode. The error is a sentence quoting what was typed.
+pub fn split_host_port(text: &str) -> Result<(String, u16), String> {
+    let shown = host::quote(text);
+    let bad = |why: &str| {
+        format!("\"{shown}\": {why}; write HOST:PORT, e.g. 192.168.1.10:8080 or [::1]:8080")
+    };
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+    if host.contains(':') && !host.trim_start().starts_with('[') {
+        return Err(bad("an IPv6 address needs brackets"));
+    }
+    if host.trim().is_empty() {
+        return Err(bad("no host"));
+    }
+    let port = parse_port(port, false).map_err(|e| bad(&e))?;
+    let host = parse_host(host).map_err(|e| format!("\"{shown}\": {e}"))?;
+    Ok((host.to_string(), port))
+}
+
 /// Parses a port typed by the user: a number 1–65535 (0 only when `allow_zero`).
 pub fn parse_port(text: &str, allow_zero: bool) -> Result<u16, String> {
     let t = text.trim();

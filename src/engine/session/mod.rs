@@ -42,11 +42,14 @@
 
 mod framer;
 pub mod framing;
+pub mod job;
 pub mod rules;
+pub mod sequence;
 mod stage;
 
 pub use framer::{Framer, FramerSpec, PEER_FRAMERS_MAX, PeerFramers, Raw};
 pub use framing::{FrameNotice, FrameRule, Framing};
+pub use job::{JobSpec, JobState, JobStatus, SendJob};
 pub use stage::{AutoReply, Direction, OutboundStage, Record, Replies, Stage};
 
 use std::collections::HashMap;

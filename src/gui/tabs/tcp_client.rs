@@ -7,6 +7,7 @@ use egui::Ui;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
+use crate::engine::session::JobStatus;
 use crate::engine::session::rules::RulesFile;
 use crate::engine::tcp_client::{
     CloseReason, Command, ConnectOptions, ConnectionMode, Event, EventKind, TcpClientHandle,
@@ -16,7 +17,9 @@ use crate::gui::session::{DrainLimits, Session, Traffic};
 use crate::gui::widgets::SendBox;
 use crate::gui::widgets::checksum::ChecksumSettings;
 use crate::gui::widgets::framing::FramingSettings;
+use crate::gui::widgets::library::{LibraryPanel, PacketSend};
 use crate::gui::widgets::rules::RulesEditor;
+use crate::gui::widgets::send_tools::{self, SendTools, ToolAction};
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{Tone, status_line};
 use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
@@ -42,6 +45,7 @@ pub struct TcpClientSettings {
     pub rules: RulesFile,
     pub view: ViewSettings,
     pub send_box: SendBox,
+    pub send_tools: SendTools,
 }
 
 impl Default for TcpClientSettings {
@@ -61,6 +65,7 @@ impl Default for TcpClientSettings {
             rules: RulesFile::default(),
             view: ViewSettings::default(),
             send_box: SendBox::default(),
+            send_tools: SendTools::default(),
         }
     }
 }
@@ -91,6 +96,7 @@ impl Bounded for TcpClientSettings {
         self.rules.bound(&join(path, "rules"), notes);
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
+        self.send_tools.bound(&join(path, "send_tools"), notes);
     }
 }
 
@@ -212,6 +218,8 @@ pub struct TcpClientTab {
     port_error: Option<String>,
     framing_error: Option<String>,
     rules: RulesEditor,
+    /// The running (or last) repeat or file send.
+    pub job: Option<JobStatus>,
 }
 
 impl TcpClientTab {
@@ -226,6 +234,7 @@ impl TcpClientTab {
             port_error: None,
             framing_error: None,
             rules: RulesEditor::default(),
+            job: None,
         }
     }
 
@@ -328,6 +337,31 @@ impl TcpClientTab {
         let session = self.session.id();
         if let Err(e) = self.session.send(Command::Send { session, bytes }) {
             self.settings.send_box.error = Some(e.to_string());
+        }
+    }
+
+    /// Whether a send can go now (connected, worker alive).
+    pub fn can_send(&self) -> bool {
+        self.active && self.session.has_worker()
+    }
+
+    /// Sends a packet from the library.
+    pub fn send_packet(&mut self, packet: PacketSend, _library: &mut LibraryPanel) {
+        self.send(packet.bytes);
+    }
+
+    /// Starts (or stops) a repeat or a file send in the worker.
+    pub fn tool(&mut self, action: &ToolAction) {
+        let session = self.session.id();
+        let command =
+            match send_tools::job_spec(action, &mut self.settings.send_box, self.settings.encoding)
+            {
+                Some(job) => Command::StartJob { session, job },
+                None if *action == ToolAction::Stop => Command::StopJob { session },
+                None => return,
+            };
+        if let Err(e) = self.session.send(command) {
+            self.settings.send_tools.error = Some(e.to_string());
         }
     }
 
@@ -435,6 +469,12 @@ impl Traffic for TcpClientTab {
             EventKind::SendRejected { reason } => {
                 self.settings.send_box.error = Some(reason);
             }
+            EventKind::Job(status) => {
+                if let Some((direction, text)) = send_tools::end_note(&status) {
+                    self.session.note(direction, None, &text);
+                }
+                self.job = Some(status);
+            }
             EventKind::ReconnectScheduled { delay, attempt } => {
                 let previous = Box::new(match std::mem::replace(&mut self.status, Status::Idle) {
                     Status::Reconnecting { previous, .. } => *previous,
@@ -458,11 +498,11 @@ impl Traffic for TcpClientTab {
 
 impl TcpClientTab {
     /// The whole tab; `id` tells this session's panels from its siblings'.
-    pub fn ui(&mut self, ui: &mut Ui, id: &str) {
+    pub fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
         egui::Panel::top(format!("{id}-connection")).show(ui, |ui| self.connection_ui(ui));
         egui::Panel::bottom(format!("{id}-send")).show(ui, |ui| {
             ui.add_space(4.0);
-            let can_send = self.active && self.session.has_worker();
+            let can_send = self.can_send();
             let encoding = self.settings.encoding;
             if let Some(bytes) = self.settings.send_box.ui(ui, encoding, can_send) {
                 self.send(bytes);
@@ -470,8 +510,18 @@ impl TcpClientTab {
             self.settings
                 .checksum
                 .preview_ui(ui, &self.settings.send_box, encoding);
+            if let Some(action) =
+                self.settings
+                    .send_tools
+                    .ui(ui, self.job.as_ref(), can_send, false)
+            {
+                self.tool(&action);
+            }
             ui.add_space(2.0);
         });
+        if let Some(packet) = library.ui(ui, id, self.can_send()) {
+            self.send_packet(packet, library);
+        }
         self.session
             .panes_ui(ui, id, &mut self.settings.encoding, None);
     }
@@ -562,8 +612,8 @@ impl crate::gui::sessions::SessionTab for TcpClientTab {
         self.drain_events()
     }
 
-    fn ui(&mut self, ui: &mut Ui, id: &str) {
-        self.ui(ui, id);
+    fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
+        self.ui(ui, id, library);
     }
 
     fn busy(&self) -> Option<String> {

@@ -13,13 +13,16 @@ use egui_extras::{Column, TableBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
+use crate::engine::session::JobStatus;
 use crate::engine::session::rules::RulesFile;
 use crate::engine::worker::Wake;
 use crate::gui::session::{DrainLimits, Session, Traffic};
 use crate::gui::widgets::SendBox;
 use crate::gui::widgets::checksum::ChecksumSettings;
 use crate::gui::widgets::framing::FramingSettings;
+use crate::gui::widgets::library::{LibraryPanel, PacketSend};
 use crate::gui::widgets::rules::RulesEditor;
+use crate::gui::widgets::send_tools::{self, SendTools, ToolAction};
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{Tone, status_line};
 use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
@@ -57,6 +60,7 @@ pub struct TcpServerSettings {
     pub rules: RulesFile,
     pub view: ViewSettings,
     pub send_box: SendBox,
+    pub send_tools: SendTools,
 }
 
 impl Default for TcpServerSettings {
@@ -76,6 +80,7 @@ impl Default for TcpServerSettings {
             rules: RulesFile::default(),
             view: ViewSettings::default(),
             send_box: SendBox::default(),
+            send_tools: SendTools::default(),
         }
     }
 }
@@ -117,6 +122,7 @@ impl Bounded for TcpServerSettings {
         self.rules.bound(&join(path, "rules"), notes);
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
+        self.send_tools.bound(&join(path, "send_tools"), notes);
     }
 }
 
@@ -157,6 +163,8 @@ pub struct TcpServerTab {
     last_stop_note: Option<String>,
     /// This machine's addresses for the bind picker, and when they were read.
     local_addresses: crate::net::iface::InterfaceCache,
+    /// The running (or last) repeat or file send.
+    pub job: Option<JobStatus>,
 }
 
 fn reason_text(reason: &ClientCloseReason, idle_s: u64) -> String {
@@ -182,6 +190,7 @@ impl TcpServerTab {
             port_error: None,
             last_stop_note: None,
             local_addresses: crate::net::iface::InterfaceCache::default(),
+            job: None,
         }
     }
 
@@ -299,6 +308,35 @@ impl TcpServerTab {
         }
     }
 
+    /// Whether a send can go now (a client to send to, worker alive).
+    pub fn can_send(&self) -> bool {
+        !self.clients.is_empty() && self.session.has_worker()
+    }
+
+    /// Sends a packet from the library to the selected client, or to all.
+    pub fn send_packet(&mut self, packet: PacketSend, _library: &mut LibraryPanel) {
+        self.send(packet.bytes);
+    }
+
+    /// Starts (or stops) a repeat or a file send to the selected client, or to all.
+    pub fn tool(&mut self, action: &ToolAction) {
+        let session = self.session.id();
+        let command =
+            match send_tools::job_spec(action, &mut self.settings.send_box, self.settings.encoding)
+            {
+                Some(job) => Command::StartJob {
+                    session,
+                    target: self.target(),
+                    job,
+                },
+                None if *action == ToolAction::Stop => Command::StopJob { session },
+                None => return,
+            };
+        if let Err(e) = self.session.send(command) {
+            self.settings.send_tools.error = Some(e.to_string());
+        }
+    }
+
     pub fn disconnect(&mut self, target: Target) {
         let session = self.session.id();
         self.session
@@ -407,6 +445,13 @@ impl Traffic for TcpServerTab {
                     ),
                 );
             }
+            EventKind::Job(status) => {
+                if let Some((direction, text)) = send_tools::end_note(&status) {
+                    self.note(direction, None, &text);
+                }
+                self.job = Some(status);
+            }
+            EventKind::JobRefused { reason } => self.settings.send_tools.error = Some(reason),
             EventKind::SendRefused {
                 peer, len, reason, ..
             } => {
@@ -463,7 +508,7 @@ impl Traffic for TcpServerTab {
 
 impl TcpServerTab {
     /// The whole tab; `id` tells this session's panels from its siblings'.
-    pub fn ui(&mut self, ui: &mut Ui, id: &str) {
+    pub fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
         egui::Panel::top(format!("{id}-listen")).show(ui, |ui| self.listen_ui(ui));
         egui::Panel::bottom(format!("{id}-send")).show(ui, |ui| {
             ui.add_space(4.0);
@@ -472,7 +517,7 @@ impl TcpServerTab {
                 None => format!("Sends go to all {} client(s).", self.clients.len()),
             };
             ui.label(RichText::new(to).weak());
-            let can_send = !self.clients.is_empty() && self.session.has_worker();
+            let can_send = self.can_send();
             let encoding = self.settings.encoding;
             if let Some(bytes) = self.settings.send_box.ui(ui, encoding, can_send) {
                 self.send(bytes);
@@ -480,8 +525,18 @@ impl TcpServerTab {
             self.settings
                 .checksum
                 .preview_ui(ui, &self.settings.send_box, encoding);
+            if let Some(action) =
+                self.settings
+                    .send_tools
+                    .ui(ui, self.job.as_ref(), can_send, false)
+            {
+                self.tool(&action);
+            }
             ui.add_space(2.0);
         });
+        if let Some(packet) = library.ui(ui, id, self.can_send()) {
+            self.send_packet(packet, library);
+        }
         // The client table takes less of a small window, so the log keeps its text column.
         let clients_w = (ui.available_width() * 0.4).clamp(260.0, 430.0);
         egui::Panel::left(format!("{id}-clients"))
@@ -744,8 +799,8 @@ impl crate::gui::sessions::SessionTab for TcpServerTab {
         self.drain_events()
     }
 
-    fn ui(&mut self, ui: &mut Ui, id: &str) {
-        self.ui(ui, id);
+    fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
+        self.ui(ui, id, library);
     }
 
     fn busy(&self) -> Option<String> {

@@ -10,13 +10,16 @@ use egui::{RichText, Ui};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
+use crate::engine::session::JobStatus;
 use crate::engine::session::rules::RulesFile;
 use crate::engine::worker::Wake;
 use crate::gui::session::{DrainLimits, Session, Traffic};
 use crate::gui::widgets::SendBox;
 use crate::gui::widgets::checksum::ChecksumSettings;
 use crate::gui::widgets::framing::FramingSettings;
+use crate::gui::widgets::library::{LibraryPanel, PacketSend};
 use crate::gui::widgets::rules::RulesEditor;
+use crate::gui::widgets::send_tools::{self, SendTools, ToolAction};
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{ERROR_COLOR, error_slot, error_text, labelled_drag, labelled_text};
 use crate::gui::widgets::{Tone, status_line};
@@ -58,6 +61,7 @@ pub struct UdpSettings {
     pub rules: RulesFile,
     pub view: ViewSettings,
     pub send_box: SendBox,
+    pub send_tools: SendTools,
 }
 
 impl Default for UdpSettings {
@@ -79,6 +83,7 @@ impl Default for UdpSettings {
             rules: RulesFile::default(),
             view: ViewSettings::default(),
             send_box: SendBox::default(),
+            send_tools: SendTools::default(),
         }
     }
 }
@@ -115,6 +120,7 @@ impl Bounded for UdpSettings {
         self.rules.bound(&join(path, "rules"), notes);
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
+        self.send_tools.bound(&join(path, "send_tools"), notes);
     }
 }
 
@@ -142,6 +148,8 @@ pub struct UdpTab {
     pub remote_error: Option<String>,
     pub group_error: Option<String>,
     interfaces: InterfaceCache,
+    /// The running (or last) repeat or file send.
+    pub job: Option<JobStatus>,
 }
 
 impl UdpTab {
@@ -160,6 +168,7 @@ impl UdpTab {
             remote_error: None,
             group_error: None,
             interfaces: InterfaceCache::default(),
+            job: None,
         }
     }
 
@@ -258,27 +267,104 @@ impl UdpTab {
 
     /// Sends to the destination fields; bad input is reported next to them and nothing is
     /// sent.
-    pub fn send(&mut self, bytes: Vec<u8>) -> bool {
+    /// The destination as typed, checked; a problem is said next to it.
+    fn destination(&mut self) -> Option<(String, u16)> {
         if normalize_host(&self.settings.remote_host).is_empty() {
             self.remote_error =
                 Some("Enter the host to send to (a name or an IP address).".to_owned());
-            return false;
+            return None;
         }
         let host = match crate::net::parse_host(&self.settings.remote_host) {
             Ok(h) => h.to_string(),
             Err(e) => {
                 self.remote_error = Some(e.to_string());
-                return false;
+                return None;
             }
         };
         let port = match parse_port(&self.settings.remote_port, false) {
             Ok(p) => p,
             Err(e) => {
                 self.remote_error = Some(e);
-                return false;
+                return None;
             }
         };
         self.remote_error = None;
+        Some((host, port))
+    }
+
+    /// Whether a send can go now (bound, worker alive).
+    pub fn can_send(&self) -> bool {
+        self.bound().is_some() && self.session.has_worker()
+    }
+
+    /// Sends a packet from the library: to its own destination when it names one, else to
+    /// the tab's.
+    pub fn send_packet(&mut self, packet: PacketSend, library: &mut LibraryPanel) {
+        let Some(destination) = packet.destination else {
+            self.send(packet.bytes);
+            return;
+        };
+        let (host, port) = match crate::net::split_host_port(&destination) {
+            Ok(hp) => hp,
+            Err(e) => {
+                library.say(
+                    crate::gui::widgets::Tone::Error,
+                    format!("\"{}\": {e}", packet.name),
+                );
+                return;
+            }
+        };
+        let ipv6 = host
+            .parse::<IpAddr>()
+            .map_or(self.bound().is_some_and(|a| a.is_ipv6()), |ip| ip.is_ipv6());
+        if let Err(e) = crate::net::check_datagram_len(packet.bytes.len(), ipv6) {
+            library.say(
+                crate::gui::widgets::Tone::Error,
+                format!("\"{}\": {e}", packet.name),
+            );
+            return;
+        }
+        let session = self.session.id();
+        if let Err(e) = self.session.send(Command::Send {
+            session,
+            host,
+            port,
+            bytes: packet.bytes,
+        }) {
+            library.say(crate::gui::widgets::Tone::Error, e.to_string());
+        }
+    }
+
+    /// Starts (or stops) a repeat or a file send to the destination.
+    pub fn tool(&mut self, action: &ToolAction) {
+        let session = self.session.id();
+        let command = if *action == ToolAction::Stop {
+            Command::StopJob { session }
+        } else {
+            let Some((host, port)) = self.destination() else {
+                return;
+            };
+            let Some(job) =
+                send_tools::job_spec(action, &mut self.settings.send_box, self.settings.encoding)
+            else {
+                return;
+            };
+            Command::StartJob {
+                session,
+                host,
+                port,
+                job,
+            }
+        };
+        if let Err(e) = self.session.send(command) {
+            self.settings.send_tools.error = Some(e.to_string());
+        }
+    }
+
+    pub fn send(&mut self, bytes: Vec<u8>) -> bool {
+        let Some((host, port)) = self.destination() else {
+            return false;
+        };
         // Too big for one datagram: said next to the payload, nothing sent.
         let ipv6 = host
             .parse::<IpAddr>()
@@ -446,6 +532,13 @@ impl Traffic for UdpTab {
                 r.time_us = time_us;
                 self.session.log.push(r);
             }
+            EventKind::Job(status) => {
+                if let Some((direction, text)) = send_tools::end_note(&status) {
+                    self.note(direction, None, &text);
+                }
+                self.job = Some(status);
+            }
+            EventKind::JobRefused { reason } => self.settings.send_tools.error = Some(reason),
             EventKind::SendFailed { target, error } => {
                 let text = format!("Send to {target} failed: {error}. {}", error.explanation());
                 self.remote_error = Some(text.clone());
@@ -492,7 +585,7 @@ impl Traffic for UdpTab {
 
 impl UdpTab {
     /// The whole tab; `id` tells this session's panels from its siblings'.
-    pub fn ui(&mut self, ui: &mut Ui, id: &str) {
+    pub fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
         egui::Panel::top(format!("{id}-bind")).show(ui, |ui| {
             self.bind_ui(ui);
             let editable = !self.active();
@@ -511,7 +604,7 @@ impl UdpTab {
         egui::Panel::bottom(format!("{id}-send")).show(ui, |ui| {
             ui.add_space(4.0);
             self.destination_ui(ui);
-            let can_send = self.bound().is_some() && self.session.has_worker();
+            let can_send = self.can_send();
             let encoding = self.settings.encoding;
             if let Some(bytes) = self.settings.send_box.ui(ui, encoding, can_send) {
                 self.send(bytes);
@@ -519,8 +612,18 @@ impl UdpTab {
             self.settings
                 .checksum
                 .preview_ui(ui, &self.settings.send_box, encoding);
+            if let Some(action) = self
+                .settings
+                .send_tools
+                .ui(ui, self.job.as_ref(), can_send, true)
+            {
+                self.tool(&action);
+            }
             ui.add_space(2.0);
         });
+        if let Some(packet) = library.ui(ui, id, self.can_send()) {
+            self.send_packet(packet, library);
+        }
         self.session
             .panes_ui(ui, id, &mut self.settings.encoding, None);
     }
@@ -765,8 +868,8 @@ impl crate::gui::sessions::SessionTab for UdpTab {
         self.drain_events()
     }
 
-    fn ui(&mut self, ui: &mut Ui, id: &str) {
-        self.ui(ui, id);
+    fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
+        self.ui(ui, id, library);
     }
 
     fn busy(&self) -> Option<String> {

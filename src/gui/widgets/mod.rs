@@ -3,9 +3,11 @@
 pub mod checksum;
 pub mod framing;
 mod labelled;
+pub mod library;
 pub mod pipeline;
 pub mod rules;
 pub mod send_box;
+pub mod send_tools;
 pub mod traffic_view;
 
 pub use labelled::*;

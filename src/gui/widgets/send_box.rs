@@ -1,13 +1,16 @@
 //! The send box: text (encoded with the tab's encoding, with optional escapes and a line
-//! ending) or hex, a Send button that also answers to Enter, a history of recent sends, and
-//! an inline error that says exactly what is wrong.
+//! ending) or hex, both with macros (`{{COUNTER}}`, `{{TIME}}`… see `codec::macros`), a
+//! Send button that also answers to Enter, a history of recent sends, the exact bytes the
+//! next send will be (hex) under it, and an inline error that says exactly what is wrong.
 
 use egui::{TextEdit, Ui};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
+use crate::codec::hex::format_hex;
+use crate::codec::macros::{Rng, Template};
+use crate::codec::payload::PayloadSpec;
 pub use crate::codec::payload::{LineEnding, SendMode};
-use crate::codec::payload::{PayloadSpec, encode_payload};
 use crate::settings::{SEND_TEXT_MAX_BYTES, cut_text, join};
 
 /// Sends the history keeps (and a saved history is cut to).
@@ -31,7 +34,27 @@ pub struct SendBox {
     pub history: Vec<HistoryEntry>,
     #[serde(skip)]
     pub error: Option<String>,
+    /// Sends of this text so far: the next send's `{{COUNTER}}` index (a new text starts
+    /// again at 0).
+    #[serde(skip)]
+    pub sends: u64,
+    #[serde(skip)]
+    preview: Option<(PreviewKey, String)>,
 }
+
+/// What the preview was made from; it is made again only when one of these changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PreviewKey {
+    text: String,
+    mode: SendMode,
+    escapes: bool,
+    line_ending: LineEnding,
+    encoding: TextEncoding,
+    sends: u64,
+}
+
+/// Bytes the preview shows; more are summed up as a count.
+pub const PREVIEW_BYTES: usize = 48;
 
 impl Default for SendBox {
     fn default() -> Self {
@@ -42,6 +65,8 @@ impl Default for SendBox {
             line_ending: LineEnding::None,
             history: Vec::new(),
             error: None,
+            sends: 0,
+            preview: None,
         }
     }
 }
@@ -72,15 +97,63 @@ impl crate::settings::Bounded for SendBox {
 }
 
 impl SendBox {
-    /// The bytes the current input stands for, or a sentence saying what is wrong.
-    pub fn payload(&self, encoding: TextEncoding) -> Result<Vec<u8>, String> {
-        encode_payload(&PayloadSpec {
+    /// The current input compiled with its macros, or a sentence saying what is wrong.
+    pub fn template(&self, encoding: TextEncoding) -> Result<Template, String> {
+        Template::compile(&PayloadSpec {
             text: &self.text,
             mode: self.mode,
             escapes: self.escapes,
             line_ending: self.line_ending,
             encoding,
         })
+    }
+
+    /// The bytes the next send will be (macros expanded now), or what is wrong.
+    pub fn payload(&self, encoding: TextEncoding) -> Result<Vec<u8>, String> {
+        Ok(self
+            .template(encoding)?
+            .render_now(self.sends, &mut Rng::from_clock()))
+    }
+
+    /// The preview line: the next send's bytes in hex (the first [`PREVIEW_BYTES`]), made
+    /// again only when the input changes; `None` when there is nothing valid to show.
+    fn preview(&mut self, encoding: TextEncoding) -> Option<&str> {
+        if self.text.is_empty() {
+            return None;
+        }
+        let key = PreviewKey {
+            text: self.text.clone(),
+            mode: self.mode,
+            escapes: self.escapes,
+            line_ending: self.line_ending,
+            encoding,
+            sends: self.sends,
+        };
+        if self.preview.as_ref().is_none_or(|(k, _)| *k != key) {
+            let line = match self.template(encoding) {
+                Ok(t) => {
+                    let bytes = t.render_now(self.sends, &mut Rng::from_clock());
+                    let shown = format_hex(&bytes[..bytes.len().min(PREVIEW_BYTES)]);
+                    let more = if bytes.len() > PREVIEW_BYTES {
+                        " …"
+                    } else {
+                        ""
+                    };
+                    let when = if t.is_fixed() {
+                        ""
+                    } else {
+                        " (macros filled in as it goes)"
+                    };
+                    format!("Next send, {} B{when}: {shown}{more}", bytes.len())
+                }
+                Err(_) => String::new(),
+            };
+            self.preview = Some((key, line));
+        }
+        self.preview
+            .as_ref()
+            .map(|(_, line)| line.as_str())
+            .filter(|l| !l.is_empty())
     }
 
     fn remember(&mut self) {
@@ -104,6 +177,7 @@ impl SendBox {
             Ok(bytes) => {
                 self.error = None;
                 self.remember();
+                self.sends += 1;
                 Some(bytes)
             }
             Err(message) => {
@@ -154,6 +228,7 @@ impl SendBox {
                     self.text = entry.text;
                     self.mode = entry.mode;
                     self.error = None;
+                    self.sends = 0;
                     ui.close();
                 }
             });
@@ -175,6 +250,7 @@ impl SendBox {
                 .labelled_by(label.id);
             if response.changed() {
                 self.error = None;
+                self.sends = 0;
             }
             let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let clicked = ui
@@ -185,6 +261,19 @@ impl SendBox {
                 response.request_focus();
             }
         });
+        // A line kept for the preview whether or not there is one, so typing never moves the
+        // Send button (the next click lands where the user aimed).
+        let height = ui.text_style_height(&egui::TextStyle::Monospace).ceil() + 1.0;
+        let (rect, _) = ui.allocate_exact_size(
+            egui::vec2(ui.available_width(), height),
+            egui::Sense::hover(),
+        );
+        if self.error.is_none()
+            && let Some(line) = self.preview(encoding)
+        {
+            let label = egui::Label::new(egui::RichText::new(line).monospace().weak()).truncate();
+            ui.put(rect, label);
+        }
         super::error_slot(ui, self.error.as_deref());
         if send {
             self.take_payload(encoding)
@@ -247,6 +336,21 @@ mod tests {
         let b = text_box("中");
         let err = b.payload(TextEncoding::Ascii).unwrap_err();
         assert!(err.contains("cannot be written in ASCII"), "{err}");
+    }
+
+    #[test]
+    fn each_send_gets_the_next_counter_and_a_new_text_starts_again() {
+        let mut b = text_box("n={{COUNTER:1}}");
+        assert_eq!(b.take_payload(TextEncoding::Utf8).unwrap(), b"n=1");
+        assert_eq!(b.take_payload(TextEncoding::Utf8).unwrap(), b"n=2");
+        assert_eq!(
+            b.preview(TextEncoding::Utf8),
+            Some("Next send, 3 B (macros filled in as it goes): 6E 3D 33")
+        );
+        b.text = "{{BAD}}".to_owned();
+        assert!(b.take_payload(TextEncoding::Utf8).is_none());
+        assert!(b.error.as_deref().unwrap().contains("unknown macro"));
+        assert_eq!(b.preview(TextEncoding::Utf8), None);
     }
 
     #[test]

@@ -1,0 +1,606 @@
+//! What a session sends by itself, run in its worker: a payload repeated every N ms (for a
+//! count or until stopped), or a file sent in chunks (TCP: as fast as the peer reads; UDP:
+//! datagrams of a chosen size at a chosen pace).
+//!
+//! A worker holds at most one [`SendJob`] per session. Each turn it asks [`SendJob::due`]
+//! when to wake, and while the socket has room takes payloads with [`SendJob::next`]; each
+//! goes out through the session's outbound chain like a typed send. Stop ends it at once
+//! (what is already queued for the socket still goes). Progress goes up as a [`JobStatus`]
+//! at most every [`REPORT_EVERY`], and once more when the job ends.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::sequence::{SEEN_MAX, Sequence, Step};
+use crate::codec::macros::{Rng, Template};
+
+/// How often a running job's progress goes up.
+pub const REPORT_EVERY: Duration = Duration::from_millis(200);
+/// Most payloads one worker turn takes from a job, so commands and reads are served between.
+pub const BURST: usize = 64;
+/// A job waits while this much is queued for a TCP peer, so a file is read only a little
+/// ahead of the socket (well under the workers' refusal limit).
+pub const QUEUE_AHEAD_BYTES: usize = 4 * 1024 * 1024;
+/// Chunk size of a TCP file send.
+pub const TCP_FILE_CHUNK: usize = 64 * 1024;
+/// Most bytes a datagram of a UDP file send may carry.
+pub const UDP_CHUNK_MAX: usize = 65_507;
+/// Longest interval between repeats (24 hours).
+pub const EVERY_MAX: Duration = Duration::from_hours(24);
+
+/// Where a job's payloads come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobSource {
+    /// The template rendered for send 0, 1, 2, …; `count` sends, or until stopped.
+    Repeat {
+        template: Template,
+        count: Option<u64>,
+    },
+    /// The file's bytes, `chunk` bytes per payload, read as they are sent.
+    File { path: PathBuf, chunk: usize },
+    /// Steps: sends, pauses and waits for a matching reply.
+    Sequence(Sequence),
+}
+
+/// A job as the owner asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSpec {
+    pub source: JobSource,
+    /// Time between payloads; zero is as fast as the socket takes them.
+    pub every: Duration,
+}
+
+impl JobSpec {
+    pub fn repeat(template: Template, every: Duration, count: Option<u64>) -> Self {
+        Self {
+            source: JobSource::Repeat { template, count },
+            every,
+        }
+    }
+
+    pub fn sequence(sequence: Sequence) -> Self {
+        Self {
+            source: JobSource::Sequence(sequence),
+            every: Duration::ZERO,
+        }
+    }
+
+    pub fn file(path: impl Into<PathBuf>, chunk: usize, every: Duration) -> Self {
+        Self {
+            source: JobSource::File {
+                path: path.into(),
+                chunk,
+            },
+            every,
+        }
+    }
+
+    /// Checks the numbers before anything is sent; the sentence says what to change.
+    pub fn check(&self) -> Result<(), String> {
+        if self.every > EVERY_MAX {
+            return Err("The interval is too long: at most 24 hours (86,400,000 ms).".to_owned());
+        }
+        match &self.source {
+            JobSource::Repeat { count: Some(0), .. } => Err(
+                "The count must be at least 1 (or leave it empty to repeat until stopped)."
+                    .to_owned(),
+            ),
+            JobSource::Repeat { template, .. } if template.is_empty() => {
+                Err("Nothing to repeat: the payload is empty.".to_owned())
+            }
+            JobSource::File { chunk, .. } if *chunk == 0 || *chunk > TCP_FILE_CHUNK => Err(
+                format!("The chunk size must be 1 to {TCP_FILE_CHUNK} bytes."),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What kind of job a status is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Repeat,
+    File,
+    Sequence,
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    Running,
+    /// Every payload went out (count reached, end of file).
+    Done,
+    /// The owner stopped it.
+    Stopped,
+    /// It could not go on; the sentence says why (file unreadable, connection closed…).
+    Failed(String),
+}
+
+/// A job's progress, as the owner shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobStatus {
+    pub kind: JobKind,
+    /// Payloads handed to the socket's queue.
+    pub sent: u64,
+    /// How many there will be, when known (a repeat's count).
+    pub count: Option<u64>,
+    pub bytes: u64,
+    /// A file's size.
+    pub total_bytes: Option<u64>,
+    pub elapsed: Duration,
+    pub state: JobState,
+    /// A sequence's current step (0-based) and how it was written.
+    pub step: Option<(usize, String)>,
+    /// A sequence's round (1-based) and how many it runs.
+    pub rounds: (u32, u32),
+}
+
+impl JobStatus {
+    /// Payloads per second since the start.
+    pub fn rate(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.sent as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    /// Bytes per second since the start.
+    pub fn byte_rate(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.bytes as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.state == JobState::Running
+    }
+
+    /// One line for the window and the CLI: "Repeat: 120 of 1,000 sent (99.8/s)".
+    pub fn describe(&self) -> String {
+        use crate::traffic::format_bytes;
+        let what = match self.kind {
+            JobKind::Sequence => {
+                let at = self
+                    .step
+                    .as_ref()
+                    .map_or(String::new(), |(_, text)| format!(" at {text}"));
+                let round = if self.rounds.1 > 1 {
+                    format!(", round {} of {}", self.rounds.0, self.rounds.1)
+                } else {
+                    String::new()
+                };
+                format!("Sequence{at}{round}: {} sent", self.sent)
+            }
+            JobKind::Repeat => {
+                let of = self.count.map_or(String::new(), |c| format!(" of {c}"));
+                format!("Repeat: {}{of} sent ({:.1}/s)", self.sent, self.rate())
+            }
+            JobKind::File => {
+                let of = self
+                    .total_bytes
+                    .map_or(String::new(), |t| format!(" of {}", format_bytes(t)));
+                format!(
+                    "File: {}{of} sent in {} payloads ({}/s)",
+                    format_bytes(self.bytes),
+                    self.sent,
+                    format_bytes(self.byte_rate() as u64)
+                )
+            }
+        };
+        match &self.state {
+            JobState::Running => what,
+            JobState::Done => format!("{what}; done."),
+            JobState::Stopped => format!("{what}; stopped."),
+            JobState::Failed(why) => format!("{what}; stopped: {why}"),
+        }
+    }
+}
+
+/// What [`SendJob::next`] gives.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    Payload(Vec<u8>),
+    /// Not due yet; wake at [`SendJob::due`].
+    NotYet,
+    /// Nothing more to send.
+    Done,
+    Failed(String),
+}
+
+/// A running job in a worker.
+pub struct SendJob {
+    kind: JobKind,
+    every: Duration,
+    template: Option<Template>,
+    count: Option<u64>,
+    file: Option<(File, PathBuf, usize)>,
+    sequence: Option<Sequence>,
+    step: usize,
+    round: u32,
+    /// When the current pause or wait for a reply ends.
+    waiting_until: Option<Instant>,
+    /// What arrived since the last send, for a wait to match (the newest `SEEN_MAX` bytes).
+    seen: Vec<u8>,
+    total_bytes: Option<u64>,
+    rng: Rng,
+    started: Instant,
+    next_due: Instant,
+    sent: u64,
+    bytes: u64,
+    last_report: Instant,
+    finished: bool,
+}
+
+impl SendJob {
+    /// Starts `spec` now (the first payload is due at once). A file that cannot be opened is a
+    /// sentence naming it.
+    pub fn start(spec: JobSpec, now: Instant) -> Result<Self, String> {
+        spec.check()?;
+        let mut job = Self {
+            kind: JobKind::Repeat,
+            every: spec.every,
+            template: None,
+            count: None,
+            file: None,
+            sequence: None,
+            step: 0,
+            round: 0,
+            waiting_until: None,
+            seen: Vec::new(),
+            total_bytes: None,
+            rng: Rng::from_clock(),
+            started: now,
+            next_due: now,
+            sent: 0,
+            bytes: 0,
+            last_report: now,
+            finished: false,
+        };
+        match spec.source {
+            JobSource::Repeat { template, count } => {
+                job.template = Some(template);
+                job.count = count;
+            }
+            JobSource::File { path, chunk } => {
+                let file = File::open(&path).map_err(|e| file_error(&path, &e))?;
+                let meta = file.metadata().map_err(|e| file_error(&path, &e))?;
+                if meta.is_dir() {
+                    return Err(format!(
+                        "Cannot send {}: it is a folder, not a file.",
+                        path.display()
+                    ));
+                }
+                job.kind = JobKind::File;
+                job.total_bytes = Some(meta.len());
+                job.file = Some((file, path, chunk));
+            }
+            JobSource::Sequence(sequence) => {
+                job.kind = JobKind::Sequence;
+                job.sequence = Some(sequence);
+            }
+        }
+        Ok(job)
+    }
+
+    /// When the next payload is due; `None` once the job has ended.
+    pub fn due(&self) -> Option<Instant> {
+        (!self.finished).then_some(self.waiting_until.unwrap_or(self.next_due))
+    }
+
+    /// Shows the job what the session received (only a sequence looks).
+    pub fn observe(&mut self, bytes: &[u8]) {
+        if self.sequence.is_none() || self.finished {
+            return;
+        }
+        self.seen.extend_from_slice(bytes);
+        if self.seen.len() > SEEN_MAX {
+            let cut = self.seen.len() - SEEN_MAX;
+            self.seen.drain(..cut);
+        }
+    }
+
+    /// Whether the job is waiting for a reply (so the worker passes received bytes on).
+    pub fn wants_received(&self) -> bool {
+        self.sequence.is_some() && !self.finished
+    }
+
+    /// The sequence's next step at `now`.
+    fn next_step(&mut self, now: Instant) -> Next {
+        let Some(sequence) = &self.sequence else {
+            return Next::Done;
+        };
+        let (count, rounds) = (sequence.steps.len(), sequence.repeat);
+        // Each pass either returns or moves one step on; bounded by the steps of a round.
+        for _ in 0..=count {
+            if self.step >= count {
+                self.round += 1;
+                self.step = 0;
+                if self.round >= rounds {
+                    self.finished = true;
+                    return Next::Done;
+                }
+            }
+            let Some(step) = self.sequence.as_ref().map(|s| s.steps[self.step].clone()) else {
+                return Next::Done;
+            };
+            match step {
+                Step::Send(template) => {
+                    let bytes = template.render_now(self.sent, &mut self.rng);
+                    self.seen.clear();
+                    self.step += 1;
+                    self.sent += 1;
+                    self.bytes += bytes.len() as u64;
+                    return Next::Payload(bytes);
+                }
+                Step::Wait(pause) => match self.waiting_until {
+                    None if !pause.is_zero() => {
+                        self.waiting_until = Some(now + pause);
+                        return Next::NotYet;
+                    }
+                    Some(until) if now < until => return Next::NotYet,
+                    _ => {
+                        self.waiting_until = None;
+                        self.step += 1;
+                    }
+                },
+                Step::Expect { expect, within } => {
+                    let until = *self.waiting_until.get_or_insert(now + within);
+                    if expect.matches(&self.seen) {
+                        self.waiting_until = None;
+                        self.step += 1;
+                    } else if now >= until {
+                        self.finished = true;
+                        let what = self
+                            .sequence
+                            .as_ref()
+                            .map_or(String::new(), |s| s.describe(self.step));
+                        return Next::Failed(format!(
+                            "{what}: no reply matched {expect} within {} ms; {}",
+                            within.as_millis(),
+                            arrived(&self.seen)
+                        ));
+                    } else {
+                        return Next::NotYet;
+                    }
+                }
+            }
+        }
+        Next::NotYet
+    }
+
+    /// The next payload if it is due at `now`. The schedule keeps its pace from the start
+    /// (no drift); a worker more than one interval late starts the pace again from now
+    /// rather than sending a burst to catch up.
+    pub fn next(&mut self, now: Instant) -> Next {
+        if self.finished {
+            return Next::Done;
+        }
+        if self.kind == JobKind::Sequence {
+            return self.next_step(now);
+        }
+        if now < self.next_due {
+            return Next::NotYet;
+        }
+        let payload = match self.kind {
+            JobKind::Sequence => return Next::Done,
+            JobKind::Repeat => {
+                if self.count.is_some_and(|c| self.sent >= c) {
+                    self.finished = true;
+                    return Next::Done;
+                }
+                match &self.template {
+                    Some(t) => t.render_now(self.sent, &mut self.rng),
+                    None => Vec::new(),
+                }
+            }
+            JobKind::File => match self.read_chunk() {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => {
+                    self.finished = true;
+                    return Next::Done;
+                }
+                Err(why) => {
+                    self.finished = true;
+                    return Next::Failed(why);
+                }
+            },
+        };
+        self.sent += 1;
+        self.bytes += payload.len() as u64;
+        self.next_due += self.every;
+        if self.every > Duration::ZERO && now.saturating_duration_since(self.next_due) > self.every
+        {
+            self.next_due = now + self.every;
+        }
+        if self.kind == JobKind::Repeat && self.count.is_some_and(|c| self.sent >= c) {
+            self.finished = true;
+        }
+        Next::Payload(payload)
+    }
+
+    /// Reads the next chunk; `None` at the end of the file.
+    fn read_chunk(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let Some((file, path, chunk)) = &mut self.file else {
+            return Ok(None);
+        };
+        let mut buf = vec![0; *chunk];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(file_error(path, &e)),
+            }
+        }
+        if filled == 0 {
+            return Ok(None);
+        }
+        buf.truncate(filled);
+        Ok(Some(buf))
+    }
+
+    /// Whether the job has ended (its last status is still to be reported by the worker).
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Whether a progress report is due; marks it given.
+    pub fn report_due(&mut self, now: Instant) -> bool {
+        if now.saturating_duration_since(self.last_report) >= REPORT_EVERY {
+            self.last_report = now;
+            return true;
+        }
+        false
+    }
+
+    pub fn status(&self, state: JobState) -> JobStatus {
+        JobStatus {
+            kind: self.kind,
+            sent: self.sent,
+            count: self.count,
+            bytes: self.bytes,
+            total_bytes: self.total_bytes,
+            elapsed: self.started.elapsed(),
+            state,
+            step: self.sequence.as_ref().map(|s| {
+                let i = self.step.min(s.steps.len().saturating_sub(1));
+                (i, s.describe(i))
+            }),
+            rounds: (
+                (self.round + 1).min(self.sequence.as_ref().map_or(1, |s| s.repeat)),
+                self.sequence.as_ref().map_or(1, |s| s.repeat),
+            ),
+        }
+    }
+}
+
+/// What a failed wait saw instead: the text (control bytes escaped) and the hex of its start.
+fn arrived(seen: &[u8]) -> String {
+    if seen.is_empty() {
+        return "nothing arrived.".to_owned();
+    }
+    let text: String = String::from_utf8_lossy(&seen[..seen.len().min(80)])
+        .chars()
+        .flat_map(char::escape_debug)
+        .collect();
+    let more = if seen.len() > 32 { " …" } else { "" };
+    format!(
+        "arrived instead ({} B): \"{text}\" ({}{more}).",
+        seen.len(),
+        crate::codec::hex::format_hex(&seen[..seen.len().min(32)])
+    )
+}
+
+fn file_error(path: &std::path::Path, e: &std::io::Error) -> String {
+    let why = match e.kind() {
+        ErrorKind::NotFound => "there is no such file; check the path".to_owned(),
+        ErrorKind::PermissionDenied => "permission denied; choose a file you may read".to_owned(),
+        _ => e.to_string(),
+    };
+    format!("Cannot read {}: {why}.", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::TextEncoding;
+    use crate::codec::payload::{LineEnding, PayloadSpec, SendMode};
+
+    fn template(text: &str) -> Template {
+        Template::compile(&PayloadSpec {
+            text,
+            mode: SendMode::Text,
+            escapes: false,
+            line_ending: LineEnding::Lf,
+            encoding: TextEncoding::Utf8,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_repeat_gives_its_count_in_order_on_its_schedule() {
+        let t0 = Instant::now();
+        let every = Duration::from_millis(10);
+        let mut job = SendJob::start(
+            JobSpec::repeat(template("n{{COUNTER}}"), every, Some(3)),
+            t0,
+        )
+        .unwrap();
+        assert_eq!(job.next(t0), Next::Payload(b"n0\n".to_vec()));
+        assert_eq!(job.next(t0 + Duration::from_millis(5)), Next::NotYet);
+        assert_eq!(job.due(), Some(t0 + every));
+        assert_eq!(job.next(t0 + every), Next::Payload(b"n1\n".to_vec()));
+        // Late by less than an interval: the pace is kept from the start.
+        assert_eq!(
+            job.next(t0 + Duration::from_millis(25)),
+            Next::Payload(b"n2\n".to_vec())
+        );
+        assert!(job.is_finished());
+        assert_eq!(job.next(t0 + Duration::from_secs(1)), Next::Done);
+        let status = job.status(JobState::Done);
+        assert_eq!((status.sent, status.bytes), (3, 9));
+        assert!(
+            status.describe().starts_with("Repeat: 3 of 3 sent"),
+            "{}",
+            status.describe()
+        );
+    }
+
+    #[test]
+    fn a_late_worker_does_not_burst() {
+        let t0 = Instant::now();
+        let every = Duration::from_millis(10);
+        let mut job = SendJob::start(JobSpec::repeat(template("x"), every, None), t0).unwrap();
+        assert!(matches!(job.next(t0), Next::Payload(_)));
+        let late = t0 + Duration::from_millis(100);
+        assert!(matches!(job.next(late), Next::Payload(_)));
+        assert_eq!(
+            job.next(late),
+            Next::NotYet,
+            "one payload, then the pace again"
+        );
+        assert_eq!(job.due(), Some(late + every));
+    }
+
+    #[test]
+    fn a_file_goes_in_chunks_and_a_missing_one_is_a_sentence() {
+        let dir = std::env::temp_dir().join(format!("sockpit-job-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.bin");
+        std::fs::write(&path, b"abcdefghij").unwrap();
+        let t0 = Instant::now();
+        let mut job = SendJob::start(JobSpec::file(&path, 4, Duration::ZERO), t0).unwrap();
+        let mut got = Vec::new();
+        while let Next::Payload(p) = job.next(t0) {
+            got.push(p);
+        }
+        assert_eq!(got, [b"abcd".to_vec(), b"efgh".to_vec(), b"ij".to_vec()]);
+        assert_eq!(job.status(JobState::Done).total_bytes, Some(10));
+        let Err(e) = SendJob::start(JobSpec::file(dir.join("none"), 4, Duration::ZERO), t0) else {
+            panic!("a missing file must not start");
+        };
+        assert!(e.contains("no such file") && e.contains("none"), "{e}");
+        let Err(e) = SendJob::start(JobSpec::file(&dir, 4, Duration::ZERO), t0) else {
+            panic!("a folder must not start");
+        };
+        assert!(e.contains("folder"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_numbers_are_refused_before_sending() {
+        let t0 = Instant::now();
+        let zero = JobSpec::repeat(template("x"), Duration::from_millis(1), Some(0));
+        assert!(SendJob::start(zero, t0).is_err());
+        let long = JobSpec::repeat(template("x"), Duration::from_hours(25), None);
+        assert!(SendJob::start(long, t0).is_err());
+    }
+}

@@ -1,0 +1,425 @@
+//! The packet library's side panel, shared by the TCP Client, TCP Server and UDP tabs: click
+//! a packet (or press Ctrl+1…Ctrl+9 for the first nine shown) to send it in the session
+//! shown; New, Edit, Duplicate, Delete, Move up/down; search; groups; Import (Sockpit or
+//! Packet Sender exports) and Export as JSON. Each packet has its own `{{COUNTER}}`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use egui::{Key, Modifiers, RichText, TextEdit, Ui};
+
+use super::{Tone, labelled_text};
+use crate::codec::TextEncoding;
+use crate::codec::library::{Library, Packet};
+use crate::codec::macros::Rng;
+use crate::codec::payload::{LineEnding, SendMode};
+
+const HOTKEYS: [Key; 9] = [
+    Key::Num1,
+    Key::Num2,
+    Key::Num3,
+    Key::Num4,
+    Key::Num5,
+    Key::Num6,
+    Key::Num7,
+    Key::Num8,
+    Key::Num9,
+];
+
+/// A packet being written: a new one (`index` None) or packet `index`.
+#[derive(Debug, Clone)]
+struct Editor {
+    index: Option<usize>,
+    packet: Packet,
+    error: Option<String>,
+}
+
+/// What the panel asks its tab to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketSend {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// UDP: where to, when the packet names a destination (`HOST:PORT`).
+    pub destination: Option<String>,
+}
+
+/// The library and the panel's state; the window has one, every traffic tab draws it.
+pub struct LibraryPanel {
+    pub library: Library,
+    pub open: bool,
+    pub search: String,
+    editor: Option<Editor>,
+    message: Option<(Tone, String)>,
+    /// Sends of each packet so far: its next `{{COUNTER}}` index.
+    sends: HashMap<String, u64>,
+    rng: Rng,
+}
+
+impl LibraryPanel {
+    pub fn new(library: Library, open: bool) -> Self {
+        Self {
+            library,
+            open,
+            search: String::new(),
+            editor: None,
+            message: None,
+            sends: HashMap::new(),
+            rng: Rng::from_clock(),
+        }
+    }
+
+    /// The line under the buttons (an import's report, an export's path, a send refused).
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_ref().map(|(_, m)| m.as_str())
+    }
+
+    pub fn say(&mut self, tone: Tone, text: impl Into<String>) {
+        self.message = Some((tone, text.into()));
+    }
+
+    /// Imports the file at `path` (what the Import button does once a file is chosen).
+    pub fn import_path(&mut self, path: &Path) {
+        let text = match std::fs::read(path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) => {
+                self.say(Tone::Error, format!("Cannot read {}: {e}.", path.display()));
+                return;
+            }
+        };
+        match self.library.import(&text) {
+            Ok(report) => {
+                let tone = if report.added == 0 {
+                    Tone::Error
+                } else {
+                    Tone::Ok
+                };
+                self.say(tone, report.summary());
+            }
+            Err(e) => self.say(Tone::Error, e),
+        }
+    }
+
+    /// Writes the library to `path` as JSON (what Export does once a path is chosen).
+    pub fn export_path(&mut self, path: &Path) {
+        match std::fs::write(path, self.library.to_json()) {
+            Ok(()) => {
+                let n = self.library.packets.len();
+                self.say(
+                    Tone::Ok,
+                    format!("Exported {n} packets to {}.", path.display()),
+                );
+            }
+            Err(e) => self.say(
+                Tone::Error,
+                format!("Cannot write {}: {e}.", path.display()),
+            ),
+        }
+    }
+
+    /// The bytes of packet `index`'s next send (its counter moves on), or why not.
+    pub fn render(&mut self, index: usize) -> Result<PacketSend, String> {
+        let packet = self
+            .library
+            .packets
+            .get(index)
+            .ok_or("That packet is gone.")?;
+        let template = packet
+            .template()
+            .map_err(|e| format!("\"{}\": {e}", packet.name))?;
+        let n = self.sends.entry(packet.name.clone()).or_insert(0);
+        let bytes = template.render_now(*n, &mut self.rng);
+        *n += 1;
+        let destination = packet.destination.trim();
+        Ok(PacketSend {
+            name: packet.name.clone(),
+            bytes,
+            destination: (!destination.is_empty()).then(|| destination.to_owned()),
+        })
+    }
+
+    /// Draws the panel on the right of a tab (`id` tells the sessions' panels apart).
+    /// Returns a packet to send when one was clicked or hot-keyed and `can_send`.
+    pub fn ui(&mut self, ui: &mut Ui, id: &str, can_send: bool) -> Option<PacketSend> {
+        if !self.open {
+            let mut show = false;
+            egui::Panel::right(format!("{id}-library-closed"))
+                .resizable(false)
+                .show(ui, |ui| {
+                    show = ui.button("Packets").clicked();
+                });
+            self.open |= show;
+            return None;
+        }
+        let mut send = None;
+        egui::Panel::right(format!("{id}-library"))
+            .resizable(true)
+            .default_size(230.0)
+            .size_range(170.0..=480.0)
+            .show(ui, |ui| {
+                send = self.panel_ui(ui, can_send);
+            });
+        send
+    }
+
+    fn panel_ui(&mut self, ui: &mut Ui, can_send: bool) -> Option<PacketSend> {
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            ui.strong("Packet library");
+            if ui.small_button("Hide").clicked() {
+                self.open = false;
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            if ui.button("New").clicked() {
+                self.editor = Some(Editor {
+                    index: None,
+                    packet: Packet::default(),
+                    error: None,
+                });
+            }
+            if ui.button("Import…").clicked()
+                && let Some(path) = rfd::FileDialog::new()
+                    .add_filter("Packets (JSON, packets.ini)", &["json", "ini"])
+                    .pick_file()
+            {
+                self.import_path(&path);
+            }
+            if ui.button("Export…").clicked()
+                && let Some(path) = rfd::FileDialog::new()
+                    .set_file_name("sockpit-packets.json")
+                    .save_file()
+            {
+                self.export_path(&path);
+            }
+        });
+        if let Some((tone, text)) = &self.message {
+            ui.label(RichText::new(text).color(tone.colour()).small());
+        }
+        if self.editor.is_some() {
+            self.editor_ui(ui);
+            return None;
+        }
+        labelled_text(
+            ui,
+            "Find packet",
+            &mut self.search,
+            ui.available_width() - 80.0,
+        );
+        ui.separator();
+        let shown = self.library.search(&self.search);
+        let mut clicked = None;
+        // Ctrl+1…9 send the first nine packets shown.
+        for (k, key) in HOTKEYS.iter().enumerate() {
+            if let Some(&index) = shown.get(k)
+                && ui.input_mut(|i| i.consume_key(Modifiers::COMMAND, *key))
+            {
+                clicked = Some(index);
+            }
+        }
+        let mut action = None;
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                if self.library.packets.is_empty() {
+                    ui.label(
+                        RichText::new(
+                            "No packets yet: click New, or Import a Sockpit or Packet Sender export.",
+                        )
+                        .weak(),
+                    );
+                } else if shown.is_empty() {
+                    ui.label(RichText::new("No packet matches.").weak());
+                }
+                let mut group: Option<&str> = None;
+                for (k, &index) in shown.iter().enumerate() {
+                    let packet = &self.library.packets[index];
+                    if group != Some(packet.group.as_str()) {
+                        group = Some(packet.group.as_str());
+                        if !packet.group.is_empty() || k > 0 {
+                            let title = if packet.group.is_empty() {
+                                "(no group)"
+                            } else {
+                                packet.group.as_str()
+                            };
+                            ui.label(RichText::new(title).weak().small());
+                        }
+                    }
+                    ui.horizontal(|ui| {
+                        let hint = if k < 9 {
+                            format!("Ctrl+{}", k + 1)
+                        } else {
+                            String::new()
+                        };
+                        let button = ui
+                            .add_enabled(can_send, egui::Button::new(&packet.name))
+                            .on_hover_text(if packet.note.is_empty() {
+                                packet.payload.clone()
+                            } else {
+                                format!("{}\n{}", packet.note, packet.payload)
+                            });
+                        if button.clicked() {
+                            clicked = Some(index);
+                        }
+                        if !hint.is_empty() {
+                            ui.label(RichText::new(hint).weak().small());
+                        }
+                        ui.menu_button("Edit", |ui| {
+                            if ui.button("Edit packet").clicked() {
+                                action = Some(("edit", index));
+                                ui.close();
+                            }
+                            if ui.button("Duplicate").clicked() {
+                                action = Some(("duplicate", index));
+                                ui.close();
+                            }
+                            if ui.button("Move up").clicked() {
+                                action = Some(("up", index));
+                                ui.close();
+                            }
+                            if ui.button("Move down").clicked() {
+                                action = Some(("down", index));
+                                ui.close();
+                            }
+                            if ui.button("Delete").clicked() {
+                                action = Some(("delete", index));
+                                ui.close();
+                            }
+                        });
+                    });
+                }
+            });
+        match action {
+            Some(("edit", i)) => {
+                self.editor = self.library.packets.get(i).map(|p| Editor {
+                    index: Some(i),
+                    packet: p.clone(),
+                    error: None,
+                });
+            }
+            Some(("duplicate", i)) if self.library.duplicate(i).is_none() => {
+                self.say(
+                    Tone::Error,
+                    "The library is full: delete some packets first.",
+                );
+            }
+            Some(("up", i)) => self.library.shift(i, -1),
+            Some(("down", i)) => self.library.shift(i, 1),
+            Some(("delete", i)) if i < self.library.packets.len() => {
+                let gone = self.library.packets.remove(i);
+                self.say(Tone::Neutral, format!("Deleted \"{}\".", gone.name));
+            }
+            _ => {}
+        }
+        let index = clicked.filter(|_| can_send)?;
+        match self.render(index) {
+            Ok(send) => Some(send),
+            Err(e) => {
+                self.say(Tone::Error, e);
+                None
+            }
+        }
+    }
+
+    fn editor_ui(&mut self, ui: &mut Ui) {
+        let Some(editor) = &mut self.editor else {
+            return;
+        };
+        ui.separator();
+        ui.strong(if editor.index.is_some() {
+            "Edit packet"
+        } else {
+            "New packet"
+        });
+        let p = &mut editor.packet;
+        let mut changed = false;
+        changed |= labelled_text(ui, "Packet name", &mut p.name, 140.0).changed();
+        changed |= labelled_text(ui, "Packet group", &mut p.group, 140.0).changed();
+        ui.horizontal(|ui| {
+            ui.label("Payload as");
+            changed |= ui
+                .selectable_value(&mut p.mode, SendMode::Text, "Text")
+                .changed();
+            changed |= ui
+                .selectable_value(&mut p.mode, SendMode::Hex, "Hex")
+                .changed();
+        });
+        let label = ui.label("Packet payload");
+        changed |= ui
+            .add(
+                TextEdit::multiline(&mut p.payload)
+                    .desired_rows(3)
+                    .font(egui::TextStyle::Monospace)
+                    .hint_text("text (escapes, {{COUNTER}}…) or hex")
+                    .desired_width(ui.available_width()),
+            )
+            .labelled_by(label.id)
+            .changed();
+        if p.mode == SendMode::Text {
+            changed |= ui
+                .checkbox(&mut p.escapes, "Escapes (\\r \\n \\t \\xNN)")
+                .changed();
+            egui::ComboBox::from_label("Packet line ending")
+                .selected_text(p.line_ending.name())
+                .show_ui(ui, |ui| {
+                    for ending in LineEnding::ALL {
+                        changed |= ui
+                            .selectable_value(&mut p.line_ending, ending, ending.name())
+                            .changed();
+                    }
+                });
+            egui::ComboBox::from_label("Packet encoding")
+                .selected_text(p.encoding.name())
+                .show_ui(ui, |ui| {
+                    for encoding in TextEncoding::ALL {
+                        changed |= ui
+                            .selectable_value(&mut p.encoding, encoding, encoding.name())
+                            .changed();
+                    }
+                });
+        }
+        let dest = ui.label("UDP destination");
+        changed |= ui
+            .add(
+                TextEdit::singleline(&mut p.destination)
+                    .hint_text("HOST:PORT, or empty for the tab's")
+                    .desired_width(ui.available_width()),
+            )
+            .labelled_by(dest.id)
+            .changed();
+        changed |= labelled_text(ui, "Packet note", &mut p.note, 160.0).changed();
+        if changed {
+            editor.error = None;
+        }
+        let mut save = false;
+        let mut cancel = false;
+        ui.horizontal(|ui| {
+            save = ui.button("Save packet").clicked();
+            cancel = ui.button("Cancel").clicked();
+        });
+        super::error_slot(ui, editor.error.as_deref());
+        if cancel {
+            self.editor = None;
+            return;
+        }
+        if !save {
+            return;
+        }
+        editor.packet.name = editor.packet.name.trim().to_owned();
+        if let Err(e) = self.library.check(&editor.packet, editor.index) {
+            editor.error = Some(e);
+        } else {
+            let packet = editor.packet.clone();
+            let name = packet.name.clone();
+            match editor.index {
+                Some(i) if i < self.library.packets.len() => {
+                    let old = std::mem::replace(&mut self.library.packets[i], packet);
+                    // A changed payload starts its counter again.
+                    self.sends.remove(&old.name);
+                }
+                _ => self.library.packets.push(packet),
+            }
+            self.editor = None;
+            self.say(Tone::Ok, format!("Saved \"{name}\"."));
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! Timed and file sends under the send box: repeat the send box's payload every N ms (for a
+//! count or until stopped), or send a file (picked, typed or dropped on the window). The
+//! worker runs them; this row only says what to start and shows the job's progress.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use egui::{RichText, TextEdit, Ui};
+use serde::{Deserialize, Serialize};
+
+use super::{Tone, labelled_text};
+use crate::engine::session::JobSpec;
+use crate::engine::session::job::{EVERY_MAX, JobKind, JobState, JobStatus, UDP_CHUNK_MAX};
+use crate::settings::cut_text;
+
+/// Longest path kept in the settings.
+const PATH_MAX_BYTES: usize = 4096;
+
+/// What the user asked the row to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolAction {
+    /// Repeat the send box's payload.
+    Repeat { every: Duration, count: Option<u64> },
+    /// Send a file: UDP in `chunk`-byte datagrams one every `every`.
+    File {
+        path: PathBuf,
+        chunk: usize,
+        every: Duration,
+    },
+    /// Stop the running job.
+    Stop,
+}
+
+/// The row's fields, saved with the tab's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SendTools {
+    /// Milliseconds between repeats.
+    pub every_ms: String,
+    /// How many sends; empty repeats until stopped.
+    pub count: String,
+    pub file: String,
+    /// UDP: bytes per datagram of a file.
+    pub chunk: String,
+    /// UDP: milliseconds between a file's datagrams.
+    pub file_every_ms: String,
+    #[serde(skip)]
+    pub error: Option<String>,
+}
+
+impl Default for SendTools {
+    fn default() -> Self {
+        Self {
+            every_ms: "1000".to_owned(),
+            count: "10".to_owned(),
+            file: String::new(),
+            chunk: "1024".to_owned(),
+            file_every_ms: "0".to_owned(),
+            error: None,
+        }
+    }
+}
+
+impl crate::settings::Bounded for SendTools {
+    fn bound(&mut self, path: &str, notes: &mut Vec<String>) {
+        for (name, field) in [
+            ("every_ms", &mut self.every_ms),
+            ("count", &mut self.count),
+            ("chunk", &mut self.chunk),
+            ("file_every_ms", &mut self.file_every_ms),
+        ] {
+            cut_text(field, 32, &crate::settings::join(path, name), notes);
+        }
+        cut_text(
+            &mut self.file,
+            PATH_MAX_BYTES,
+            &crate::settings::join(path, "file"),
+            notes,
+        );
+    }
+}
+
+/// Milliseconds typed into `field` (named `what` in the message): 0 (or 1) to 24 hours.
+fn parse_every(text: &str, what: &str, min: u64) -> Result<Duration, String> {
+    let max = EVERY_MAX.as_millis() as u64;
+    match text.trim().parse::<u64>() {
+        Ok(ms) if (min..=max).contains(&ms) => Ok(Duration::from_millis(ms)),
+        _ => Err(format!(
+            "{what}: type a whole number of milliseconds from {min} to {max} (24 hours)."
+        )),
+    }
+}
+
+impl SendTools {
+    /// What the repeat fields ask for, or a sentence saying what to fix.
+    pub fn repeat(&self) -> Result<ToolAction, String> {
+        let every = parse_every(&self.every_ms, "Repeat every", 1)?;
+        let count = match self.count.trim() {
+            "" => None,
+            t => match t.parse::<u64>() {
+                Ok(n) if n >= 1 => Some(n),
+                _ => {
+                    return Err(
+                        "Times: type how many sends (1 or more), or leave it empty to repeat until stopped."
+                            .to_owned(),
+                    );
+                }
+            },
+        };
+        Ok(ToolAction::Repeat { every, count })
+    }
+
+    /// What the file fields ask for, or a sentence saying what to fix. The file itself is
+    /// opened by the worker, which says if it cannot be read.
+    pub fn file(&self, udp: bool) -> Result<ToolAction, String> {
+        let path = self.file.trim();
+        if path.is_empty() {
+            return Err(
+                "File: choose a file (Browse…, or drop one on the window) or type its path."
+                    .to_owned(),
+            );
+        }
+        let (chunk, every) = if udp {
+            let chunk = match self.chunk.trim().parse::<usize>() {
+                Ok(n) if (1..=UDP_CHUNK_MAX).contains(&n) => n,
+                _ => {
+                    return Err(format!(
+                        "Datagram bytes: type a size from 1 to {UDP_CHUNK_MAX}."
+                    ));
+                }
+            };
+            (chunk, parse_every(&self.file_every_ms, "Pace", 0)?)
+        } else {
+            (crate::engine::session::job::TCP_FILE_CHUNK, Duration::ZERO)
+        };
+        Ok(ToolAction::File {
+            path: PathBuf::from(path),
+            chunk,
+            every,
+        })
+    }
+
+    /// Draws the repeat and file rows and the running job's progress. `can_send` greys out
+    /// the start buttons; `udp` adds the datagram size and pace of a file send.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        job: Option<&JobStatus>,
+        can_send: bool,
+        udp: bool,
+    ) -> Option<ToolAction> {
+        let mut action = None;
+        let running = job.filter(|j| j.is_running());
+        if let Some(path) = ui.ctx().input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .find(|p| !p.as_os_str().is_empty())
+        }) {
+            self.file = path.display().to_string();
+            self.error = None;
+        }
+        ui.horizontal_wrapped(|ui| {
+            let every = labelled_text(ui, "Repeat every (ms)", &mut self.every_ms, 60.0);
+            let count = ui.label("Times");
+            let count = ui
+                .add(
+                    TextEdit::singleline(&mut self.count)
+                        .hint_text("until stopped")
+                        .desired_width(70.0),
+                )
+                .labelled_by(count.id);
+            if every.changed() || count.changed() {
+                self.error = None;
+            }
+            if running.is_some_and(|j| j.kind == JobKind::Repeat) {
+                if ui.button("Stop repeat").clicked() {
+                    action = Some(ToolAction::Stop);
+                }
+            } else if ui
+                .add_enabled(can_send, egui::Button::new("Start repeat"))
+                .clicked()
+            {
+                match self.repeat() {
+                    Ok(a) => {
+                        self.error = None;
+                        action = Some(a);
+                    }
+                    Err(e) => self.error = Some(e),
+                }
+            }
+            ui.separator();
+            let file = labelled_text(ui, "File", &mut self.file, 180.0);
+            if file.changed() {
+                self.error = None;
+            }
+            if ui.button("Browse…").clicked()
+                && let Some(path) = rfd::FileDialog::new().pick_file()
+            {
+                self.file = path.display().to_string();
+                self.error = None;
+            }
+            if udp {
+                labelled_text(ui, "Datagram bytes", &mut self.chunk, 50.0);
+                labelled_text(ui, "Pace (ms)", &mut self.file_every_ms, 40.0);
+            }
+            if running.is_some_and(|j| j.kind == JobKind::File) {
+                if ui.button("Cancel file").clicked() {
+                    action = Some(ToolAction::Stop);
+                }
+            } else if ui
+                .add_enabled(can_send, egui::Button::new("Send file"))
+                .clicked()
+            {
+                match self.file(udp) {
+                    Ok(a) => {
+                        self.error = None;
+                        action = Some(a);
+                    }
+                    Err(e) => self.error = Some(e),
+                }
+            }
+        });
+        // The progress has a line of its own whether or not a job ran, so a job that starts
+        // never moves the buttons above it.
+        let row = egui::vec2(ui.available_width(), ui.spacing().interact_size.y);
+        ui.allocate_ui_with_layout(
+            row,
+            egui::Layout::left_to_right(egui::Align::Center),
+            |ui| {
+                ui.set_min_size(row);
+                if let Some(status) = job {
+                    job_line(ui, status);
+                }
+            },
+        );
+        super::error_slot(ui, self.error.as_deref());
+        action
+    }
+}
+
+/// The job an action starts: a repeat of the send box's payload (its error goes to the send
+/// box, and nothing starts), or a file. `None` for Stop.
+pub fn job_spec(
+    action: &ToolAction,
+    send_box: &mut super::SendBox,
+    encoding: crate::codec::TextEncoding,
+) -> Option<JobSpec> {
+    match action {
+        ToolAction::Repeat { every, count } => match send_box.template(encoding) {
+            Ok(t) if t.is_empty() => {
+                send_box.error = Some("Nothing to repeat: type some text or hex first.".to_owned());
+                None
+            }
+            Ok(t) => {
+                send_box.error = None;
+                Some(JobSpec::repeat(t, *every, *count))
+            }
+            Err(e) => {
+                send_box.error = Some(e);
+                None
+            }
+        },
+        ToolAction::File { path, chunk, every } => Some(JobSpec::file(path, *chunk, *every)),
+        ToolAction::Stop => None,
+    }
+}
+
+/// What the log says when a job ends: `None` while it runs.
+pub fn end_note(status: &JobStatus) -> Option<(crate::traffic::Direction, String)> {
+    use crate::traffic::Direction;
+    match status.state {
+        JobState::Running => None,
+        JobState::Failed(_) => Some((Direction::Error, status.describe())),
+        _ => Some((Direction::Info, status.describe())),
+    }
+}
+
+/// The job's progress (a bar for a file), in the tone of how it stands.
+fn job_line(ui: &mut Ui, status: &JobStatus) {
+    let tone = match status.state {
+        JobState::Running => Tone::Wait,
+        JobState::Done => Tone::Ok,
+        JobState::Stopped => Tone::Neutral,
+        JobState::Failed(_) => Tone::Error,
+    };
+    if let (JobKind::File, Some(total)) = (status.kind, status.total_bytes)
+        && total > 0
+    {
+        let done = status.bytes as f32 / total as f32;
+        ui.add(
+            egui::ProgressBar::new(done.min(1.0))
+                .desired_width(120.0)
+                .desired_height(ui.spacing().interact_size.y * 0.8),
+        );
+    }
+    ui.add(egui::Label::new(RichText::new(status.describe()).color(tone.colour())).truncate());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_become_actions_or_sentences() {
+        let mut t = SendTools::default();
+        assert_eq!(
+            t.repeat(),
+            Ok(ToolAction::Repeat {
+                every: Duration::from_secs(1),
+                count: Some(10)
+            })
+        );
+        t.count = String::new();
+        assert!(matches!(
+            t.repeat(),
+            Ok(ToolAction::Repeat { count: None, .. })
+        ));
+        t.count = "0".to_owned();
+        assert!(t.repeat().unwrap_err().contains("Times"));
+        t.count = "3".to_owned();
+        t.every_ms = "0".to_owned();
+        assert!(t.repeat().unwrap_err().contains("from 1 to 86400000"));
+        t.every_ms = "99999999999".to_owned();
+        assert!(t.repeat().is_err());
+        assert!(t.file(false).unwrap_err().contains("choose a file"));
+        t.file = "/tmp/x.bin".to_owned();
+        assert!(matches!(
+            t.file(false),
+            Ok(ToolAction::File { chunk: 65536, .. })
+        ));
+        t.chunk = "70000".to_owned();
+        assert!(t.file(true).unwrap_err().contains("Datagram bytes"));
+        t.chunk = "512".to_owned();
+        t.file_every_ms = "2".to_owned();
+        assert_eq!(
+            t.file(true),
+            Ok(ToolAction::File {
+                path: PathBuf::from("/tmp/x.bin"),
+                chunk: 512,
+                every: Duration::from_millis(2)
+            })
+        );
+    }
+}
