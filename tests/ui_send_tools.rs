@@ -167,3 +167,53 @@ fn a_bad_macro_is_said_under_the_box_and_nothing_is_sent() {
     assert!(shows(&h, "position 2"));
     assert_nothing_arrives(&mut peer);
 }
+
+#[test]
+fn a_sequence_runs_step_by_step_and_a_silent_peer_names_the_step() {
+    let (mut h, peer) = connected();
+    h.get_by_label("Sequence").click();
+    h.run();
+    h.get_by_label("Sequence steps").click();
+    h.get_by_label("Sequence steps")
+        .type_text("send PING\\n\nexpect 3000 text PONG\nsend BYE\\n");
+    h.run();
+    let mut reader = BufReader::new(peer.try_clone().unwrap());
+    h.get_by_label("Run sequence").click();
+    h.run();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "PING\n");
+    // Waiting for the reply: the window marks step 2.
+    step_until(&mut h, "step 2 marked", WAIT, |h| {
+        shows(h, "> 2. expect 3000 text PONG")
+    });
+    std::io::Write::write_all(&mut &peer, b"PONG\n").unwrap();
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "BYE\n", "the last step went after the reply");
+    step_until(&mut h, "done", WAIT, |h| {
+        h.state()
+            .tcp_client
+            .current()
+            .job
+            .as_ref()
+            .is_some_and(|j| j.state == JobState::Done)
+    });
+    // Against silence the sequence stops at its wait and says which step and what came.
+    {
+        let tools = &mut h.state_mut().tcp_client.current_mut().settings.send_tools;
+        tools.sequence = "send PING\\n\nexpect 200 text PONG".to_owned();
+    }
+    h.run();
+    h.get_by_label("Run sequence").click();
+    step_until(&mut h, "failed", WAIT, |h| {
+        h.state()
+            .tcp_client
+            .current()
+            .job
+            .as_ref()
+            .is_some_and(|j| matches!(j.state, JobState::Failed(_)))
+    });
+    h.run();
+    assert!(shows(&h, "step 2 (expect 200 text PONG): no reply matched"));
+}

@@ -228,6 +228,8 @@ pub struct SendJob {
     waiting_until: Option<Instant>,
     /// What arrived since the last send, for a wait to match (the newest `SEEN_MAX` bytes).
     seen: Vec<u8>,
+    /// The step the last report named, so each step is reported as it starts.
+    reported_step: Option<(u32, usize)>,
     total_bytes: Option<u64>,
     rng: Rng,
     started: Instant,
@@ -254,6 +256,7 @@ impl SendJob {
             round: 0,
             waiting_until: None,
             seen: Vec::new(),
+            reported_step: None,
             total_bytes: None,
             rng: Rng::from_clock(),
             started: now,
@@ -452,9 +455,12 @@ impl SendJob {
         self.finished
     }
 
-    /// Whether a progress report is due; marks it given.
+    /// Whether a progress report is due (every [`REPORT_EVERY`], and whenever a sequence
+    /// moves to another step); marks it given.
     pub fn report_due(&mut self, now: Instant) -> bool {
-        if now.saturating_duration_since(self.last_report) >= REPORT_EVERY {
+        let moved = self.sequence.is_some() && self.reported_step != Some((self.round, self.step));
+        if moved || now.saturating_duration_since(self.last_report) >= REPORT_EVERY {
+            self.reported_step = Some((self.round, self.step));
             self.last_report = now;
             return true;
         }

@@ -513,7 +513,7 @@ impl TcpClientTab {
             if let Some(action) =
                 self.settings
                     .send_tools
-                    .ui(ui, self.job.as_ref(), can_send, false)
+                    .ui(ui, self.job.as_ref(), can_send, (false, encoding))
             {
                 self.tool(&action);
             }

@@ -612,10 +612,10 @@ impl UdpTab {
             self.settings
                 .checksum
                 .preview_ui(ui, &self.settings.send_box, encoding);
-            if let Some(action) = self
-                .settings
-                .send_tools
-                .ui(ui, self.job.as_ref(), can_send, true)
+            if let Some(action) =
+                self.settings
+                    .send_tools
+                    .ui(ui, self.job.as_ref(), can_send, (true, encoding))
             {
                 self.tool(&action);
             }

@@ -199,12 +199,10 @@ impl LibraryPanel {
             self.editor_ui(ui);
             return None;
         }
-        labelled_text(
-            ui,
-            "Find packet",
-            &mut self.search,
-            ui.available_width() - 80.0,
-        );
+        ui.horizontal(|ui| {
+            let width = (ui.available_width() - 75.0).max(60.0);
+            labelled_text(ui, "Find packet", &mut self.search, width);
+        });
         ui.separator();
         let shown = self.library.search(&self.search);
         let mut clicked = None;

@@ -261,20 +261,23 @@ impl SendBox {
                 response.request_focus();
             }
         });
-        // A line kept for the preview whether or not there is one, so typing never moves the
-        // Send button (the next click lands where the user aimed).
-        let height = ui.text_style_height(&egui::TextStyle::Monospace).ceil() + 1.0;
-        let (rect, _) = ui.allocate_exact_size(
-            egui::vec2(ui.available_width(), height),
-            egui::Sense::hover(),
-        );
-        if self.error.is_none()
-            && let Some(line) = self.preview(encoding)
-        {
-            let label = egui::Label::new(egui::RichText::new(line).monospace().weak()).truncate();
-            ui.put(rect, label);
+        // One line kept for the error or, when there is none, the preview of the next send,
+        // drawn whether or not there is either, so typing never moves the Send button (the
+        // next click lands where the user aimed).
+        if self.error.is_some() {
+            super::error_slot(ui, self.error.as_deref());
+        } else {
+            let height = ui.text_style_height(&egui::TextStyle::Body).ceil() + 1.0;
+            let (rect, _) = ui.allocate_exact_size(
+                egui::vec2(ui.available_width(), height),
+                egui::Sense::hover(),
+            );
+            if let Some(line) = self.preview(encoding) {
+                let label =
+                    egui::Label::new(egui::RichText::new(line).monospace().weak()).truncate();
+                ui.put(rect, label);
+            }
         }
-        super::error_slot(ui, self.error.as_deref());
         if send {
             self.take_payload(encoding)
         } else {

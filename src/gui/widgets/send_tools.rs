@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{Tone, labelled_text};
 use crate::engine::session::JobSpec;
 use crate::engine::session::job::{EVERY_MAX, JobKind, JobState, JobStatus, UDP_CHUNK_MAX};
+use crate::engine::session::sequence::Sequence;
 use crate::settings::cut_text;
 
 /// Longest path kept in the settings.
@@ -27,6 +28,8 @@ pub enum ToolAction {
         chunk: usize,
         every: Duration,
     },
+    /// Run a sequence (parsed in the session's encoding).
+    Sequence(Sequence),
     /// Stop the running job.
     Stop,
 }
@@ -44,8 +47,13 @@ pub struct SendTools {
     pub chunk: String,
     /// UDP: milliseconds between a file's datagrams.
     pub file_every_ms: String,
+    /// A sequence's steps, one per line (see `engine::session::sequence`).
+    pub sequence: String,
     #[serde(skip)]
     pub error: Option<String>,
+    /// The steps of the sequence last run, to show which one is running.
+    #[serde(skip)]
+    ran_steps: Vec<String>,
 }
 
 impl Default for SendTools {
@@ -56,7 +64,9 @@ impl Default for SendTools {
             file: String::new(),
             chunk: "1024".to_owned(),
             file_every_ms: "0".to_owned(),
+            sequence: String::new(),
             error: None,
+            ran_steps: Vec::new(),
         }
     }
 }
@@ -75,6 +85,12 @@ impl crate::settings::Bounded for SendTools {
             &mut self.file,
             PATH_MAX_BYTES,
             &crate::settings::join(path, "file"),
+            notes,
+        );
+        cut_text(
+            &mut self.sequence,
+            crate::settings::SEND_TEXT_MAX_BYTES,
+            &crate::settings::join(path, "sequence"),
             notes,
         );
     }
@@ -147,7 +163,7 @@ impl SendTools {
         ui: &mut Ui,
         job: Option<&JobStatus>,
         can_send: bool,
-        udp: bool,
+        (udp, encoding): (bool, crate::codec::TextEncoding),
     ) -> Option<ToolAction> {
         let mut action = None;
         let running = job.filter(|j| j.is_running());
@@ -222,6 +238,13 @@ impl SendTools {
                 }
             }
         });
+        egui::CollapsingHeader::new("Sequence")
+            .id_salt("sequence")
+            .show(ui, |ui| {
+                if let Some(a) = self.sequence_ui(ui, running, can_send, encoding) {
+                    action = Some(a);
+                }
+            });
         // The progress has a line of its own whether or not a job ran, so a job that starts
         // never moves the buttons above it.
         let row = egui::vec2(ui.available_width(), ui.spacing().interact_size.y);
@@ -236,6 +259,82 @@ impl SendTools {
             },
         );
         super::error_slot(ui, self.error.as_deref());
+        action
+    }
+}
+
+impl SendTools {
+    fn sequence_ui(
+        &mut self,
+        ui: &mut Ui,
+        running: Option<&JobStatus>,
+        can_send: bool,
+        encoding: crate::codec::TextEncoding,
+    ) -> Option<ToolAction> {
+        let mut action = None;
+        ui.horizontal(|ui| {
+            let label = ui.label("Sequence steps");
+            let edit = ui
+                .add(
+                    TextEdit::multiline(&mut self.sequence)
+                        .desired_rows(3)
+                        .font(egui::TextStyle::Monospace)
+                        .hint_text("send AT\\r\\n\nexpect 1000 text OK\nwait 100\nrepeat 3")
+                        .desired_width((ui.available_width() - 240.0).max(200.0)),
+                )
+                .labelled_by(label.id);
+            if edit.changed() {
+                self.error = None;
+            }
+            ui.vertical(|ui| {
+                if running.is_some_and(|j| j.kind == JobKind::Sequence) {
+                    if ui.button("Stop sequence").clicked() {
+                        action = Some(ToolAction::Stop);
+                    }
+                } else if ui
+                    .add_enabled(can_send, egui::Button::new("Run sequence"))
+                    .clicked()
+                {
+                    match Sequence::parse(&self.sequence, encoding) {
+                        Ok(sequence) => {
+                            self.error = None;
+                            self.ran_steps.clone_from(&sequence.lines);
+                            action = Some(ToolAction::Sequence(sequence));
+                        }
+                        Err(e) => self.error = Some(format!("Sequence: {e}")),
+                    }
+                }
+                ui.label(
+                    RichText::new("send, hex, wait MS, expect MS text|hex|regex …, repeat K")
+                        .weak()
+                        .small(),
+                );
+            });
+        });
+        // The steps of the last run, the current one marked.
+        if !self.ran_steps.is_empty() {
+            let current = running
+                .filter(|j| j.kind == JobKind::Sequence)
+                .and_then(|j| j.step.as_ref())
+                .map(|(i, _)| *i);
+            egui::ScrollArea::vertical()
+                .id_salt("sequence-steps")
+                .max_height(60.0)
+                .show(ui, |ui| {
+                    for (i, step) in self.ran_steps.iter().enumerate() {
+                        let text = format!("{}. {step}", i + 1);
+                        if current == Some(i) {
+                            ui.label(
+                                RichText::new(format!("> {text}"))
+                                    .strong()
+                                    .color(Tone::Wait.colour()),
+                            );
+                        } else {
+                            ui.label(RichText::new(text).weak().monospace());
+                        }
+                    }
+                });
+        }
         action
     }
 }
@@ -263,6 +362,7 @@ pub fn job_spec(
             }
         },
         ToolAction::File { path, chunk, every } => Some(JobSpec::file(path, *chunk, *every)),
+        ToolAction::Sequence(sequence) => Some(JobSpec::sequence(sequence.clone())),
         ToolAction::Stop => None,
     }
 }
