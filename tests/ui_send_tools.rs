@@ -217,3 +217,52 @@ fn a_sequence_runs_step_by_step_and_a_silent_peer_names_the_step() {
     h.run();
     assert!(shows(&h, "step 2 (expect 200 text PONG): no reply matched"));
 }
+
+#[test]
+fn ctrl_1_sends_the_first_packet_and_a_typed_file_goes_whole() {
+    let (mut h, mut peer) = connected();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/packetsender_export.json");
+    h.state_mut().library.import_path(&fixture);
+    h.run();
+    // The first packet listed (Packet Sender's order: UDP Modbus read) goes by Ctrl+1.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num1);
+    h.run();
+    assert_eq!(
+        read_exactly(&mut peer, 8),
+        [0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD]
+    );
+    // A file typed into the File field, sent with Send file.
+    let dir = std::env::temp_dir().join(format!("sockpit-ui-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("blob.bin");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    h.get_by_label("File").click();
+    h.get_by_label("File").type_text(path.to_str().unwrap());
+    h.run();
+    h.get_by_label("Send file").click();
+    h.run();
+    let reader = std::thread::Builder::new()
+        .name("file-reader".into())
+        .spawn(move || read_exactly(&mut peer, 300_000))
+        .unwrap();
+    step_until(&mut h, "file done", WAIT, |h| {
+        h.state()
+            .tcp_client
+            .current()
+            .job
+            .as_ref()
+            .is_some_and(|j| j.state == JobState::Done)
+    });
+    assert!(
+        reader.join().unwrap() == data,
+        "the file arrived byte for byte"
+    );
+    h.run();
+    assert!(
+        shows(&h, "File: 293.0 KiB of 293.0 KiB sent"),
+        "the progress says it all went"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
