@@ -410,3 +410,57 @@ fn a_sequence_file_runs_and_a_silent_peer_exits_4_naming_the_step() {
     assert!(err.contains("Line 2: unknown step \"expekt\""), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_sequence_sends_library_packets_by_name() {
+    let dir = std::env::temp_dir().join(format!("sockpit-cli-seqlib-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let steps = dir.join("steps.txt");
+    std::fs::write(
+        &steps,
+        "packet TCP hello\nwait 10\npacket udp modbus read\n",
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        got
+    });
+    let ini = fixture("packetsender_export.ini");
+    let out = run(&[
+        "tcp-client",
+        &format!("127.0.0.1:{port}"),
+        "--sequence",
+        steps.to_str().unwrap(),
+        "--packets",
+        &ini,
+        "--timeout",
+        "0.5",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut expected = b"hello\r\n".to_vec();
+    expected.extend_from_slice(&[0x01, 0x03, 0x00, 0x00, 0x00, 0x0A, 0xC5, 0xCD]);
+    assert_eq!(peer.join().unwrap(), expected);
+    // Without the library the packet step is a usage error naming the line.
+    let out = run(&[
+        "tcp-client",
+        "127.0.0.1:9",
+        "--sequence",
+        steps.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("Line 1: packet \"TCP hello\": give the library with --packets FILE"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -145,7 +145,7 @@ pub struct PayloadArgs {
     pub hex: Option<String>,
     /// A packet library to send from: a Sockpit export (JSON) or Packet Sender's export (its
     /// JSON, or the packets.ini of File > Export Database). Pick the packet with --packet.
-    #[arg(long, value_name = "FILE", requires = "packet", conflicts_with_all = ["send", "hex"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["send", "hex"])]
     pub packets: Option<std::path::PathBuf>,
     /// The name of the packet in --packets to send (any case).
     #[arg(long, value_name = "NAME", requires = "packets")]
@@ -171,9 +171,10 @@ pub struct JobArgs {
     /// UDP --file: bytes per datagram, 1 to 65507 (default 1024).
     #[arg(long, value_name = "BYTES")]
     pub chunk: Option<usize>,
-    /// Run the steps in this file, one per line: send TEXT, hex HEX, wait MS,
-    /// expect MS text|hex|regex WHAT, repeat K. A wait that times out exits 4 naming the step.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["send", "hex", "file", "repeat", "packets"])]
+    /// Run the steps in this file, one per line: send TEXT, hex HEX, packet NAME (from
+    /// --packets), wait MS, expect MS text|hex|regex WHAT, repeat K. A wait that times out
+    /// exits 4 naming the step.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["send", "hex", "file", "repeat", "packet"])]
     pub sequence: Option<std::path::PathBuf>,
 }
 
@@ -211,15 +212,12 @@ impl PayloadArgs {
     /// The packet `--packets FILE --packet NAME` names, if given; a file that cannot be read
     /// or a name it lacks is a usage error listing what it has.
     pub fn library_packet(&self) -> Result<Option<crate::codec::library::Packet>, CliError> {
-        let (Some(path), Some(name)) = (&self.packets, &self.packet) else {
+        let Some(name) = &self.packet else {
             return Ok(None);
         };
-        let bytes = std::fs::read(path).map_err(|e| {
-            CliError::Usage(format!("--packets: cannot read {}: {e}", path.display()))
-        })?;
-        let (packets, _) = crate::codec::library::Library::parse(&String::from_utf8_lossy(&bytes))
-            .map_err(|e| CliError::Usage(format!("--packets {}: {e}", path.display())))?;
-        let library = crate::codec::library::Library { packets };
+        let Some((path, library)) = self.library()? else {
+            return Ok(None);
+        };
         if let Some(p) = library.find(name) {
             Ok(Some(p.clone()))
         } else {
@@ -240,6 +238,24 @@ impl PayloadArgs {
                 names.join(", ")
             )))
         }
+    }
+
+    /// The library `--packets FILE` reads, if given.
+    pub fn library(
+        &self,
+    ) -> Result<Option<(std::path::PathBuf, crate::codec::library::Library)>, CliError> {
+        let Some(path) = &self.packets else {
+            return Ok(None);
+        };
+        let bytes = std::fs::read(path).map_err(|e| {
+            CliError::Usage(format!("--packets: cannot read {}: {e}", path.display()))
+        })?;
+        let (packets, _) = crate::codec::library::Library::parse(&String::from_utf8_lossy(&bytes))
+            .map_err(|e| CliError::Usage(format!("--packets {}: {e}", path.display())))?;
+        Ok(Some((
+            path.clone(),
+            crate::codec::library::Library { packets },
+        )))
     }
 
     /// The bytes of one send (macros expanded once), if a payload was given.
@@ -269,8 +285,17 @@ impl JobArgs {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 CliError::Usage(format!("--sequence: cannot read {}: {e}", path.display()))
             })?;
-            let sequence = crate::engine::session::sequence::Sequence::parse(&text, encoding)
-                .map_err(|e| CliError::Usage(format!("--sequence {}: {e}", path.display())))?;
+            let library = payload.library()?;
+            let packet = |name: &str| match &library {
+                None => Err("give the library with --packets FILE".to_owned()),
+                Some((file, lib)) => match lib.find(name) {
+                    Some(p) => p.template(),
+                    None => Err(format!("{} has no packet of that name", file.display())),
+                },
+            };
+            let sequence =
+                crate::engine::session::sequence::Sequence::parse_with(&text, encoding, &packet)
+                    .map_err(|e| CliError::Usage(format!("--sequence {}: {e}", path.display())))?;
             return Ok(Some(JobSpec::sequence(sequence)));
         }
         let every = self.every_ms.map(std::time::Duration::from_millis);
@@ -319,6 +344,9 @@ impl JobArgs {
         }
         if self.chunk.is_some() {
             return usage("--chunk goes with --file");
+        }
+        if payload.packets.is_some() && payload.packet.is_none() {
+            return usage("--packets needs --packet NAME (or --sequence FILE with packet steps)");
         }
         let Some(count) = self.repeat else {
             if every.is_some() {

@@ -9,6 +9,7 @@
 //! ```text
 //! send AT\r\n              text with escapes and macros, in the session's encoding
 //! hex 01 03 00 00 00 0A    hex bytes (macros allowed)
+//! packet status query      a packet from the library, by name
 //! wait 100                 pause, milliseconds
 //! expect 1000 text OK      wait up to 1000 ms for a reply containing "OK"
 //! expect 500 hex 01 03     … containing these bytes
@@ -103,8 +104,20 @@ impl Sequence {
         }
     }
 
-    /// Reads the text form; an error names the line and says what to write.
+    /// Reads the text form; an error names the line and says what to write. `packet NAME`
+    /// steps are refused (there is no library here; see [`Sequence::parse_with`]).
     pub fn parse(text: &str, encoding: TextEncoding) -> Result<Self, String> {
+        Self::parse_with(text, encoding, &|_| {
+            Err("no packet library is given here".to_owned())
+        })
+    }
+
+    /// Like [`Sequence::parse`], with `packet NAME` steps compiled by `packet`.
+    pub fn parse_with(
+        text: &str,
+        encoding: TextEncoding,
+        packet: &dyn Fn(&str) -> Result<Template, String>,
+    ) -> Result<Self, String> {
         let mut steps = Vec::new();
         let mut lines = Vec::new();
         let mut repeat = None;
@@ -135,6 +148,12 @@ impl Sequence {
                         return Err(at("nothing to send: write e.g. send AT\\r\\n or hex 01 03"));
                     }
                     Step::Send(template)
+                }
+                "packet" => {
+                    if rest.is_empty() {
+                        return Err(at("say which packet, as in packet status query"));
+                    }
+                    Step::Send(packet(rest).map_err(|e| at(&format!("packet \"{rest}\": {e}")))?)
                 }
                 "wait" => Step::Wait(parse_ms(rest).map_err(|e| at(&e))?),
                 "expect" => {
@@ -197,7 +216,7 @@ impl Sequence {
                 }
                 other => {
                     return Err(at(&format!(
-                        "unknown step \"{other}\": use send, hex, wait, expect or repeat"
+                        "unknown step \"{other}\": use send, hex, packet, wait, expect or repeat"
                     )));
                 }
             };
@@ -272,6 +291,26 @@ mod tests {
         assert!(e.contains("no steps"), "{e}");
         let e = Sequence::parse("send a\nrepeat 0", TextEncoding::Utf8).unwrap_err();
         assert!(e.contains("Line 2") && e.contains("repeat takes"), "{e}");
+    }
+
+    #[test]
+    fn packet_steps_come_from_the_library() {
+        let lib = |name: &str| {
+            if name == "ping" {
+                Ok(Template::fixed(b"PING".to_vec()))
+            } else {
+                Err("the library has no such packet".to_owned())
+            }
+        };
+        let s = Sequence::parse_with("packet ping\nexpect 10 text PONG", TextEncoding::Utf8, &lib)
+            .unwrap();
+        assert!(matches!(&s.steps[0], Step::Send(t) if *t == Template::fixed(b"PING".to_vec())));
+        let e = Sequence::parse_with("packet pong", TextEncoding::Utf8, &lib).unwrap_err();
+        assert!(
+            e.contains("Line 1: packet \"pong\": the library has no such packet"),
+            "{e}"
+        );
+        assert!(Sequence::parse("packet ping", TextEncoding::Utf8).is_err());
     }
 
     #[test]

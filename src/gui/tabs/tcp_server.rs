@@ -525,11 +525,12 @@ impl TcpServerTab {
             self.settings
                 .checksum
                 .preview_ui(ui, &self.settings.send_box, encoding);
-            if let Some(action) =
-                self.settings
-                    .send_tools
-                    .ui(ui, self.job.as_ref(), can_send, (false, encoding))
-            {
+            if let Some(action) = self.settings.send_tools.ui(
+                ui,
+                self.job.as_ref(),
+                can_send,
+                (false, encoding, &library.library),
+            ) {
                 self.tool(&action);
             }
             ui.add_space(2.0);

@@ -612,11 +612,12 @@ impl UdpTab {
             self.settings
                 .checksum
                 .preview_ui(ui, &self.settings.send_box, encoding);
-            if let Some(action) =
-                self.settings
-                    .send_tools
-                    .ui(ui, self.job.as_ref(), can_send, (true, encoding))
-            {
+            if let Some(action) = self.settings.send_tools.ui(
+                ui,
+                self.job.as_ref(),
+                can_send,
+                (true, encoding, &library.library),
+            ) {
                 self.tool(&action);
             }
             ui.add_space(2.0);

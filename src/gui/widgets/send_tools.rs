@@ -9,6 +9,7 @@ use egui::{RichText, TextEdit, Ui};
 use serde::{Deserialize, Serialize};
 
 use super::{Tone, labelled_text};
+use crate::codec::library::Library;
 use crate::engine::session::JobSpec;
 use crate::engine::session::job::{EVERY_MAX, JobKind, JobState, JobStatus, UDP_CHUNK_MAX};
 use crate::engine::session::sequence::Sequence;
@@ -163,7 +164,7 @@ impl SendTools {
         ui: &mut Ui,
         job: Option<&JobStatus>,
         can_send: bool,
-        (udp, encoding): (bool, crate::codec::TextEncoding),
+        (udp, encoding, library): (bool, crate::codec::TextEncoding, &Library),
     ) -> Option<ToolAction> {
         let mut action = None;
         let running = job.filter(|j| j.is_running());
@@ -241,7 +242,7 @@ impl SendTools {
         egui::CollapsingHeader::new("Sequence")
             .id_salt("sequence")
             .show(ui, |ui| {
-                if let Some(a) = self.sequence_ui(ui, running, can_send, encoding) {
+                if let Some(a) = self.sequence_ui(ui, running, can_send, (encoding, library)) {
                     action = Some(a);
                 }
             });
@@ -269,9 +270,13 @@ impl SendTools {
         ui: &mut Ui,
         running: Option<&JobStatus>,
         can_send: bool,
-        encoding: crate::codec::TextEncoding,
+        (encoding, library): (crate::codec::TextEncoding, &Library),
     ) -> Option<ToolAction> {
         let mut action = None;
+        let packet = |name: &str| match library.find(name) {
+            Some(p) => p.template(),
+            None => Err("the packet library has no packet of that name".to_owned()),
+        };
         ui.horizontal(|ui| {
             let label = ui.label("Sequence steps");
             let edit = ui
@@ -295,7 +300,7 @@ impl SendTools {
                     .add_enabled(can_send, egui::Button::new("Run sequence"))
                     .clicked()
                 {
-                    match Sequence::parse(&self.sequence, encoding) {
+                    match Sequence::parse_with(&self.sequence, encoding, &packet) {
                         Ok(sequence) => {
                             self.error = None;
                             self.ran_steps.clone_from(&sequence.lines);
@@ -305,9 +310,11 @@ impl SendTools {
                     }
                 }
                 ui.label(
-                    RichText::new("send, hex, wait MS, expect MS text|hex|regex …, repeat K")
-                        .weak()
-                        .small(),
+                    RichText::new(
+                        "send, hex, packet NAME, wait MS, expect MS text|hex|regex …, repeat K",
+                    )
+                    .weak()
+                    .small(),
                 );
             });
         });
