@@ -139,7 +139,7 @@ fn sockpit_file(path: &std::path::Path) -> f64 {
     client
         .send(tcp_client::Command::StartJob {
             session: S,
-            job: JobSpec::file(path, 64 * 1024, Duration::ZERO),
+            job: JobSpec::file(path, 256 * 1024, Duration::ZERO),
         })
         .unwrap();
     // The events (a Sent per chunk) are taken as the window would, so the worker never waits.

@@ -200,7 +200,7 @@ fn a_50_mb_file_over_tcp_arrives_byte_exact() {
     client
         .send(tcp_client::Command::StartJob {
             session: S,
-            job: JobSpec::file(&source, 64 * 1024, Duration::ZERO),
+            job: JobSpec::file(&source, 256 * 1024, Duration::ZERO),
         })
         .unwrap();
     let status = client_job_end(&client);

@@ -30,6 +30,8 @@ use super::payload::{PayloadSpec, SendMode};
 
 /// Most random bytes one `{{RANDOM:N}}` may stand for.
 pub const RANDOM_MAX: usize = 65_536;
+/// Most bytes one send may render to (random bytes and text together).
+pub const RENDERED_MAX: usize = 16 * 1024 * 1024;
 /// Most digits a counter may be padded to (10^18 still fits a u64).
 pub const WIDTH_MAX: u32 = 18;
 
@@ -157,10 +159,33 @@ impl Template {
                 .map_err(|e| format!("Cannot encode the line ending: {e}."))?;
             push_bytes(&mut parts, ending);
         }
-        Ok(Self {
+        let template = Self {
             parts,
             encoding: spec.encoding,
-        })
+        };
+        let most = template.max_len();
+        if most > RENDERED_MAX {
+            return Err(format!(
+                "This payload would be up to {} MiB a send; at most {} MiB.",
+                most / (1024 * 1024),
+                RENDERED_MAX / (1024 * 1024)
+            ));
+        }
+        Ok(template)
+    }
+
+    /// The most bytes one send can render to (text macros at their widest, UTF-16 included).
+    pub fn max_len(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Bytes(b) => b.len(),
+                Part::Random(n) => *n,
+                // 40 characters cover a signed 128-bit counter and an RFC 3339 time; 4 bytes
+                // each covers any encoding.
+                _ => 160,
+            })
+            .fold(0usize, usize::saturating_add)
     }
 
     /// A template that is always `bytes`.
@@ -568,6 +593,14 @@ mod tests {
         };
         let e = Template::compile(&ascii).unwrap_err();
         assert!(e.contains("position 9"), "{e}");
+    }
+
+    #[test]
+    fn a_payload_too_big_to_render_is_refused() {
+        let text = "{{RANDOM:65536}}".repeat(300);
+        let e = error(&text);
+        assert!(e.contains("at most 16 MiB"), "{e}");
+        assert!(Template::compile(&spec(&"{{RANDOM:65536}}".repeat(200))).is_ok());
     }
 
     #[test]

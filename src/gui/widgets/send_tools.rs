@@ -435,7 +435,7 @@ mod tests {
         t.file = "/tmp/x.bin".to_owned();
         assert!(matches!(
             t.file(false),
-            Ok(ToolAction::File { chunk: 65536, .. })
+            Ok(ToolAction::File { chunk: 262_144, .. })
         ));
         t.chunk = "70000".to_owned();
         assert!(t.file(true).unwrap_err().contains("Datagram bytes"));
