@@ -338,6 +338,8 @@ fn udp_reply_under_a_burst_loses_nothing_in_silence() {
     // machine) is not Sockpit's loss; it is counted by the kernel and read here.
     let lost_here = test_socket_drops(&sender);
     let mut rx = 0u64;
+    // Replies the CLI says went out (the kernel took them), and sends it says were not made.
+    let (mut tx, mut unsent) = (0u64, 0u64);
     // Running totals, by who dropped (the kernel or Sockpit); the last report counts.
     let mut dropped = std::collections::HashMap::new();
     let status = child.wait().unwrap();
@@ -345,6 +347,8 @@ fn udp_reply_under_a_burst_loses_nothing_in_silence() {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         match v["event"].as_str() {
             Some("rx") => rx += 1,
+            Some("tx") => tx += 1,
+            Some("unsent") => unsent = v["total"].as_u64().unwrap(),
             Some("dropped") => {
                 dropped.insert(
                     v["by"].as_str().unwrap().to_owned(),
@@ -362,7 +366,7 @@ fn udp_reply_under_a_burst_loses_nothing_in_silence() {
     assert_eq!(
         replies + lost_here,
         read_by_sockpit,
-        "replies {replies}, lost at the test's socket {lost_here}, read {read_by_sockpit}"
+        "replies {replies}, lost at the test's socket {lost_here}, read {read_by_sockpit}; the CLI said {tx} sent, {unsent} not sent"
     );
     // With the tab's receive buffer a burst this size fits; a busy machine may drop a few, and
     // those are said (checked above), but most must arrive.

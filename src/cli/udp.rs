@@ -140,7 +140,19 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
         .transpose()?
         .flatten();
     check_datagram_sizes(args.bind, payload.as_deref(), to.as_ref(), reply.as_deref())?;
-    let pipeline = args.framing.pipeline(args.output.encoding)?;
+    let mut pipeline = args.framing.pipeline(args.output.encoding)?;
+    if let Some(reply) = reply.clone() {
+        // Answered in the worker as it reads, so a burst is answered at reading speed. The
+        // responder comes with the socket, so no datagram is read before it is there (set
+        // after Bound, the first datagrams of a burst that follows at once went unanswered).
+        pipeline.stages.insert(
+            0,
+            crate::engine::session::Factory::new("reply", move || {
+                Box::new(crate::engine::session::AutoReply::new(reply.clone()))
+                    as Box<dyn crate::engine::session::Stage>
+            }),
+        );
+    }
     let mut p = args.output.printer();
     let udp = UdpHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
@@ -177,16 +189,6 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
             EventKind::BindFailed(e) => return Err(CliError::network(&e)),
             _ => {}
         }
-    }
-    if reply.is_some() {
-        // Answered in the worker as it reads, so a burst is answered at reading speed.
-        command(
-            &udp,
-            Command::SetAutoReply {
-                session: S,
-                reply: reply.clone(),
-            },
-        )?;
     }
     let mut job_running = false;
     let sent = match (job, payload, to) {

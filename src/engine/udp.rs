@@ -50,6 +50,8 @@ const BACKPRESSURE_RETRY: Duration = Duration::from_millis(2);
 /// every datagram or two (interrupt moderation). The window draws about ten times a second,
 /// and the socket's buffer holds far more than arrives in this time.
 const COALESCE: Duration = Duration::from_micros(250);
+/// How soon datagrams waiting for room in the send buffer are tried again without an event.
+const PENDING_RETRY: Duration = Duration::from_millis(10);
 
 /// One received datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -316,10 +318,15 @@ impl Worker {
                 Some(BACKPRESSURE_RETRY)
             } else if self.bound.is_some() {
                 Some(
-                    [self.framer_wait(), self.reply_wait(), self.job_wait()]
-                        .into_iter()
-                        .flatten()
-                        .fold(STATS_EVERY, Duration::min),
+                    [
+                        self.framer_wait(),
+                        self.reply_wait(),
+                        self.job_wait(),
+                        self.pending_wait(),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .fold(STATS_EVERY, Duration::min),
                 )
             } else {
                 None
@@ -352,6 +359,11 @@ impl Worker {
             }
             if errored {
                 self.report_icmp();
+            }
+            // Datagrams waiting for room are retried every turn too, not only on a writable
+            // event: a wake-up missed under load must not leave replies queued after a burst.
+            if self.bound.as_ref().is_some_and(|b| !b.pending.is_empty()) {
+                self.flush_pending();
             }
             let read = if self.readable { self.read_round() } else { 0 };
             self.expire_framers();
@@ -548,6 +560,14 @@ impl Worker {
             Ok((to, job)) => self.job = Some((target, to, job)),
             Err(reason) => self.emit(EventKind::JobRefused { reason }),
         }
+    }
+
+    /// While datagrams wait for room, the loop looks again this soon whatever it hears.
+    fn pending_wait(&self) -> Option<Duration> {
+        self.bound
+            .as_ref()
+            .filter(|b| !b.pending.is_empty())
+            .map(|_| PENDING_RETRY)
     }
 
     /// The job waits while datagrams wait for room in the socket's buffer.
