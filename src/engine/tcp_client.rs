@@ -10,7 +10,7 @@ use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::engine::session::job::{self, Next};
+use crate::engine::session::job::{self, JobSink, Turn};
 use crate::engine::session::{
     Framer, JobSpec, JobState, JobStatus, Pipeline, PipelineSpec, SendJob,
 };
@@ -569,49 +569,16 @@ impl Worker {
 
     /// Sends what the job has due, as far as the socket has room.
     fn run_job(&mut self) {
-        if self.job.is_none() {
+        let Some(mut job) = self.job.take() else {
             return;
-        }
-        let now = Instant::now();
-        let mut end = None;
-        for _ in 0..job::BURST {
-            if self.job_blocked() {
-                break;
+        };
+        match job.turn(Instant::now(), self) {
+            Turn::Quiet => self.job = Some(job),
+            Turn::Report(status) => {
+                self.job = Some(job);
+                self.emit(EventKind::Job(status));
             }
-            let Some(job) = &mut self.job else {
-                return;
-            };
-            match job.next(now) {
-                Next::Payload(bytes) => {
-                    if let Err(reason) = self.queue_send(bytes) {
-                        end = Some(JobState::Failed(reason));
-                        break;
-                    }
-                }
-                Next::NotYet => break,
-                Next::Done => {
-                    end = Some(JobState::Done);
-                    break;
-                }
-                Next::Failed(why) => {
-                    end = Some(JobState::Failed(why));
-                    break;
-                }
-            }
-        }
-        if end.is_none()
-            && let Some(job) = &mut self.job
-            && job.is_finished()
-        {
-            end = Some(JobState::Done);
-        }
-        if let Some(state) = end {
-            self.end_job(state);
-        } else if let Some(job) = &mut self.job
-            && job.report_due(now)
-        {
-            let status = job.status(JobState::Running);
-            self.emit(EventKind::Job(status));
+            Turn::Ended(status) => self.emit(EventKind::Job(status)),
         }
     }
 
@@ -1132,6 +1099,16 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+impl JobSink for Worker {
+    fn blocked(&self) -> Result<bool, String> {
+        Ok(self.job_blocked())
+    }
+
+    fn send(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        self.queue_send(bytes)
     }
 }
 

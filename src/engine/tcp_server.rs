@@ -11,7 +11,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Socket, Type};
 
-use crate::engine::session::job::{self, Next};
+use crate::engine::session::job::{self, JobSink, Turn};
 use crate::engine::session::{
     Framer, JobSpec, JobState, JobStatus, Pipeline, PipelineSpec, SendJob,
 };
@@ -288,6 +288,25 @@ struct Server {
     recv_buf: RecvBuffer,
     /// What the session sends by itself (a repeat, a file), and to whom.
     job: Option<(Target, SendJob)>,
+}
+
+/// A job's way to the server's clients: every client of `target` gets each payload.
+struct ServerJobSink<'a> {
+    server: &'a mut Server,
+    target: &'a Target,
+}
+
+impl JobSink for ServerJobSink<'_> {
+    fn blocked(&self) -> Result<bool, String> {
+        self.server.job_blocked(self.target)
+    }
+
+    fn send(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        for id in self.server.targets(self.target) {
+            self.server.queue_payload(id, bytes.clone());
+        }
+        Ok(())
+    }
 }
 
 fn token_of(id: ClientId) -> Token {
@@ -664,12 +683,9 @@ impl Server {
         self.emit_framing_notices(id);
     }
 
-    /// Whether the job must wait: no client to send to yet, or one of them has not read
-    /// what is queued for it. `Err` when the clients it was for have all left.
-    fn job_blocked(&self) -> Result<bool, String> {
-        let Some((target, _)) = &self.job else {
-            return Ok(true);
-        };
+    /// Whether a job for `target` must wait: no client to send to yet, or one of them has
+    /// not read what is queued for it. `Err` when the clients it was for have all left.
+    fn job_blocked(&self, target: &Target) -> Result<bool, String> {
         let ids = self.targets(target);
         let present: Vec<&Client> = ids.iter().filter_map(|id| self.clients.get(id)).collect();
         if present.is_empty() {
@@ -686,59 +702,32 @@ impl Server {
     /// When the loop must wake for the job (not while it waits for a client or a socket:
     /// their events wake it then).
     fn job_due(&self) -> Option<Instant> {
-        if self.job_blocked().unwrap_or(false) {
+        let (target, job) = self.job.as_ref()?;
+        if self.job_blocked(target).unwrap_or(false) {
             return None;
         }
-        self.job.as_ref().and_then(|(_, j)| j.due())
+        job.due()
     }
 
     /// Sends what the job has due to its clients, as far as their sockets have room.
     fn run_job(&mut self) {
-        if self.job.is_none() {
+        let Some((target, mut job)) = self.job.take() else {
             return;
-        }
-        let now = Instant::now();
-        let mut end = None;
-        for _ in 0..job::BURST {
-            match self.job_blocked() {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(why) => {
-                    end = Some(JobState::Failed(why));
-                    break;
-                }
+        };
+        let turn = job.turn(
+            Instant::now(),
+            &mut ServerJobSink {
+                server: self,
+                target: &target,
+            },
+        );
+        match turn {
+            Turn::Quiet => self.job = Some((target, job)),
+            Turn::Report(status) => {
+                self.job = Some((target, job));
+                self.emit(EventKind::Job(status));
             }
-            let Some((target, job)) = &mut self.job else {
-                return;
-            };
-            let target = target.clone();
-            match job.next(now) {
-                Next::Payload(bytes) => {
-                    for id in self.targets(&target) {
-                        self.queue_payload(id, bytes.clone());
-                    }
-                }
-                Next::NotYet => break,
-                Next::Done => {
-                    end = Some(JobState::Done);
-                    break;
-                }
-                Next::Failed(why) => {
-                    end = Some(JobState::Failed(why));
-                    break;
-                }
-            }
-        }
-        if end.is_none() && self.job.as_ref().is_some_and(|(_, j)| j.is_finished()) {
-            end = Some(JobState::Done);
-        }
-        if let Some(state) = end {
-            self.end_job(state);
-        } else if let Some((_, job)) = &mut self.job
-            && job.report_due(now)
-        {
-            let status = job.status(JobState::Running);
-            self.emit(EventKind::Job(status));
+            Turn::Ended(status) => self.emit(EventKind::Job(status)),
         }
     }
 

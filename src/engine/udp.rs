@@ -11,7 +11,7 @@ use crossbeam_channel::Receiver;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::engine::session::job::{self, Next};
+use crate::engine::session::job::{JobSink, Turn};
 use crate::engine::session::{
     Framer, JobSpec, JobState, JobStatus, Origin, PeerFramers, Pipeline, PipelineSpec, SendJob,
 };
@@ -207,6 +207,24 @@ impl UdpHandle {
             wake,
             |poll, commands, outbox| Worker::new(poll, commands, outbox).run(),
         )
+    }
+}
+
+/// A job's way out of the UDP socket: every payload to `to` (resolved at the start).
+struct UdpJobSink<'a> {
+    worker: &'a mut Worker,
+    target: &'a str,
+    to: SocketAddr,
+}
+
+impl JobSink for UdpJobSink<'_> {
+    fn blocked(&self) -> Result<bool, String> {
+        Ok(self.worker.job_blocked())
+    }
+
+    fn send(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        self.worker.send_to(self.to, self.target.to_owned(), bytes);
+        Ok(())
     }
 }
 
@@ -585,44 +603,24 @@ impl Worker {
 
     /// Sends what the job has due, as far as the socket has room.
     fn run_job(&mut self) {
-        if self.job.is_none() {
+        let Some((target, to, mut job)) = self.job.take() else {
             return;
-        }
-        let now = Instant::now();
-        let mut end = None;
-        for _ in 0..job::BURST {
-            if self.job_blocked() {
-                break;
+        };
+        let turn = job.turn(
+            Instant::now(),
+            &mut UdpJobSink {
+                worker: self,
+                target: &target,
+                to,
+            },
+        );
+        match turn {
+            Turn::Quiet => self.job = Some((target, to, job)),
+            Turn::Report(status) => {
+                self.job = Some((target, to, job));
+                self.emit(EventKind::Job(status));
             }
-            let Some((target, to, job)) = &mut self.job else {
-                return;
-            };
-            match job.next(now) {
-                Next::Payload(bytes) => {
-                    let (target, to) = (target.clone(), *to);
-                    self.send_to(to, target, bytes);
-                }
-                Next::NotYet => break,
-                Next::Done => {
-                    end = Some(JobState::Done);
-                    break;
-                }
-                Next::Failed(why) => {
-                    end = Some(JobState::Failed(why));
-                    break;
-                }
-            }
-        }
-        if end.is_none() && self.job.as_ref().is_some_and(|(_, _, j)| j.is_finished()) {
-            end = Some(JobState::Done);
-        }
-        if let Some(state) = end {
-            self.end_job(state);
-        } else if let Some((_, _, job)) = &mut self.job
-            && job.report_due(now)
-        {
-            let status = job.status(JobState::Running);
-            self.emit(EventKind::Job(status));
+            Turn::Ended(status) => self.emit(EventKind::Job(status)),
         }
     }
 

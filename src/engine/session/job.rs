@@ -203,6 +203,27 @@ impl JobStatus {
     }
 }
 
+/// Where a job's payloads go: each worker's socket side, so one driver
+/// ([`SendJob::turn`]) serves the TCP Client, the TCP Server and UDP alike.
+pub trait JobSink {
+    /// Whether the job must wait now (no connection or client yet, the socket's queue full);
+    /// `Err` ends the job with that sentence (the client it was for has left).
+    fn blocked(&self) -> Result<bool, String>;
+    /// Queues one payload through the session's outbound chain; `Err` ends the job.
+    fn send(&mut self, bytes: Vec<u8>) -> Result<(), String>;
+}
+
+/// What a worker turn of the job calls for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// Nothing to say yet.
+    Quiet,
+    /// Progress to report; the job goes on.
+    Report(JobStatus),
+    /// The job has ended (its last status); drop it.
+    Ended(JobStatus),
+}
+
 /// What [`SendJob::next`] gives.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
@@ -428,6 +449,47 @@ impl SendJob {
         Next::Payload(payload)
     }
 
+    /// One worker turn: hands `sink` what is due, up to [`BURST`] payloads, while it is not
+    /// blocked, and says whether to report or drop the job.
+    pub fn turn(&mut self, now: Instant, sink: &mut dyn JobSink) -> Turn {
+        let mut end = None;
+        for _ in 0..BURST {
+            match sink.blocked() {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(why) => {
+                    end = Some(JobState::Failed(why));
+                    break;
+                }
+            }
+            match self.next(now) {
+                Next::Payload(bytes) => {
+                    if let Err(why) = sink.send(bytes) {
+                        end = Some(JobState::Failed(why));
+                        break;
+                    }
+                }
+                Next::NotYet => break,
+                Next::Done => {
+                    end = Some(JobState::Done);
+                    break;
+                }
+                Next::Failed(why) => {
+                    end = Some(JobState::Failed(why));
+                    break;
+                }
+            }
+        }
+        if end.is_none() && self.finished {
+            end = Some(JobState::Done);
+        }
+        match end {
+            Some(state) => Turn::Ended(self.status(state)),
+            None if self.report_due(now) => Turn::Report(self.status(JobState::Running)),
+            None => Turn::Quiet,
+        }
+    }
+
     /// Reads the next chunk; `None` at the end of the file.
     fn read_chunk(&mut self) -> Result<Option<Vec<u8>>, String> {
         let Some((file, path, chunk)) = &mut self.file else {
@@ -594,6 +656,59 @@ mod tests {
         };
         assert!(e.contains("folder"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A sink that takes `room` payloads, then is blocked; or fails every send.
+    struct Sink {
+        room: usize,
+        got: Vec<Vec<u8>>,
+        refuse: Option<String>,
+    }
+
+    impl JobSink for Sink {
+        fn blocked(&self) -> Result<bool, String> {
+            Ok(self.got.len() >= self.room)
+        }
+        fn send(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+            if let Some(why) = &self.refuse {
+                return Err(why.clone());
+            }
+            self.got.push(bytes);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_turn_sends_while_the_sink_has_room_and_ends_on_its_refusal() {
+        let t0 = Instant::now();
+        let mut job = SendJob::start(
+            JobSpec::repeat(template("{{COUNTER}}"), Duration::ZERO, Some(5)),
+            t0,
+        )
+        .unwrap();
+        let mut sink = Sink {
+            room: 3,
+            got: Vec::new(),
+            refuse: None,
+        };
+        assert_eq!(job.turn(t0, &mut sink), Turn::Quiet);
+        assert_eq!(sink.got.len(), 3, "blocked after three");
+        sink.room = 10;
+        let Turn::Ended(status) = job.turn(t0, &mut sink) else {
+            panic!("the last two end it");
+        };
+        assert_eq!((status.state, status.sent), (JobState::Done, 5));
+        let mut job =
+            SendJob::start(JobSpec::repeat(template("x"), Duration::ZERO, None), t0).unwrap();
+        let mut closed = Sink {
+            room: 10,
+            got: Vec::new(),
+            refuse: Some("closed".to_owned()),
+        };
+        let Turn::Ended(status) = job.turn(t0, &mut closed) else {
+            panic!("a refused send ends the job");
+        };
+        assert_eq!(status.state, JobState::Failed("closed".to_owned()));
     }
 
     #[test]
