@@ -266,3 +266,33 @@ fn ctrl_1_sends_the_first_packet_and_a_typed_file_goes_whole() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_log_row_is_kept_in_the_library_and_sent_again_from_its_menu() {
+    let (mut h, mut peer) = connected();
+    std::io::Write::write_all(&mut peer, b"hello device").unwrap();
+    step_until(&mut h, "the record shown", WAIT, |h| {
+        h.query_by_label("hello device").is_some()
+    });
+    h.get_by_label("hello device").click_secondary();
+    h.run();
+    h.get_by_label("Add to packet library").click();
+    h.run();
+    let packets = &h.state().library.library.packets;
+    assert_eq!(packets.len(), 1);
+    assert_eq!(packets[0].payload, "68 65 6C 6C 6F 20 64 65 76 69 63 65");
+    assert!(
+        packets[0].name.starts_with("From 127.0.0.1:"),
+        "{}",
+        packets[0].name
+    );
+    // The new packet is open to be named; saving keeps it.
+    assert!(h.query_by_label("Save packet").is_some());
+    h.get_by_label("Save packet").click();
+    h.run();
+    h.get_by_label("hello device").click_secondary();
+    h.run();
+    h.get_by_label("Send again").click();
+    h.run();
+    assert_eq!(read_exactly(&mut peer, 12), b"hello device");
+}

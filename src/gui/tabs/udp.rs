@@ -20,6 +20,7 @@ use crate::gui::widgets::framing::FramingSettings;
 use crate::gui::widgets::library::{LibraryPanel, PacketSend};
 use crate::gui::widgets::rules::RulesEditor;
 use crate::gui::widgets::send_tools::{self, SendTools, ToolAction};
+use crate::gui::widgets::traffic_view::RowAction;
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{ERROR_COLOR, error_slot, error_text, labelled_drag, labelled_text};
 use crate::gui::widgets::{Tone, status_line};
@@ -627,6 +628,17 @@ impl UdpTab {
         }
         self.session
             .panes_ui(ui, id, &mut self.settings.encoding, None);
+        match self.session.view.take_row_action() {
+            Some(RowAction::SendAgain(bytes)) => {
+                self.send(bytes);
+            }
+            Some(RowAction::AddToLibrary {
+                bytes,
+                peer,
+                direction,
+            }) => library.add_bytes(&bytes, peer, direction),
+            None => {}
+        }
     }
 
     fn bind_ui(&mut self, ui: &mut Ui) {

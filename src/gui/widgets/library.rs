@@ -99,6 +99,43 @@ impl LibraryPanel {
         }
     }
 
+    /// Keeps bytes from the log as a hex packet named after where they came from, and opens
+    /// it in the editor to name it.
+    pub fn add_bytes(
+        &mut self,
+        bytes: &[u8],
+        peer: Option<std::net::SocketAddr>,
+        direction: crate::traffic::Direction,
+    ) {
+        let (way, text) = match direction {
+            crate::traffic::Direction::Sent => ("To", "sent to"),
+            _ => ("From", "received from"),
+        };
+        let peer_text = peer.map_or_else(|| "the peer".to_owned(), |p| p.to_string());
+        let packet = Packet {
+            name: self.library.free_name(&format!("{way} {peer_text}"), None),
+            payload: crate::codec::hex::format_hex(bytes),
+            mode: SendMode::Hex,
+            note: format!("From the log: {} B {text} {peer_text}.", bytes.len()),
+            ..Packet::default()
+        };
+        if let Err(e) = self.library.check(&packet, None) {
+            self.say(Tone::Error, format!("Not added: {e}"));
+            return;
+        }
+        self.library.packets.push(packet.clone());
+        self.open = true;
+        self.say(
+            Tone::Ok,
+            format!("Added \"{}\"; name it and save.", packet.name),
+        );
+        self.editor = Some(Editor {
+            index: Some(self.library.packets.len() - 1),
+            packet,
+            error: None,
+        });
+    }
+
     /// Writes the library to `path` as JSON (what Export does once a path is chosen).
     pub fn export_path(&mut self, path: &Path) {
         match std::fs::write(path, self.library.to_json()) {

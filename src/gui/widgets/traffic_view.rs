@@ -97,6 +97,47 @@ pub struct TrafficView {
     peer_filter: PeerFilter,
     /// A record to select and bring into view on the next frame (Next / Previous).
     jump_to: Option<u64>,
+    /// What a row's right-click menu asked of the tab, until the tab takes it.
+    row_action: Option<RowAction>,
+}
+
+/// What a log row's right-click menu asks of its tab (copying is done by the menu itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowAction {
+    /// Send these bytes again in the session.
+    SendAgain(Vec<u8>),
+    /// Keep these bytes as a packet in the library; `peer` and `direction` name where from.
+    AddToLibrary {
+        bytes: Vec<u8>,
+        peer: Option<std::net::SocketAddr>,
+        direction: Direction,
+    },
+}
+
+/// `bytes` as a C array initialiser: `{ 0x01, 0x03 }`.
+pub fn c_array(bytes: &[u8]) -> String {
+    let items: Vec<String> = bytes.iter().map(|b| format!("0x{b:02X}")).collect();
+    format!("{{ {} }}", items.join(", "))
+}
+
+/// `bytes` as a Python bytes literal: printable ASCII as itself, the rest `\xNN`.
+pub fn python_bytes(bytes: &[u8]) -> String {
+    let mut out = String::from("b'");
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\'' => out.push_str("\\'"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7E => out.push(char::from(b)),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// Payload bytes the search looks at per frame: a full 64 MiB ring is searched in a few
@@ -305,6 +346,11 @@ impl TrafficView {
             utc_offset_seconds: i64::from(chrono::Local::now().offset().local_minus_utc()),
             ..Self::default()
         }
+    }
+
+    /// What a row's right-click menu asked for, once.
+    pub fn take_row_action(&mut self) -> Option<RowAction> {
+        self.row_action.take()
     }
 
     /// The local time zone's offset used for timestamps.
@@ -821,6 +867,9 @@ impl TrafficView {
             log.end_id(),
         );
         self.log_focused = drawn.focused;
+        if drawn.action.is_some() {
+            self.row_action = drawn.action;
+        }
         if let Some(id) = drawn.clicked {
             let modifiers = ui.input(|i| i.modifiers);
             self.click_row(id, modifiers);
@@ -963,6 +1012,7 @@ impl TrafficView {
             HEX_PREVIEW_BYTES
         };
         let mut any_clicked = false;
+        let mut action: Option<RowAction> = None;
         let mut under_pointer: Option<u64> = None;
         let mut clicked_here: Option<u64> = None;
         let mut focused = false;
@@ -1016,6 +1066,13 @@ impl TrafficView {
                         any_clicked = true;
                         clicked_here = Some(id);
                     }
+                    if !matches!(record.direction, Direction::Info | Direction::Error) {
+                        response.context_menu(|ui| {
+                            if let Some(a) = row_menu(ui, record, encoding) {
+                                action = Some(a);
+                            }
+                        });
+                    }
                 });
             });
         DrawnTable {
@@ -1026,6 +1083,7 @@ impl TrafficView {
                 None
             },
             focused,
+            action,
         }
     }
 
@@ -1118,11 +1176,42 @@ impl TrafficView {
 }
 
 /// What one frame's table drew.
+/// The right-click menu of a data row: copy it in four forms, send it again, keep it.
+fn row_menu(ui: &mut Ui, record: &Record, encoding: TextEncoding) -> Option<RowAction> {
+    let copy = |ui: &mut Ui, label: &str, text: &dyn Fn() -> String| {
+        if ui.button(label).clicked() {
+            ui.ctx().copy_text(text());
+            ui.close();
+        }
+    };
+    copy(ui, "Copy as hex", &|| format_hex(&record.bytes));
+    copy(ui, "Copy as text", &|| encoding.decode_lossy(&record.bytes));
+    copy(ui, "Copy as C array", &|| c_array(&record.bytes));
+    copy(ui, "Copy as Python bytes", &|| python_bytes(&record.bytes));
+    ui.separator();
+    let mut action = None;
+    if ui.button("Send again").clicked() {
+        action = Some(RowAction::SendAgain(record.bytes.to_vec()));
+        ui.close();
+    }
+    if ui.button("Add to packet library").clicked() {
+        action = Some(RowAction::AddToLibrary {
+            bytes: record.bytes.to_vec(),
+            peer: record.peer,
+            direction: record.direction,
+        });
+        ui.close();
+    }
+    action
+}
+
 struct DrawnTable {
     scroll: egui::scroll_area::ScrollAreaOutput<()>,
     /// The record in the row that was clicked.
     clicked: Option<u64>,
     focused: bool,
+    /// What a row's right-click menu asked for.
+    action: Option<RowAction>,
 }
 
 /// Default height of the detail pane, when the window has room for it.
@@ -1231,6 +1320,12 @@ fn anchor_at(ids: RowIds<'_>, offset: f32, pitch: f32) -> Option<(u64, f32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_copy_as_c_and_python() {
+        assert_eq!(c_array(&[0x01, 0xAB]), "{ 0x01, 0xAB }");
+        assert_eq!(python_bytes(b"OK\r\n\x00'\\"), "b'OK\\r\\n\\x00\\'\\\\'");
+    }
 
     #[test]
     fn previews_cut_and_mark() {
