@@ -227,3 +227,31 @@ fn a_half_close_by_the_peer_is_shown_and_sending_goes_on() {
     peer.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"after");
 }
+
+#[test]
+fn help_shows_the_tab_s_guide_the_shortcuts_and_the_version_and_f1_closes_it() {
+    let mut s = Settings::default();
+    s.tab = Tab::Udp;
+    let mut h = harness(s);
+    h.run();
+    h.get_by_label("Help").click();
+    h.run();
+    assert!(
+        shows(&h, "Send and receive UDP datagrams"),
+        "the guide is the UDP tab's"
+    );
+    assert!(
+        shows(&h, "open a session in the tab shown"),
+        "the shortcuts are listed"
+    );
+    assert!(shows(&h, &format!("Sockpit {}", env!("CARGO_PKG_VERSION"))));
+    h.key_press(egui::Key::F1);
+    h.run();
+    assert!(!shows(&h, "Send and receive UDP datagrams"), "F1 closes it");
+    h.key_press(egui::Key::F1);
+    h.run();
+    assert!(
+        shows(&h, "Send and receive UDP datagrams"),
+        "and opens it again"
+    );
+}

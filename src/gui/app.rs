@@ -207,6 +207,8 @@ pub struct SockpitApp {
     pub ip_tools: IpToolsTab,
     /// The packet library, drawn beside the traffic tabs.
     pub library: LibraryPanel,
+    /// Whether the Help window is open.
+    pub help_open: bool,
     /// Said once at start when saved settings fell back or were adjusted; dismissable.
     pub notice: Option<String>,
     frames: u64,
@@ -335,6 +337,7 @@ impl SockpitApp {
             broadcast: BroadcastTab::new(settings.broadcast, wake.clone()),
             ip_tools: IpToolsTab::new(settings.ip_tools, wake),
             library: LibraryPanel::new(settings.library, !settings.library_hidden),
+            help_open: false,
             notice: None,
             frames: 0,
             exit_after_frames,
@@ -397,7 +400,14 @@ impl SockpitApp {
             for tab in Tab::ALL {
                 ui.selectable_value(&mut self.tab, tab, tab.title());
             }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.toggle_value(&mut self.help_open, "Help")
+                    .on_hover_text("A short guide to this tab and the keyboard shortcuts (F1).");
+            });
         });
+        if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, crate::gui::help::HELP_KEY)) {
+            self.help_open = !self.help_open;
+        }
     }
 }
 
@@ -438,6 +448,7 @@ impl eframe::App for SockpitApp {
             Tab::IpTools => &mut self.ip_tools,
         };
         room.ui(ui, library);
+        crate::gui::help::window(ui.ctx(), &mut self.help_open, self.tab);
         if let Some(limit) = self.exit_after_frames {
             if self.frames >= limit {
                 ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);

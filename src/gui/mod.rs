@@ -3,6 +3,7 @@
 //! `crate::engine`, whose events the tabs turn into rows and status lines.
 
 pub mod app;
+pub mod help;
 pub mod session;
 pub mod sessions;
 pub mod tabs;

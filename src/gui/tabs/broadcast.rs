@@ -16,6 +16,7 @@ use crate::engine::broadcast::{
 use crate::engine::worker::Wake;
 use crate::gui::session::{DrainLimits, Session, Traffic};
 use crate::gui::widgets::SendBox;
+use crate::gui::widgets::labelled_hint;
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{
     ERROR_COLOR, OK_COLOR, WAIT_COLOR, error_text, labelled_drag, labelled_text,
@@ -463,10 +464,22 @@ impl BroadcastTab {
                     .on_hover_text("One address.");
                 match self.settings.target {
                     TargetKind::Multicast => {
-                        labelled_text(ui, "Group", &mut self.settings.group, 130.0);
+                        labelled_hint(
+                            ui,
+                            "Group",
+                            &mut self.settings.group,
+                            130.0,
+                            "239.255.255.250",
+                        );
                     }
                     TargetKind::Unicast => {
-                        labelled_text(ui, "Host", &mut self.settings.unicast_host, 130.0);
+                        labelled_hint(
+                            ui,
+                            "Host",
+                            &mut self.settings.unicast_host,
+                            130.0,
+                            "192.168.1.50",
+                        );
                     }
                     _ => {}
                 }
@@ -537,7 +550,15 @@ impl BroadcastTab {
         });
         ui.horizontal_wrapped(|ui| {
             ui.strong("Wake-on-LAN");
-            if labelled_text(ui, "MAC", &mut self.settings.wol_mac, 150.0).changed() {
+            if labelled_hint(
+                ui,
+                "MAC",
+                &mut self.settings.wol_mac,
+                150.0,
+                "00:11:22:33:44:55",
+            )
+            .changed()
+            {
                 self.wol_error = None;
             }
             if ui

@@ -44,6 +44,24 @@ pub fn labelled_text(ui: &mut Ui, label: &str, text: &mut String, width: f32) ->
         .labelled_by(label.id)
 }
 
+/// A label followed by a single-line text field tied to it, with `hint` shown while it is
+/// empty (an example of what to type).
+pub fn labelled_hint(
+    ui: &mut Ui,
+    label: &str,
+    text: &mut String,
+    width: f32,
+    hint: &str,
+) -> Response {
+    let label = ui.label(label);
+    ui.add(
+        TextEdit::singleline(text)
+            .desired_width(width)
+            .hint_text(hint),
+    )
+    .labelled_by(label.id)
+}
+
 /// A label followed by a drag value tied to it.
 pub fn labelled_drag<N: egui::emath::Numeric>(
     ui: &mut Ui,

@@ -4,6 +4,7 @@ use egui::{Color32, FontId, RichText, Sense, Ui, vec2};
 use egui_extras::{Column, TableBuilder};
 
 use super::{HOST_BITS, IpToolsTab, NETWORK_BITS, SplitMode};
+use crate::gui::widgets::labelled_hint;
 use crate::gui::widgets::{error_text, labelled_text};
 use crate::iptools::subnet::{
     BinaryView, SubnetError, SubnetInfo, V4Info, V6Info, nets_as_table, parse_net, parse_net_list,
@@ -199,12 +200,30 @@ impl IpToolsTab {
         );
         let mut changed = false;
         ui.horizontal(|ui| {
-            changed |=
-                labelled_text(ui, "First address", &mut self.settings.same_a, 150.0).changed();
-            changed |=
-                labelled_text(ui, "Second address", &mut self.settings.same_b, 150.0).changed();
-            changed |=
-                labelled_text(ui, "Mask or prefix", &mut self.settings.same_mask, 130.0).changed();
+            changed |= labelled_hint(
+                ui,
+                "First address",
+                &mut self.settings.same_a,
+                150.0,
+                "192.168.1.10",
+            )
+            .changed();
+            changed |= labelled_hint(
+                ui,
+                "Second address",
+                &mut self.settings.same_b,
+                150.0,
+                "192.168.1.200",
+            )
+            .changed();
+            changed |= labelled_hint(
+                ui,
+                "Mask or prefix",
+                &mut self.settings.same_mask,
+                130.0,
+                "255.255.255.0 or 24",
+            )
+            .changed();
         });
         if changed {
             self.recompute_same();
@@ -317,8 +336,14 @@ impl IpToolsTab {
                     "by prefix",
                 )
                 .changed();
-            changed |=
-                labelled_text(ui, "N or prefix", &mut self.settings.split_value, 60.0).changed();
+            changed |= labelled_hint(
+                ui,
+                "N or prefix",
+                &mut self.settings.split_value,
+                60.0,
+                "4 or /26",
+            )
+            .changed();
         });
         if changed {
             self.recompute_split();

@@ -9,7 +9,8 @@ use crate::codec::TextEncoding;
 use crate::codec::checksum::{ByteOrder, ChecksumKind};
 use crate::codec::hex::format_hex;
 use crate::codec::payload::{LineEnding, PayloadSpec, SendMode, encode_payload};
-use crate::gui::widgets::{error_text, labelled_text};
+use crate::gui::widgets::error_text;
+use crate::gui::widgets::labelled_hint;
 
 /// Input bytes the calculator takes (more is cut, and said).
 const INPUT_MAX_BYTES: usize = 1024 * 1024;
@@ -80,8 +81,14 @@ impl IpToolsTab {
                 .changed();
         });
         ui.horizontal(|ui| {
-            changed |=
-                labelled_text(ui, "Bytes", &mut self.settings.checksum_input, 420.0).changed();
+            changed |= labelled_hint(
+                ui,
+                "Bytes",
+                &mut self.settings.checksum_input,
+                420.0,
+                "01 03 00 00 00 0A",
+            )
+            .changed();
         });
         if changed {
             self.checksum_input_changed();

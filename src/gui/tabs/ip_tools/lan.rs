@@ -9,6 +9,7 @@ use egui_extras::{Column, TableBuilder};
 use ipnet::Ipv4Net;
 
 use super::{IpToolsTab, Section, SweepStatus};
+use crate::gui::widgets::labelled_hint;
 use crate::gui::widgets::{ERROR_COLOR, OK_COLOR, error_text, labelled_text};
 use crate::iptools::ports::parse_ports;
 use crate::iptools::sweep::parse_sweep_range;
@@ -282,8 +283,14 @@ impl IpToolsTab {
         let mut start = false;
         ui.horizontal(|ui| {
             ui.add_enabled_ui(!running, |ui| {
-                if labelled_text(ui, "Range to sweep", &mut self.settings.sweep_range, 170.0)
-                    .changed()
+                if labelled_hint(
+                    ui,
+                    "Range to sweep",
+                    &mut self.settings.sweep_range,
+                    170.0,
+                    "192.168.1.0/24",
+                )
+                .changed()
                 {
                     self.sweep_range_error = None;
                 }

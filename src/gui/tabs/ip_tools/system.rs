@@ -6,7 +6,8 @@ use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 
 use super::IpToolsTab;
-use crate::gui::widgets::{ERROR_COLOR, OK_COLOR, error_text, labelled_text};
+use crate::gui::widgets::labelled_hint;
+use crate::gui::widgets::{ERROR_COLOR, OK_COLOR, error_text};
 use crate::iptools::dns::{DnsAnswer, DnsLookup, DnsQuery};
 use crate::iptools::ports::{PortRange, check_bind, services};
 use crate::iptools::sockets::read_sockets;
@@ -40,11 +41,12 @@ impl IpToolsTab {
             self.refresh_sockets();
         }
         ui.horizontal(|ui| {
-            labelled_text(
+            labelled_hint(
                 ui,
                 "Filter sockets",
                 &mut self.settings.sockets_filter,
                 200.0,
+                "LISTEN, :502 or a process",
             );
             if ui.button("Refresh sockets").clicked() {
                 self.refresh_sockets();
@@ -127,7 +129,13 @@ impl IpToolsTab {
         );
         let mut go = false;
         ui.horizontal(|ui| {
-            let r = labelled_text(ui, "Name or address", &mut self.settings.dns_query, 260.0);
+            let r = labelled_hint(
+                ui,
+                "Name or address",
+                &mut self.settings.dns_query,
+                260.0,
+                "example.com or 192.168.1.1",
+            );
             if r.changed() {
                 self.dns_input_error = None;
             }
@@ -165,7 +173,15 @@ impl IpToolsTab {
 
     pub(super) fn ports_ui(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
-            if labelled_text(ui, "Port number", &mut self.settings.port_query, 80.0).changed() {
+            if labelled_hint(
+                ui,
+                "Port number",
+                &mut self.settings.port_query,
+                80.0,
+                "502",
+            )
+            .changed()
+            {
                 self.bind_check = None;
             }
         });
