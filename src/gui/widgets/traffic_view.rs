@@ -412,14 +412,9 @@ impl TrafficView {
         }
     }
 
-    /// The toolbar: encoding, columns, options, clear, copy and counters.
-    pub fn toolbar_ui(
-        &mut self,
-        ui: &mut Ui,
-        log: &mut TrafficLog,
-        encoding: &mut TextEncoding,
-        rates: (f64, f64),
-    ) {
+    /// The toolbar: encoding, columns, options, clear and copy (the counters are in the
+    /// status bar under the log).
+    pub fn toolbar_ui(&mut self, ui: &mut Ui, log: &mut TrafficLog, encoding: &mut TextEncoding) {
         ui.horizontal_wrapped(|ui| {
             egui::ComboBox::from_label("Encoding")
                 .selected_text(encoding.name())
@@ -472,6 +467,10 @@ impl TrafficView {
                 ui.ctx().copy_text(text);
             }
         });
+    }
+
+    /// The counters: bytes and reads each way, the rates, what the ring holds and evicted.
+    fn stats_line(log: &TrafficLog, rates: (f64, f64)) -> String {
         let c = log.counters();
         let mut stats = format!(
             "Received {} in {} reads | Sent {} in {} writes | In {}/s  Out {}/s | Stored {} records, {} of {}",
@@ -496,7 +495,7 @@ impl TrafficView {
                 format_bytes(log.evicted_bytes())
             );
         }
-        ui.label(RichText::new(stats).small());
+        stats
     }
 
     /// The detail pane for a single selected record: full hex dump and decoded text.
@@ -620,6 +619,10 @@ impl TrafficView {
         rates: (f64, f64),
         rows: Option<&[u64]>,
     ) {
+        // The counters in a status bar of their own, at the body text's size.
+        egui::Panel::bottom(format!("{id}-status")).show(ui, |ui| {
+            ui.label(Self::stats_line(log, rates));
+        });
         if !self.selected.is_empty() {
             // In a short window the pane must leave the log room for the rows around the
             // selection (and the new-rows button).
@@ -632,7 +635,7 @@ impl TrafficView {
         egui::CentralPanel::default().show(ui, |ui| {
             // Scoped by `id` so each session keeps its own scroll position and column widths.
             ui.push_id(id, |ui| {
-                self.toolbar_ui(ui, log, encoding, rates);
+                self.toolbar_ui(ui, log, encoding);
                 self.search_ui(ui, log, *encoding);
                 ui.separator();
                 self.filtered_table_ui(ui, log, *encoding, rows);
