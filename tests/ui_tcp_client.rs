@@ -255,3 +255,22 @@ fn help_shows_the_tab_s_guide_the_shortcuts_and_the_version_and_f1_closes_it() {
         "and opens it again"
     );
 }
+
+#[test]
+fn labels_and_explanations_meet_wcag_aa_contrast_in_both_themes() {
+    let h = harness(Settings::default());
+    for theme in [egui::Theme::Dark, egui::Theme::Light] {
+        let style = h.ctx.style_of(theme);
+        let v = &style.visuals;
+        for (what, colour) in [
+            ("label", v.widgets.noninteractive.fg_stroke.color),
+            ("explanation", v.weak_text_color()),
+        ] {
+            let ratio = sockpit::gui::app::contrast(colour, v.panel_fill);
+            assert!(
+                ratio >= 4.5,
+                "{theme:?} {what}: {ratio:.2}:1 against the panel"
+            );
+        }
+    }
+}
