@@ -274,3 +274,36 @@ fn labels_and_explanations_meet_wcag_aa_contrast_in_both_themes() {
         }
     }
 }
+
+#[test]
+fn an_event_row_shows_its_sentence_in_the_detail_pane_not_a_hex_dump() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut s = Settings::default();
+    s.tab = Tab::TcpClient;
+    s.tcp_client_mut().host = "127.0.0.1".to_owned();
+    s.tcp_client_mut().port = port.to_string();
+    let mut h = harness(s);
+    h.run();
+    h.get_by_label("Connect").click();
+    let _peer = accept(&mut h, &listener);
+    step_until(&mut h, "connected", WAIT, |h| {
+        matches!(
+            h.state().tcp_client.current().status,
+            Status::Connected { .. }
+        )
+    });
+    h.query_all_by_label_contains("Connected from 127.0.0.1:")
+        .next()
+        .unwrap()
+        .click();
+    h.run();
+    assert!(
+        shows(&h, ": event to 127.0.0.1:"),
+        "the pane says what the record is"
+    );
+    assert!(
+        h.query_all_by_label_contains("00000000").next().is_none(),
+        "no hex dump of a sentence"
+    );
+}

@@ -517,16 +517,27 @@ impl TrafficView {
             (_, Some(p)) => format!(" to {p}"),
             (_, None) => String::new(),
         };
-        ui.label(format!(
-            "Record #{id}: {} {} bytes{peer}",
-            match record.direction {
-                Direction::Received => "received",
-                Direction::Sent => "sent",
-                Direction::Info => "info",
-                Direction::Error => "error",
-            },
-            record.bytes.len(),
-        ));
+        if matches!(record.direction, Direction::Info | Direction::Error) {
+            ui.label(format!(
+                "Record #{id}: {}{peer}",
+                if record.direction == Direction::Info {
+                    "event"
+                } else {
+                    "error"
+                }
+            ));
+        } else {
+            ui.label(format!(
+                "Record #{id}: {} {} bytes{peer}",
+                match record.direction {
+                    Direction::Received => "received",
+                    Direction::Sent => "sent",
+                    Direction::Info => "info",
+                    Direction::Error => "error",
+                },
+                record.bytes.len(),
+            ));
+        }
         let fresh =
             matches!(&self.detail_cache, Some((cid, cenc, _)) if *cid == id && *cenc == encoding);
         if !fresh {
@@ -538,6 +549,19 @@ impl TrafficView {
                 _ => encoding.decode_for_display(&record.bytes[..cut]),
             };
             self.detail_cache = Some((id, encoding, text));
+        }
+        if matches!(record.direction, Direction::Info | Direction::Error) {
+            // An event (connected, closed, an error) is a sentence, not data: no hex dump.
+            if let Some((_, _, text)) = &self.detail_cache {
+                egui::ScrollArea::vertical()
+                    .id_salt("detail-event")
+                    .auto_shrink(false)
+                    .show(ui, |ui| {
+                        let colour = direction_color(record.direction);
+                        ui.label(RichText::new(text).color(colour));
+                    });
+            }
+            return;
         }
         let bytes = &record.bytes;
         // The dump gets the width of one full line when there is room (never more than two
