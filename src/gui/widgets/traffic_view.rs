@@ -282,6 +282,47 @@ fn highlighted_text(ui: &Ui, text: &str, query: &str, color: Color32) -> egui::t
     job
 }
 
+/// How long the escape starting at `rest` (which begins with a backslash) is, in bytes:
+/// `\r`, `\\`, `\xNN`, `\u{…}`.
+fn escape_len(rest: &str) -> usize {
+    let b = rest.as_bytes();
+    match b.get(1) {
+        Some(b'x') if b.len() >= 4 => 4,
+        Some(b'u') if b.get(2) == Some(&b'{') => rest.find('}').map_or(rest.len(), |i| i + 1),
+        Some(_) => 1 + rest[1..].chars().next().map_or(0, char::len_utf8),
+        None => 1,
+    }
+}
+
+/// A row's text with its escapes in a dimmer shade of `color`, so bytes that are not text
+/// do not read as text.
+pub fn escaped_text(ui: &Ui, text: &str, color: Color32) -> egui::text::LayoutJob {
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let plain = egui::TextFormat {
+        font_id: font,
+        color,
+        ..Default::default()
+    };
+    let dim = egui::TextFormat {
+        color: color.gamma_multiply(0.55),
+        ..plain.clone()
+    };
+    let mut job = egui::text::LayoutJob::default();
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        if at > 0 {
+            job.append(&rest[..at], 0.0, plain.clone());
+        }
+        let len = escape_len(&rest[at..]).min(rest.len() - at);
+        job.append(&rest[at..at + len], 0.0, dim.clone());
+        rest = &rest[at + len..];
+    }
+    if !rest.is_empty() {
+        job.append(rest, 0.0, plain);
+    }
+    job
+}
+
 /// The ids in both sorted lists, in order.
 fn sorted_intersection(a: &[u64], b: &[u64]) -> Vec<u64> {
     let (mut i, mut j) = (0, 0);
@@ -1192,6 +1233,11 @@ impl TrafficView {
                         let job = highlighted_text(ui, &text, query, color);
                         ui.add(egui::Label::new(job).selectable(false).truncate());
                     }
+                    _ if !is_message && text.contains('\\') => {
+                        // Escapes (\r, \x1B, \u{85}) stand for bytes, not text: dimmer.
+                        let job = escaped_text(ui, &text, color);
+                        ui.add(egui::Label::new(job).selectable(false).truncate());
+                    }
                     _ => {
                         ui.add(mono(text));
                     }
@@ -1202,7 +1248,6 @@ impl TrafficView {
     }
 }
 
-/// What one frame's table drew.
 /// The right-click menu of a data row: copy it in four forms, send it again, keep it.
 fn row_menu(ui: &mut Ui, record: &Record, encoding: TextEncoding) -> Option<RowAction> {
     let copy = |ui: &mut Ui, label: &str, text: &dyn Fn() -> String| {
@@ -1232,6 +1277,7 @@ fn row_menu(ui: &mut Ui, record: &Record, encoding: TextEncoding) -> Option<RowA
     action
 }
 
+/// What one frame's table drew.
 struct DrawnTable {
     scroll: egui::scroll_area::ScrollAreaOutput<()>,
     /// The record in the row that was clicked.
@@ -1347,6 +1393,35 @@ fn anchor_at(ids: RowIds<'_>, offset: f32, pitch: f32) -> Option<(u64, f32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_are_drawn_dimmer_than_text() {
+        egui::__run_test_ui(|ui| {
+            let c = Color32::from_rgb(0x4C, 0x9E, 0xEB);
+            let job = escaped_text(ui, "OK\\r\\n\\x1B\\u{85}é\\\\z", c);
+            let parts: Vec<(&str, bool)> = job
+                .sections
+                .iter()
+                .map(|s| {
+                    (
+                        &job.text[s.byte_range.start.0..s.byte_range.end.0],
+                        s.format.color != c,
+                    )
+                })
+                .collect();
+            assert_eq!(
+                parts,
+                [
+                    ("OK", false),
+                    // Adjacent escapes are one dim run.
+                    ("\\r\\n\\x1B\\u{85}", true),
+                    ("é", false),
+                    ("\\\\", true),
+                    ("z", false)
+                ]
+            );
+        });
+    }
 
     #[test]
     fn bytes_copy_as_c_and_python() {
