@@ -285,12 +285,22 @@ fn highlighted_text(ui: &Ui, text: &str, query: &str, color: Color32) -> egui::t
 /// How long the escape starting at `rest` (which begins with a backslash) is, in bytes:
 /// `\r`, `\\`, `\xNN`, `\u{…}`.
 fn escape_len(rest: &str) -> usize {
-    let b = rest.as_bytes();
-    match b.get(1) {
-        Some(b'x') if b.len() >= 4 => 4,
-        Some(b'u') if b.get(2) == Some(&b'{') => rest.find('}').map_or(rest.len(), |i| i + 1),
-        Some(_) => 1 + rest[1..].chars().next().map_or(0, char::len_utf8),
-        None => 1,
+    let mut after = rest.char_indices().skip(1);
+    match after.next() {
+        None => rest.len(),
+        // Up to two hex digits (a cut row may end inside an escape, as in `\x…`).
+        Some((i, 'x')) => {
+            let digits = rest[i + 1..]
+                .chars()
+                .take(2)
+                .take_while(char::is_ascii_hexdigit)
+                .count();
+            i + 1 + digits
+        }
+        Some((i, 'u')) if rest[i + 1..].starts_with('{') => {
+            rest.find('}').map_or(rest.len(), |end| end + 1)
+        }
+        Some((i, c)) => i + c.len_utf8(),
     }
 }
 
@@ -313,7 +323,7 @@ pub fn escaped_text(ui: &Ui, text: &str, color: Color32) -> egui::text::LayoutJo
         if at > 0 {
             job.append(&rest[..at], 0.0, plain.clone());
         }
-        let len = escape_len(&rest[at..]).min(rest.len() - at);
+        let len = escape_len(&rest[at..]);
         job.append(&rest[at..at + len], 0.0, dim.clone());
         rest = &rest[at + len..];
     }
@@ -1420,6 +1430,23 @@ mod tests {
                     ("z", false)
                 ]
             );
+            // A row cut inside an escape ends in "…": no panic, the cut part stays dim.
+            let cut = escaped_text(ui, "ab\\x…", c);
+            assert_eq!(cut.text, "ab\\x…");
+            let end = escaped_text(ui, "\\", c);
+            assert_eq!(end.text, "\\");
+            // Every string of these characters up to five long keeps its text, whole.
+            let alphabet = ['\\', 'x', 'u', '{', '}', '…', 'a', '1'];
+            let mut text = String::new();
+            for n in 0..8usize.pow(5) {
+                text.clear();
+                let mut k = n;
+                for _ in 0..5 {
+                    text.push(alphabet[k % 8]);
+                    k /= 8;
+                }
+                assert_eq!(escaped_text(ui, &text, c).text, text);
+            }
         });
     }
 
