@@ -46,12 +46,17 @@ impl PayloadView {
 /// View options that are saved with the tab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+// Independent checkboxes of the toolbar, saved as they are.
+#[allow(clippy::struct_excessive_bools)]
 pub struct ViewSettings {
     pub payload: PayloadView,
     pub timestamps: bool,
     pub autoscroll: bool,
     pub show_peer: bool,
     pub cap_mib: u32,
+    /// Whether the detail pane under the log shows the selected record (off: the log keeps
+    /// the whole height).
+    pub details: bool,
 }
 
 impl Default for ViewSettings {
@@ -62,6 +67,7 @@ impl Default for ViewSettings {
             autoscroll: true,
             show_peer: true,
             cap_mib: 64,
+            details: true,
         }
     }
 }
@@ -481,6 +487,8 @@ impl TrafficView {
             ui.selectable_value(&mut s.payload, PayloadView::Hex, "Hex only");
             ui.selectable_value(&mut s.payload, PayloadView::Text, "Text only");
             ui.checkbox(&mut s.timestamps, "Timestamps");
+            ui.checkbox(&mut s.details, "Details")
+                .on_hover_text("Show the selected record whole under the log (hex dump and text).");
             if ui.checkbox(&mut s.autoscroll, "Auto-scroll").changed() && s.autoscroll {
                 self.follow.resume();
             }
@@ -698,7 +706,7 @@ impl TrafficView {
         egui::Panel::bottom(format!("{id}-status")).show(ui, |ui| {
             ui.label(Self::stats_line(log, rates));
         });
-        if !self.selected.is_empty() {
+        if !self.selected.is_empty() && self.settings.details {
             // In a short window the pane must leave the log room for the rows around the
             // selection (and the new-rows button).
             let pane = DETAIL_PANE_HEIGHT.min(ui.available_height() / 3.0);
