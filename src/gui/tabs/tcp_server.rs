@@ -540,7 +540,7 @@ impl TcpServerTab {
             self.send_packet(packet, library);
         }
         // The client table takes less of a small window, so the log keeps its text column.
-        let clients_w = (ui.available_width() * 0.4).clamp(260.0, 430.0);
+        let clients_w = (ui.available_width() * 0.35).clamp(240.0, 400.0);
         egui::Panel::left(format!("{id}-clients"))
             .resizable(true)
             .default_size(clients_w)

@@ -190,8 +190,8 @@ impl LibraryPanel {
         let mut send = None;
         egui::Panel::right(format!("{id}-library"))
             .resizable(true)
-            .default_size(230.0)
-            .size_range(170.0..=480.0)
+            .default_size(200.0)
+            .size_range(160.0..=480.0)
             .show(ui, |ui| {
                 send = self.panel_ui(ui, can_send);
             });
