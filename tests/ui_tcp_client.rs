@@ -318,3 +318,18 @@ fn an_event_row_shows_its_sentence_in_the_detail_pane_not_a_hex_dump() {
     h.run();
     assert!(shows(&h, ": event to 127.0.0.1:"), "and back");
 }
+
+#[test]
+fn drop_down_lists_have_room_for_every_encoding() {
+    let h = harness(Settings::default());
+    for theme in [egui::Theme::Dark, egui::Theme::Light] {
+        let style = h.ctx.style_of(theme);
+        let row = style.spacing.interact_size.y + style.spacing.item_spacing.y;
+        let needed = row * sockpit::codec::TextEncoding::ALL.len() as f32;
+        assert!(
+            style.spacing.combo_height >= needed,
+            "{theme:?}: {} px for {needed} px of encodings",
+            style.spacing.combo_height
+        );
+    }
+}

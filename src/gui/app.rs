@@ -232,8 +232,10 @@ pub fn repaint_waker(ctx: &egui::Context) -> Wake {
 
 /// Label and weak (explanation) text colours that meet WCAG AA contrast (4.5:1) against the
 /// panels, in both themes: egui's weak text is its label colour at 60 % (about 2.9:1 on the
-/// dark panel).
+/// dark panel). Drop-down lists are tall enough for every encoding (egui's 200 px hid the
+/// last, Latin-1, below a scroll).
 pub fn readable_text(ctx: &egui::Context) {
+    ctx.all_styles_mut(|s| s.spacing.combo_height = COMBO_HEIGHT);
     ctx.style_mut_of(egui::Theme::Dark, |s| {
         s.visuals.widgets.noninteractive.fg_stroke.color = egui::Color32::from_gray(190);
         s.visuals.weak_text_color = Some(egui::Color32::from_gray(150));
@@ -243,6 +245,9 @@ pub fn readable_text(ctx: &egui::Context) {
         s.visuals.weak_text_color = Some(egui::Color32::from_gray(95));
     });
 }
+
+/// Most height a drop-down list takes before it scrolls.
+pub const COMBO_HEIGHT: f32 = 420.0;
 
 /// The WCAG contrast ratio of two opaque colours (1 to 21).
 pub fn contrast(a: egui::Color32, b: egui::Color32) -> f32 {
