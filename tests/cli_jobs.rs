@@ -268,7 +268,8 @@ fn fixture(name: &str) -> String {
 
 #[test]
 fn packets_from_a_packet_sender_export_are_sent_by_name() {
-    // UDP, from its JSON export; --to keeps the send on loopback (the packet names a LAN host).
+    // UDP, from its JSON export. The fixture's packets name loopback hosts (127.0.0.x) so
+    // nothing here can reach a LAN; --to still chooses the test's own port.
     let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
     receiver
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -331,10 +331,10 @@ mod tests {
         let udp = lib.find("UDP Modbus read").unwrap();
         assert_eq!(udp.mode, SendMode::Hex);
         assert_eq!(udp.payload, "01 03 00 00 00 0A C5 CD");
-        assert_eq!(udp.destination, "192.168.1.60:502");
+        assert_eq!(udp.destination, "127.0.0.60:502");
         assert_eq!(
             udp.note,
-            "From Packet Sender: UDP to 192.168.1.60:502, repeated every 1.5 s."
+            "From Packet Sender: UDP to 127.0.0.60:502, repeated every 1.5 s."
         );
         assert_eq!(
             udp.template()
@@ -348,7 +348,7 @@ mod tests {
             tcp.destination, "",
             "TCP packets keep their target in the note"
         );
-        assert!(tcp.note.contains("TCP to 192.168.1.50:7000"));
+        assert!(tcp.note.contains("TCP to 127.0.0.50:7000"));
         assert!(lib.find("Grüße Café ✓ 測試").is_some());
     }
 

@@ -20,7 +20,6 @@ use crate::gui::widgets::framing::FramingSettings;
 use crate::gui::widgets::library::{LibraryPanel, PacketSend};
 use crate::gui::widgets::rules::RulesEditor;
 use crate::gui::widgets::send_tools::{self, SendTools, ToolAction};
-use crate::gui::widgets::traffic_view::RowAction;
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{Tone, status_line};
 use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
@@ -526,16 +525,8 @@ impl TcpClientTab {
         }
         self.session
             .panes_ui(ui, id, &mut self.settings.encoding, None);
-        match self.session.view.take_row_action() {
-            Some(RowAction::SendAgain(bytes)) => {
-                self.send(bytes);
-            }
-            Some(RowAction::AddToLibrary {
-                bytes,
-                peer,
-                direction,
-            }) => library.add_bytes(&bytes, peer, direction),
-            None => {}
+        if let Some(bytes) = library.take_row_action(&mut self.session.view) {
+            self.send(bytes);
         }
     }
 

@@ -23,7 +23,6 @@ use crate::gui::widgets::framing::FramingSettings;
 use crate::gui::widgets::library::{LibraryPanel, PacketSend};
 use crate::gui::widgets::rules::RulesEditor;
 use crate::gui::widgets::send_tools::{self, SendTools, ToolAction};
-use crate::gui::widgets::traffic_view::RowAction;
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{Tone, status_line};
 use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
@@ -554,16 +553,8 @@ impl TcpServerTab {
             .map(|peer| self.filter.ids(&self.session.log, peer));
         self.session
             .panes_ui(ui, id, &mut self.settings.encoding, rows);
-        match self.session.view.take_row_action() {
-            Some(RowAction::SendAgain(bytes)) => {
-                self.send(bytes);
-            }
-            Some(RowAction::AddToLibrary {
-                bytes,
-                peer,
-                direction,
-            }) => library.add_bytes(&bytes, peer, direction),
-            None => {}
+        if let Some(bytes) = library.take_row_action(&mut self.session.view) {
+            self.send(bytes);
         }
     }
 

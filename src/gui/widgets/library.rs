@@ -99,6 +99,26 @@ impl LibraryPanel {
         }
     }
 
+    /// Carries out what a log row's right-click menu asked: a row kept as a packet is added
+    /// here; bytes to send again are handed back for the tab to send its own way.
+    pub fn take_row_action(
+        &mut self,
+        view: &mut crate::gui::widgets::TrafficView,
+    ) -> Option<Vec<u8>> {
+        use crate::gui::widgets::traffic_view::RowAction;
+        match view.take_row_action()? {
+            RowAction::SendAgain(bytes) => Some(bytes),
+            RowAction::AddToLibrary {
+                bytes,
+                peer,
+                direction,
+            } => {
+                self.add_bytes(&bytes, peer, direction);
+                None
+            }
+        }
+    }
+
     /// Keeps bytes from the log as a hex packet named after where they came from, and opens
     /// it in the editor to name it.
     pub fn add_bytes(

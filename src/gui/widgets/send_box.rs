@@ -121,15 +121,24 @@ impl SendBox {
         if self.text.is_empty() {
             return None;
         }
-        let key = PreviewKey {
-            text: self.text.clone(),
-            mode: self.mode,
-            escapes: self.escapes,
-            line_ending: self.line_ending,
-            encoding,
-            sends: self.sends,
-        };
-        if self.preview.as_ref().is_none_or(|(k, _)| *k != key) {
+        // Compared field by field, so an unchanged box costs no copy of its text per frame.
+        let fresh = self.preview.as_ref().is_some_and(|(k, _)| {
+            k.text == self.text
+                && k.mode == self.mode
+                && k.escapes == self.escapes
+                && k.line_ending == self.line_ending
+                && k.encoding == encoding
+                && k.sends == self.sends
+        });
+        if !fresh {
+            let key = PreviewKey {
+                text: self.text.clone(),
+                mode: self.mode,
+                escapes: self.escapes,
+                line_ending: self.line_ending,
+                encoding,
+                sends: self.sends,
+            };
             let line = match self.template(encoding) {
                 Ok(t) => {
                     let bytes = t.render_now(self.sends, &mut Rng::from_clock());
