@@ -46,6 +46,12 @@ fn connected() -> (Harness<'static, SockpitApp>, TcpStream) {
     (h, peer)
 }
 
+/// Unfolds the repeat, file and sequence tools under the send box.
+fn open_tools(h: &mut Harness<'static, SockpitApp>) {
+    h.get_by_label("Repeat, file, sequence").click();
+    h.run();
+}
+
 #[test]
 fn a_packet_made_by_clicking_sends_exactly_its_bytes() {
     let (mut h, mut peer) = connected();
@@ -114,6 +120,7 @@ fn a_repeat_counts_in_the_window_and_on_the_wire_until_stopped() {
         tools.count.clear();
     }
     h.run();
+    open_tools(&mut h);
     h.get_by_label("Start repeat").click();
     step_until(&mut h, "ten repeats", WAIT, |h| {
         h.state()
@@ -137,6 +144,11 @@ fn a_repeat_counts_in_the_window_and_on_the_wire_until_stopped() {
             .is_some_and(|j| j.state == JobState::Stopped)
     });
     assert!(shows(&h, "stopped."));
+    // Folded, the header still says how the repeat ended.
+    h.get_by_label("Repeat, file, sequence").click();
+    h.run();
+    assert!(shows(&h, "Repeat, file, sequence — Repeat: "));
+    assert!(h.query_by_label("Start repeat").is_none(), "folded away");
     let sent = h.state().tcp_client.current().job.as_ref().unwrap().sent;
     peer.set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
@@ -162,6 +174,7 @@ fn a_bad_macro_is_said_under_the_box_and_nothing_is_sent() {
     h.get_by_label("Send").click();
     h.run();
     assert!(shows(&h, "unknown macro \"COUNTR\""));
+    open_tools(&mut h);
     h.get_by_label("Start repeat").click();
     h.run();
     assert!(shows(&h, "position 2"));
@@ -171,6 +184,7 @@ fn a_bad_macro_is_said_under_the_box_and_nothing_is_sent() {
 #[test]
 fn a_sequence_runs_step_by_step_and_a_silent_peer_names_the_step() {
     let (mut h, peer) = connected();
+    open_tools(&mut h);
     h.get_by_label("Sequence").click();
     h.run();
     h.get_by_label("Sequence steps").click();
@@ -238,6 +252,7 @@ fn ctrl_1_sends_the_first_packet_and_a_typed_file_goes_whole() {
     let path = dir.join("blob.bin");
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
     std::fs::write(&path, &data).unwrap();
+    open_tools(&mut h);
     h.get_by_label("File").click();
     h.get_by_label("File").type_text(path.to_str().unwrap());
     h.run();

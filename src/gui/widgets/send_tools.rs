@@ -55,6 +55,9 @@ pub struct SendTools {
     /// The steps of the sequence last run, to show which one is running.
     #[serde(skip)]
     ran_steps: Vec<String>,
+    /// Whether the tools were unfolded in the last frame (folded, the header says more).
+    #[serde(skip)]
+    unfolded: bool,
 }
 
 impl Default for SendTools {
@@ -68,6 +71,7 @@ impl Default for SendTools {
             sequence: String::new(),
             error: None,
             ran_steps: Vec::new(),
+            unfolded: false,
         }
     }
 }
@@ -168,6 +172,7 @@ impl SendTools {
     ) -> Option<ToolAction> {
         let mut action = None;
         let running = job.filter(|j| j.is_running());
+        let mut unfold = false;
         if let Some(path) = ui.ctx().input(|i| {
             i.raw
                 .dropped_files
@@ -177,89 +182,110 @@ impl SendTools {
         }) {
             self.file = path.display().to_string();
             self.error = None;
+            // Unfold, so the file dropped is seen where it will be sent from.
+            unfold = true;
         }
-        ui.horizontal_wrapped(|ui| {
-            let every = labelled_text(ui, "Repeat every (ms)", &mut self.every_ms, 60.0);
-            let count = ui.label("Times");
-            let count = ui
-                .add(
-                    TextEdit::singleline(&mut self.count)
-                        .hint_text("until stopped")
-                        .desired_width(70.0),
-                )
-                .labelled_by(count.id);
-            if every.changed() || count.changed() {
-                self.error = None;
+        // Folded by default so a small window keeps its log; the header says how a job
+        // stands (or what went wrong) while it is folded.
+        let mut title = "Repeat, file, sequence".to_owned();
+        if !self.unfolded {
+            if let Some(e) = &self.error {
+                title = format!("{title} — {e}");
+            } else if let Some(status) = job {
+                title = format!("{title} — {}", status.describe());
             }
-            if running.is_some_and(|j| j.kind == JobKind::Repeat) {
-                if ui.button("Stop repeat").clicked() {
-                    action = Some(ToolAction::Stop);
-                }
-            } else if ui
-                .add_enabled(can_send, egui::Button::new("Start repeat"))
-                .clicked()
-            {
-                match self.repeat() {
-                    Ok(a) => {
-                        self.error = None;
-                        action = Some(a);
-                    }
-                    Err(e) => self.error = Some(e),
-                }
-            }
-            ui.separator();
-            let file = labelled_text(ui, "File", &mut self.file, 180.0);
-            if file.changed() {
-                self.error = None;
-            }
-            if ui.button("Browse…").clicked()
-                && let Some(path) = rfd::FileDialog::new().pick_file()
-            {
-                self.file = path.display().to_string();
-                self.error = None;
-            }
-            if udp {
-                labelled_text(ui, "Datagram bytes", &mut self.chunk, 50.0);
-                labelled_text(ui, "Pace (ms)", &mut self.file_every_ms, 40.0);
-            }
-            if running.is_some_and(|j| j.kind == JobKind::File) {
-                if ui.button("Cancel file").clicked() {
-                    action = Some(ToolAction::Stop);
-                }
-            } else if ui
-                .add_enabled(can_send, egui::Button::new("Send file"))
-                .clicked()
-            {
-                match self.file(udp) {
-                    Ok(a) => {
-                        self.error = None;
-                        action = Some(a);
-                    }
-                    Err(e) => self.error = Some(e),
-                }
-            }
-        });
-        egui::CollapsingHeader::new("Sequence")
-            .id_salt("sequence")
+        }
+        let shown = egui::CollapsingHeader::new(title)
+            .id_salt("send-tools")
+            .default_open(false)
+            .open(unfold.then_some(true))
             .show(ui, |ui| {
-                if let Some(a) = self.sequence_ui(ui, running, can_send, (encoding, library)) {
-                    action = Some(a);
-                }
+                ui.horizontal_wrapped(|ui| {
+                    let every = labelled_text(ui, "Repeat every (ms)", &mut self.every_ms, 60.0);
+                    let count = ui.label("Times");
+                    let count = ui
+                        .add(
+                            TextEdit::singleline(&mut self.count)
+                                .hint_text("until stopped")
+                                .desired_width(70.0),
+                        )
+                        .labelled_by(count.id);
+                    if every.changed() || count.changed() {
+                        self.error = None;
+                    }
+                    if running.is_some_and(|j| j.kind == JobKind::Repeat) {
+                        if ui.button("Stop repeat").clicked() {
+                            action = Some(ToolAction::Stop);
+                        }
+                    } else if ui
+                        .add_enabled(can_send, egui::Button::new("Start repeat"))
+                        .clicked()
+                    {
+                        match self.repeat() {
+                            Ok(a) => {
+                                self.error = None;
+                                action = Some(a);
+                            }
+                            Err(e) => self.error = Some(e),
+                        }
+                    }
+                    ui.separator();
+                    let file = labelled_text(ui, "File", &mut self.file, 180.0);
+                    if file.changed() {
+                        self.error = None;
+                    }
+                    if ui.button("Browse…").clicked()
+                        && let Some(path) = rfd::FileDialog::new().pick_file()
+                    {
+                        self.file = path.display().to_string();
+                        self.error = None;
+                    }
+                    if udp {
+                        labelled_text(ui, "Datagram bytes", &mut self.chunk, 50.0);
+                        labelled_text(ui, "Pace (ms)", &mut self.file_every_ms, 40.0);
+                    }
+                    if running.is_some_and(|j| j.kind == JobKind::File) {
+                        if ui.button("Cancel file").clicked() {
+                            action = Some(ToolAction::Stop);
+                        }
+                    } else if ui
+                        .add_enabled(can_send, egui::Button::new("Send file"))
+                        .clicked()
+                    {
+                        match self.file(udp) {
+                            Ok(a) => {
+                                self.error = None;
+                                action = Some(a);
+                            }
+                            Err(e) => self.error = Some(e),
+                        }
+                    }
+                });
+                egui::CollapsingHeader::new("Sequence")
+                    .id_salt("sequence")
+                    .show(ui, |ui| {
+                        if let Some(a) =
+                            self.sequence_ui(ui, running, can_send, (encoding, library))
+                        {
+                            action = Some(a);
+                        }
+                    });
+                // The progress has a line of its own whether or not a job ran, so a job that starts
+                // never moves the buttons above it.
+                let row = egui::vec2(ui.available_width(), ui.spacing().interact_size.y);
+                ui.allocate_ui_with_layout(
+                    row,
+                    egui::Layout::left_to_right(egui::Align::Center),
+                    |ui| {
+                        ui.set_min_size(row);
+                        if let Some(status) = job {
+                            job_line(ui, status);
+                        }
+                    },
+                );
+                super::error_slot(ui, self.error.as_deref());
             });
-        // The progress has a line of its own whether or not a job ran, so a job that starts
-        // never moves the buttons above it.
-        let row = egui::vec2(ui.available_width(), ui.spacing().interact_size.y);
-        ui.allocate_ui_with_layout(
-            row,
-            egui::Layout::left_to_right(egui::Align::Center),
-            |ui| {
-                ui.set_min_size(row);
-                if let Some(status) = job {
-                    job_line(ui, status);
-                }
-            },
-        );
-        super::error_slot(ui, self.error.as_deref());
+        self.unfolded = shown.body_returned.is_some();
         action
     }
 }
