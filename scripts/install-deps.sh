@@ -12,6 +12,8 @@ want=(
   xvfb xauth x11-utils imagemagick fonts-noto-cjk fontconfig
   # peers and tools used by tests and benchmarks
   socat iperf3 iproute2 python3 procps util-linux
+  # reads the captures Sockpit writes (pcapng tests)
+  tshark
   # fetching the Rust toolchain on a fresh machine
   curl ca-certificates
 )

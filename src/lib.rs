@@ -12,6 +12,7 @@
 //!
 //! [`settings`] is the window's saved state and its repair on load.
 
+pub mod capture;
 pub mod cli;
 pub mod codec;
 pub mod engine;

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 /// Folders that must not know about the window.
-const BELOW_THE_WINDOW: [&str; 6] = ["engine", "codec", "net", "traffic", "iptools", "cli"];
+const BELOW_THE_WINDOW: [&str; 7] = [
+    "engine", "capture", "codec", "net", "traffic", "iptools", "cli",
+];
 /// Words that name the window's crates or module.
 const WINDOW_WORDS: [&str; 3] = ["egui", "eframe", "crate::gui"];
 

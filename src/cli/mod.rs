@@ -103,6 +103,10 @@ pub enum CliError {
     Network(String),
     #[error("{0}")]
     Timeout(String),
+    /// The session ran but its `--capture` file is incomplete (stopped by an error, or
+    /// records the disk could not keep up with).
+    #[error("{0}")]
+    Capture(String),
 }
 
 impl CliError {
@@ -111,6 +115,7 @@ impl CliError {
             Self::Usage(_) => 2,
             Self::Network(_) => 3,
             Self::Timeout(_) => 4,
+            Self::Capture(_) => 6,
         }
     }
 
@@ -389,6 +394,96 @@ pub struct OutputArgs {
 impl OutputArgs {
     pub fn printer(&self) -> Printer {
         Printer::stdout(self.json, self.hex_out, self.encoding)
+    }
+}
+
+/// `--capture FILE`: every record of the session written to a file as it happens.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CaptureArgs {
+    /// Write every byte sent and received to FILE as it happens, in the format its name ends
+    /// in: .pcapng (Wireshark and tshark open it; headers are reconstructed), .csv or .txt.
+    #[arg(long, value_name = "FILE")]
+    pub capture: Option<std::path::PathBuf>,
+}
+
+/// A `--capture` that has started: the tap for the worker and the handle for the end.
+pub struct StartedCapture {
+    pub tap: crate::engine::session::TapHandoff,
+    pub handle: crate::capture::CaptureHandle,
+}
+
+impl CaptureArgs {
+    /// Creates the file (a bad name or folder is a usage error, before any traffic).
+    pub fn start(
+        &self,
+        transport: crate::capture::Transport,
+        label: String,
+        opened_by: Option<crate::capture::OpenedBy>,
+        encoding: TextEncoding,
+    ) -> Result<Option<StartedCapture>, CliError> {
+        use crate::capture::{Capture, CaptureFormat, CaptureOptions};
+        let Some(path) = &self.capture else {
+            return Ok(None);
+        };
+        let format = CaptureFormat::from_path(path).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--capture: {} does not say its format; end the name in .pcapng, .csv or .txt",
+                path.display()
+            ))
+        })?;
+        let options = CaptureOptions {
+            encoding,
+            session_label: label,
+            opened_by,
+        };
+        let (tap, handle) = Capture::start(path, format, transport, &options)
+            .map_err(|e| CliError::Usage(format!("--capture: {e}")))?;
+        Ok(Some(StartedCapture {
+            tap: crate::engine::session::TapHandoff::new(Box::new(tap)),
+            handle,
+        }))
+    }
+}
+
+/// Ends a `--capture` once its session's worker is gone (which let go of the tap): waits for
+/// the file, says what it holds, and turns an incomplete capture into exit code 6 when the
+/// session itself succeeded.
+pub fn end_capture(
+    capture: Option<StartedCapture>,
+    output: &OutputArgs,
+    result: Result<(), CliError>,
+) -> Result<(), CliError> {
+    use crate::capture::CaptureState;
+    let Some(mut capture) = capture else {
+        return result;
+    };
+    drop(capture.tap);
+    let status = capture.handle.wait(crate::capture::STOP_WAIT);
+    let mut p = output.printer();
+    let extra = serde_json::json!({
+        "file": status.path.display().to_string(),
+        "records": status.records,
+        "payload_bytes": status.payload_bytes,
+        "file_bytes": status.file_bytes,
+        "dropped_records": status.dropped_records,
+    });
+    let problem = match &status.state {
+        CaptureState::Failed(sentence) => Some(sentence.clone()),
+        CaptureState::Running => Some(format!(
+            "Capture to {} did not finish writing within {} s; the file may lack its last records.",
+            status.path.display(),
+            crate::capture::STOP_WAIT.as_secs()
+        )),
+        CaptureState::Finished if status.dropped_records > 0 => {
+            Some(format!("Capture incomplete: {}.", status.summary()))
+        }
+        CaptureState::Finished => None,
+    };
+    p.status("capture", &format!("Captured {}.", status.summary()), extra);
+    match (problem, result) {
+        (_, Err(e)) => Err(e),
+        (Some(problem), Ok(())) => Err(CliError::Capture(problem)),
+        (None, Ok(())) => Ok(()),
     }
 }
 

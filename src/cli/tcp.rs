@@ -7,10 +7,12 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::{
-    CliError, FramingArgs, JobArgs, OutputArgs, PayloadArgs, parse_ms, parse_secs, secs,
-    split_host_port,
+    CaptureArgs, CliError, FramingArgs, JobArgs, OutputArgs, PayloadArgs, parse_ms, parse_secs,
+    secs, split_host_port,
 };
+use crate::capture::{OpenedBy, Transport};
 use crate::engine::session::JobState;
+use crate::engine::session::TapHandoff;
 use crate::engine::tcp_client::{
     CloseReason, Command as ClientCommand, ConnectOptions, EventKind as ClientEvent,
     TcpClientHandle,
@@ -64,10 +66,28 @@ pub struct ServerArgs {
     #[command(flatten)]
     pub framing: FramingArgs,
     #[command(flatten)]
+    pub capture: CaptureArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
 pub fn server(args: &ServerArgs) -> Result<(), CliError> {
+    let label = format!(
+        "Sockpit TCP Server {}",
+        SocketAddr::new(args.bind, args.port)
+    );
+    let capture = args.capture.start(
+        Transport::Tcp,
+        label,
+        Some(OpenedBy::Peer),
+        args.output.encoding,
+    )?;
+    let tap = capture.as_ref().map(|c| c.tap.clone());
+    let result = server_session(args, tap);
+    super::end_capture(capture, &args.output, result)
+}
+
+fn server_session(args: &ServerArgs, tap: Option<TapHandoff>) -> Result<(), CliError> {
     let mut job = args.jobs.job(&args.payload, args.output.encoding, false)?;
     let file = job.as_ref().is_some_and(|j| {
         matches!(
@@ -84,6 +104,9 @@ pub fn server(args: &ServerArgs) -> Result<(), CliError> {
     let mut p = args.output.printer();
     let server = TcpServerHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
+    if tap.is_some() {
+        command(&server, ServerCommand::SetTap { tap })?;
+    }
     let mut options = ServerOptions::new(SocketAddr::new(args.bind, args.port));
     options.echo = args.echo;
     options.pipeline = pipeline;
@@ -241,6 +264,8 @@ pub struct ClientArgs {
     #[command(flatten)]
     pub framing: FramingArgs,
     #[command(flatten)]
+    pub capture: CaptureArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -252,6 +277,18 @@ fn connect_error(e: &NetError) -> CliError {
 }
 
 pub fn client(args: &ClientArgs) -> Result<(), CliError> {
+    let capture = args.capture.start(
+        Transport::Tcp,
+        format!("Sockpit TCP Client to {}", args.target),
+        Some(OpenedBy::Local),
+        args.output.encoding,
+    )?;
+    let tap = capture.as_ref().map(|c| c.tap.clone());
+    let result = client_session(args, tap);
+    super::end_capture(capture, &args.output, result)
+}
+
+fn client_session(args: &ClientArgs, tap: Option<TapHandoff>) -> Result<(), CliError> {
     let (host, port) = split_host_port(&args.target)?;
     let job = args.jobs.job(&args.payload, args.output.encoding, false)?;
     let payload = if job.is_some() {
@@ -263,6 +300,9 @@ pub fn client(args: &ClientArgs) -> Result<(), CliError> {
     let mut p = args.output.printer();
     let client = TcpClientHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
+    if tap.is_some() {
+        command(&client, ClientCommand::SetTap { tap })?;
+    }
     let timeout = secs(args.timeout);
     let mut options = ConnectOptions::new(host, port);
     options.connect_timeout = timeout.max(Duration::from_millis(1));

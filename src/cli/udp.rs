@@ -92,10 +92,27 @@ pub struct UdpArgs {
     #[command(flatten)]
     pub framing: FramingArgs,
     #[command(flatten)]
+    pub capture: super::CaptureArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
 pub fn run(args: &UdpArgs) -> Result<(), CliError> {
+    let capture = args.capture.start(
+        crate::capture::Transport::Udp,
+        format!("Sockpit UDP {}", args.bind),
+        None,
+        args.output.encoding,
+    )?;
+    let tap = capture.as_ref().map(|c| c.tap.clone());
+    let result = session(args, tap);
+    super::end_capture(capture, &args.output, result)
+}
+
+fn session(
+    args: &UdpArgs,
+    tap: Option<crate::engine::session::TapHandoff>,
+) -> Result<(), CliError> {
     let encoding = args.output.encoding;
     let job = args.jobs.job(&args.payload, encoding, true)?;
     let file = job.as_ref().is_some_and(|j| {
@@ -156,6 +173,9 @@ pub fn run(args: &UdpArgs) -> Result<(), CliError> {
     let mut p = args.output.printer();
     let udp = UdpHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
+    if tap.is_some() {
+        command(&udp, Command::SetTap { tap })?;
+    }
     let mut options = UdpBindOptions::new(args.bind);
     options.broadcast = true;
     // The same buffer the UDP tab asks for, so a burst fits while replies go out.

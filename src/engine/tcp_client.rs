@@ -12,7 +12,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::engine::session::job::{self, JobSink, Turn};
 use crate::engine::session::{
-    Framer, JobSpec, JobState, JobStatus, Pipeline, PipelineSpec, SendJob,
+    Framer, JobSpec, JobState, JobStatus, Pipeline, PipelineSpec, SendJob, TapCommand, TapHandoff,
 };
 use crate::engine::worker::{Outbox, SessionId, Wake, WorkerHandle};
 use crate::net::{self, NetError, RecvBuffer, recv_spare};
@@ -102,6 +102,15 @@ pub enum Command {
     /// End the session: bytes already queued are written first (for up to the linger time
     /// without progress), then the connection closes. A second Disconnect closes at once.
     Disconnect { session: SessionId },
+    /// Puts a tap (a capture) on this worker's sessions, this one and those after it, or
+    /// with `None` takes it off (which ends its file).
+    SetTap { tap: Option<TapHandoff> },
+}
+
+impl TapCommand for Command {
+    fn set_tap(tap: Option<TapHandoff>) -> Self {
+        Self::SetTap { tap }
+    }
 }
 
 /// Why a connection ended.
@@ -451,7 +460,7 @@ impl Worker {
                 self.reconnect_attempt = 0;
                 self.reconnect_at = None;
                 let mode = options.mode;
-                self.pipeline = Pipeline::new(&options.pipeline);
+                self.pipeline.renew(&options.pipeline);
                 self.options = Some(options);
                 match mode {
                     ConnectionMode::Long => self.start_connect(),
@@ -506,6 +515,9 @@ impl Worker {
                 } else {
                     self.finish_session();
                 }
+            }
+            Command::SetTap { tap } => {
+                self.pipeline.set_tap(tap.and_then(|t| t.take()));
             }
         }
     }
@@ -728,6 +740,7 @@ impl Worker {
             let _ = socket2::SockRef::from(&stream).set_keepalive(options.keepalive);
         }
         let local = stream.local_addr().unwrap_or(remote);
+        self.pipeline.set_local(local);
         self.reconnect_attempt = 0;
         self.emit(EventKind::Connected { local, remote });
         self.conn = Conn::Connected {
@@ -1085,6 +1098,7 @@ impl Worker {
             } => {
                 let _ = self.poll.registry().deregister(&mut stream);
                 drop(stream);
+                self.pipeline.see_closed(remote);
                 let by_user = reason == CloseReason::ByUser;
                 let unsent_bytes = self.clear_pending();
                 self.emit(EventKind::Closed {

@@ -13,7 +13,7 @@ use socket2::{Domain, Socket, Type};
 
 use crate::engine::session::job::{self, JobSink, Turn};
 use crate::engine::session::{
-    Framer, JobSpec, JobState, JobStatus, Pipeline, PipelineSpec, SendJob,
+    Framer, JobSpec, JobState, JobStatus, Pipeline, PipelineSpec, SendJob, TapCommand, TapHandoff,
 };
 use crate::engine::worker::{Outbox, SessionId, WAKER_TOKEN, Wake, WorkerHandle};
 use crate::net::{NetError, RecvBuffer, recv_spare};
@@ -131,6 +131,17 @@ pub enum Command {
         session: SessionId,
         echo: bool,
     },
+    /// Puts a tap (a capture) on this worker's sessions, this one and those after it, or
+    /// with `None` takes it off (which ends its file).
+    SetTap {
+        tap: Option<TapHandoff>,
+    },
+}
+
+impl TapCommand for Command {
+    fn set_tap(tap: Option<TapHandoff>) -> Self {
+        Self::SetTap { tap }
+    }
 }
 
 /// Why a client went away.
@@ -254,6 +265,9 @@ impl TcpServerHandle {
 struct Client {
     stream: TcpStream,
     peer: SocketAddr,
+    /// This end of the connection (the listener's address, with the interface the client
+    /// came in on where the listener is bound to all).
+    local: SocketAddr,
     pending_writes: VecDeque<Vec<u8>>,
     /// Bytes in `pending_writes` not yet written.
     pending_bytes: usize,
@@ -472,6 +486,7 @@ impl Server {
             };
             let (peer, session, outbox) = (c.peer, self.session, &mut self.outbox);
             let origin = self.pipeline.origin_now(peer);
+            self.pipeline.set_local(c.local);
             self.pipeline
                 .expire(c.framer.as_mut(), origin, now, |record, check| {
                     push_record(outbox, session, id, peer, record, check);
@@ -520,7 +535,7 @@ impl Server {
                             return;
                         }
                         let local = listener.local_addr().unwrap_or(options.bind);
-                        self.pipeline = Pipeline::new(&options.pipeline);
+                        self.pipeline.renew(&options.pipeline);
                         self.listener = Some(listener);
                         self.options = Some(options);
                         self.accept_pending = true;
@@ -581,6 +596,7 @@ impl Server {
                     o.echo = echo;
                 }
             }
+            Command::SetTap { tap } => self.pipeline.set_tap(tap.and_then(|t| t.take())),
             _ => {} // a command for a session that was replaced
         }
     }
@@ -676,6 +692,7 @@ impl Server {
         };
         let (peer, session, outbox) = (c.peer, self.session, &mut self.outbox);
         let origin = self.pipeline.origin_now(peer);
+        self.pipeline.set_local(c.local);
         self.pipeline
             .finish(c.framer.as_mut(), origin, |record, check| {
                 push_record(outbox, session, id, peer, record, check);
@@ -817,11 +834,17 @@ impl Server {
                         continue;
                     }
                     *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
+                    let local = stream
+                        .local_addr()
+                        .ok()
+                        .or_else(|| self.options.as_ref().map(|o| o.bind))
+                        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
                     self.clients.insert(
                         id,
                         Client {
                             stream,
                             peer,
+                            local,
                             pending_writes: VecDeque::new(),
                             pending_bytes: 0,
                             front_written: 0,
@@ -972,6 +995,7 @@ impl Server {
             }
             let (session, outbox) = (self.session, &mut self.outbox);
             let origin = self.pipeline.origin_now(peer);
+            self.pipeline.set_local(client.local);
             self.pipeline
                 .receive(client.framer.as_mut(), origin, chunk, |record, check| {
                     push_record(outbox, session, id, peer, record, check);
@@ -1031,6 +1055,7 @@ impl Server {
             }
         }
         let peer = client.peer;
+        self.pipeline.set_local(client.local);
         if !done.is_empty() {
             client.last_activity = Instant::now();
         }
@@ -1097,6 +1122,8 @@ impl Server {
             return;
         };
         let _ = self.poll.registry().deregister(&mut client.stream);
+        self.pipeline.set_local(client.local);
+        self.pipeline.see_closed(client.peer);
         if let Some(n) = self.per_ip.get_mut(&client.peer.ip()) {
             *n -= 1;
             if *n == 0 {

@@ -14,6 +14,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::engine::session::job::{JobSink, Turn};
 use crate::engine::session::{
     Framer, JobSpec, JobState, JobStatus, Origin, PeerFramers, Pipeline, PipelineSpec, SendJob,
+    TapCommand, TapHandoff,
 };
 use crate::engine::worker::{Outbox, SessionId, Wake, WorkerHandle};
 use crate::net::udp::{self, IcmpError, Membership, MulticastSend, UdpBindOptions};
@@ -123,6 +124,17 @@ pub enum Command {
         session: SessionId,
         reply: Option<Vec<u8>>,
     },
+    /// Puts a tap (a capture) on this worker's sessions, this one and those after it, or
+    /// with `None` takes it off (which ends its file).
+    SetTap {
+        tap: Option<TapHandoff>,
+    },
+}
+
+impl TapCommand for Command {
+    fn set_tap(tap: Option<TapHandoff>) -> Self {
+        Self::SetTap { tap }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -460,6 +472,7 @@ impl Worker {
             Command::SetAutoReply { session, reply } if session == self.session => {
                 self.pipeline.set_auto_reply(reply);
             }
+            Command::SetTap { tap } => self.pipeline.set_tap(tap.and_then(|t| t.take())),
             Command::SetMulticast { session, multicast } if session == self.session => {
                 if let Some(b) = &self.bound
                     && let Err(e) =
@@ -485,7 +498,7 @@ impl Worker {
         self.session = session;
         self.stats = UdpStats::default();
         self.stats_sent = UdpStats::default();
-        self.pipeline = Pipeline::new(pipeline);
+        self.pipeline.renew(pipeline);
         self.bind(options, multicast);
     }
 
@@ -506,6 +519,7 @@ impl Worker {
             return;
         }
         let local = socket.local_addr().unwrap_or(options.bind);
+        self.pipeline.set_local(local);
         if let Err(e) = udp::apply_multicast_send(&socket, local.is_ipv6(), multicast) {
             self.emit(EventKind::MulticastFailed {
                 error: e.to_string(),

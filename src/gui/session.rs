@@ -12,12 +12,15 @@ use std::time::Instant;
 
 use egui::{RichText, Ui};
 
-use crate::engine::session::FrameNotice;
+use crate::engine::session::{FrameNotice, TapCommand};
 use crate::engine::worker::{
     CommandRefused, SessionId, Wake, WorkerEvent, WorkerHandle, drain_worker,
 };
+use crate::gui::widgets::capture_bar::{CaptureAction, CaptureBar, CaptureContext};
+use crate::gui::widgets::traffic_plot::TrafficPlot;
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{Tone, TrafficView, status_line};
+use crate::traffic::history::TrafficHistory;
 use crate::traffic::{Direction, RateMeter, Record, TrafficLog};
 
 /// How a worker's event tells the drain what it needs: the run it belongs to, its payload size
@@ -51,6 +54,11 @@ pub struct Session<C, E> {
     pub rate: RateMeter,
     /// Bytes each peer's framer holds for a frame not yet complete (shown under the log).
     pending: BTreeMap<SocketAddr, usize>,
+    /// Capture to file, save and open: the row above the counters.
+    pub capture: CaptureBar,
+    /// Traffic per second for the live plot.
+    pub history: TrafficHistory,
+    pub plot: TrafficPlot,
 }
 
 /// Most peers named in the line of partial frames; the rest are counted.
@@ -70,6 +78,9 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
             view: TrafficView::new(view),
             rate: RateMeter::default(),
             pending: BTreeMap::new(),
+            capture: CaptureBar::default(),
+            history: TrafficHistory::default(),
+            plot: TrafficPlot::default(),
         };
         session.start_worker();
         session
@@ -238,6 +249,43 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
     }
 }
 
+impl<C: TapCommand + Send + 'static, E: SessionEvent> Session<C, E> {
+    /// The capture row at the bottom of the session: starting a capture puts its tap on the
+    /// worker, stopping takes it off. Returns bytes to send again (a row of an opened capture).
+    pub fn capture_ui(
+        &mut self,
+        ui: &mut Ui,
+        id: &str,
+        ctx: &CaptureContext,
+        can_send: bool,
+    ) -> Option<Vec<u8>> {
+        let mut send = None;
+        egui::Panel::bottom(format!("{id}-capture")).show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.checkbox(&mut self.plot.show, "Plot traffic")
+                    .on_hover_text(
+                        "Bytes or packets per second, received and sent, over the last minutes.",
+                    );
+                ui.separator();
+            });
+            match self.capture.ui(ui, id, ctx, &self.log, can_send) {
+                Some(CaptureAction::Start(tap)) => {
+                    let taken = self.command(C::set_tap(Some(tap)));
+                    self.capture.handed_over(taken);
+                }
+                Some(CaptureAction::Stop) => {
+                    self.command(C::set_tap(None));
+                }
+                Some(CaptureAction::SendAgain(bytes)) => send = Some(bytes),
+                None => {}
+            }
+        });
+        self.plot
+            .panel_ui(ui, id, &mut self.history, ctx.plot_peers);
+        send
+    }
+}
+
 /// A tab that owns a [`Session`]: what the one drain needs from it.
 pub trait Traffic {
     type Command: Send + 'static;
@@ -274,7 +322,9 @@ pub fn drain<T: Traffic>(tab: &mut T) -> bool {
     );
     let session = tab.session();
     let c = session.log.counters();
-    session.rate.sample(Instant::now(), c.rx_bytes, c.tx_bytes);
+    let now = Instant::now();
+    session.rate.sample(now, c.rx_bytes, c.tx_bytes);
+    session.history.sample(now, c);
     more
 }
 

@@ -3,6 +3,7 @@
 //! The log lives on the UI side; workers send chunks that become records here. History beyond
 //! the cap is evicted from the front and counted, so the user always knows what is gone.
 
+pub mod history;
 mod log;
 pub mod peer_filter;
 mod rate;

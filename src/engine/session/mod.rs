@@ -110,6 +110,38 @@ impl<T: ?Sized> PartialEq for Factory<T> {
 
 impl<T: ?Sized> Eq for Factory<T> {}
 
+/// A tap on its way to a worker inside a command. Commands are cloneable and a tap (a
+/// capture writing a file) is not, so it travels in a shared slot: the worker that carries
+/// the command out takes it; a clone finds the slot empty.
+#[derive(Clone)]
+pub struct TapHandoff(Arc<std::sync::Mutex<Option<Box<dyn Stage>>>>);
+
+impl TapHandoff {
+    pub fn new(tap: Box<dyn Stage>) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(Some(tap))))
+    }
+
+    /// The tap, to the first caller only.
+    pub fn take(&self) -> Option<Box<dyn Stage>> {
+        match self.0.lock() {
+            Ok(mut slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+}
+
+impl fmt::Debug for TapHandoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TapHandoff")
+    }
+}
+
+/// A worker command that puts an owner's tap on the worker's sessions (or with `None` takes
+/// it off): what a window or CLI needs to start and stop a capture on any session.
+pub trait TapCommand: Sized {
+    fn set_tap(tap: Option<TapHandoff>) -> Self;
+}
+
 /// What a session's pipeline is made of. The default is today's behaviour: each read is one
 /// record (raw), no stages, payloads sent as given.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -144,6 +176,12 @@ pub struct Pipeline {
     /// so the owner can change it while the session runs.
     auto_reply: Option<AutoReply>,
     stages: Vec<Box<dyn Stage>>,
+    /// A tap the owner starts and stops while the session runs (capture to a file). Unlike
+    /// `stages` it sees received bytes as each read gave them, before the framer, so it keeps
+    /// what crossed the wire; sent bytes and closes as the stages do.
+    tap: Option<Box<dyn Stage>>,
+    /// This end's address, stamped on every record the stages see.
+    local: SocketAddr,
     outbound: Vec<Box<dyn OutboundStage>>,
     append_checksum: Option<ChecksumSpec>,
     verify_checksum: Option<ChecksumSpec>,
@@ -166,6 +204,8 @@ impl Pipeline {
             framer: spec.framer.clone(),
             auto_reply: None,
             stages: spec.stages.iter().map(Factory::build).collect(),
+            tap: None,
+            local: SocketAddr::from(([0, 0, 0, 0], 0)),
             outbound: spec.outbound.iter().map(Factory::build).collect(),
             append_checksum: spec.append_checksum,
             verify_checksum: spec.verify_checksum,
@@ -195,7 +235,44 @@ impl Pipeline {
     /// Whether any stage wants to see records; when not, a worker may skip work done only
     /// for them (timestamps, copies of datagrams it drops anyway).
     pub fn has_stages(&self) -> bool {
-        self.auto_reply.is_some() || !self.stages.is_empty()
+        self.auto_reply.is_some() || !self.stages.is_empty() || self.tap.is_some()
+    }
+
+    /// Sets (or with `None` removes) the owner's tap; the one it replaces is dropped, which
+    /// for a capture ends its file.
+    pub fn set_tap(&mut self, tap: Option<Box<dyn Stage>>) {
+        self.tap = tap;
+    }
+
+    /// Takes the owner's tap out, to carry it into the next session's pipeline.
+    pub fn take_tap(&mut self) -> Option<Box<dyn Stage>> {
+        self.tap.take()
+    }
+
+    /// Builds the pipeline for a new session of the same worker: the owner's tap (a
+    /// capture running across reconnects) moves over from the old one.
+    pub fn renew(&mut self, spec: &PipelineSpec) {
+        let tap = self.take_tap();
+        *self = Self::new(spec);
+        self.tap = tap;
+    }
+
+    /// This end's address, as the stages will see it on every record from now on (a TCP
+    /// connection's local address, a UDP socket's bound one).
+    pub fn set_local(&mut self, local: SocketAddr) {
+        self.local = local;
+    }
+
+    /// Tells the stages that the stream with `peer` ended (after its last record).
+    pub fn see_closed(&mut self, peer: SocketAddr) {
+        if self.stages.is_empty() && self.tap.is_none() {
+            return;
+        }
+        let time_us = now_us();
+        let local = self.local;
+        for stage in self.stages.iter_mut().chain(self.tap.as_mut()) {
+            stage.on_closed(local, peer, time_us);
+        }
     }
 
     /// Sets (or with `None` removes) the built-in responder answering every received record.
@@ -223,6 +300,7 @@ impl Pipeline {
         bytes: Vec<u8>,
         mut deliver: impl FnMut(Vec<u8>, Check),
     ) {
+        self.tap_received(origin, &bytes);
         let before = framer.pending_bytes();
         let verify = self.verify_checksum;
         let (mut stages, replies) = self.stages_and_replies();
@@ -311,29 +389,46 @@ impl Pipeline {
     /// Shows the stages one record the worker framed itself: a raw UDP datagram, still in
     /// the receive buffer, so a datagram the owner will not get costs no copy.
     pub fn see_received(&mut self, origin: Origin, bytes: &[u8]) {
+        self.tap_received(origin, bytes);
         let (mut stages, replies) = self.stages_and_replies();
         stages.received(origin, bytes, replies);
     }
 
+    /// Shows the owner's tap the bytes as they came off the socket, before any framer: a
+    /// capture keeps what crossed the wire, delimiters and partial frames included.
+    fn tap_received(&mut self, origin: Origin, bytes: &[u8]) {
+        if let Some(tap) = self.tap.as_mut() {
+            let record = Record {
+                peer: origin.peer,
+                local: self.local,
+                direction: Direction::Received,
+                time_us: origin.time_us,
+                bytes,
+            };
+            tap.on_received(&record, &mut self.replies);
+        }
+    }
+
     /// Shows bytes the kernel took for `peer` to the stages (capture sees both ways).
     pub fn see_sent(&mut self, peer: SocketAddr, time_us: u64, bytes: &[u8]) {
-        if self.stages.is_empty() {
+        if self.stages.is_empty() && self.tap.is_none() {
             return;
         }
         let record = Record {
             peer,
+            local: self.local,
             direction: Direction::Sent,
             time_us,
             bytes,
         };
-        for stage in &mut self.stages {
+        for stage in self.stages.iter_mut().chain(self.tap.as_mut()) {
             stage.on_sent(&record);
         }
     }
 
     /// [`Pipeline::see_sent`] for workers that have no timestamp of their own.
     pub fn see_sent_now(&mut self, peer: SocketAddr, bytes: &[u8]) {
-        if !self.stages.is_empty() {
+        if !self.stages.is_empty() || self.tap.is_some() {
             self.see_sent(peer, now_us(), bytes);
         }
     }
@@ -393,6 +488,7 @@ impl Pipeline {
             ReceiveStages {
                 auto_reply: self.auto_reply.as_mut(),
                 stages: &mut self.stages,
+                local: self.local,
             },
             &mut self.replies,
         )
@@ -412,6 +508,7 @@ fn check_with(spec: Option<&ChecksumSpec>, record: &[u8]) -> Check {
 struct ReceiveStages<'a> {
     auto_reply: Option<&'a mut AutoReply>,
     stages: &'a mut [Box<dyn Stage>],
+    local: SocketAddr,
 }
 
 impl ReceiveStages<'_> {
@@ -421,6 +518,7 @@ impl ReceiveStages<'_> {
         }
         let record = Record {
             peer: origin.peer,
+            local: self.local,
             direction: Direction::Received,
             time_us: origin.time_us,
             bytes,

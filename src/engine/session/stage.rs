@@ -16,6 +16,10 @@ pub enum Direction {
 pub struct Record<'a> {
     /// The address the owner sees (on a dual-stack UDP socket, IPv4 peers as IPv4).
     pub peer: SocketAddr,
+    /// This end of the conversation as the worker knows it: the connection's or socket's
+    /// local address (an unspecified address such as `0.0.0.0:7000` for a socket bound to
+    /// all interfaces; `0.0.0.0:0` before the worker said, see [`super::Pipeline::set_local`]).
+    pub local: SocketAddr,
     pub direction: Direction,
     /// Microseconds since the Unix epoch: the kernel's arrival time for UDP where the OS
     /// gives one, else when the worker read (or the kernel took) the bytes.
@@ -36,6 +40,12 @@ pub trait Stage: Send {
     /// here is not offered: a reply to one's own send would never end.
     fn on_sent(&mut self, record: &Record<'_>) {
         let _ = record;
+    }
+
+    /// The stream with `peer` ended (a TCP connection closed; never called for UDP), at
+    /// `time_us`, after its last record.
+    fn on_closed(&mut self, local: SocketAddr, peer: SocketAddr, time_us: u64) {
+        let _ = (local, peer, time_us);
     }
 }
 

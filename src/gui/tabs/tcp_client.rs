@@ -520,6 +520,10 @@ impl TcpClientTab {
             }
             ui.add_space(2.0);
         });
+        let ctx = self.capture_context();
+        if let Some(bytes) = self.session.capture_ui(ui, id, &ctx, self.can_send()) {
+            self.send(bytes);
+        }
         if let Some(packet) = library.ui(ui, id, self.can_send()) {
             self.send_packet(packet, library);
         }
@@ -527,6 +531,24 @@ impl TcpClientTab {
             .panes_ui(ui, id, &mut self.settings.encoding, None);
         if let Some(bytes) = library.take_row_action(&mut self.session.view) {
             self.send(bytes);
+        }
+    }
+
+    fn capture_context(&self) -> crate::gui::widgets::capture_bar::CaptureContext {
+        let local = match self.status {
+            Status::Connected { local, .. } | Status::PeerFinished { local, .. } => local,
+            _ => SocketAddr::from(([0, 0, 0, 0], 0)),
+        };
+        crate::gui::widgets::capture_bar::CaptureContext {
+            transport: crate::capture::Transport::Tcp,
+            label: format!(
+                "Sockpit TCP Client to {}:{}",
+                self.settings.host, self.settings.port
+            ),
+            opened_by: Some(crate::capture::OpenedBy::Local),
+            encoding: self.settings.encoding,
+            local,
+            plot_peers: false,
         }
     }
 

@@ -31,13 +31,7 @@ use crate::settings::{Bounded, clamp_number, cut_fields, join};
 use crate::traffic::peer_filter::PeerFilter;
 use crate::traffic::{Direction, Record, format_bytes, format_time_us, now_us};
 
-/// Bind addresses offered in the picker.
-pub const BIND_CHOICES: [(&str, &str); 4] = [
-    ("0.0.0.0", "All IPv4 (0.0.0.0)"),
-    ("::", "All IPv6 (::, dual-stack)"),
-    ("127.0.0.1", "Loopback (127.0.0.1)"),
-    ("::1", "Loopback IPv6 (::1)"),
-];
+use crate::gui::widgets::bind_picker::bind_picker;
 
 /// What the tab saves across restarts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -313,6 +307,24 @@ impl TcpServerTab {
         !self.clients.is_empty() && self.session.has_worker()
     }
 
+    fn capture_context(&self) -> crate::gui::widgets::capture_bar::CaptureContext {
+        let local = match self.status {
+            ServerStatus::Listening(local) => local,
+            _ => SocketAddr::from(([0, 0, 0, 0], 0)),
+        };
+        crate::gui::widgets::capture_bar::CaptureContext {
+            transport: crate::capture::Transport::Tcp,
+            label: format!(
+                "Sockpit TCP Server {}:{}",
+                self.settings.bind, self.settings.port
+            ),
+            opened_by: Some(crate::capture::OpenedBy::Peer),
+            encoding: self.settings.encoding,
+            local,
+            plot_peers: true,
+        }
+    }
+
     /// Sends a packet from the library to the selected client, or to all.
     pub fn send_packet(&mut self, packet: PacketSend, _library: &mut LibraryPanel) {
         self.send(packet.bytes);
@@ -468,6 +480,7 @@ impl Traffic for TcpServerTab {
                 unsent_bytes,
             } => {
                 self.clients.remove(&client);
+                self.session.history.forget_peer(&peer);
                 if self.selected == Some(client) {
                     self.selected = None;
                 }
@@ -535,6 +548,18 @@ impl TcpServerTab {
             }
             ui.add_space(2.0);
         });
+        if self.session.plot.show {
+            let now = std::time::Instant::now();
+            for row in self.clients.values() {
+                self.session
+                    .history
+                    .sample_peer(now, row.peer, row.bytes_in, row.bytes_out);
+            }
+        }
+        let ctx = self.capture_context();
+        if let Some(bytes) = self.session.capture_ui(ui, id, &ctx, self.can_send()) {
+            self.send(bytes);
+        }
         if let Some(packet) = library.ui(ui, id, self.can_send()) {
             self.send_packet(packet, library);
         }
@@ -563,35 +588,10 @@ impl TcpServerTab {
         let editable = !self.running();
         ui.horizontal_wrapped(|ui| {
             ui.add_enabled_ui(editable, |ui| {
-                let label = BIND_CHOICES
-                    .iter()
-                    .find(|(ip, _)| *ip == self.settings.bind)
-                    .map_or(self.settings.bind.as_str(), |(_, l)| l);
-                egui::ComboBox::from_label("Bind address")
-                    .selected_text(label)
-                    .show_ui(ui, |ui| {
-                        for (ip, label) in BIND_CHOICES {
-                            if ui
-                                .selectable_label(self.settings.bind == ip, label)
-                                .clicked()
-                            {
-                                ip.clone_into(&mut self.settings.bind);
-                                self.bind_error = None;
-                            }
-                        }
-                        ui.separator();
-                        for (interface, ip) in self.local_addresses.addresses() {
-                            let ip = ip.to_string();
-                            let label = format!("{interface}: {ip}");
-                            if ui
-                                .selectable_label(self.settings.bind == ip, label)
-                                .clicked()
-                            {
-                                self.settings.bind = ip;
-                                self.bind_error = None;
-                            }
-                        }
-                    });
+                let interfaces = self.local_addresses.addresses();
+                if bind_picker(ui, "Bind address", &mut self.settings.bind, &interfaces) {
+                    self.bind_error = None;
+                }
                 if labelled_text(ui, "Address", &mut self.settings.bind, 130.0).changed() {
                     self.bind_error = None;
                 }

@@ -29,13 +29,7 @@ use crate::net::{NetError, normalize_host, parse_port};
 use crate::settings::{Bounded, clamp_number, cut_fields, join};
 use crate::traffic::{Direction, Record};
 
-/// Local addresses offered in the bind picker.
-pub const BIND_CHOICES: [(&str, &str); 4] = [
-    ("0.0.0.0", "All IPv4 (0.0.0.0)"),
-    ("::", "All IPv6 (::, dual-stack)"),
-    ("127.0.0.1", "Loopback (127.0.0.1)"),
-    ("::1", "Loopback IPv6 (::1)"),
-];
+use crate::gui::widgets::bind_picker::bind_picker;
 
 /// What the tab saves across restarts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -295,6 +289,19 @@ impl UdpTab {
     /// Whether a send can go now (bound, worker alive).
     pub fn can_send(&self) -> bool {
         self.bound().is_some() && self.session.has_worker()
+    }
+
+    fn capture_context(&self) -> crate::gui::widgets::capture_bar::CaptureContext {
+        crate::gui::widgets::capture_bar::CaptureContext {
+            transport: crate::capture::Transport::Udp,
+            label: format!("Sockpit UDP {}:{}", self.settings.bind, self.settings.port),
+            opened_by: None,
+            encoding: self.settings.encoding,
+            plot_peers: false,
+            local: self
+                .bound()
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+        }
     }
 
     /// Sends a packet from the library: to its own destination when it names one, else to
@@ -622,6 +629,10 @@ impl UdpTab {
             }
             ui.add_space(2.0);
         });
+        let ctx = self.capture_context();
+        if let Some(bytes) = self.session.capture_ui(ui, id, &ctx, self.can_send()) {
+            self.send(bytes);
+        }
         if let Some(packet) = library.ui(ui, id, self.can_send()) {
             self.send_packet(packet, library);
         }
@@ -637,40 +648,10 @@ impl UdpTab {
         let editable = !self.active();
         ui.horizontal_wrapped(|ui| {
             ui.add_enabled_ui(editable, |ui| {
-                let label = BIND_CHOICES
-                    .iter()
-                    .find(|(ip, _)| *ip == self.settings.bind)
-                    .map_or(self.settings.bind.as_str(), |(_, l)| l)
-                    .to_owned();
-                egui::ComboBox::from_label("Local address")
-                    .selected_text(label)
-                    .show_ui(ui, |ui| {
-                        for (ip, label) in BIND_CHOICES {
-                            if ui
-                                .selectable_label(self.settings.bind == ip, label)
-                                .clicked()
-                            {
-                                ip.clone_into(&mut self.settings.bind);
-                                self.bind_error = None;
-                            }
-                        }
-                        ui.separator();
-                        let choices: Vec<(String, String)> = self
-                            .interfaces
-                            .addresses()
-                            .into_iter()
-                            .map(|(name, ip)| (ip.to_string(), format!("{name}: {ip}")))
-                            .collect();
-                        for (ip, label) in choices {
-                            if ui
-                                .selectable_label(self.settings.bind == ip, label)
-                                .clicked()
-                            {
-                                self.settings.bind = ip;
-                                self.bind_error = None;
-                            }
-                        }
-                    });
+                let interfaces = self.interfaces.addresses();
+                if bind_picker(ui, "Local address", &mut self.settings.bind, &interfaces) {
+                    self.bind_error = None;
+                }
                 if labelled_text(ui, "Address", &mut self.settings.bind, 130.0).changed() {
                     self.bind_error = None;
                 }

@@ -1,5 +1,7 @@
 //! UI pieces shared by the tabs: the traffic view, the send box and small labelled widgets.
 
+pub mod bind_picker;
+pub mod capture_bar;
 pub mod checksum;
 pub mod framing;
 mod labelled;
@@ -8,6 +10,7 @@ pub mod pipeline;
 pub mod rules;
 pub mod send_box;
 pub mod send_tools;
+pub mod traffic_plot;
 pub mod traffic_view;
 
 pub use labelled::*;

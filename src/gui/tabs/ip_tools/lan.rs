@@ -25,7 +25,9 @@ const GATEWAY_COLOR: Color32 = Color32::from_rgb(0xC0, 0x6C, 0xE0);
 const ANSWERED_COLOR: Color32 = OK_COLOR;
 const CACHED_COLOR: Color32 = crate::gui::widgets::WAIT_COLOR;
 const SILENT_COLOR: Color32 = Color32::from_rgb(0x3A, 0x3A, 0x3A);
-const NOT_HOST_COLOR: Color32 = Color32::from_rgb(0x20, 0x20, 0x20);
+/// Light where "no answer" is dark, and struck through where the cell is large enough: the
+/// two differ in lightness and shape, not only in hue (so also for colour-blind users).
+const NOT_HOST_COLOR: Color32 = Color32::from_rgb(0xB4, 0xB4, 0xB4);
 
 fn cell_text_ui(ui: &mut egui_extras::TableRow<'_, '_>, text: impl Into<String>) {
     let text = text.into();
@@ -373,6 +375,7 @@ impl IpToolsTab {
         }
         self.map_ui(ui, &report);
         ui.add_space(6.0);
+        response_plot_ui(ui, &report);
         sweep_table_ui(ui, &report);
     }
 
@@ -436,8 +439,15 @@ impl IpToolsTab {
         special.extend(&report.gateways);
         special.extend(report.hosts.iter().map(|h| h.ip));
         if net.prefix_len() < 31 {
-            painter.rect_filled(rect_of(0), 0.0, NOT_HOST_COLOR);
-            painter.rect_filled(rect_of(count - 1), 0.0, NOT_HOST_COLOR);
+            for rect in [rect_of(0), rect_of(count - 1)] {
+                painter.rect_filled(rect, 0.0, NOT_HOST_COLOR);
+                if rect.width() >= 6.0 && rect.height() >= 6.0 {
+                    painter.line_segment(
+                        [rect.left_bottom(), rect.right_top()],
+                        egui::Stroke::new(1.5, SILENT_COLOR),
+                    );
+                }
+            }
         }
         for ip in special {
             if net.contains(&ip)
@@ -523,6 +533,43 @@ fn host_details_ui(ui: &mut Ui, ip: Ipv4Addr, report: &SweepReport, host: Option
         }
         None => {}
     }
+}
+
+/// Each answering host's response time as a bar, in address order, so a slow or distant
+/// device stands out; hosts found without a timed answer (the neighbour table) have no bar.
+fn response_plot_ui(ui: &mut Ui, report: &SweepReport) {
+    let bars: Vec<egui_plot::Bar> = report
+        .hosts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            h.rtt_ms
+                .map(|ms| egui_plot::Bar::new(i as f64, ms).name(h.ip.to_string()))
+        })
+        .collect();
+    if bars.is_empty() {
+        return;
+    }
+    let names: Vec<String> = report.hosts.iter().map(|h| h.ip.to_string()).collect();
+    ui.label(RichText::new("Response time per host").strong());
+    egui_plot::Plot::new("sweep-response-times")
+        .height(140.0)
+        .include_y(0.0)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .y_axis_label("ms")
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() > 1e-6 || i < 0.0 {
+                return String::new();
+            }
+            names.get(i as usize).cloned().unwrap_or_default()
+        })
+        .show(ui, |plot_ui| {
+            plot_ui.bar_chart(egui_plot::BarChart::new("response time (ms)", bars).width(0.6));
+        });
+    ui.add_space(6.0);
 }
 
 fn sweep_table_ui(ui: &mut Ui, report: &SweepReport) {

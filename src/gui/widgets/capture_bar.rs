@@ -1,0 +1,426 @@
+//! A session's keep-and-look row: capture to a file while the session runs (pcapng for
+//! Wireshark, text or CSV, chosen by the file name), with its size and records growing live;
+//! save the log as it stands; open a capture file (pcap or pcapng, from any tool) in a
+//! read-only viewer with the same log view, encodings and search, whose rows can be sent again
+//! on this session.
+//!
+//! The capture itself runs in the worker (a tap in the session's pipeline) and on its own
+//! writer thread: the window only shows its figures.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use egui::{RichText, Ui};
+
+use crate::capture::{
+    Capture, CaptureFormat, CaptureHandle, CaptureOptions, CaptureRecord, CaptureState,
+    CaptureStatus, FormatWriter, OpenedBy, RecordKind, Transport, open_capture,
+};
+use crate::codec::TextEncoding;
+use crate::engine::session::TapHandoff;
+use crate::gui::widgets::traffic_view::{RowAction, ViewSettings};
+use crate::gui::widgets::{ERROR_COLOR, OK_COLOR, TrafficView};
+use crate::traffic::{Direction, Record, TrafficLog, format_bytes};
+
+/// What the session's capture is about: given by the tab each frame.
+#[derive(Debug, Clone)]
+pub struct CaptureContext {
+    pub transport: Transport,
+    /// Names the session in the file ("Sockpit TCP Client 127.0.0.1:7000").
+    pub label: String,
+    pub opened_by: Option<OpenedBy>,
+    pub encoding: TextEncoding,
+    /// This end, for records of a saved log (which keeps only the peer).
+    pub local: SocketAddr,
+    /// The plot may draw one line per peer (the TCP Server's clients).
+    pub plot_peers: bool,
+}
+
+/// What the bar asks of its session's worker.
+#[derive(Debug)]
+pub enum CaptureAction {
+    /// Put this tap on the worker.
+    Start(TapHandoff),
+    /// Take the tap off (ending the file).
+    Stop,
+    /// Send these bytes on the session (a row of an opened capture).
+    SendAgain(Vec<u8>),
+}
+
+/// A capture file opened for reading.
+pub struct CaptureViewer {
+    pub title: String,
+    pub summary: String,
+    pub log: TrafficLog,
+    pub view: TrafficView,
+    pub encoding: TextEncoding,
+    open: bool,
+}
+
+/// The capture row of one session.
+#[derive(Default)]
+pub struct CaptureBar {
+    running: Option<CaptureHandle>,
+    /// The last capture's final figures.
+    ended: Option<CaptureStatus>,
+    /// Why the last action failed.
+    error: Option<String>,
+    /// What the last save or open did.
+    note: Option<String>,
+    /// Used by the next Capture/Save/Open instead of asking with the file dialog (tests).
+    pub next_path: Option<PathBuf>,
+    pub viewer: Option<CaptureViewer>,
+}
+
+impl CaptureBar {
+    /// The running capture's figures, if one runs.
+    pub fn status(&self) -> Option<CaptureStatus> {
+        self.running.as_ref().map(CaptureHandle::status)
+    }
+
+    /// The last finished capture's figures.
+    pub fn ended(&self) -> Option<&CaptureStatus> {
+        self.ended.as_ref()
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    fn pick(&mut self, save: bool, default_name: &str) -> Option<PathBuf> {
+        if let Some(p) = self.next_path.take() {
+            return Some(p);
+        }
+        let dialog = rfd::FileDialog::new();
+        if save {
+            dialog
+                .add_filter("pcapng (Wireshark)", &["pcapng"])
+                .add_filter("Text", &["txt", "log"])
+                .add_filter("CSV", &["csv"])
+                .set_file_name(default_name)
+                .save_file()
+        } else {
+            dialog
+                .add_filter("Captures", &["pcapng", "pcap", "cap"])
+                .add_filter("All files", &["*"])
+                .pick_file()
+        }
+    }
+
+    /// Starts a capture to `path` (the format from its name; pcapng when it names none).
+    pub fn start(&mut self, path: &Path, ctx: &CaptureContext) -> Option<CaptureAction> {
+        let (path, format) = with_format(path);
+        let options = CaptureOptions {
+            encoding: ctx.encoding,
+            session_label: ctx.label.clone(),
+            opened_by: ctx.opened_by,
+        };
+        match Capture::start(&path, format, ctx.transport, &options) {
+            Ok((tap, handle)) => {
+                self.running = Some(handle);
+                self.ended = None;
+                self.error = None;
+                Some(CaptureAction::Start(TapHandoff::new(Box::new(tap))))
+            }
+            Err(e) => {
+                self.error = Some(e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Stops the running capture at once (what it took is written).
+    pub fn stop(&mut self) -> Option<CaptureAction> {
+        let mut handle = self.running.take()?;
+        handle.stop();
+        self.ended = Some(handle.wait(Duration::from_secs(2)));
+        Some(CaptureAction::Stop)
+    }
+
+    /// Whether the worker took the tap; when not, the capture cannot run.
+    pub fn handed_over(&mut self, taken: bool) {
+        if taken {
+            return;
+        }
+        if let Some(h) = self.running.take() {
+            h.stop();
+        }
+        self.error = Some(
+            "Capture not started: the session's worker is busy or stopped; try again.".to_owned(),
+        );
+    }
+
+    /// Writes the log's records (sent and received bytes) to `path`.
+    pub fn save_log(&mut self, path: &Path, log: &TrafficLog, ctx: &CaptureContext) {
+        let (path, format) = with_format(path);
+        match save(&path, format, log, ctx) {
+            Ok(n) => {
+                self.error = None;
+                self.note = Some(format!("Saved {n} records to {}.", path.display()));
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Opens `path` in the viewer.
+    pub fn open(&mut self, path: &Path, encoding: TextEncoding) {
+        match open_capture(path) {
+            Ok(opened) => {
+                let mut log = TrafficLog::with_cap(usize::MAX / 2);
+                for r in &opened.records {
+                    log.push(to_log_record(r));
+                }
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                self.viewer = Some(CaptureViewer {
+                    title: format!("Capture {name} (read-only)"),
+                    summary: opened.summary(),
+                    log,
+                    view: TrafficView::new(ViewSettings::default()),
+                    encoding,
+                    open: true,
+                });
+                self.error = None;
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    /// The row; `id` is the session's. Returns what the worker must do.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        id: &str,
+        ctx: &CaptureContext,
+        log: &TrafficLog,
+        can_send: bool,
+    ) -> Option<CaptureAction> {
+        let mut action = None;
+        if let Some(h) = &self.running
+            && !h.is_running()
+        {
+            // Stopped by itself: a write error, or its worker went away.
+            if let Some(mut h) = self.running.take() {
+                self.ended = Some(h.wait(Duration::ZERO));
+                action = Some(CaptureAction::Stop);
+            }
+        }
+        ui.horizontal_wrapped(|ui| {
+            if let Some(status) = self.status() {
+                ui.label(RichText::new("● Capturing").color(ERROR_COLOR).strong());
+                ui.label(live_line(&status));
+                if ui.button("Stop capture").clicked() {
+                    action = self.stop();
+                }
+                ui.ctx().request_repaint_after(Duration::from_millis(250));
+            } else {
+                if ui
+                    .button("Capture to file…")
+                    .on_hover_text(
+                        "Write every byte of this session to a file as it happens, also what the log no longer holds: .pcapng opens in Wireshark (headers are reconstructed), or .txt and .csv.",
+                    )
+                    .clicked()
+                    && let Some(path) = self.pick(true, &default_name(ctx, "pcapng"))
+                {
+                    action = self.start(&path, ctx);
+                }
+                if let Some(ended) = &self.ended {
+                    match &ended.state {
+                        CaptureState::Failed(sentence) => {
+                            ui.label(RichText::new(sentence).color(ERROR_COLOR));
+                        }
+                        _ => {
+                            ui.label(
+                                RichText::new(format!("Last capture: {}.", ended.summary()))
+                                    .color(OK_COLOR),
+                            );
+                        }
+                    }
+                }
+            }
+            if ui
+                .button("Save log…")
+                .on_hover_text("Save the records the log holds now as pcapng, text or CSV.")
+                .clicked()
+                && let Some(path) = self.pick(true, &default_name(ctx, "txt"))
+            {
+                self.save_log(&path, log, ctx);
+            }
+            if ui
+                .button("Open capture…")
+                .on_hover_text("Open a pcap or pcapng file (from Sockpit, Wireshark or tcpdump) to browse, decode, search and send its records again.")
+                .clicked()
+                && let Some(path) = self.pick(false, "")
+            {
+                self.open(&path, ctx.encoding);
+            }
+        });
+        if let Some(e) = &self.error {
+            ui.label(RichText::new(e).color(ERROR_COLOR));
+        } else if let Some(n) = &self.note {
+            ui.label(RichText::new(n).weak());
+        }
+        if let Some(bytes) = self.viewer_ui(ui, id, can_send) {
+            action = Some(CaptureAction::SendAgain(bytes));
+        }
+        action
+    }
+
+    fn viewer_ui(&mut self, ui: &Ui, id: &str, can_send: bool) -> Option<Vec<u8>> {
+        let viewer = self.viewer.as_mut()?;
+        let mut open = viewer.open;
+        let mut send = None;
+        egui::Window::new(viewer.title.clone())
+            .id(egui::Id::unique((id, "capture-viewer")))
+            .open(&mut open)
+            .default_size([860.0, 480.0])
+            .resizable(true)
+            .show(ui.ctx(), |ui| {
+                ui.label(RichText::new(&viewer.summary).weak());
+                if !can_send {
+                    ui.label(
+                        RichText::new("Connect (or bind) this session to send a record again.")
+                            .weak(),
+                    );
+                }
+                viewer.view.panes_ui(
+                    ui,
+                    &format!("{id}-viewer"),
+                    &mut viewer.log,
+                    &mut viewer.encoding,
+                    (0.0, 0.0),
+                    None,
+                );
+                if let Some(RowAction::SendAgain(bytes)) = viewer.view.take_row_action()
+                    && can_send
+                {
+                    send = Some(bytes);
+                }
+            });
+        viewer.open = open;
+        if !open {
+            self.viewer = None;
+        }
+        send
+    }
+}
+
+/// The live figures of a running capture.
+fn live_line(s: &CaptureStatus) -> String {
+    let name = s.path.file_name().map_or_else(
+        || s.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut line = format!(
+        "to {name}: {} records, {} of payload, file {}",
+        s.records,
+        format_bytes(s.payload_bytes),
+        format_bytes(s.file_bytes)
+    );
+    if s.dropped_records > 0 {
+        let _ = write!(
+            line,
+            "; {} records NOT captured (the disk could not keep up)",
+            s.dropped_records
+        );
+    }
+    line
+}
+
+fn default_name(ctx: &CaptureContext, ext: &str) -> String {
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let kind = match ctx.transport {
+        Transport::Tcp => "tcp",
+        Transport::Udp => "udp",
+    };
+    format!("sockpit-{kind}-{stamp}.{ext}")
+}
+
+/// The path and its format; a name without a known extension gets `.pcapng`.
+fn with_format(path: &Path) -> (PathBuf, CaptureFormat) {
+    if let Some(f) = CaptureFormat::from_path(path) {
+        (path.to_path_buf(), f)
+    } else {
+        let mut p = path.as_os_str().to_owned();
+        p.push(".pcapng");
+        (PathBuf::from(p), CaptureFormat::Pcapng)
+    }
+}
+
+fn to_log_record(r: &CaptureRecord) -> Record {
+    match r.kind {
+        RecordKind::Data => {
+            let direction = match r.direction {
+                crate::capture::Direction::Sent => Direction::Sent,
+                crate::capture::Direction::Received => Direction::Received,
+            };
+            Record::at(r.time_us, direction, Some(r.peer), r.bytes.clone())
+        }
+        RecordKind::Closed => Record::at(
+            r.time_us,
+            Direction::Info,
+            Some(r.peer),
+            format!(
+                "{} {} closed the connection with {}",
+                r.transport.label(),
+                r.local,
+                r.peer
+            )
+            .into_bytes(),
+        ),
+    }
+}
+
+fn save(
+    path: &Path,
+    format: CaptureFormat,
+    log: &TrafficLog,
+    ctx: &CaptureContext,
+) -> Result<usize, String> {
+    let create = |e: std::io::Error| {
+        crate::capture::CaptureError::Create {
+            path: path.to_path_buf(),
+            source: e,
+        }
+        .to_string()
+    };
+    let file = std::fs::File::create(path).map_err(create)?;
+    let options = CaptureOptions {
+        encoding: ctx.encoding,
+        session_label: ctx.label.clone(),
+        opened_by: ctx.opened_by,
+    };
+    let mut w =
+        FormatWriter::new(format, std::io::BufWriter::new(file), &options).map_err(create)?;
+    let mut n = 0;
+    for r in log.iter() {
+        let (Some(peer), Some(direction)) = (
+            r.peer,
+            match r.direction {
+                Direction::Sent => Some(crate::capture::Direction::Sent),
+                Direction::Received => Some(crate::capture::Direction::Received),
+                Direction::Info | Direction::Error => None,
+            },
+        ) else {
+            continue;
+        };
+        let record = CaptureRecord::data(
+            r.time_us,
+            direction,
+            ctx.transport,
+            ctx.local,
+            peer,
+            r.bytes.to_vec(),
+        );
+        w.write_record(&record)
+            .map_err(|e| crate::capture::io_sentence(path, &e, w.bytes_written()))?;
+        n += 1;
+    }
+    w.finish()
+        .map_err(|e| crate::capture::io_sentence(path, &e, 0))?;
+    Ok(n)
+}

@@ -1,0 +1,184 @@
+//! Keep and look in the window: start a capture by clicking (the path given without the
+//! dialog), see it count, stop it, read the file back; save the log; open the capture as a
+//! read-only viewer and see its records. Real loopback peers.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::field_reassign_with_default
+)]
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use common::{accept, harness, step_until};
+use egui_kittest::kittest::Queryable as _;
+use sockpit::capture::{CaptureState, Direction, RecordKind, open_capture};
+use sockpit::gui::app::{Settings, Tab};
+use sockpit::gui::tabs::tcp_client::Status;
+use sockpit::traffic::history::Metric;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn capture_by_clicking_then_stop_save_and_open_it() {
+    let dir = std::env::temp_dir().join(format!("sockpit-ui-capture-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut s = Settings::default();
+    s.tab = Tab::TcpClient;
+    s.tcp_client_mut().host = "127.0.0.1".to_owned();
+    s.tcp_client_mut().port = port.to_string();
+    let mut h = harness(s);
+    h.run();
+    h.get_by_label("Connect").click();
+    let mut peer = accept(&mut h, &listener);
+    step_until(&mut h, "connected", WAIT, |h| {
+        matches!(
+            h.state().tcp_client.current().status,
+            Status::Connected { .. }
+        )
+    });
+
+    // Start: the path comes from the test instead of the dialog.
+    let cap = dir.join("ui.pcapng");
+    h.state_mut()
+        .tcp_client
+        .current_mut()
+        .session
+        .capture
+        .next_path = Some(cap.clone());
+    h.get_by_label("Capture to file…").click();
+    step_until(&mut h, "capture running", WAIT, |h| {
+        h.state()
+            .tcp_client
+            .current()
+            .session
+            .capture
+            .status()
+            .is_some()
+    });
+    h.run();
+    assert!(h.query_by_label("Stop capture").is_some());
+    peer.write_all(b"hello capture").unwrap();
+    step_until(&mut h, "capture counted the record", WAIT, |h| {
+        h.state()
+            .tcp_client
+            .current()
+            .session
+            .capture
+            .status()
+            .is_some_and(|s| s.records == 1)
+    });
+    h.run();
+    assert!(
+        h.query_by_label_contains("1 records").is_some(),
+        "the row shows the live count"
+    );
+
+    h.get_by_label("Stop capture").click();
+    h.run();
+    let ended = h
+        .state()
+        .tcp_client
+        .current()
+        .session
+        .capture
+        .ended()
+        .cloned()
+        .unwrap();
+    assert_eq!(ended.state, CaptureState::Finished, "{ended:?}");
+    assert!(
+        h.query_by_label_contains("Last capture: 1 records")
+            .is_some()
+    );
+    let opened = open_capture(&cap).unwrap();
+    let data: Vec<_> = opened
+        .records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Data)
+        .collect();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0].bytes, b"hello capture");
+    assert_eq!(data[0].direction, Direction::Received);
+    assert_eq!(data[0].peer.port(), port);
+
+    // Save the log as CSV.
+    let csv = dir.join("log.csv");
+    h.state_mut()
+        .tcp_client
+        .current_mut()
+        .session
+        .capture
+        .next_path = Some(csv.clone());
+    h.get_by_label("Save log…").click();
+    h.run();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.contains("\"hello capture\""), "{text}");
+    assert!(h.query_by_label_contains("Saved 1 records").is_some());
+
+    // Open the capture: a read-only viewer with its record.
+    h.state_mut()
+        .tcp_client
+        .current_mut()
+        .session
+        .capture
+        .next_path = Some(cap.clone());
+    h.get_by_label("Open capture…").click();
+    h.run();
+    assert!(h.query_by_label("Capture ui.pcapng (read-only)").is_some());
+    assert!(
+        h.query_all_by_label("hello capture").count() >= 2,
+        "the record shows in the log and in the viewer"
+    );
+    let viewer = h
+        .state()
+        .tcp_client
+        .current()
+        .session
+        .capture
+        .viewer
+        .as_ref()
+        .unwrap();
+    assert_eq!(viewer.log.len(), 1);
+
+    // The live plot: its controls show, and its history holds the bytes received.
+    h.get_by_label("Plot traffic").click();
+    h.run();
+    assert!(h.query_by_label("Plot window").is_some());
+    assert!(h.query_by_label("Packets/s").is_some());
+    std::thread::sleep(Duration::from_millis(1100));
+    h.run();
+    let (rx, tx) = h
+        .state_mut()
+        .tcp_client
+        .current_mut()
+        .session
+        .history
+        .series(std::time::Instant::now(), 60, Metric::Bytes);
+    let received: f64 = rx.iter().map(|p| p[1]).sum();
+    let sent: f64 = tx.iter().map(|p| p[1]).sum();
+    assert!(
+        (received - 13.0).abs() < 1e-9 && sent.abs() < 1e-9,
+        "{rx:?} {tx:?}"
+    );
+
+    // Opening a file that is not a capture says so by the buttons.
+    let junk = dir.join("junk.pcapng");
+    std::fs::write(&junk, b"not a capture").unwrap();
+    h.state_mut()
+        .tcp_client
+        .current_mut()
+        .session
+        .capture
+        .next_path = Some(junk);
+    h.get_by_label("Open capture…").click();
+    h.run();
+    assert!(h.query_by_label_contains("is not a capture file").is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}
