@@ -54,6 +54,7 @@ fn gui(args: &GuiArgs) -> ExitCode {
         connect,
         bind: args.bind.clone(),
         encoding: args.encoding,
+        open: args.open.clone(),
         notice: repair.notice(),
     };
     let mut options = eframe::NativeOptions {

@@ -182,3 +182,52 @@ fn capture_by_clicking_then_stop_save_and_open_it() {
     assert!(h.query_by_label_contains("is not a capture file").is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `sockpit gui --open FILE` opens the file in the viewer of the tab asked for.
+#[test]
+fn startup_opens_a_capture_in_the_viewer_of_the_tab_asked_for() {
+    use sockpit::capture::{CaptureFormat, CaptureOptions, CaptureRecord, FormatWriter, Transport};
+    let path = std::env::temp_dir().join(format!("sockpit-ui-open-{}.pcapng", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    let mut w = FormatWriter::new(CaptureFormat::Pcapng, file, &CaptureOptions::default()).unwrap();
+    for i in 0..3u8 {
+        w.write_record(&CaptureRecord::data(
+            1_000_000 + u64::from(i),
+            Direction::Received,
+            Transport::Udp,
+            "127.0.0.1:9000".parse().unwrap(),
+            "127.0.0.7:5000".parse().unwrap(),
+            format!("reading {i}").into_bytes(),
+        ))
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let startup = sockpit::gui::app::Startup {
+        tab: Some(Tab::Udp),
+        open: Some(path.clone()),
+        ..Default::default()
+    };
+    let mut h = harness(Settings::default());
+    h.state_mut().apply_startup(&startup);
+    h.run();
+    let _ = std::fs::remove_file(&path);
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        h.query_by_label(&format!("Capture {name} (read-only)"))
+            .is_some()
+    );
+    assert!(h.query_by_label("reading 2").is_some());
+    assert_eq!(
+        h.state()
+            .udp
+            .current()
+            .session
+            .capture
+            .viewer
+            .as_ref()
+            .unwrap()
+            .log
+            .len(),
+        3
+    );
+}

@@ -92,6 +92,10 @@ pub struct GuiArgs {
     /// Text encoding for every tab (utf-8, gbk, gb18030, big5, shift_jis, …).
     #[arg(long, value_parser = parse_encoding)]
     pub encoding: Option<TextEncoding>,
+    /// Open a pcap or pcapng file in the read-only capture viewer (of the tab given, or the
+    /// TCP Client's).
+    #[arg(long, value_name = "FILE")]
+    pub open: Option<std::path::PathBuf>,
 }
 
 /// What a failed command was about; decides the exit code.

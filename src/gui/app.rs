@@ -280,6 +280,8 @@ pub struct Startup {
     /// Bind a UDP session to each.
     pub bind: Vec<std::net::SocketAddr>,
     pub encoding: Option<crate::codec::TextEncoding>,
+    /// A capture file to open in the viewer of the tab's current session.
+    pub open: Option<std::path::PathBuf>,
     /// What the state file's repair found (see [`crate::settings::Repair::notice`]).
     pub notice: Option<String>,
 }
@@ -356,6 +358,23 @@ impl SockpitApp {
         }
         if let Some(tab) = startup.tab {
             self.tab = tab;
+        }
+        if let Some(path) = &startup.open {
+            match self.tab {
+                Tab::TcpServer => {
+                    let t = self.tcp_server.current_mut();
+                    t.session.capture.open(path, t.settings.encoding);
+                }
+                Tab::Udp => {
+                    let t = self.udp.current_mut();
+                    t.session.capture.open(path, t.settings.encoding);
+                }
+                _ => {
+                    self.tab = Tab::TcpClient;
+                    let t = self.tcp_client.current_mut();
+                    t.session.capture.open(path, t.settings.encoding);
+                }
+            }
         }
     }
 

@@ -261,14 +261,10 @@ impl<C: TapCommand + Send + 'static, E: SessionEvent> Session<C, E> {
     ) -> Option<Vec<u8>> {
         let mut send = None;
         egui::Panel::bottom(format!("{id}-capture")).show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.checkbox(&mut self.plot.show, "Plot traffic")
-                    .on_hover_text(
-                        "Bytes or packets per second, received and sent, over the last minutes.",
-                    );
-                ui.separator();
-            });
-            match self.capture.ui(ui, id, ctx, &self.log, can_send) {
+            match self
+                .capture
+                .ui(ui, id, ctx, &self.log, can_send, &mut self.plot.show)
+            {
                 Some(CaptureAction::Start(tap)) => {
                     let taken = self.command(C::set_tap(Some(tap)));
                     self.capture.handed_over(taken);

@@ -168,9 +168,12 @@ impl CaptureBar {
     pub fn open(&mut self, path: &Path, encoding: TextEncoding) {
         match open_capture(path) {
             Ok(opened) => {
-                let mut log = TrafficLog::with_cap(usize::MAX / 2);
-                for r in &opened.records {
-                    log.push(to_log_record(r));
+                let records: Vec<Record> = opened.records.iter().map(to_log_record).collect();
+                // Room for the whole file (it was read within its own limits).
+                let cost: usize = records.iter().map(Record::cost_bytes).sum();
+                let mut log = TrafficLog::with_cap(cost.max(crate::traffic::DEFAULT_CAP_BYTES));
+                for r in records {
+                    log.push(r);
                 }
                 let name = path.file_name().map_or_else(
                     || path.display().to_string(),
@@ -198,6 +201,7 @@ impl CaptureBar {
         ctx: &CaptureContext,
         log: &TrafficLog,
         can_send: bool,
+        plot: &mut bool,
     ) -> Option<CaptureAction> {
         let mut action = None;
         if let Some(h) = &self.running
@@ -210,37 +214,24 @@ impl CaptureBar {
             }
         }
         ui.horizontal_wrapped(|ui| {
-            if let Some(status) = self.status() {
-                ui.label(RichText::new("● Capturing").color(ERROR_COLOR).strong());
-                ui.label(live_line(&status));
+            ui.checkbox(plot, "Plot traffic").on_hover_text(
+                "Bytes or packets per second, received and sent, over the last minutes.",
+            );
+            ui.separator();
+            if self.running.is_some() {
                 if ui.button("Stop capture").clicked() {
                     action = self.stop();
                 }
                 ui.ctx().request_repaint_after(Duration::from_millis(250));
-            } else {
-                if ui
-                    .button("Capture to file…")
-                    .on_hover_text(
-                        "Write every byte of this session to a file as it happens, also what the log no longer holds: .pcapng opens in Wireshark (headers are reconstructed), or .txt and .csv.",
-                    )
-                    .clicked()
-                    && let Some(path) = self.pick(true, &default_name(ctx, "pcapng"))
-                {
-                    action = self.start(&path, ctx);
-                }
-                if let Some(ended) = &self.ended {
-                    match &ended.state {
-                        CaptureState::Failed(sentence) => {
-                            ui.label(RichText::new(sentence).color(ERROR_COLOR));
-                        }
-                        _ => {
-                            ui.label(
-                                RichText::new(format!("Last capture: {}.", ended.summary()))
-                                    .color(OK_COLOR),
-                            );
-                        }
-                    }
-                }
+            } else if ui
+                .button("Capture to file…")
+                .on_hover_text(
+                    "Write every byte of this session to a file as it happens, also what the log no longer holds: .pcapng opens in Wireshark (headers are reconstructed), or .txt and .csv.",
+                )
+                .clicked()
+                && let Some(path) = self.pick(true, &default_name(ctx, "pcapng"))
+            {
+                action = self.start(&path, ctx);
             }
             if ui
                 .button("Save log…")
@@ -257,6 +248,23 @@ impl CaptureBar {
                 && let Some(path) = self.pick(false, "")
             {
                 self.open(&path, ctx.encoding);
+            }
+            // What the capture is doing comes last, so the buttons keep their places.
+            if let Some(status) = self.status() {
+                ui.label(RichText::new("● Capturing").color(ERROR_COLOR).strong());
+                ui.label(live_line(&status));
+            } else if let Some(ended) = &self.ended {
+                match &ended.state {
+                    CaptureState::Failed(sentence) => {
+                        ui.label(RichText::new(sentence).color(ERROR_COLOR));
+                    }
+                    _ => {
+                        ui.label(
+                            RichText::new(format!("Last capture: {}.", ended.summary()))
+                                .color(OK_COLOR),
+                        );
+                    }
+                }
             }
         });
         if let Some(e) = &self.error {
