@@ -122,6 +122,26 @@ fn capture_by_clicking_then_stop_save_and_open_it() {
     assert!(text.contains("\"hello capture\""), "{text}");
     assert!(h.query_by_label_contains("Saved 1 records").is_some());
 
+    // Save only the selected row: click it, choose the scope, save as text.
+    peer.write_all(b"second one").unwrap();
+    step_until(&mut h, "second record", WAIT, |h| {
+        h.state().tcp_client.current().log().counters().rx_packets == 2
+    });
+    h.run();
+    h.get_by_label("second one").click();
+    h.run();
+    assert_eq!(h.state().tcp_client.current().session.view.selected().len(), 1);
+    h.state_mut().tcp_client.current_mut().session.capture.save_scope =
+        sockpit::gui::widgets::capture_bar::SaveScope::Selected;
+    let txt = dir.join("selected.txt");
+    h.state_mut().tcp_client.current_mut().session.capture.next_path = Some(txt.clone());
+    h.run();
+    h.get_by_label("Save log…").click();
+    h.run();
+    let text = std::fs::read_to_string(&txt).unwrap();
+    assert!(text.contains("10 B second one"), "{text}");
+    assert!(!text.contains("hello capture"), "{text}");
+
     // Open the capture: a read-only viewer with its record.
     h.state_mut()
         .tcp_client
@@ -147,7 +167,7 @@ fn capture_by_clicking_then_stop_save_and_open_it() {
         .unwrap();
     assert_eq!(viewer.log.len(), 1);
 
-    // The live plot: its controls show, and its history holds the bytes received.
+    // The live plot: its controls show, and its history holds the bytes received (13 + 10).
     h.get_by_label("Plot traffic").click();
     h.run();
     assert!(h.query_by_label("Plot window").is_some());
@@ -164,7 +184,7 @@ fn capture_by_clicking_then_stop_save_and_open_it() {
     let received: f64 = rx.iter().map(|p| p[1]).sum();
     let sent: f64 = tx.iter().map(|p| p[1]).sum();
     assert!(
-        (received - 13.0).abs() < 1e-9 && sent.abs() < 1e-9,
+        (received - 23.0).abs() < 1e-9 && sent.abs() < 1e-9,
         "{rx:?} {tx:?}"
     );
 

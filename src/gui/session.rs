@@ -261,10 +261,14 @@ impl<C: TapCommand + Send + 'static, E: SessionEvent> Session<C, E> {
     ) -> Option<Vec<u8>> {
         let mut send = None;
         egui::Panel::bottom(format!("{id}-capture")).show(ui, |ui| {
-            match self
-                .capture
-                .ui(ui, id, ctx, &self.log, can_send, &mut self.plot.show)
-            {
+            match self.capture.ui(
+                ui,
+                id,
+                ctx,
+                (&self.log, &mut self.view),
+                can_send,
+                &mut self.plot.show,
+            ) {
                 Some(CaptureAction::Start(tap)) => {
                     let taken = self.command(C::set_tap(Some(tap)));
                     self.capture.handed_over(taken);

@@ -49,6 +49,27 @@ pub enum CaptureAction {
     SendAgain(Vec<u8>),
 }
 
+/// Which records "Save log…" writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SaveScope {
+    #[default]
+    All,
+    /// The rows selected in the log.
+    Selected,
+    /// The rows the log's filters show (matches only, direction, peer, bad checksums).
+    Shown,
+}
+
+impl SaveScope {
+    fn label(self) -> &'static str {
+        match self {
+            Self::All => "all records",
+            Self::Selected => "selected rows",
+            Self::Shown => "rows shown",
+        }
+    }
+}
+
 /// A capture file opened for reading.
 pub struct CaptureViewer {
     pub title: String,
@@ -71,6 +92,8 @@ pub struct CaptureBar {
     note: Option<String>,
     /// Used by the next Capture/Save/Open instead of asking with the file dialog (tests).
     pub next_path: Option<PathBuf>,
+    /// What the next save writes.
+    pub save_scope: SaveScope,
     pub viewer: Option<CaptureViewer>,
 }
 
@@ -152,10 +175,17 @@ impl CaptureBar {
         );
     }
 
-    /// Writes the log's records (sent and received bytes) to `path`.
-    pub fn save_log(&mut self, path: &Path, log: &TrafficLog, ctx: &CaptureContext) {
+    /// Writes the log's records (sent and received bytes) to `path`: all of them, or only
+    /// those with `ids` (oldest first).
+    pub fn save_log(
+        &mut self,
+        path: &Path,
+        log: &TrafficLog,
+        ids: Option<&[u64]>,
+        ctx: &CaptureContext,
+    ) {
         let (path, format) = with_format(path);
-        match save(&path, format, log, ctx) {
+        match save(&path, format, log, ids, ctx) {
             Ok(n) => {
                 self.error = None;
                 self.note = Some(format!("Saved {n} records to {}.", path.display()));
@@ -199,7 +229,7 @@ impl CaptureBar {
         ui: &mut Ui,
         id: &str,
         ctx: &CaptureContext,
-        log: &TrafficLog,
+        (log, view): (&TrafficLog, &mut TrafficView),
         can_send: bool,
         plot: &mut bool,
     ) -> Option<CaptureAction> {
@@ -233,13 +263,38 @@ impl CaptureBar {
             {
                 action = self.start(&path, ctx);
             }
+            let selected = view.selected().len();
+            if self.save_scope == SaveScope::Selected && selected == 0 {
+                self.save_scope = SaveScope::All;
+            }
+            let label = ui.label("Save");
+            egui::ComboBox::from_id_salt((id, "save-scope"))
+                .selected_text(self.save_scope.label())
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.save_scope, SaveScope::All, SaveScope::All.label());
+                    if selected > 0 {
+                        ui.selectable_value(
+                            &mut self.save_scope,
+                            SaveScope::Selected,
+                            SaveScope::Selected.label(),
+                        );
+                    }
+                    ui.selectable_value(&mut self.save_scope, SaveScope::Shown, SaveScope::Shown.label());
+                })
+                .response
+                .labelled_by(label.id);
             if ui
                 .button("Save log…")
-                .on_hover_text("Save the records the log holds now as pcapng, text or CSV.")
+                .on_hover_text("Save these records of the log as pcapng, text or CSV (the name's ending chooses).")
                 .clicked()
                 && let Some(path) = self.pick(true, &default_name(ctx, "txt"))
             {
-                self.save_log(&path, log, ctx);
+                let ids: Option<Vec<u64>> = match self.save_scope {
+                    SaveScope::All => None,
+                    SaveScope::Selected => Some(view.selected().iter().copied().collect()),
+                    SaveScope::Shown => view.shown_ids(log),
+                };
+                self.save_log(&path, log, ids.as_deref(), ctx);
             }
             if ui
                 .button("Open capture…")
@@ -387,6 +442,7 @@ fn save(
     path: &Path,
     format: CaptureFormat,
     log: &TrafficLog,
+    ids: Option<&[u64]>,
     ctx: &CaptureContext,
 ) -> Result<usize, String> {
     let create = |e: std::io::Error| {
@@ -405,7 +461,11 @@ fn save(
     let mut w =
         FormatWriter::new(format, std::io::BufWriter::new(file), &options).map_err(create)?;
     let mut n = 0;
-    for r in log.iter() {
+    let chosen: Box<dyn Iterator<Item = &Record>> = match ids {
+        None => Box::new(log.iter()),
+        Some(ids) => Box::new(ids.iter().filter_map(|id| log.get_by_id(*id))),
+    };
+    for r in chosen {
         let (Some(peer), Some(direction)) = (
             r.peer,
             match r.direction {

@@ -872,6 +872,31 @@ impl TrafficView {
         }
     }
 
+    /// The ids of the rows the filters let through now (matches only, a direction, a peer,
+    /// bad checksums), oldest first; `None` when no filter is on (every row shows).
+    pub fn shown_ids(&mut self, log: &TrafficLog) -> Option<Vec<u64>> {
+        let mut lists: Vec<Vec<u64>> = Vec::new();
+        if self.bad_checks_only {
+            lists.push(self.bad_checks.ids_where(log, RowFilter::BadCheck).to_vec());
+        }
+        if self.matches_only && self.search.is_active() {
+            lists.push(self.search.ids().to_vec());
+        }
+        if let Some(direction) = self.direction_only {
+            lists.push(
+                self.direction_filter
+                    .ids_where(log, RowFilter::Direction(direction))
+                    .to_vec(),
+            );
+        }
+        if let Some(peer) = self.peer_only() {
+            lists.push(self.peer_filter.ids_where(log, peer).to_vec());
+        }
+        let mut all = lists.into_iter();
+        let first = all.next()?;
+        Some(all.fold(first, |acc, list| sorted_intersection(&acc, &list)))
+    }
+
     /// The peer filter as typed, if it reads as an address.
     fn peer_only(&self) -> Option<RowFilter> {
         let text = self.peer_text.trim();
