@@ -133,12 +133,12 @@ fn capture_by_clicking_then_stop_save_and_open_it() {
     assert_eq!(h.state().tcp_client.current().session.view.selected().len(), 1);
     h.state_mut().tcp_client.current_mut().session.capture.save_scope =
         sockpit::gui::widgets::capture_bar::SaveScope::Selected;
-    let txt = dir.join("selected.txt");
-    h.state_mut().tcp_client.current_mut().session.capture.next_path = Some(txt.clone());
+    let selected_file = dir.join("selected.txt");
+    h.state_mut().tcp_client.current_mut().session.capture.next_path = Some(selected_file.clone());
     h.run();
     h.get_by_label("Save log…").click();
     h.run();
-    let text = std::fs::read_to_string(&txt).unwrap();
+    let text = std::fs::read_to_string(&selected_file).unwrap();
     assert!(text.contains("10 B second one"), "{text}");
     assert!(!text.contains("hello capture"), "{text}");
 
