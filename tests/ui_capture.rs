@@ -130,11 +130,23 @@ fn capture_by_clicking_then_stop_save_and_open_it() {
     h.run();
     h.get_by_label("second one").click();
     h.run();
-    assert_eq!(h.state().tcp_client.current().session.view.selected().len(), 1);
-    h.state_mut().tcp_client.current_mut().session.capture.save_scope =
-        sockpit::gui::widgets::capture_bar::SaveScope::Selected;
+    assert_eq!(
+        h.state().tcp_client.current().session.view.selected().len(),
+        1
+    );
+    h.state_mut()
+        .tcp_client
+        .current_mut()
+        .session
+        .capture
+        .save_scope = sockpit::gui::widgets::capture_bar::SaveScope::Selected;
     let selected_file = dir.join("selected.txt");
-    h.state_mut().tcp_client.current_mut().session.capture.next_path = Some(selected_file.clone());
+    h.state_mut()
+        .tcp_client
+        .current_mut()
+        .session
+        .capture
+        .next_path = Some(selected_file.clone());
     h.run();
     h.get_by_label("Save log…").click();
     h.run();
@@ -250,4 +262,107 @@ fn startup_opens_a_capture_in_the_viewer_of_the_tab_asked_for() {
             .len(),
         3
     );
+}
+
+/// "Keep capturing to" a folder: each time the session connects a capture starts there by
+/// itself; Stop holds it until the next connect, which starts a new file.
+#[test]
+fn keep_capturing_to_a_folder_starts_a_capture_on_each_connect() {
+    let dir = std::env::temp_dir().join(format!("sockpit-ui-auto-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut s = Settings::default();
+    s.tab = Tab::TcpClient;
+    s.tcp_client_mut().host = "127.0.0.1".to_owned();
+    s.tcp_client_mut().port = port.to_string();
+    s.tcp_client_mut().capture.auto = true;
+    s.tcp_client_mut().capture.folder = dir.display().to_string();
+    s.tcp_client_mut().capture.format = sockpit::capture::CaptureFormat::Text;
+    let mut h = harness(s);
+    h.run();
+    // The choices live in a menu, so the row stays one line.
+    h.get_by_label("Keep capturing: on").click();
+    h.run();
+    assert!(h.query_by_label("Keep capturing to a folder").is_some());
+    assert!(h.query_by_label("Capture folder").is_some());
+    h.key_press(egui::Key::Escape);
+    h.run();
+    assert!(
+        h.state()
+            .tcp_client
+            .current()
+            .session
+            .capture
+            .status()
+            .is_none(),
+        "nothing is captured before the session connects"
+    );
+    h.get_by_label("Connect").click();
+    let mut peer = accept(&mut h, &listener);
+    step_until(&mut h, "automatic capture", WAIT, |h| {
+        h.state()
+            .tcp_client
+            .current()
+            .session
+            .capture
+            .status()
+            .is_some()
+    });
+    peer.write_all(b"auto one").unwrap();
+    step_until(&mut h, "captured", WAIT, |h| {
+        h.state()
+            .tcp_client
+            .current()
+            .session
+            .capture
+            .status()
+            .is_some_and(|s| s.records == 1)
+    });
+    h.run();
+    h.get_by_label("Stop capture").click();
+    for _ in 0..5 {
+        h.run();
+    }
+    assert!(
+        h.state()
+            .tcp_client
+            .current()
+            .session
+            .capture
+            .status()
+            .is_none(),
+        "Stop holds the automatic capture"
+    );
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.contains("8 B auto one"), "{text}");
+    assert!(files[0].extension().is_some_and(|e| e == "txt"));
+
+    // Disconnect and connect again: a new capture starts by itself.
+    h.get_by_label("Disconnect").click();
+    step_until(&mut h, "disconnected", WAIT, |h| {
+        !h.state().tcp_client.current().is_active()
+    });
+    drop(peer);
+    // Within the same second too: the second file gets its own name.
+    h.run();
+    h.get_by_label("Connect").click();
+    let _peer = accept(&mut h, &listener);
+    step_until(&mut h, "second automatic capture", WAIT, |h| {
+        h.state()
+            .tcp_client
+            .current()
+            .session
+            .capture
+            .status()
+            .is_some()
+    });
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -16,7 +16,9 @@ use crate::engine::session::{FrameNotice, TapCommand};
 use crate::engine::worker::{
     CommandRefused, SessionId, Wake, WorkerEvent, WorkerHandle, drain_worker,
 };
-use crate::gui::widgets::capture_bar::{CaptureAction, CaptureBar, CaptureContext};
+use crate::gui::widgets::capture_bar::{
+    CaptureAction, CaptureBar, CaptureContext, CaptureSettings,
+};
 use crate::gui::widgets::traffic_plot::TrafficPlot;
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{Tone, TrafficView, status_line};
@@ -257,6 +259,7 @@ impl<C: TapCommand + Send + 'static, E: SessionEvent> Session<C, E> {
         ui: &mut Ui,
         id: &str,
         ctx: &CaptureContext,
+        settings: &mut CaptureSettings,
         can_send: bool,
     ) -> Option<Vec<u8>> {
         let mut send = None;
@@ -266,8 +269,8 @@ impl<C: TapCommand + Send + 'static, E: SessionEvent> Session<C, E> {
                 id,
                 ctx,
                 (&self.log, &mut self.view),
+                (settings, &mut self.plot.show),
                 can_send,
-                &mut self.plot.show,
             ) {
                 Some(CaptureAction::Start(tap)) => {
                     let taken = self.command(C::set_tap(Some(tap)));

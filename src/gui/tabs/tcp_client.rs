@@ -46,6 +46,7 @@ pub struct TcpClientSettings {
     pub view: ViewSettings,
     pub send_box: SendBox,
     pub send_tools: SendTools,
+    pub capture: crate::gui::widgets::capture_bar::CaptureSettings,
 }
 
 impl Default for TcpClientSettings {
@@ -66,6 +67,7 @@ impl Default for TcpClientSettings {
             view: ViewSettings::default(),
             send_box: SendBox::default(),
             send_tools: SendTools::default(),
+            capture: crate::gui::widgets::capture_bar::CaptureSettings::default(),
         }
     }
 }
@@ -97,6 +99,7 @@ impl Bounded for TcpClientSettings {
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
         self.send_tools.bound(&join(path, "send_tools"), notes);
+        self.capture.bound(&join(path, "capture"), notes);
     }
 }
 
@@ -521,7 +524,11 @@ impl TcpClientTab {
             ui.add_space(2.0);
         });
         let ctx = self.capture_context();
-        if let Some(bytes) = self.session.capture_ui(ui, id, &ctx, self.can_send()) {
+        let can_send = self.can_send();
+        if let Some(bytes) =
+            self.session
+                .capture_ui(ui, id, &ctx, &mut self.settings.capture, can_send)
+        {
             self.send(bytes);
         }
         if let Some(packet) = library.ui(ui, id, self.can_send()) {
@@ -548,6 +555,7 @@ impl TcpClientTab {
             opened_by: Some(crate::capture::OpenedBy::Local),
             encoding: self.settings.encoding,
             local,
+            active: self.is_active(),
             plot_peers: false,
         }
     }

@@ -55,6 +55,7 @@ pub struct TcpServerSettings {
     pub view: ViewSettings,
     pub send_box: SendBox,
     pub send_tools: SendTools,
+    pub capture: crate::gui::widgets::capture_bar::CaptureSettings,
 }
 
 impl Default for TcpServerSettings {
@@ -75,6 +76,7 @@ impl Default for TcpServerSettings {
             view: ViewSettings::default(),
             send_box: SendBox::default(),
             send_tools: SendTools::default(),
+            capture: crate::gui::widgets::capture_bar::CaptureSettings::default(),
         }
     }
 }
@@ -117,6 +119,7 @@ impl Bounded for TcpServerSettings {
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
         self.send_tools.bound(&join(path, "send_tools"), notes);
+        self.capture.bound(&join(path, "capture"), notes);
     }
 }
 
@@ -321,6 +324,7 @@ impl TcpServerTab {
             opened_by: Some(crate::capture::OpenedBy::Peer),
             encoding: self.settings.encoding,
             local,
+            active: matches!(self.status, ServerStatus::Listening(_)),
             plot_peers: true,
         }
     }
@@ -557,7 +561,11 @@ impl TcpServerTab {
             }
         }
         let ctx = self.capture_context();
-        if let Some(bytes) = self.session.capture_ui(ui, id, &ctx, self.can_send()) {
+        let can_send = self.can_send();
+        if let Some(bytes) =
+            self.session
+                .capture_ui(ui, id, &ctx, &mut self.settings.capture, can_send)
+        {
             self.send(bytes);
         }
         if let Some(packet) = library.ui(ui, id, self.can_send()) {

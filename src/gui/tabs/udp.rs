@@ -56,6 +56,7 @@ pub struct UdpSettings {
     pub view: ViewSettings,
     pub send_box: SendBox,
     pub send_tools: SendTools,
+    pub capture: crate::gui::widgets::capture_bar::CaptureSettings,
 }
 
 impl Default for UdpSettings {
@@ -78,6 +79,7 @@ impl Default for UdpSettings {
             view: ViewSettings::default(),
             send_box: SendBox::default(),
             send_tools: SendTools::default(),
+            capture: crate::gui::widgets::capture_bar::CaptureSettings::default(),
         }
     }
 }
@@ -115,6 +117,7 @@ impl Bounded for UdpSettings {
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
         self.send_tools.bound(&join(path, "send_tools"), notes);
+        self.capture.bound(&join(path, "capture"), notes);
     }
 }
 
@@ -297,6 +300,7 @@ impl UdpTab {
             label: format!("Sockpit UDP {}:{}", self.settings.bind, self.settings.port),
             opened_by: None,
             encoding: self.settings.encoding,
+            active: self.bound().is_some(),
             plot_peers: false,
             local: self
                 .bound()
@@ -630,7 +634,11 @@ impl UdpTab {
             ui.add_space(2.0);
         });
         let ctx = self.capture_context();
-        if let Some(bytes) = self.session.capture_ui(ui, id, &ctx, self.can_send()) {
+        let can_send = self.can_send();
+        if let Some(bytes) =
+            self.session
+                .capture_ui(ui, id, &ctx, &mut self.settings.capture, can_send)
+        {
             self.send(bytes);
         }
         if let Some(packet) = library.ui(ui, id, self.can_send()) {

@@ -36,6 +36,8 @@ pub struct CaptureContext {
     pub local: SocketAddr,
     /// The plot may draw one line per peer (the TCP Server's clients).
     pub plot_peers: bool,
+    /// The session is connected, listening or bound (an automatic capture starts then).
+    pub active: bool,
 }
 
 /// What the bar asks of its session's worker.
@@ -47,6 +49,23 @@ pub enum CaptureAction {
     Stop,
     /// Send these bytes on the session (a row of an opened capture).
     SendAgain(Vec<u8>),
+}
+
+/// What a session keeps of its capture choices across restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct CaptureSettings {
+    /// Start a capture into `folder` whenever the session connects, listens or binds and
+    /// none runs.
+    pub auto: bool,
+    pub folder: String,
+    pub format: CaptureFormat,
+}
+
+impl crate::settings::Bounded for CaptureSettings {
+    fn bound(&mut self, path: &str, notes: &mut Vec<String>) {
+        crate::settings::cut_fields(path, &mut [("folder", &mut self.folder)], notes);
+    }
 }
 
 /// Which records "Save log…" writes.
@@ -94,6 +113,10 @@ pub struct CaptureBar {
     pub next_path: Option<PathBuf>,
     /// What the next save writes.
     pub save_scope: SaveScope,
+    /// Automatic capture waits: it failed (until the folder or the switch changes), or the
+    /// user stopped it (until the session starts again).
+    auto_held: bool,
+    was_active: bool,
     pub viewer: Option<CaptureViewer>,
 }
 
@@ -154,8 +177,54 @@ impl CaptureBar {
         }
     }
 
+    /// Starts the automatic capture when it should: switched on, the session active, none
+    /// running and not held back.
+    fn auto_start(
+        &mut self,
+        settings: &CaptureSettings,
+        ctx: &CaptureContext,
+    ) -> Option<CaptureAction> {
+        let started = ctx.active && !self.was_active;
+        self.was_active = ctx.active;
+        if started
+            && self
+                .ended
+                .as_ref()
+                .is_none_or(|e| !matches!(e.state, CaptureState::Failed(_)))
+        {
+            // A new start lets a capture the user stopped begin again.
+            self.auto_held = false;
+        }
+        if !settings.auto || !ctx.active || self.running.is_some() || self.auto_held {
+            return None;
+        }
+        let folder = settings.folder.trim();
+        if folder.is_empty() {
+            self.error = Some("Keep capturing: choose the folder to capture into.".to_owned());
+            self.auto_held = true;
+            return None;
+        }
+        let ext = settings.format.extension();
+        let mut path = Path::new(folder).join(default_name(ctx, ext));
+        // Two starts within a second must not overwrite each other's file.
+        for n in 2..100 {
+            if !path.exists() {
+                break;
+            }
+            let name = default_name(ctx, ext);
+            let stem = name.trim_end_matches(&format!(".{ext}"));
+            path = Path::new(folder).join(format!("{stem}-{n}.{ext}"));
+        }
+        let action = self.start(&path, ctx);
+        if action.is_none() {
+            self.auto_held = true;
+        }
+        action
+    }
+
     /// Stops the running capture at once (what it took is written).
     pub fn stop(&mut self) -> Option<CaptureAction> {
+        self.auto_held = true;
         let mut handle = self.running.take()?;
         handle.stop();
         self.ended = Some(handle.wait(Duration::from_secs(2)));
@@ -230,10 +299,10 @@ impl CaptureBar {
         id: &str,
         ctx: &CaptureContext,
         (log, view): (&TrafficLog, &mut TrafficView),
+        (settings, plot): (&mut CaptureSettings, &mut bool),
         can_send: bool,
-        plot: &mut bool,
     ) -> Option<CaptureAction> {
-        let mut action = None;
+        let mut action = self.auto_start(settings, ctx);
         if let Some(h) = &self.running
             && !h.is_running()
         {
@@ -303,6 +372,41 @@ impl CaptureBar {
                 && let Some(path) = self.pick(false, "")
             {
                 self.open(&path, ctx.encoding);
+            }
+            ui.separator();
+            let before = settings.clone();
+            let title = if settings.auto {
+                "Keep capturing: on"
+            } else {
+                "Keep capturing…"
+            };
+            ui.menu_button(title, |ui| {
+                ui.checkbox(&mut settings.auto, "Keep capturing to a folder")
+                    .on_hover_text("Whenever this session connects, listens or binds, capture it into a new file in this folder (the name says the session kind and the time).");
+                ui.horizontal(|ui| {
+                    crate::gui::widgets::labelled_text(ui, "Capture folder", &mut settings.folder, 220.0);
+                    if ui.button("Choose folder…").clicked()
+                        && let Some(dir) = self.next_path.take().or_else(|| rfd::FileDialog::new().pick_folder())
+                    {
+                        settings.folder = dir.display().to_string();
+                    }
+                });
+                ui.horizontal(|ui| {
+                    let label = ui.label("Format");
+                    egui::ComboBox::from_id_salt((id, "auto-format"))
+                        .selected_text(settings.format.label())
+                        .show_ui(ui, |ui| {
+                            for f in CaptureFormat::ALL {
+                                ui.selectable_value(&mut settings.format, f, f.label());
+                            }
+                        })
+                        .response
+                        .labelled_by(label.id);
+                });
+            });
+            if *settings != before {
+                self.auto_held = false;
+                self.error = None;
             }
             // What the capture is doing comes last, so the buttons keep their places.
             if let Some(status) = self.status() {
