@@ -14,5 +14,6 @@ cargo bench --quiet --bench tcp_server 2>/dev/null | grep -v '^| measure\|^|---\
 cargo bench --quiet --bench engine 2>/dev/null
 cargo bench --quiet --bench receiving 2>/dev/null
 cargo bench --quiet --bench sending 2>/dev/null
+cargo bench --quiet --bench capture 2>/dev/null | grep "^|"
 cargo bench --quiet --bench gui 2>/dev/null
 if [ -x scripts/bench-packetsender.sh ]; then scripts/bench-packetsender.sh; fi

@@ -38,22 +38,30 @@ pub fn write_header<W: Write>(out: &mut W, if_name: &str, if_description: &str) 
     write_block(out, IDB, &body)
 }
 
-/// Writes one frame of interface 0 at `time_us` (microseconds since the Unix epoch).
-pub fn write_packet<W: Write>(out: &mut W, time_us: u64, frame: &[u8]) -> io::Result<()> {
-    write_packet_with_comment(out, time_us, frame, None)
+/// Writes one frame of interface 0 at `time_us` (microseconds since the Unix epoch): its
+/// headers, then its payload.
+pub fn write_packet<W: Write>(
+    out: &mut W,
+    time_us: u64,
+    headers: &[u8],
+    payload: &[u8],
+) -> io::Result<()> {
+    write_packet_with_comment(out, time_us, headers, payload, None)
 }
 
 /// [`write_packet`] with an `opt_comment` (shown by Wireshark as the packet's comment).
 pub fn write_packet_with_comment<W: Write>(
     out: &mut W,
     time_us: u64,
-    frame: &[u8],
+    headers: &[u8],
+    payload: &[u8],
     comment: Option<&str>,
 ) -> io::Result<()> {
-    let len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-    let pad = padding(frame.len());
+    let frame_len = headers.len() + payload.len();
+    let len = u32::try_from(frame_len).unwrap_or(u32::MAX);
+    let pad = padding(frame_len);
     let options_len = comment.map_or(0, |c| 4 + c.len() + padding(c.len()) + 4);
-    let total = 28 + frame.len() + pad + options_len + 4;
+    let total = 28 + frame_len + pad + options_len + 4;
     let total = u32::try_from(total).unwrap_or(u32::MAX);
     let mut head = [0u8; 28];
     head[0..4].copy_from_slice(&EPB.to_le_bytes());
@@ -68,7 +76,8 @@ pub fn write_packet_with_comment<W: Write>(
     head[20..24].copy_from_slice(&len.to_le_bytes());
     head[24..28].copy_from_slice(&len.to_le_bytes());
     out.write_all(&head)?;
-    out.write_all(frame)?;
+    out.write_all(headers)?;
+    out.write_all(payload)?;
     out.write_all(&[0u8; 3][..pad])?;
     if let Some(c) = comment {
         let mut opts = Vec::with_capacity(options_len);
@@ -109,8 +118,9 @@ mod tests {
     fn pcap_file_reads_what_we_write() {
         let mut out = Vec::new();
         write_header(&mut out, "sockpit0", "test").unwrap();
-        write_packet(&mut out, 1_700_000_000_123_456, b"abcde").unwrap();
-        write_packet_with_comment(&mut out, 1_700_000_000_123_457, b"xy", Some("note")).unwrap();
+        write_packet(&mut out, 1_700_000_000_123_456, b"abc", b"de").unwrap();
+        write_packet_with_comment(&mut out, 1_700_000_000_123_457, b"x", b"y", Some("note"))
+            .unwrap();
         let mut r = PcapNgReader::new(&out[..]).unwrap();
         let mut packets = Vec::new();
         while let Some(block) = r.next_block() {

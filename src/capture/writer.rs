@@ -41,8 +41,8 @@ struct ToPcapng<'a, W: Write>(&'a mut Counting<W>);
 
 impl<W: Write> Emit for ToPcapng<'_, W> {
     type Error = io::Error;
-    fn frame(&mut self, time_us: u64, frame: &[u8]) -> io::Result<()> {
-        pcapng::write_packet(self.0, time_us, frame)
+    fn frame(&mut self, time_us: u64, headers: &[u8], payload: &[u8]) -> io::Result<()> {
+        pcapng::write_packet(self.0, time_us, headers, payload)
     }
 }
 
