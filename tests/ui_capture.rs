@@ -286,7 +286,12 @@ fn keep_capturing_to_a_folder_starts_a_capture_on_each_connect() {
     h.get_by_label("Keep capturing: on").click();
     h.run();
     assert!(h.query_by_label("Keep capturing to a folder").is_some());
-    assert!(h.query_by_label("Capture folder").is_some());
+    h.get_by_label("Capture folder").click();
+    h.run();
+    assert!(
+        h.query_by_label("Keep capturing to a folder").is_some(),
+        "clicking into the folder field keeps the menu open"
+    );
     h.key_press(egui::Key::Escape);
     h.run();
     assert!(

@@ -380,7 +380,13 @@ impl CaptureBar {
             } else {
                 "Keep capturing…"
             };
-            ui.menu_button(title, |ui| {
+            // Clicks inside (the folder field) keep the menu open; a click outside closes it.
+            egui::containers::menu::MenuButton::new(title)
+                .config(
+                    egui::containers::menu::MenuConfig::new()
+                        .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside),
+                )
+                .ui(ui, |ui| {
                 ui.checkbox(&mut settings.auto, "Keep capturing to a folder")
                     .on_hover_text("Whenever this session connects, listens or binds, capture it into a new file in this folder (the name says the session kind and the time).");
                 ui.horizontal(|ui| {
@@ -411,7 +417,13 @@ impl CaptureBar {
             // What the capture is doing comes last, so the buttons keep their places.
             if let Some(status) = self.status() {
                 ui.label(RichText::new("● Capturing").color(ERROR_COLOR).strong());
-                ui.label(live_line(&status));
+                ui.label(live_line(&status)).on_hover_text(format!(
+                    "{}\n{} of payload in {} records; the file is {}.",
+                    status.path.display(),
+                    format_bytes(status.payload_bytes),
+                    status.records,
+                    format_bytes(status.file_bytes)
+                ));
             } else if let Some(ended) = &self.ended {
                 match &ended.state {
                     CaptureState::Failed(sentence) => {
@@ -483,9 +495,8 @@ fn live_line(s: &CaptureStatus) -> String {
         |n| n.to_string_lossy().into_owned(),
     );
     let mut line = format!(
-        "to {name}: {} records, {} of payload, file {}",
+        "{name}: {} records, {}",
         s.records,
-        format_bytes(s.payload_bytes),
         format_bytes(s.file_bytes)
     );
     if s.dropped_records > 0 {
