@@ -98,7 +98,7 @@ impl TrafficPlot {
             .allow_drag(false)
             .allow_scroll(false)
             .x_axis_label("seconds ago")
-            .x_axis_formatter(|mark, _| format!("{:.0}", (-mark.value).max(0.0)))
+            .x_axis_formatter(|mark, _| format!("{:.0}", (-mark.value).max(0.0) + 0.0))
             .y_axis_formatter(move |mark, _| rate_text(metric, mark.value))
             .label_formatter(move |hover| match hover {
                 HoverPosition::NearDataPoint {
