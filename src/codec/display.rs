@@ -394,6 +394,172 @@ pub fn single_byte(bytes: &[u8], table: &ByteTable, out: &mut Vec<u8>) {
     }
 }
 
+/// What a multi-byte CJK encoding (GBK/GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR) shows for
+/// each byte at or above 0x80 and the byte after it, read once from `encoding_rs` itself.
+///
+/// These decoders are in their first state again after every character and every error, so
+/// most of what a lead byte and its follower show does not depend on anything else: a table
+/// entry then holds that text, and decoding is one copy per pair, however malformed the input
+/// (random bytes went through `encoding_rs` a malformed sequence at a time, about a fifth of
+/// text's speed). An entry that does depend on later bytes (GB18030's four-byte sequences,
+/// EUC-JP's three-byte JIS X 0212, pairs showing more than 8 bytes) is `None`: from there the
+/// bytes go to `encoding_rs` up to the next ASCII byte that is not a digit, after which each
+/// of these decoders is in its first state again.
+pub struct PairTable {
+    /// Per lead byte 0x80..=0xFF: `Ok` when it stands alone whatever follows (a one-byte
+    /// character, or an error of its own), else an entry per following byte.
+    leads: Vec<Result<Shown<8>, Box<[Option<Shown<8>>; 256]>>>,
+}
+
+/// Followers tried to see whether a lead and its follower leave the decoder in its first
+/// state: ASCII letters and digits, and bytes that start or continue sequences in each
+/// encoding.
+const PROBES: [u8; 14] = [
+    0x00, 0x30, 0x39, 0x41, 0x7F, 0x80, 0x81, 0x8E, 0x8F, 0xA0, 0xA1, 0xDF, 0xFE, 0xFF,
+];
+
+/// Two-byte followers: a character in each encoding, and the start of GB18030's four-byte
+/// form.
+const PAIR_PROBES: [(u8, u8); 4] = [(0xA4, 0x40), (0xB0, 0xA1), (0x88, 0x9F), (0x81, 0x30)];
+
+fn shown8(text: &[u8]) -> Option<Shown<8>> {
+    (text.len() <= 8).then(|| {
+        let mut t = [0u8; 8];
+        t[..text.len()].copy_from_slice(text);
+        Shown {
+            text: t,
+            len: text.len() as u8,
+        }
+    })
+}
+
+impl PairTable {
+    fn new(enc: &'static Encoding) -> Self {
+        let decode = |bytes: &[u8]| {
+            let mut v = Vec::new();
+            with_encoding_rs(enc, bytes, &mut v);
+            v
+        };
+        let alone: Vec<Vec<u8>> = (0..=255u8).map(|b| decode(&[b])).collect();
+        let leads = (0x80..=0xFFu8)
+            .map(|lead| {
+                let single = &alone[usize::from(lead)];
+                // Alone whatever follows: also when what follows is a lead with its follower
+                // (an error may swallow a non-ASCII follower).
+                let stands_alone = (0..=255u8).all(|x| {
+                    decode(&[lead, x]) == [single.as_slice(), &alone[usize::from(x)]].concat()
+                        && (x < 0x80
+                            || [0x40, 0xA1].iter().all(|&y| {
+                                decode(&[lead, x, y]) == [single.clone(), decode(&[x, y])].concat()
+                            }))
+                });
+                if stands_alone && let Some(s) = shown8(single) {
+                    return Ok(s);
+                }
+                let pairs: Vec<Option<Shown<8>>> = (0..=255u8)
+                    .map(|t| {
+                        let pair = decode(&[lead, t]);
+                        let free = PROBES.iter().all(|&x| {
+                            decode(&[lead, t, x])
+                                == [pair.as_slice(), &alone[usize::from(x)]].concat()
+                        }) && PAIR_PROBES.iter().all(|&(x, y)| {
+                            decode(&[lead, t, x, y]) == [pair.clone(), decode(&[x, y])].concat()
+                        });
+                        if free { shown8(&pair) } else { None }
+                    })
+                    .collect();
+                let pairs: Box<[Option<Shown<8>>; 256]> = pairs
+                    .into_boxed_slice()
+                    .try_into()
+                    .unwrap_or_else(|_| Box::new([None; 256]));
+                Err(pairs)
+            })
+            .collect();
+        Self { leads }
+    }
+}
+
+/// The table of `enc`, built on first use (a few tens of milliseconds).
+pub fn pair_table(enc: &'static Encoding) -> &'static PairTable {
+    static TABLES: [OnceLock<PairTable>; 5] = [const { OnceLock::new() }; 5];
+    let slot = if enc == encoding_rs::BIG5 {
+        1
+    } else if enc == encoding_rs::SHIFT_JIS {
+        2
+    } else if enc == encoding_rs::EUC_JP {
+        3
+    } else if enc == encoding_rs::EUC_KR {
+        4
+    } else {
+        // GBK and GB18030 decode alike in `encoding_rs` (the WHATWG gb18030 decoder).
+        0
+    };
+    TABLES[slot].get_or_init(|| PairTable::new(enc))
+}
+
+/// The end of the bytes `encoding_rs` must see from a lead at `i` whose entry depends on what
+/// follows: just past the next ASCII byte that is not a digit, or the end.
+fn resync_end(bytes: &[u8], i: usize) -> usize {
+    bytes[i + 1..]
+        .iter()
+        .position(|&b| b < 0x80 && !b.is_ascii_digit())
+        .map_or(bytes.len(), |k| i + 1 + k + 1)
+}
+
+/// A multi-byte CJK encoding through its [`PairTable`]: printable ASCII a word at a time, a
+/// table copy per character or error, `encoding_rs` only where an entry needs what follows.
+pub fn multi_byte(bytes: &[u8], table: &PairTable, enc: &'static Encoding, out: &mut Vec<u8>) {
+    let mut i = 0;
+    let mut hard: Vec<u8> = Vec::new();
+    while i < bytes.len() {
+        let end = bytes.len().min(i + BLOCK);
+        let mut handoff = None;
+        with_window(out, (end - i) * MAX_OUT_PER_BYTE + SLACK, |dst| {
+            let mut o = 0;
+            while i < end {
+                if let Some(word) = plain_word(bytes, i) {
+                    dst[o..o + 8].copy_from_slice(word);
+                    o += 8;
+                    i += 8;
+                    continue;
+                }
+                let b = bytes[i];
+                if b < 0x80 {
+                    let shown = BYTE_SHOWN[usize::from(b)];
+                    dst[o..o + 4].copy_from_slice(&shown.text);
+                    o += usize::from(shown.len);
+                    i += 1;
+                    continue;
+                }
+                let entry = match &table.leads[usize::from(b - 0x80)] {
+                    Ok(single) => Some((*single, 1)),
+                    Err(pairs) => bytes
+                        .get(i + 1)
+                        .and_then(|&t| pairs[usize::from(t)])
+                        .map(|s| (s, 2)),
+                };
+                if let Some((shown, len)) = entry {
+                    dst[o..o + 8].copy_from_slice(&shown.text);
+                    o += usize::from(shown.len);
+                    i += len;
+                } else {
+                    // Leave the window; `encoding_rs` takes it from here.
+                    handoff = Some(i);
+                    break;
+                }
+            }
+            o
+        });
+        if let Some(at) = handoff {
+            let stop = resync_end(bytes, at);
+            hard.clear();
+            with_encoding_rs(enc, &bytes[at..stop], &mut hard);
+            out.extend_from_slice(&hard);
+            i = stop;
+        }
+    }
+}
+
 /// Scratch for one `encoding_rs` call: big enough that text needs few calls, small enough to
 /// stay in the cache (and to be cheap for the short payloads the window shows).
 const SCRATCH_MAX: usize = 16 * 1024;
@@ -441,6 +607,74 @@ pub fn with_encoding_rs(enc: &'static Encoding, bytes: &[u8], out: &mut Vec<u8>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table decoder shows exactly what `encoding_rs` a malformed sequence at a time
+    /// shows, for random bytes, for text, and for every lead with every follower.
+    #[test]
+    fn cjk_tables_show_what_encoding_rs_shows() {
+        let encodings = [
+            encoding_rs::GBK,
+            encoding_rs::GB18030,
+            encoding_rs::BIG5,
+            encoding_rs::SHIFT_JIS,
+            encoding_rs::EUC_JP,
+            encoding_rs::EUC_KR,
+        ];
+        let mut seed = 0x5EED_u64;
+        let mut random = |n: usize, high: bool| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    let b = (seed >> 56) as u8;
+                    if high { b | 0x80 } else { b }
+                })
+                .collect()
+        };
+        for enc in encodings {
+            let table = pair_table(enc);
+            let check = |bytes: &[u8]| {
+                let mut want = Vec::new();
+                with_encoding_rs(enc, bytes, &mut want);
+                let mut got = Vec::new();
+                multi_byte(bytes, table, enc, &mut got);
+                assert!(
+                    got == want,
+                    "{}: {:02X?}\n got {:?}\nwant {:?}",
+                    enc.name(),
+                    &bytes[..bytes.len().min(64)],
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&want)
+                );
+            };
+            for _ in 0..40 {
+                check(&random(3000, false));
+                check(&random(500, true));
+            }
+            // Digits after leads (GB18030's four-byte sequences), short inputs, every pair.
+            for len in 0..12 {
+                for _ in 0..200 {
+                    let mut b = random(len, false);
+                    for (k, x) in b.iter_mut().enumerate() {
+                        if k % 2 == 1 && *x & 1 == 0 {
+                            *x = b'0' + (*x % 10);
+                        }
+                    }
+                    check(&b);
+                }
+            }
+            for lead in 0x80..=0xFFu8 {
+                let mut b = Vec::with_capacity(256 * 3);
+                for t in 0..=255u8 {
+                    b.extend_from_slice(&[lead, t, b' ']);
+                }
+                check(&b);
+            }
+            let (text, _, _) = enc.encode("温度 25.5℃ 湿度 40% 设备编号 A-17；東京 서울 ｶﾀｶﾅ\r\n");
+            check(&text.repeat(50));
+        }
+    }
 
     #[test]
     fn a_word_is_plain_only_if_every_byte_is_printable_ascii() {

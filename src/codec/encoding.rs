@@ -197,8 +197,9 @@ impl TextEncoding {
     /// Text and binary cost about the same per byte: UTF-8, UTF-16 and the single-byte
     /// encodings are decoded here in one pass (an invalid byte is one escape, not a restart
     /// of a decoder), each character or escape one copy from a table. The multi-byte CJK
-    /// encodings go through `encoding_rs`'s decoder, which stops at each malformed
-    /// sequence and goes on after its escape.
+    /// encodings go through a table of every lead byte and its follower read from
+    /// `encoding_rs` (see [`display::PairTable`]), which takes over only where a sequence
+    /// needs more than two bytes.
     pub fn decode_for_display_to_vec(self, bytes: &[u8], out: &mut Vec<u8>) {
         out.reserve(bytes.len() + bytes.len() / 2);
         match self {
@@ -209,7 +210,7 @@ impl TextEncoding {
             Self::Latin1 => display::single_byte(bytes, display::windows_1252_table(), out),
             _ => {
                 if let Some(enc) = self.backing() {
-                    display::with_encoding_rs(enc, bytes, out);
+                    display::multi_byte(bytes, display::pair_table(enc), enc, out);
                 }
             }
         }
