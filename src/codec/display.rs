@@ -409,6 +409,9 @@ pub struct PairTable {
     /// Per lead byte 0x80..=0xFF: `Ok` when it stands alone whatever follows (a one-byte
     /// character, or an error of its own), else an entry per following byte.
     leads: Vec<Result<Shown<8>, Box<[Option<Shown<8>>; 256]>>>,
+    /// GBK/GB18030: a lead and a digit start a four-byte sequence, decided here by the
+    /// rules `encoding_rs` follows (so random bytes rarely leave the table).
+    gb18030: bool,
 }
 
 /// Followers tried to see whether a lead and its follower leave the decoder in its first
@@ -475,8 +478,29 @@ impl PairTable {
                 Err(pairs)
             })
             .collect();
-        Self { leads }
+        let gb18030 = enc == encoding_rs::GBK || enc == encoding_rs::GB18030;
+        Self { leads, gb18030 }
     }
+}
+
+/// What GB18030 does with a lead at `i` followed by a digit: the four bytes lead, digit,
+/// lead, digit are one sequence, decoded by `encoding_rs` (an invalid one is one error of all
+/// four); anything else mid-input is an error of the lead alone, the digit then read as
+/// itself. `None` near the end of the input, where
+/// the rest goes to `encoding_rs`.
+fn gb18030_four(bytes: &[u8], i: usize, enc: &'static Encoding) -> Option<(Vec<u8>, usize)> {
+    let third = *bytes.get(i + 2)?;
+    if !(0x81..=0xFE).contains(&third) {
+        return Some((BYTE_ESCAPES[usize::from(bytes[i])].to_vec(), 1));
+    }
+    let fourth = *bytes.get(i + 3)?;
+    if !fourth.is_ascii_digit() {
+        return Some((BYTE_ESCAPES[usize::from(bytes[i])].to_vec(), 1));
+    }
+    // A whole four-byte sequence, a character or (`encoding_rs` takes all four) an error.
+    let mut shown = Vec::new();
+    with_encoding_rs(enc, &bytes[i..i + 4], &mut shown);
+    Some((shown, 4))
 }
 
 /// The table of `enc`, built on first use (a few tens of milliseconds).
@@ -551,11 +575,19 @@ pub fn multi_byte(bytes: &[u8], table: &PairTable, enc: &'static Encoding, out: 
             o
         });
         if let Some(at) = handoff {
-            let stop = resync_end(bytes, at);
-            hard.clear();
-            with_encoding_rs(enc, &bytes[at..stop], &mut hard);
-            out.extend_from_slice(&hard);
-            i = stop;
+            let four = (table.gb18030 && bytes.get(at + 1).is_some_and(u8::is_ascii_digit))
+                .then(|| gb18030_four(bytes, at, enc))
+                .flatten();
+            if let Some((shown, len)) = four {
+                out.extend_from_slice(&shown);
+                i = at + len;
+            } else {
+                let stop = resync_end(bytes, at);
+                hard.clear();
+                with_encoding_rs(enc, &bytes[at..stop], &mut hard);
+                out.extend_from_slice(&hard);
+                i = stop;
+            }
         }
     }
 }
@@ -719,6 +751,51 @@ mod tests {
                     expected,
                     "{lead:#04X} {second:#04X}"
                 );
+            }
+        }
+    }
+}
+/// Every input of up to four bytes from an alphabet of leads, followers and digits (where the
+/// multi-byte forms differ) shows as `encoding_rs` shows it.
+#[cfg(test)]
+mod cjk_short_inputs {
+    use super::*;
+
+    #[test]
+    fn every_short_input_shows_as_encoding_rs_shows() {
+        let alphabet = [
+            0x30u8, 0x35, 0x41, 0x7F, 0x80, 0x81, 0x84, 0x8E, 0x8F, 0x90, 0xA1, 0xE3, 0xFE, 0xFF,
+        ];
+        for enc in [
+            encoding_rs::GB18030,
+            encoding_rs::BIG5,
+            encoding_rs::SHIFT_JIS,
+            encoding_rs::EUC_JP,
+            encoding_rs::EUC_KR,
+        ] {
+            let table = pair_table(enc);
+            for len in 1..=4u32 {
+                for k in 0..alphabet.len().pow(len) {
+                    let mut x = k;
+                    let bytes: Vec<u8> = (0..len)
+                        .map(|_| {
+                            let v = alphabet[x % alphabet.len()];
+                            x /= alphabet.len();
+                            v
+                        })
+                        .collect();
+                    let mut want = Vec::new();
+                    with_encoding_rs(enc, &bytes, &mut want);
+                    let mut got = Vec::new();
+                    multi_byte(&bytes, table, enc, &mut got);
+                    assert!(
+                        got == want,
+                        "{}: {bytes:02X?}: got {:?} want {:?}",
+                        enc.name(),
+                        String::from_utf8_lossy(&got),
+                        String::from_utf8_lossy(&want)
+                    );
+                }
             }
         }
     }
