@@ -488,13 +488,17 @@ fn write_loop(
             break;
         }
     }
-    match writer.finish() {
-        Ok(file) => {
-            if let Ok(f) = file.into_inner() {
-                let _ = f.sync_data();
-            }
-            shared.set_state(CaptureState::Finished);
-        }
+    // The buffer was flushed after the last batch; what the disk says at the sync (a full
+    // disk on a network or lazy file system) still decides whether the file is whole.
+    let synced = writer
+        .finish()
+        .and_then(|file| {
+            file.into_inner()
+                .map_err(std::io::IntoInnerError::into_error)
+        })
+        .and_then(|f| f.sync_data());
+    match synced {
+        Ok(()) => shared.set_state(CaptureState::Finished),
         Err(e) => fail(shared, path, &e, shared.file_bytes.load(Ordering::Relaxed)),
     }
 }
