@@ -371,3 +371,38 @@ fn keep_capturing_to_a_folder_starts_a_capture_on_each_connect() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// At 900×600 the packet library folds to its button so the log keeps its room (it stays
+/// open in the settings); the button unfolds it, Hide folds it again.
+#[test]
+fn in_a_narrow_window_the_packet_library_folds_to_a_button() {
+    let mut s = Settings::default();
+    s.tab = Tab::Udp;
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(900.0, 600.0))
+        .with_context_setup(|ctx| {
+            ctx.add_font_provider(std::sync::Arc::new(
+                egui_system_font_provider::SystemFontProvider::new(),
+            ));
+        })
+        .build_eframe(move |cc| sockpit::SockpitApp::with_settings(&cc.egui_ctx, s));
+    h.run();
+    assert!(h.query_by_label("Packet library").is_none(), "folded");
+    assert!(h.query_by_label("Packets").is_some());
+    let header_folded = h.get_by_label("Text (UTF-8)").rect().top();
+    h.get_by_label("Packets").click();
+    h.run();
+    h.run();
+    assert!(
+        h.query_by_label("Packet library").is_some(),
+        "unfolded on request"
+    );
+    let header_open = h.get_by_label("Text (UTF-8)").rect().top();
+    assert!(
+        header_folded < header_open,
+        "folded, the log's toolbar wraps less and its rows start higher ({header_folded} < {header_open})"
+    );
+    h.get_by_label("Hide").click();
+    h.run();
+    assert!(h.query_by_label("Packet library").is_none());
+}

@@ -53,7 +53,14 @@ pub struct LibraryPanel {
     /// Sends of each packet so far: its next `{{COUNTER}}` index.
     sends: HashMap<String, u64>,
     rng: Rng,
+    /// In a narrow window the panel folds to its button so the log keeps its columns; this
+    /// says the user opened it there anyway (until Hide, not saved).
+    shown_while_narrow: bool,
 }
+
+/// Below this width of the tab the library folds to a button by itself (it stays open in the
+/// settings and unfolds when the window is wide again).
+pub const FOLD_BELOW_WIDTH: f32 = 1000.0;
 
 impl LibraryPanel {
     pub fn new(library: Library, open: bool) -> Self {
@@ -65,6 +72,7 @@ impl LibraryPanel {
             message: None,
             sends: HashMap::new(),
             rng: Rng::from_clock(),
+            shown_while_narrow: false,
         }
     }
 
@@ -197,14 +205,26 @@ impl LibraryPanel {
     /// Draws the panel on the right of a tab (`id` tells the sessions' panels apart).
     /// Returns a packet to send when one was clicked or hot-keyed and `can_send`.
     pub fn ui(&mut self, ui: &mut Ui, id: &str, can_send: bool) -> Option<PacketSend> {
-        if !self.open {
+        let narrow = ui.available_width() < FOLD_BELOW_WIDTH;
+        let folded = self.open && !self.shown_while_narrow && narrow;
+        if !self.open || folded {
             let mut show = false;
             egui::Panel::right(format!("{id}-library-closed"))
                 .resizable(false)
                 .show(ui, |ui| {
-                    show = ui.button("Packets").clicked();
+                    show = ui
+                        .button("Packets")
+                        .on_hover_text(if folded {
+                            "The packet library (folded to leave the log room in this narrow window)."
+                        } else {
+                            "Show the packet library."
+                        })
+                        .clicked();
                 });
-            self.open |= show;
+            if show {
+                self.open = true;
+                self.shown_while_narrow = narrow;
+            }
             return None;
         }
         let mut send = None;
@@ -224,6 +244,7 @@ impl LibraryPanel {
             ui.strong("Packet library");
             if ui.small_button("Hide").clicked() {
                 self.open = false;
+                self.shown_while_narrow = false;
             }
         });
         ui.horizontal_wrapped(|ui| {
