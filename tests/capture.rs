@@ -72,6 +72,28 @@ fn wait_output(mut child: Child) -> (Option<i32>, String) {
     }
 }
 
+/// `sockpit tcp-client 127.0.0.1:PORT --file FILE --capture CAP [extra]`: its exit code and
+/// standard error.
+fn send_file_capturing(
+    port: u16,
+    file: &Path,
+    cap: &Path,
+    extra: &[&str],
+) -> (Option<i32>, String) {
+    let child = Command::new(bin())
+        .args(["tcp-client", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .arg("--file")
+        .arg(file)
+        .arg("--capture")
+        .arg(cap)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_output(child)
+}
+
 /// The payload of every data record of `dir` in the capture, concatenated, for `transport`.
 fn payload(path: &Path, dir: Direction) -> Vec<u8> {
     let opened = open_capture(path).unwrap();
@@ -123,22 +145,7 @@ fn a_100_mb_tcp_capture_holds_every_byte_in_order() {
     std::fs::write(&file, &data).unwrap();
     let cap = dir.join("big.pcapng");
     let (port, peer) = greeting_sink(b"hello from the device\r\n");
-    let child = Command::new(bin())
-        .args([
-            "tcp-client",
-            &format!("127.0.0.1:{port}"),
-            "--timeout",
-            "60",
-        ])
-        .arg("--file")
-        .arg(&file)
-        .arg("--capture")
-        .arg(&cap)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (code, err) = wait_output(child);
+    let (code, err) = send_file_capturing(port, &file, &cap, &["--timeout", "60"]);
     let got = peer.join().unwrap();
     assert_eq!(code, Some(0), "{err}");
     assert!(
@@ -288,17 +295,7 @@ fn tshark_reads_a_tcp_capture_and_follows_the_stream_back_to_its_bytes() {
     let file = dir.join("d.bin");
     std::fs::write(&file, &data).unwrap();
     let (port, peer) = greeting_sink(b"READY\n");
-    let child = Command::new(bin())
-        .args(["tcp-client", &format!("127.0.0.1:{port}")])
-        .arg("--file")
-        .arg(&file)
-        .arg("--capture")
-        .arg(&cap)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (code, err) = wait_output(child);
+    let (code, err) = send_file_capturing(port, &file, &cap, &[]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(peer.join().unwrap(), data);
     let path = cap.to_str().unwrap();
@@ -525,17 +522,7 @@ fn a_full_disk_stops_the_capture_with_a_sentence_and_the_session_goes_on() {
     let file = dir.join("d.bin");
     std::fs::write(&file, &data).unwrap();
     let (port, peer) = greeting_sink(b"ok\n");
-    let child = Command::new(bin())
-        .args(["tcp-client", &format!("127.0.0.1:{port}")])
-        .arg("--file")
-        .arg(&file)
-        .arg("--capture")
-        .arg(mnt.join("c.pcapng"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (code, err) = wait_output(child);
+    let (code, err) = send_file_capturing(port, &file, &mnt.join("c.pcapng"), &[]);
     let got = peer.join().unwrap();
     let _ = Command::new("umount").arg(&mnt).status();
     assert!(

@@ -23,17 +23,25 @@ use sockpit::traffic::history::Metric;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-#[test]
-fn capture_by_clicking_then_stop_save_and_open_it() {
-    let dir = std::env::temp_dir().join(format!("sockpit-ui-capture-{}", std::process::id()));
+/// An empty scratch folder named `name`, a loopback listener, and settings whose TCP Client
+/// (the tab shown) points at it.
+fn client_to_listener(name: &str) -> (std::path::PathBuf, TcpListener, Settings) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut s = Settings::default();
     s.tab = Tab::TcpClient;
-    s.tcp_client_mut().host = "127.0.0.1".to_owned();
+    "127.0.0.1".clone_into(&mut s.tcp_client_mut().host);
     s.tcp_client_mut().port = port.to_string();
+    (dir, listener, s)
+}
+
+#[test]
+fn capture_by_clicking_then_stop_save_and_open_it() {
+    let (dir, listener, s) = client_to_listener("sockpit-ui-capture");
+    let port = listener.local_addr().unwrap().port();
     let mut h = harness(s);
     h.run();
     h.get_by_label("Connect").click();
@@ -268,15 +276,7 @@ fn startup_opens_a_capture_in_the_viewer_of_the_tab_asked_for() {
 /// itself; Stop holds it until the next connect, which starts a new file.
 #[test]
 fn keep_capturing_to_a_folder_starts_a_capture_on_each_connect() {
-    let dir = std::env::temp_dir().join(format!("sockpit-ui-auto-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut s = Settings::default();
-    s.tab = Tab::TcpClient;
-    s.tcp_client_mut().host = "127.0.0.1".to_owned();
-    s.tcp_client_mut().port = port.to_string();
+    let (dir, listener, mut s) = client_to_listener("sockpit-ui-auto");
     s.tcp_client_mut().capture.auto = true;
     s.tcp_client_mut().capture.folder = dir.display().to_string();
     s.tcp_client_mut().capture.format = sockpit::capture::CaptureFormat::Text;
@@ -378,14 +378,7 @@ fn keep_capturing_to_a_folder_starts_a_capture_on_each_connect() {
 fn in_a_narrow_window_the_packet_library_folds_to_a_button() {
     let mut s = Settings::default();
     s.tab = Tab::Udp;
-    let mut h = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(900.0, 600.0))
-        .with_context_setup(|ctx| {
-            ctx.add_font_provider(std::sync::Arc::new(
-                egui_system_font_provider::SystemFontProvider::new(),
-            ));
-        })
-        .build_eframe(move |cc| sockpit::SockpitApp::with_settings(&cc.egui_ctx, s));
+    let mut h = common::harness_sized(s, egui::vec2(900.0, 600.0));
     h.run();
     assert!(h.query_by_label("Packet library").is_none(), "folded");
     assert!(h.query_by_label("Packets").is_some());

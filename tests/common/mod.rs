@@ -17,8 +17,13 @@ use sockpit::gui::app::Settings;
 
 /// The real app in a kittest harness, with system fonts so CJK text can be laid out.
 pub fn harness(settings: Settings) -> Harness<'static, SockpitApp> {
+    harness_sized(settings, egui::vec2(1280.0, 800.0))
+}
+
+/// [`harness`] with a window of `size` (a small one: 900×600).
+pub fn harness_sized(settings: Settings, size: egui::Vec2) -> Harness<'static, SockpitApp> {
     Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
+        .with_size(size)
         .with_context_setup(|ctx| {
             ctx.add_font_provider(Arc::new(
                 egui_system_font_provider::SystemFontProvider::new(),
