@@ -17,9 +17,13 @@ pub mod cli;
 pub mod codec;
 pub mod engine;
 pub mod gui;
+pub mod i18n;
 pub mod iptools;
 pub mod net;
 pub mod settings;
 pub mod traffic;
 
 pub use gui::app::SockpitApp;
+
+// The translation catalogue: every `locales/*.yml`, English as the fallback.
+rust_i18n::i18n!("locales", fallback = "en");

@@ -8,6 +8,8 @@ use std::time::Duration;
 use egui::Ui;
 use serde::{Deserialize, Serialize};
 
+use rust_i18n::t;
+
 use crate::codec::library::Library;
 use crate::engine::worker::Wake;
 use crate::gui::sessions::{SavedSessions, Sessions};
@@ -17,6 +19,7 @@ use crate::gui::tabs::tcp_client::{TcpClientSettings, TcpClientTab};
 use crate::gui::tabs::tcp_server::{TcpServerSettings, TcpServerTab};
 use crate::gui::tabs::udp::{UdpSettings, UdpTab};
 use crate::gui::widgets::library::LibraryPanel;
+use crate::i18n::{self, Language};
 use crate::settings::{Bounded, from_ron_lenient, join};
 
 /// Key under which the settings are stored by eframe.
@@ -42,13 +45,14 @@ impl Tab {
         Self::IpTools,
     ];
 
-    pub fn title(self) -> &'static str {
+    /// The tab's name in the language shown.
+    pub fn title(self) -> std::borrow::Cow<'static, str> {
         match self {
-            Self::TcpServer => "TCP Server",
-            Self::TcpClient => "TCP Client",
-            Self::Udp => "UDP",
-            Self::Broadcast => "Broadcast",
-            Self::IpTools => "IP Tools",
+            Self::TcpServer => t!("app.tab.tcp_server"),
+            Self::TcpClient => t!("app.tab.tcp_client"),
+            Self::Udp => t!("app.tab.udp"),
+            Self::Broadcast => t!("app.tab.broadcast"),
+            Self::IpTools => t!("app.tab.ip_tools"),
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct Settings {
     pub library: Library,
     /// Whether the library's side panel was hidden.
     pub library_hidden: bool,
+    /// The language the user picked; `None` follows the system's locale.
+    pub language: Option<Language>,
     #[serde(rename = "tcp_client", skip_serializing)]
     pub old_tcp_client: TcpClientSettings,
     #[serde(rename = "tcp_server", skip_serializing)]
@@ -99,7 +105,8 @@ impl Settings {
 
     /// Reads settings from the RON eframe stored, field by field, within bounds.
     pub fn from_ron(text: &str, notes: &mut Vec<String>) -> Self {
-        let mut settings: Self = from_ron_lenient(text, "the saved settings", false, notes);
+        let what = "the saved settings"; // i18n-exempt: notes precede the saved language.
+        let mut settings: Self = from_ron_lenient(text, what, false, notes);
         settings.migrate();
         settings.bound("", notes);
         settings
@@ -209,6 +216,8 @@ pub struct SockpitApp {
     pub library: LibraryPanel,
     /// Whether the Help window is open.
     pub help_open: bool,
+    /// The language the user picked in the window (`None`: the system's).
+    pub language: Option<Language>,
     /// Said once at start when saved settings fell back or were adjusted; dismissable.
     pub notice: Option<String>,
     frames: u64,
@@ -381,6 +390,7 @@ impl SockpitApp {
     pub fn with_settings(ctx: &egui::Context, mut settings: Settings) -> Self {
         settings.migrate();
         readable_text(ctx);
+        i18n::set_language(settings.language.unwrap_or_else(Language::from_environment));
         let wake = repaint_waker(ctx);
         let exit_after_frames = std::env::var("SOCKPIT_EXIT_AFTER_FRAMES")
             .ok()
@@ -394,6 +404,7 @@ impl SockpitApp {
             ip_tools: IpToolsTab::new(settings.ip_tools, wake),
             library: LibraryPanel::new(settings.library, !settings.library_hidden),
             help_open: false,
+            language: settings.language,
             notice: None,
             frames: 0,
             exit_after_frames,
@@ -410,6 +421,7 @@ impl SockpitApp {
             ip_tools: self.ip_tools.settings_to_save(),
             library: self.library.library.clone(),
             library_hidden: !self.library.open,
+            language: self.language,
             ..Settings::default()
         }
     }
@@ -440,13 +452,36 @@ impl SockpitApp {
             ui.add_space(4.0);
             ui.horizontal(|ui| {
                 ui.label(egui::RichText::new(text).color(crate::gui::widgets::WAIT_COLOR));
-                dismissed = ui.button("Dismiss").clicked();
+                dismissed = ui.button(t!("app.notice.dismiss")).clicked();
             });
             ui.add_space(4.0);
         });
         if dismissed {
             self.notice = None;
         }
+    }
+
+    /// The language switch: each language named in itself, so it can be found in either.
+    fn language_ui(&mut self, ui: &mut Ui) {
+        let current = i18n::language();
+        let response = egui::ComboBox::from_id_salt("language")
+            .selected_text(current.native_name())
+            .show_ui(ui, |ui| {
+                for language in Language::ALL {
+                    if ui
+                        .selectable_label(current == language, language.native_name())
+                        .clicked()
+                    {
+                        self.language = Some(language);
+                        i18n::set_language(language);
+                    }
+                }
+            })
+            .response
+            .on_hover_text(t!("app.language.hover"));
+        // Right to left: the label, added after, stands before its list.
+        let label = ui.label(t!("app.language.label"));
+        let _ = response.labelled_by(label.id);
     }
 
     fn tab_bar_ui(&mut self, ui: &mut Ui) {
@@ -457,8 +492,9 @@ impl SockpitApp {
                 ui.selectable_value(&mut self.tab, tab, tab.title());
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.toggle_value(&mut self.help_open, "Help")
-                    .on_hover_text("A short guide to this tab and the keyboard shortcuts (F1).");
+                ui.toggle_value(&mut self.help_open, t!("app.help.button"))
+                    .on_hover_text(t!("app.help.hover"));
+                self.language_ui(ui);
             });
         });
         if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, crate::gui::help::HELP_KEY)) {

@@ -21,7 +21,12 @@ pub fn harness(settings: Settings) -> Harness<'static, SockpitApp> {
 }
 
 /// [`harness`] with a window of `size` (a small one: 900×600).
-pub fn harness_sized(settings: Settings, size: egui::Vec2) -> Harness<'static, SockpitApp> {
+/// The window speaks English unless `settings` picked a language, whatever the machine's
+/// locale, so labels are found by their English names.
+pub fn harness_sized(mut settings: Settings, size: egui::Vec2) -> Harness<'static, SockpitApp> {
+    settings
+        .language
+        .get_or_insert(sockpit::i18n::Language::English);
     Harness::builder()
         .with_size(size)
         .with_context_setup(|ctx| {
