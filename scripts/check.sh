@@ -6,6 +6,10 @@ scripts/install-deps.sh
 # A toolchain install-deps.sh just installed is not on this shell's PATH yet.
 if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# Tests compare English output; the CLI and the window follow the locale (tests/ui_chinese.rs
+# and tests/cli_chinese.rs ask for Chinese themselves).
+export LC_ALL=C.UTF-8 LANG=C.UTF-8
+unset LANGUAGE LC_MESSAGES
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets

@@ -11,6 +11,8 @@ use sockpit::gui::app::{Startup, Tab};
 fn main() -> ExitCode {
     // The TCP Server holds one descriptor per client; lift the default 1,024 cap.
     let _ = sockpit::net::raise_open_file_limit();
+    // Messages in the language of the locale (the window then follows its saved choice).
+    sockpit::i18n::set_language(sockpit::i18n::Language::from_environment());
     let cli = Cli::parse();
     match cli.command {
         None => gui(&GuiArgs::default()),
