@@ -489,7 +489,8 @@ fn loopback_connection_goes_from_established_to_close_wait() {
     assert!(out.status.success(), "{text}");
     assert!(
         text.lines()
-            .any(|l| l.trim_start().starts_with("CLOSE_WAIT")
+            .any(|l| l.starts_with(&format!("TCP    {filter} "))
+                && l.contains(" CLOSE_WAIT ")
                 && l.contains("the app must call close")),
         "{text}"
     );

@@ -65,8 +65,9 @@ pub struct ListArgs {
 pub struct SocketsArgs {
     #[command(flatten)]
     pub list: ListArgs,
-    /// Print beside each TCP state what it means (one plain line per state). The JSON always
-    /// has a "why" field: that line for TCP sockets, null for UDP.
+    /// Add a WHY column: beside each TCP state, what it means in one plain line. The JSON
+    /// always has a "why" field (with or without this flag): that line for TCP sockets, null
+    /// for UDP.
     #[arg(long)]
     pub explain: bool,
 }
@@ -315,10 +316,17 @@ pub fn sockets(args: &SocketsArgs) -> Result<(), CliError> {
             .then(|| TcpState::from_name(s.state).map(why))
             .flatten()
     };
-    p.line(&format!(
-        "{:<6} {:<46} {:<46} {:<12} PROCESS",
-        "PROTO", "LOCAL", "REMOTE", "STATE"
-    ));
+    if args.explain {
+        p.line(&format!(
+            "{:<6} {:<46} {:<46} {:<12} {:<20} WHY",
+            "PROTO", "LOCAL", "REMOTE", "STATE", "PROCESS"
+        ));
+    } else {
+        p.line(&format!(
+            "{:<6} {:<46} {:<46} {:<12} PROCESS",
+            "PROTO", "LOCAL", "REMOTE", "STATE"
+        ));
+    }
     for s in rows.iter().filter(|s| s.matches(&filter)) {
         if args.list.json {
             p.object(&json!({
@@ -329,6 +337,16 @@ pub fn sockets(args: &SocketsArgs) -> Result<(), CliError> {
                 "process": s.process,
                 "why": explain(s),
             }));
+        } else if args.explain {
+            p.line(&format!(
+                "{:<6} {:<46} {:<46} {:<12} {:<20} {}",
+                s.proto_text(),
+                s.local.to_string(),
+                s.remote.to_string(),
+                s.state,
+                s.process.clone().unwrap_or_default(),
+                explain(s).unwrap_or("")
+            ));
         } else {
             p.line(&format!(
                 "{:<6} {:<46} {:<46} {:<12} {}",
@@ -338,11 +356,6 @@ pub fn sockets(args: &SocketsArgs) -> Result<(), CliError> {
                 s.state,
                 s.process.clone().unwrap_or_default()
             ));
-            if args.explain
-                && let Some(line) = explain(s)
-            {
-                p.line(&format!("       {:<12} {line}", s.state));
-            }
         }
     }
     Ok(())
@@ -377,6 +390,7 @@ fn route_json(a: &RouteAnswer) -> serde_json::Value {
         "entry": a.entry.as_ref().map(entry_json),
         "chosen": a.chosen,
         "table": a.table.iter().map(entry_json).collect::<Vec<_>>(),
+        "table_rows_left_out": a.table_rows_left_out,
         "and": a.and.as_ref().map(|and| json!({
             "prefix": and.prefix,
             "mask": and.mask,

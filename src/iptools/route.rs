@@ -5,6 +5,7 @@
 //! table beside it, so a learner can see the choice. Every sentence for users is at the end of
 //! this file, in one place.
 
+#[cfg(target_os = "linux")]
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr};
@@ -17,6 +18,9 @@ use super::subnet::BinaryView;
 pub const TABLE_MAIN: u32 = 254;
 /// The kernel's local table: this machine's own and broadcast addresses.
 pub const TABLE_LOCAL: u32 = 255;
+/// A main table of more rows than this is cut (a full BGP table has a million; a window
+/// cannot show them usefully; the deciding entry is still in `RouteAnswer::entry`).
+pub const MAX_TABLE_ROWS: usize = 10_000;
 
 /// What kind of route an entry is, by the kernel's `RTN_*` types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -236,8 +240,11 @@ pub struct RouteAnswer {
     pub gateway: Option<IpAddr>,
     /// The table entry that decided (the longest prefix that matched), when the kernel said.
     pub entry: Option<RouteEntry>,
-    /// The main table of the destination's family, in the kernel's order.
+    /// The main table of the destination's family, in the kernel's order (at most
+    /// `MAX_TABLE_ROWS` rows).
     pub table: Vec<RouteEntry>,
+    /// How many rows of a larger table were left out of `table`.
+    pub table_rows_left_out: usize,
     /// Which row of `table` decided (`None` when a table other than main did, as for local
     /// addresses, which the local table holds).
     pub chosen: Option<usize>,
@@ -419,8 +426,8 @@ mod netlink {
     use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
     use super::{
-        AndView, Reach, RouteAnswer, RouteEntry, RouteError, RouteKind, TABLE_MAIN, chosen_row,
-        interface_name, protocol_name, reach_of, scope_name,
+        AndView, MAX_TABLE_ROWS, Reach, RouteAnswer, RouteEntry, RouteError, RouteKind, TABLE_MAIN,
+        chosen_row, interface_name, protocol_name, reach_of, scope_name,
     };
 
     /// The kernel answers route requests at once; this only bounds a broken socket.
@@ -429,8 +436,6 @@ mod netlink {
     const RECV_BUFFER_BYTES: usize = 1 << 16;
     /// How long to sleep between reads of the non-blocking socket.
     const POLL_SLEEP: Duration = Duration::from_millis(1);
-    /// A table of more rows than this is cut (a full BGP table has a million).
-    const MAX_TABLE_ROWS: usize = 10_000;
 
     /// A failed netlink exchange: the kernel's errno, or a local failure.
     enum Failure {
@@ -458,15 +463,17 @@ mod netlink {
         let entry = request(&query(destination, true), false)
             .ok()
             .and_then(|m| m.first().map(|m| entry_of(m, &mut names)));
-        let table: Vec<RouteEntry> = request(&dump(destination), true)
+        let mut table: Vec<RouteEntry> = request(&dump(destination), true)
             .map_err(fail)?
             .iter()
             .map(|m| entry_of(m, &mut names))
             .filter(|e| e.table == TABLE_MAIN)
-            .take(MAX_TABLE_ROWS)
             .collect();
         let chosen = chosen_row(&table, entry.as_ref(), destination);
         let entry = entry.or_else(|| chosen.and_then(|i| table.get(i).cloned()));
+        let table_rows_left_out = table.len().saturating_sub(MAX_TABLE_ROWS);
+        table.truncate(MAX_TABLE_ROWS);
+        let chosen = chosen.filter(|i| *i < MAX_TABLE_ROWS);
         let reach = reach_of(answer.kind, answer.gateway);
         let and = match (&entry, reach) {
             (Some(e), Reach::Direct) => Some(AndView::new(destination, e.destination.prefix_len())),
@@ -482,6 +489,7 @@ mod netlink {
             gateway: answer.gateway,
             entry,
             table,
+            table_rows_left_out,
             chosen,
             and,
         })
@@ -772,11 +780,13 @@ fn explain(a: &RouteAnswer) -> Vec<String> {
             }
         )),
         Reach::Direct => match &a.and {
+            Some(and) if and.prefix > 0 && d.is_ipv4() => lines.push(format!(
+                "{d} is on a directly attached subnet: {d} AND {} = {}, the network of {dev} — packets go straight to it, its MAC address found by ARP.",
+                and.mask, and.network,
+            )),
             Some(and) if and.prefix > 0 => lines.push(format!(
-                "{d} is on a directly attached subnet: {d} AND {} = {}, the network of {dev} — packets go straight to it, its MAC address found by {}.",
-                and.mask,
-                and.network,
-                if d.is_ipv4() { "ARP" } else { "NDP (neighbour discovery)" }
+                "{d} is on a directly attached subnet: {d} AND the /{} mask = {}, the network of {dev} — packets go straight to it, its MAC address found by NDP (neighbour discovery).",
+                and.prefix, and.network,
             )),
             _ => lines.push(format!(
                 "{d} is reached straight out of {dev}, with no gateway (a point-to-point or device route)."
@@ -807,6 +817,12 @@ fn explain(a: &RouteAnswer) -> Vec<String> {
     if let Some(src) = a.source {
         lines.push(format!(
             "Packets to {d} leave with the source address {src} (the address of {dev} the kernel prefers for this route)."
+        ));
+    }
+    if a.table_rows_left_out > 0 {
+        lines.push(format!(
+            "The main table has {} more rows than the {MAX_TABLE_ROWS} shown.",
+            a.table_rows_left_out
         ));
     }
     if let (Some(e), Reach::Direct | Reach::Gateway) = (entry, a.reach) {
@@ -915,6 +931,7 @@ mod tests {
                 .then(|| AndView::new(destination, e.destination.prefix_len())),
             entry: Some(e),
             table: t,
+            table_rows_left_out: 0,
             chosen: Some(chosen),
         }
     }
