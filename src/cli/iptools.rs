@@ -1,5 +1,5 @@
-//! `sockpit subnet`, `sweep`, `neighbours` and `sockets`: the IP Tools engine on the command
-//! line.
+//! `sockpit subnet`, `sweep`, `neighbours`, `sockets` and `route`: the IP Tools engine on the
+//! command line.
 
 use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
@@ -10,9 +10,13 @@ use serde_json::json;
 use super::{CliError, Printer, parse_ms, parse_tcp_port};
 use crate::codec::TextEncoding;
 use crate::iptools::neighbours;
+use crate::iptools::route::{
+    self as route_lookup, CHOSEN_MARK, RouteAnswer, RouteEntry, TABLE_TITLE,
+};
 use crate::iptools::sockets;
 use crate::iptools::subnet::{SubnetInfo, parse_address_with_prefix};
 use crate::iptools::sweep::{SweepOptions, SweepSize, run_sweep};
+use crate::iptools::tcp_state::{TcpState, why};
 
 #[derive(Debug, Clone, Args)]
 pub struct SubnetArgs {
@@ -53,6 +57,27 @@ pub struct ListArgs {
     #[arg(long)]
     pub filter: Option<String>,
     /// One JSON object per row instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SocketsArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// Add a WHY column: beside each TCP state, what it means in one plain line. The JSON
+    /// always has a "why" field (with or without this flag): that line for TCP sockets, null
+    /// for UDP.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RouteArgs {
+    /// The host to route to: an IPv4 or IPv6 address, or a name (resolved first).
+    #[arg(value_name = "HOST")]
+    pub host: String,
+    /// One JSON object instead of readable text.
     #[arg(long)]
     pub json: bool,
 }
@@ -282,23 +307,46 @@ pub fn neighbours(args: &ListArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn sockets(args: &ListArgs) -> Result<(), CliError> {
+pub fn sockets(args: &SocketsArgs) -> Result<(), CliError> {
     let rows = sockets::read_sockets().map_err(|e| CliError::Network(e.to_string()))?;
-    let mut p = printer(args.json);
-    let filter = args.filter.clone().unwrap_or_default();
-    p.line(&format!(
-        "{:<6} {:<46} {:<46} {:<12} PROCESS",
-        "PROTO", "LOCAL", "REMOTE", "STATE"
-    ));
+    let mut p = printer(args.list.json);
+    let filter = args.list.filter.clone().unwrap_or_default();
+    let explain = |s: &sockets::SocketEntry| {
+        (s.proto == sockets::Proto::Tcp)
+            .then(|| TcpState::from_name(s.state).map(why))
+            .flatten()
+    };
+    if args.explain {
+        p.line(&format!(
+            "{:<6} {:<46} {:<46} {:<12} {:<20} WHY",
+            "PROTO", "LOCAL", "REMOTE", "STATE", "PROCESS"
+        ));
+    } else {
+        p.line(&format!(
+            "{:<6} {:<46} {:<46} {:<12} PROCESS",
+            "PROTO", "LOCAL", "REMOTE", "STATE"
+        ));
+    }
     for s in rows.iter().filter(|s| s.matches(&filter)) {
-        if args.json {
+        if args.list.json {
             p.object(&json!({
                 "proto": s.proto_text(),
                 "local": s.local.to_string(),
                 "remote": s.remote.to_string(),
                 "state": s.state,
                 "process": s.process,
+                "why": explain(s),
             }));
+        } else if args.explain {
+            p.line(&format!(
+                "{:<6} {:<46} {:<46} {:<12} {:<20} {}",
+                s.proto_text(),
+                s.local.to_string(),
+                s.remote.to_string(),
+                s.state,
+                s.process.clone().unwrap_or_default(),
+                explain(s).unwrap_or("")
+            ));
         } else {
             p.line(&format!(
                 "{:<6} {:<46} {:<46} {:<12} {}",
@@ -308,6 +356,127 @@ pub fn sockets(args: &ListArgs) -> Result<(), CliError> {
                 s.state,
                 s.process.clone().unwrap_or_default()
             ));
+        }
+    }
+    Ok(())
+}
+
+fn entry_json(e: &RouteEntry) -> serde_json::Value {
+    json!({
+        "destination": e.destination.to_string(),
+        "kind": e.kind.name(),
+        "gateway": e.gateway.map(|g| g.to_string()),
+        "interface": e.interface,
+        "interface_index": e.interface_index,
+        "source": e.source.map(|s| s.to_string()),
+        "metric": e.metric,
+        "table": e.table,
+        "protocol": e.protocol,
+        "scope": e.scope,
+        "text": e.text(),
+    })
+}
+
+fn route_json(a: &RouteAnswer) -> serde_json::Value {
+    json!({
+        "query": a.query,
+        "destination": a.destination.to_string(),
+        "reach": a.reach.name(),
+        "direct": a.is_direct(),
+        "interface": a.interface,
+        "interface_index": a.interface_index,
+        "source": a.source.map(|s| s.to_string()),
+        "gateway": a.gateway.map(|g| g.to_string()),
+        "entry": a.entry.as_ref().map(entry_json),
+        "chosen": a.chosen,
+        "table": a.table.iter().map(entry_json).collect::<Vec<_>>(),
+        "table_rows_left_out": a.table_rows_left_out,
+        "and": a.and.as_ref().map(|and| json!({
+            "prefix": and.prefix,
+            "mask": and.mask,
+            "network": and.network.to_string(),
+            "binary": {
+                "destination": and.binary.text(&and.binary.address),
+                "mask": and.binary.text(&and.binary.mask),
+                "network": and.binary.text(&and.binary.network),
+            },
+        })),
+        "explanation": a.explanation(),
+    })
+}
+
+pub fn route(args: &RouteArgs) -> Result<(), CliError> {
+    let answer = route_lookup::lookup_host(&args.host).map_err(|e| {
+        if e.is_usage() {
+            CliError::Usage(e.to_string())
+        } else {
+            CliError::Network(e.to_string())
+        }
+    })?;
+    let mut p = printer(args.json);
+    if args.json {
+        p.object(&route_json(&answer));
+        return Ok(());
+    }
+    let a = &answer;
+    let none = || "none".to_owned();
+    let destination = if a.query == a.destination.to_string() {
+        a.query.clone()
+    } else {
+        format!("{} ({})", a.destination, a.query)
+    };
+    for (k, v) in [
+        ("Destination", destination),
+        ("Reached", a.reach.name().to_owned()),
+        (
+            "Interface",
+            format!("{} (index {})", a.interface, a.interface_index),
+        ),
+        ("Source", a.source.map_or_else(none, |s| s.to_string())),
+        ("Gateway", a.gateway.map_or_else(none, |g| g.to_string())),
+        (
+            "Entry",
+            a.entry.as_ref().map_or_else(none, RouteEntry::text),
+        ),
+    ] {
+        p.line(&format!("{k:<12} {v}"));
+    }
+    p.line("");
+    for line in a.explanation() {
+        p.line(&line);
+    }
+    if let Some(and) = &a.and {
+        let b = &and.binary;
+        p.line("");
+        p.line(&format!(
+            "  {}   destination {}",
+            b.text(&b.address),
+            and.destination
+        ));
+        p.line(&format!(
+            "& {}   mask {} (/{})",
+            b.text(&b.mask),
+            and.mask,
+            and.prefix
+        ));
+        p.line(&format!(
+            "= {}   network {}",
+            b.text(&b.network),
+            and.network
+        ));
+    }
+    p.line("");
+    let family = if a.destination.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    };
+    p.line(&format!("{TABLE_TITLE} ({family}):"));
+    for (i, e) in a.table.iter().enumerate() {
+        if a.chosen == Some(i) {
+            p.line(&format!("=> {}   {CHOSEN_MARK}", e.text()));
+        } else {
+            p.line(&format!("   {}", e.text()));
         }
     }
     Ok(())

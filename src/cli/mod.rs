@@ -58,7 +58,10 @@ pub enum CliCommand {
     /// This machine's neighbour (ARP/NDP) table with MAC vendors.
     Neighbours(iptools::ListArgs),
     /// This machine's TCP and UDP sockets (like netstat -an).
-    Sockets(iptools::ListArgs),
+    Sockets(iptools::SocketsArgs),
+    /// Which way the kernel would send to a host (like ip route get): interface, source,
+    /// gateway, the table entry that decided, and why. Nothing is sent.
+    Route(iptools::RouteArgs),
 }
 
 /// A tab name on the command line.
@@ -764,6 +767,7 @@ pub fn run(command: CliCommand) -> Result<(), CliError> {
         CliCommand::Sweep(a) => iptools::sweep(&a),
         CliCommand::Neighbours(a) => iptools::neighbours(&a),
         CliCommand::Sockets(a) => iptools::sockets(&a),
+        CliCommand::Route(a) => iptools::route(&a),
     }
 }
 

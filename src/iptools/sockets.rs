@@ -188,6 +188,32 @@ fn socket_owners() -> std::collections::HashMap<u64, String> {
     owners
 }
 
+/// Only the TCP sockets (`/proc/net/tcp` and `tcp6`), without looking for owners: cheap
+/// enough to poll many times a second. `TIME_WAIT` sockets, which no process owns, are here.
+#[cfg(target_os = "linux")]
+pub fn read_tcp_table() -> Result<Vec<SocketEntry>, SocketsError> {
+    let mut all = Vec::new();
+    for file in ["tcp", "tcp6"] {
+        let path = format!("/proc/net/{file}");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => all.extend(parse_proc_net(&text, Proto::Tcp)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && file.ends_with('6') => {}
+            Err(e) => {
+                return Err(SocketsError::Read {
+                    path,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(all)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn read_tcp_table() -> Result<Vec<SocketEntry>, SocketsError> {
+    Err(SocketsError::Unsupported(std::env::consts::OS))
+}
+
 /// Every TCP and UDP socket of this machine, with owners where visible.
 #[cfg(target_os = "linux")]
 pub fn read_sockets() -> Result<Vec<SocketEntry>, SocketsError> {
