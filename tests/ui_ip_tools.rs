@@ -282,7 +282,7 @@ fn every_section_draws_with_every_input_labelled() {
     let mut h = ip_tools(Section::Calculator);
     settle(&mut h);
     for section in Section::ALL {
-        h.get_by_label(section.title()).click();
+        h.get_by_label(&section.title()).click();
         settle(&mut h);
         assert_eq!(h.state().ip_tools.settings.section, section);
         assert!(shows(&h, &format!("IP Tools › {}", section.title())));

@@ -1,7 +1,10 @@
 //! The calculator sections: subnet fields and the binary view, same subnet, split and supernet.
 
+use std::borrow::Cow;
+
 use egui::{Color32, FontId, RichText, Sense, Ui, vec2};
 use egui_extras::{Column, TableBuilder};
+use rust_i18n::t;
 
 use super::{HOST_BITS, IpToolsTab, NETWORK_BITS, SplitMode};
 use crate::gui::widgets::labelled_hint;
@@ -80,8 +83,12 @@ fn bits_row_ui(ui: &mut Ui, view: &BinaryView, bits: &[bool]) {
 
 /// The heading over a result that no longer matches the input: the input it was computed
 /// from, in canonical form (`192.168.1.12 255.255.255.0` shows as `192.168.1.12/24`).
-fn stale_heading(info: &SubnetInfo) -> String {
-    format!("last valid: {}/{}", info.address(), info.prefix())
+fn stale_heading(info: &SubnetInfo) -> Cow<'static, str> {
+    t!(
+        "ip_tools.calc.last_valid",
+        address = info.address(),
+        prefix = info.prefix()
+    )
 }
 
 impl IpToolsTab {
@@ -97,16 +104,11 @@ impl IpToolsTab {
     }
 
     pub(super) fn calculator_ui(&mut self, ui: &mut Ui) {
-        ui.label(
-            RichText::new(
-                "Type an address with a prefix (192.168.1.12/24), a netmask (192.168.1.12 255.255.255.0) or a wildcard mask (192.168.1.12 0.0.0.255); IPv6 with a prefix (2001:db8::1/64).",
-            )
-            .weak(),
-        );
+        ui.label(RichText::new(t!("ip_tools.calc.intro")).weak());
         ui.horizontal(|ui| {
             if labelled_text(
                 ui,
-                "Address or network",
+                &t!("ip_tools.calc.input"),
                 &mut self.settings.calc_input,
                 320.0,
             )
@@ -116,7 +118,7 @@ impl IpToolsTab {
             }
         });
         if let Some(e) = &self.calc_error {
-            error_text(ui, &format!("Address or network: {e}"));
+            error_text(ui, &t!("ip_tools.calc.input_error", error = e));
         }
         let Some(info) = self.calc.clone() else {
             return;
@@ -143,7 +145,7 @@ impl IpToolsTab {
         let mut prefix = info.prefix();
         ui.horizontal(|ui| {
             ui.spacing_mut().slider_width = 360.0;
-            let label = ui.label("Prefix length");
+            let label = ui.label(t!("ip_tools.calc.prefix_length"));
             if ui
                 .add(egui::Slider::new(&mut prefix, 0..=max).prefix("/"))
                 .labelled_by(label.id)
@@ -162,12 +164,12 @@ impl IpToolsTab {
             SubnetInfo::V6(v6) => v6_fields_ui(ui, v6),
         }
         ui.add_space(8.0);
-        ui.strong("Binary: address AND mask = network");
+        ui.strong(t!("ip_tools.calc.binary_heading"));
         binary_ui(ui, &info.binary());
         ui.add_space(8.0);
         match &info {
             SubnetInfo::V4(v4) => {
-                ui.strong("Classification");
+                ui.strong(t!("ip_tools.calc.classification"));
                 ui.label(v4.class.describe());
                 classes_ui(ui, v4.class);
                 let s = v4.special;
@@ -179,7 +181,7 @@ impl IpToolsTab {
                 ui.label(format!("{}{block}: {}", s.label, s.meaning));
             }
             SubnetInfo::V6(v6) => {
-                ui.strong("Type");
+                ui.strong(t!("ip_tools.calc.type"));
                 ui.label(format!("{}: {}", v6.kind.label(), v6.kind.meaning()));
             }
         }
@@ -192,17 +194,12 @@ impl IpToolsTab {
     }
 
     pub(super) fn same_subnet_ui(&mut self, ui: &mut Ui) {
-        ui.label(
-            RichText::new(
-                "Two hosts talk directly when both addresses AND the mask give the same network; otherwise the traffic goes through the gateway.",
-            )
-            .weak(),
-        );
+        ui.label(RichText::new(t!("ip_tools.same.intro")).weak());
         let mut changed = false;
         ui.horizontal(|ui| {
             changed |= labelled_hint(
                 ui,
-                "First address",
+                &t!("ip_tools.same.first"),
                 &mut self.settings.same_a,
                 150.0,
                 "192.168.1.10",
@@ -210,7 +207,7 @@ impl IpToolsTab {
             .changed();
             changed |= labelled_hint(
                 ui,
-                "Second address",
+                &t!("ip_tools.same.second"),
                 &mut self.settings.same_b,
                 150.0,
                 "192.168.1.200",
@@ -218,10 +215,10 @@ impl IpToolsTab {
             .changed();
             changed |= labelled_hint(
                 ui,
-                "Mask or prefix",
+                &t!("ip_tools.same.mask"),
                 &mut self.settings.same_mask,
                 130.0,
-                "255.255.255.0 or 24",
+                &t!("ip_tools.same.mask_hint"),
             )
             .changed();
         });
@@ -236,12 +233,12 @@ impl IpToolsTab {
                     .show(ui, |ui| {
                         field_ui(
                             ui,
-                            "First AND mask",
+                            &t!("ip_tools.same.first_and_mask"),
                             format!("{} AND {} = {}", r.a, r.mask_text(), r.a_network),
                         );
                         field_ui(
                             ui,
-                            "Second AND mask",
+                            &t!("ip_tools.same.second_and_mask"),
                             format!("{} AND {} = {}", r.b, r.mask_text(), r.b_network),
                         );
                     });
@@ -254,17 +251,31 @@ impl IpToolsTab {
                     .num_columns(3)
                     .spacing([10.0, 6.0])
                     .show(ui, |ui| {
-                        for (name, view, bits, ip) in [
-                            ("first", &va, &va.address, r.a),
-                            ("AND mask", &va, &va.mask, va.network_ip),
-                            ("= network", &va, &va.network, r.a_network),
-                            ("second", &vb, &vb.address, r.b),
-                            ("AND mask ", &vb, &vb.mask, vb.network_ip),
-                            ("= network ", &vb, &vb.network, r.b_network),
+                        let and_mask = t!("ip_tools.calc.binary.and_mask");
+                        let network = t!("ip_tools.calc.binary.network");
+                        for (name, is_mask, view, bits, ip) in [
+                            (t!("ip_tools.same.row_first"), false, &va, &va.address, r.a),
+                            (and_mask.clone(), true, &va, &va.mask, va.network_ip),
+                            (network.clone(), false, &va, &va.network, r.a_network),
+                            (t!("ip_tools.same.row_second"), false, &vb, &vb.address, r.b),
+                            (
+                                Cow::Owned(format!("{and_mask} ")),
+                                true,
+                                &vb,
+                                &vb.mask,
+                                vb.network_ip,
+                            ),
+                            (
+                                Cow::Owned(format!("{network} ")),
+                                false,
+                                &vb,
+                                &vb.network,
+                                r.b_network,
+                            ),
                         ] {
                             ui.label(name);
                             bits_row_ui(ui, view, bits);
-                            if name.starts_with("AND") {
+                            if is_mask {
                                 ui.label(RichText::new(r.mask_text()).monospace());
                             } else {
                                 ui.label(RichText::new(ip.to_string()).monospace());
@@ -273,9 +284,15 @@ impl IpToolsTab {
                         }
                     });
                 let (answer, color) = if r.same {
-                    ("Yes: same subnet.", crate::gui::widgets::OK_COLOR)
+                    (
+                        t!("ip_tools.same.answer_same"),
+                        crate::gui::widgets::OK_COLOR,
+                    )
                 } else {
-                    ("No: different subnets.", crate::gui::widgets::WAIT_COLOR)
+                    (
+                        t!("ip_tools.same.answer_different"),
+                        crate::gui::widgets::WAIT_COLOR,
+                    )
                 };
                 ui.label(RichText::new(answer).strong().color(color));
                 ui.label(r.meaning());
@@ -312,12 +329,12 @@ impl IpToolsTab {
     }
 
     pub(super) fn split_supernet_ui(&mut self, ui: &mut Ui) {
-        ui.strong("Split a network");
+        ui.strong(t!("ip_tools.split.heading"));
         let mut changed = false;
         ui.horizontal(|ui| {
             changed |= labelled_text(
                 ui,
-                "Network to split",
+                &t!("ip_tools.split.network"),
                 &mut self.settings.split_network,
                 160.0,
             )
@@ -326,22 +343,22 @@ impl IpToolsTab {
                 .radio_value(
                     &mut self.settings.split_mode,
                     SplitMode::Count,
-                    "into N subnets",
+                    t!("ip_tools.split.by_count"),
                 )
                 .changed();
             changed |= ui
                 .radio_value(
                     &mut self.settings.split_mode,
                     SplitMode::Prefix,
-                    "by prefix",
+                    t!("ip_tools.split.by_prefix"),
                 )
                 .changed();
             changed |= labelled_hint(
                 ui,
-                "N or prefix",
+                &t!("ip_tools.split.value"),
                 &mut self.settings.split_value,
                 60.0,
-                "4 or /26",
+                &t!("ip_tools.split.value_hint"),
             )
             .changed();
         });
@@ -355,17 +372,23 @@ impl IpToolsTab {
                     .total
                     .map_or_else(|| "2^128".to_owned(), |t| t.to_string());
                 ui.horizontal(|ui| {
-                    ui.label(format!(
-                        "{} split into {total} subnets of /{}{}.",
-                        split.parent,
-                        split.new_prefix,
-                        if split.truncated() {
-                            format!(" (the first {} are listed)", split.subnets.len())
-                        } else {
-                            String::new()
-                        }
-                    ));
-                    if ui.button("Copy split table").clicked() {
+                    ui.label(if split.truncated() {
+                        t!(
+                            "ip_tools.split.result_truncated",
+                            parent = split.parent,
+                            total = total,
+                            prefix = split.new_prefix,
+                            listed = split.subnets.len()
+                        )
+                    } else {
+                        t!(
+                            "ip_tools.split.result",
+                            parent = split.parent,
+                            total = total,
+                            prefix = split.new_prefix
+                        )
+                    });
+                    if ui.button(t!("ip_tools.split.copy")).clicked() {
                         ui.ctx().copy_text(nets_as_table(&split.subnets));
                     }
                 });
@@ -375,11 +398,11 @@ impl IpToolsTab {
         }
         ui.add_space(12.0);
         ui.separator();
-        ui.strong("Smallest common supernet");
+        ui.strong(t!("ip_tools.supernet.heading"));
         ui.horizontal(|ui| {
             if labelled_text(
                 ui,
-                "Networks (comma separated)",
+                &t!("ip_tools.supernet.networks"),
                 &mut self.settings.supernet_input,
                 360.0,
             )
@@ -393,19 +416,19 @@ impl IpToolsTab {
             Some(Ok((nets, s))) => {
                 ui.horizontal(|ui| {
                     ui.label(
-                        RichText::new(format!("Supernet of {} network(s): {s}", nets.len()))
-                            .strong(),
+                        RichText::new(t!(
+                            "ip_tools.supernet.result",
+                            count = nets.len(),
+                            supernet = s
+                        ))
+                        .strong(),
                     );
-                    if ui.button("Copy supernet").clicked() {
+                    if ui.button(t!("ip_tools.supernet.copy")).clicked() {
                         ui.ctx().copy_text(nets_as_table(&[*s]));
                     }
                 });
                 ui.label(
-                    RichText::new(format!(
-                        "The longest prefix all of them share: /{}. It may also cover networks you did not list.",
-                        s.prefix_len()
-                    ))
-                    .weak(),
+                    RichText::new(t!("ip_tools.supernet.explain", prefix = s.prefix_len())).weak(),
                 );
             }
             None => {}
@@ -416,12 +439,17 @@ impl IpToolsTab {
 /// Every class, with the current one highlighted: how the leading bits decide it.
 fn classes_ui(ui: &mut Ui, current: crate::iptools::classify::Ipv4Class) {
     use crate::iptools::classify::Ipv4Class;
-    ui.collapsing("All classes (historic, before CIDR)", |ui| {
+    ui.collapsing(t!("ip_tools.calc.classes.title"), |ui| {
         egui::Grid::new("classes-grid")
             .num_columns(4)
             .striped(true)
             .show(ui, |ui| {
-                for title in ["Class", "Leading bits", "Range", "Hosts per network"] {
+                for title in [
+                    t!("ip_tools.calc.classes.class"),
+                    t!("ip_tools.calc.classes.leading_bits"),
+                    t!("ip_tools.calc.classes.range"),
+                    t!("ip_tools.calc.classes.hosts_per_network"),
+                ] {
                     ui.strong(title);
                 }
                 ui.end_row();
@@ -436,7 +464,9 @@ fn classes_ui(ui: &mut Ui, current: crate::iptools::classify::Ipv4Class) {
                         let r = RichText::new(t);
                         if class == current { r.strong() } else { r }
                     };
-                    ui.label(text(format!("Class {}", class.letter())));
+                    ui.label(text(
+                        t!("ip_tools.calc.classes.name", letter = class.letter()).into_owned(),
+                    ));
                     ui.label(text(class.leading_bits().to_owned()).monospace());
                     ui.label(text(class.range().to_owned()));
                     ui.label(text(class.hosts_per_network().to_owned()));
@@ -451,31 +481,60 @@ fn v4_fields_ui(ui: &mut Ui, i: &V4Info) {
         .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
-            field_ui(ui, "Network", format!("{}/{}", i.network, i.prefix));
             field_ui(
                 ui,
-                "Broadcast",
+                &t!("ip_tools.calc.field.network"),
+                format!("{}/{}", i.network, i.prefix),
+            );
+            field_ui(
+                ui,
+                &t!("ip_tools.calc.field.broadcast"),
                 i.broadcast.map_or_else(
-                    || "none (/31 and /32 have no broadcast)".to_owned(),
+                    || t!("ip_tools.calc.field.no_broadcast").into_owned(),
                     |b| b.to_string(),
                 ),
             );
-            field_ui(ui, "Netmask", i.netmask.to_string());
-            field_ui(ui, "Wildcard", i.wildcard.to_string());
-            field_ui(ui, "Prefix", format!("/{}", i.prefix));
-            field_ui(ui, "First host", i.first_host.to_string());
-            field_ui(ui, "Last host", i.last_host.to_string());
             field_ui(
                 ui,
-                "Hosts",
-                format!(
-                    "{} usable hosts ({} addresses)",
-                    i.host_count, i.address_count
+                &t!("ip_tools.calc.field.netmask"),
+                i.netmask.to_string(),
+            );
+            field_ui(
+                ui,
+                &t!("ip_tools.calc.field.wildcard"),
+                i.wildcard.to_string(),
+            );
+            field_ui(
+                ui,
+                &t!("ip_tools.calc.field.prefix"),
+                format!("/{}", i.prefix),
+            );
+            field_ui(
+                ui,
+                &t!("ip_tools.calc.field.first_host"),
+                i.first_host.to_string(),
+            );
+            field_ui(
+                ui,
+                &t!("ip_tools.calc.field.last_host"),
+                i.last_host.to_string(),
+            );
+            field_ui(
+                ui,
+                &t!("ip_tools.calc.field.hosts"),
+                t!(
+                    "ip_tools.calc.field.host_count",
+                    usable = i.host_count,
+                    addresses = i.address_count
                 ),
             );
-            field_ui(ui, "Why", i.host_note.clone());
-            field_ui(ui, "As integer", i.as_integer.to_string());
-            field_ui(ui, "As hex", i.as_hex.clone());
+            field_ui(ui, &t!("ip_tools.calc.field.why"), i.host_note.clone());
+            field_ui(
+                ui,
+                &t!("ip_tools.calc.field.as_integer"),
+                i.as_integer.to_string(),
+            );
+            field_ui(ui, &t!("ip_tools.calc.field.as_hex"), i.as_hex.clone());
         });
 }
 
@@ -484,16 +543,36 @@ fn v6_fields_ui(ui: &mut Ui, i: &V6Info) {
         .num_columns(2)
         .striped(true)
         .show(ui, |ui| {
-            field_ui(ui, "Network", format!("{}/{}", i.network, i.prefix));
-            field_ui(ui, "Last address", i.last.to_string());
-            field_ui(ui, "Netmask", i.netmask.to_string());
-            field_ui(ui, "Prefix", format!("/{}", i.prefix));
-            field_ui(ui, "Addresses", i.count_text());
-            field_ui(ui, "Expanded", i.expanded.clone());
-            field_ui(ui, "Compressed", i.compressed.clone());
+            field_ui(
+                ui,
+                &t!("ip_tools.calc.field.network"),
+                format!("{}/{}", i.network, i.prefix),
+            );
+            field_ui(
+                ui,
+                &t!("ip_tools.calc.field.last_address"),
+                i.last.to_string(),
+            );
+            field_ui(
+                ui,
+                &t!("ip_tools.calc.field.netmask"),
+                i.netmask.to_string(),
+            );
+            field_ui(
+                ui,
+                &t!("ip_tools.calc.field.prefix"),
+                format!("/{}", i.prefix),
+            );
+            field_ui(ui, &t!("ip_tools.calc.field.addresses"), i.count_text());
+            field_ui(ui, &t!("ip_tools.calc.field.expanded"), i.expanded.clone());
+            field_ui(
+                ui,
+                &t!("ip_tools.calc.field.compressed"),
+                i.compressed.clone(),
+            );
             let n = u128::from(i.address);
-            field_ui(ui, "As integer", n.to_string());
-            field_ui(ui, "As hex", format!("0x{n:032X}"));
+            field_ui(ui, &t!("ip_tools.calc.field.as_integer"), n.to_string());
+            field_ui(ui, &t!("ip_tools.calc.field.as_hex"), format!("0x{n:032X}"));
         });
 }
 
@@ -512,15 +591,15 @@ fn binary_ui(ui: &mut Ui, view: &BinaryView) {
         .num_columns(3)
         .spacing([10.0, 6.0])
         .show(ui, |ui| {
-            ui.label("address");
+            ui.label(t!("ip_tools.calc.binary.address"));
             bits_row_ui(ui, view, &view.address);
-            ui.label(RichText::new("(the address you typed)").weak());
+            ui.label(RichText::new(t!("ip_tools.calc.binary.typed")).weak());
             ui.end_row();
-            ui.label("AND mask");
+            ui.label(t!("ip_tools.calc.binary.and_mask"));
             bits_row_ui(ui, view, &view.mask);
             ui.label(RichText::new(format!("= {mask_ip}")).monospace());
             ui.end_row();
-            ui.label("= network");
+            ui.label(t!("ip_tools.calc.binary.network"));
             bits_row_ui(ui, view, &view.network);
             ui.label(
                 RichText::new(format!("→ {}", view.network_ip))
@@ -530,15 +609,17 @@ fn binary_ui(ui: &mut Ui, view: &BinaryView) {
             ui.end_row();
         });
     ui.horizontal(|ui| {
-        ui.label(RichText::new(" network bits ").background_color(NETWORK_BITS).color(Color32::WHITE));
-        ui.label(RichText::new(" host bits ").background_color(HOST_BITS).color(Color32::WHITE));
         ui.label(
-            RichText::new(format!(
-                "The first {} bits name the network; a bit ANDed with 0 is 0, so the host bits vanish.",
-                view.prefix
-            ))
-            .weak(),
+            RichText::new(t!("ip_tools.calc.binary.network_bits"))
+                .background_color(NETWORK_BITS)
+                .color(Color32::WHITE),
         );
+        ui.label(
+            RichText::new(t!("ip_tools.calc.binary.host_bits"))
+                .background_color(HOST_BITS)
+                .color(Color32::WHITE),
+        );
+        ui.label(RichText::new(t!("ip_tools.calc.binary.explain", prefix = view.prefix)).weak());
     });
 }
 
@@ -553,7 +634,12 @@ fn nets_table_ui(ui: &mut Ui, id: &str, nets: &[ipnet::IpNet]) {
         .column(Column::initial(160.0))
         .column(Column::remainder().at_least(80.0))
         .header(20.0, |mut h| {
-            for title in ["Subnet", "First address", "Last address", "Addresses"] {
+            for title in [
+                t!("ip_tools.split.column.subnet"),
+                t!("ip_tools.split.column.first"),
+                t!("ip_tools.split.column.last"),
+                t!("ip_tools.split.column.addresses"),
+            ] {
                 h.col(|ui| {
                     ui.strong(title);
                 });

@@ -3,6 +3,7 @@
 //! uses by comparing with a frame it sent.
 
 use egui::{RichText, Ui};
+use rust_i18n::t;
 
 use super::IpToolsTab;
 use crate::codec::TextEncoding;
@@ -62,28 +63,25 @@ impl IpToolsTab {
     }
 
     pub(super) fn checksums_ui(&mut self, ui: &mut Ui) {
-        ui.label(
-            RichText::new(
-                "Paste a frame without its checksum to see what each algorithm gives; compare \
-                 with the bytes your device put at the end. A session's Checksum row appends \
-                 and verifies the one you pick.",
-            )
-            .weak(),
-        );
+        ui.label(RichText::new(t!("ip_tools.checksums.intro")).weak());
         let mut changed = self.checksums.is_none();
         ui.horizontal(|ui| {
-            ui.label("Input as");
+            ui.label(t!("ip_tools.checksums.input_as"));
             changed |= ui
                 .selectable_value(&mut self.settings.checksum_hex, true, "Hex")
                 .changed();
             changed |= ui
-                .selectable_value(&mut self.settings.checksum_hex, false, "Text")
+                .selectable_value(
+                    &mut self.settings.checksum_hex,
+                    false,
+                    t!("ip_tools.checksums.text"),
+                )
                 .changed();
         });
         ui.horizontal(|ui| {
             changed |= labelled_hint(
                 ui,
-                "Bytes",
+                &t!("ip_tools.checksums.bytes"),
                 &mut self.settings.checksum_input,
                 420.0,
                 "01 03 00 00 00 0A",
@@ -94,16 +92,16 @@ impl IpToolsTab {
             self.checksum_input_changed();
         }
         match &self.checksums {
-            Some(Err(e)) => error_text(ui, &format!("Bytes: {e}")),
+            Some(Err(e)) => error_text(ui, &t!("ip_tools.checksums.bytes_error", error = e)),
             Some(Ok(table)) => {
-                ui.label(format!("{} bytes", table.len));
+                ui.label(t!("ip_tools.checksums.count", count = table.len));
                 egui::Grid::new("checksum-table")
                     .striped(true)
                     .num_columns(3)
                     .show(ui, |ui| {
-                        ui.strong("Checksum");
-                        ui.strong("High byte first");
-                        ui.strong("Low byte first");
+                        ui.strong(t!("ip_tools.checksums.column.checksum"));
+                        ui.strong(t!("ip_tools.checksums.column.high_first"));
+                        ui.strong(t!("ip_tools.checksums.column.low_first"));
                         ui.end_row();
                         for (kind, be, le) in &table.rows {
                             let name = ui.label(kind.name());

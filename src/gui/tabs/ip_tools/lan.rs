@@ -1,5 +1,6 @@
 //! The LAN sections: this machine's interfaces, its neighbour table, the sweep and its map.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 use egui::{Color32, RichText, Sense, Ui, vec2};
 use egui_extras::{Column, TableBuilder};
 use ipnet::Ipv4Net;
+use rust_i18n::t;
 
 use super::{IpToolsTab, Section, SweepStatus};
 use crate::gui::widgets::labelled_hint;
@@ -72,9 +74,9 @@ impl IpToolsTab {
                     ui.horizontal_wrapped(|ui| {
                         ui.label(RichText::new(&iface.name).strong().monospace());
                         let (state, color) = if iface.up {
-                            ("up", OK_COLOR)
+                            (t!("ip_tools.interfaces.up"), OK_COLOR)
                         } else {
-                            ("down", ERROR_COLOR)
+                            (t!("ip_tools.interfaces.down"), ERROR_COLOR)
                         };
                         ui.label(RichText::new(state).color(color));
                         if let Some(mac) = &iface.mac {
@@ -87,11 +89,11 @@ impl IpToolsTab {
                         if !iface.gateway.is_empty() {
                             let gw: Vec<String> =
                                 iface.gateway.iter().map(ToString::to_string).collect();
-                            ui.label(format!("gateway {}", gw.join(", ")));
+                            ui.label(t!("ip_tools.interfaces.gateway", list = gw.join(", ")));
                         }
                     });
                     if iface.ipv4.is_empty() && iface.ipv6.is_empty() {
-                        ui.label(RichText::new("(no addresses)").weak());
+                        ui.label(RichText::new(t!("ip_tools.interfaces.no_addresses")).weak());
                     }
                     egui::Grid::new("addresses").num_columns(4).show(ui, |ui| {
                         for net in &iface.ipv4 {
@@ -99,15 +101,16 @@ impl IpToolsTab {
                                 RichText::new(format!("{}/{}", net.addr(), net.prefix_len()))
                                     .monospace(),
                             );
-                            ui.label(RichText::new(format!("mask {}", net.netmask())).weak());
-                            if ui.button("calculate").clicked() {
+                            ui.label(
+                                RichText::new(t!("ip_tools.interfaces.mask", mask = net.netmask()))
+                                    .weak(),
+                            );
+                            if ui.button(t!("ip_tools.interfaces.calculate")).clicked() {
                                 calculate = Some(format!("{}/{}", net.addr(), net.prefix_len()));
                             }
                             if ui
-                                .button("sweep this subnet")
-                                .on_hover_text(
-                                    "Fills the sweep with this network; you start it there.",
-                                )
+                                .button(t!("ip_tools.interfaces.sweep"))
+                                .on_hover_text(t!("ip_tools.interfaces.sweep_hover"))
                                 .clicked()
                             {
                                 sweep = Some(net.trunc().to_string());
@@ -125,10 +128,10 @@ impl IpToolsTab {
                                 )
                                 .weak(),
                             );
-                            if ui.button("calculate").clicked() {
+                            if ui.button(t!("ip_tools.interfaces.calculate")).clicked() {
                                 calculate = Some(format!("{}/{}", net.addr(), net.prefix_len()));
                             }
-                            ui.label(RichText::new("(IPv6 subnets are too large to sweep)").weak());
+                            ui.label(RichText::new(t!("ip_tools.interfaces.v6_too_large")).weak());
                             ui.end_row();
                         }
                     });
@@ -163,13 +166,13 @@ impl IpToolsTab {
             self.refresh_neighbours();
         }
         ui.horizontal(|ui| {
-            if ui.button("Refresh neighbours").clicked() {
+            if ui.button(t!("ip_tools.neighbours.refresh")).clicked() {
                 self.refresh_neighbours();
             }
             ui.label(
-                RichText::new(format!(
-                    "{} neighbour(s): hosts this machine recently exchanged packets with on its links. Vendors come from the IEEE registry.",
-                    self.neighbours.len()
+                RichText::new(t!(
+                    "ip_tools.neighbours.summary",
+                    count = self.neighbours.len()
                 ))
                 .weak(),
             );
@@ -187,7 +190,13 @@ impl IpToolsTab {
             .column(Column::initial(90.0))
             .column(Column::remainder().at_least(80.0))
             .header(20.0, |mut h| {
-                for title in ["Address", "MAC", "Vendor", "Interface", "State"] {
+                for title in [
+                    t!("ip_tools.neighbours.column.address"),
+                    Cow::Borrowed("MAC"),
+                    t!("ip_tools.neighbours.column.vendor"),
+                    t!("ip_tools.neighbours.column.interface"),
+                    t!("ip_tools.neighbours.column.state"),
+                ] {
                     h.col(|ui| {
                         ui.strong(title);
                     });
@@ -218,27 +227,25 @@ impl IpToolsTab {
         let ports = match parse_ports(&self.settings.sweep_ports) {
             Ok(p) => p,
             Err(e) => {
-                self.sweep_range_error = Some(format!("TCP ports: {e}"));
+                self.sweep_range_error =
+                    Some(t!("ip_tools.sweep.ports_error", error = e).into_owned());
                 return;
             }
         };
         let mut doubts = Vec::new();
         match SweepSize::of(net) {
             SweepSize::Refused { addresses } => {
-                self.sweep_range_error = Some(format!(
-                    "{net} has {addresses} addresses: sweeps larger than a /16 are refused. Sweep a part of it, e.g. a /24."
-                ));
+                self.sweep_range_error = Some(
+                    t!("ip_tools.sweep.refused", net = net, addresses = addresses).into_owned(),
+                );
                 return;
             }
-            SweepSize::NeedsConfirmation { addresses } => doubts.push(format!(
-                "{net} has {addresses} addresses (more than a /22): the sweep takes longer and sends {addresses} probes."
-            )),
+            SweepSize::NeedsConfirmation { addresses } => doubts
+                .push(t!("ip_tools.sweep.large", net = net, addresses = addresses).into_owned()),
             SweepSize::Ok { .. } => {}
         }
         if !on_a_local_link(net) {
-            doubts.push(format!(
-                "{net} is not on any of this machine's links: probes go through the gateway to other networks, and no MAC addresses can be learned."
-            ));
+            doubts.push(t!("ip_tools.sweep.off_link", net = net).into_owned());
         }
         if doubts.is_empty() || confirmed {
             self.start_sweep(net, ports);
@@ -264,7 +271,11 @@ impl IpToolsTab {
                     started: Instant::now(),
                 };
             }
-            Err(e) => self.sweep_status = SweepStatus::Failed(format!("could not start: {e}")),
+            Err(e) => {
+                self.sweep_status = SweepStatus::Failed(
+                    t!("ip_tools.sweep.could_not_start", error = e).into_owned(),
+                );
+            }
         }
     }
 
@@ -275,19 +286,14 @@ impl IpToolsTab {
     }
 
     pub(super) fn sweep_ui(&mut self, ui: &mut Ui) {
-        ui.label(
-            RichText::new(
-                "Sends one small UDP datagram to every host (and optional TCP connects), waits for the kernel's neighbour resolution, then reads the neighbour table. No root needed. Only sweep networks you are allowed to probe.",
-            )
-            .weak(),
-        );
+        ui.label(RichText::new(t!("ip_tools.sweep.intro")).weak());
         let running = matches!(self.sweep_status, SweepStatus::Running { .. });
         let mut start = false;
         ui.horizontal(|ui| {
             ui.add_enabled_ui(!running, |ui| {
                 if labelled_hint(
                     ui,
-                    "Range to sweep",
+                    &t!("ip_tools.sweep.range"),
                     &mut self.settings.sweep_range,
                     170.0,
                     "192.168.1.0/24",
@@ -298,17 +304,20 @@ impl IpToolsTab {
                 }
                 labelled_text(
                     ui,
-                    "TCP ports (optional)",
+                    &t!("ip_tools.sweep.ports"),
                     &mut self.settings.sweep_ports,
                     120.0,
                 );
-                ui.checkbox(&mut self.settings.sweep_reverse_dns, "Reverse DNS");
+                ui.checkbox(
+                    &mut self.settings.sweep_reverse_dns,
+                    t!("ip_tools.sweep.reverse_dns"),
+                );
             });
             if running {
-                if ui.button("Cancel sweep").clicked() {
+                if ui.button(t!("ip_tools.sweep.cancel")).clicked() {
                     self.cancel_sweep();
                 }
-            } else if ui.button("Sweep").clicked() {
+            } else if ui.button(t!("ip_tools.sweep.start")).clicked() {
                 start = true;
             }
         });
@@ -316,16 +325,16 @@ impl IpToolsTab {
             self.request_sweep(false);
         }
         if let Some(e) = &self.sweep_range_error {
-            error_text(ui, &format!("Range: {e}"));
+            error_text(ui, &t!("ip_tools.sweep.range_error", error = e));
         }
         match self.sweep_status.clone() {
             SweepStatus::Confirm(net, why) => {
                 ui.label(RichText::new(why).color(crate::gui::widgets::WAIT_COLOR));
                 ui.horizontal(|ui| {
-                    if ui.button(format!("Sweep {net} anyway")).clicked() {
+                    if ui.button(t!("ip_tools.sweep.anyway", net = net)).clicked() {
                         self.request_sweep(true);
                     }
-                    if ui.button("Don't sweep").clicked() {
+                    if ui.button(t!("ip_tools.sweep.dont")).clicked() {
                         self.sweep_status = SweepStatus::Idle;
                     }
                 });
@@ -352,7 +361,7 @@ impl IpToolsTab {
                 );
                 ui.ctx().request_repaint_after(Duration::from_millis(100));
             }
-            SweepStatus::Failed(m) => error_text(ui, &format!("Sweep failed: {m}")),
+            SweepStatus::Failed(m) => error_text(ui, &t!("ip_tools.sweep.failed", message = m)),
             SweepStatus::Idle | SweepStatus::Done => {}
         }
         let Some(report) = self.sweep_report.clone() else {
@@ -361,17 +370,27 @@ impl IpToolsTab {
         ui.add_space(6.0);
         let answered = report.hosts.len();
         ui.label(
-            RichText::new(format!(
-                "{}: {answered} host(s) answered out of {} probed in {:.1} s{}.",
-                report.network,
-                report.probed,
-                report.elapsed_ms as f64 / 1000.0,
-                if report.cancelled { " (cancelled)" } else { "" }
-            ))
+            RichText::new(if report.cancelled {
+                t!(
+                    "ip_tools.sweep.summary_cancelled",
+                    network = report.network,
+                    answered = answered,
+                    probed = report.probed,
+                    seconds = report.elapsed_ms as f64 / 1000.0 : {:.1}
+                )
+            } else {
+                t!(
+                    "ip_tools.sweep.summary",
+                    network = report.network,
+                    answered = answered,
+                    probed = report.probed,
+                    seconds = report.elapsed_ms as f64 / 1000.0 : {:.1}
+                )
+            })
             .strong(),
         );
         if let Some(e) = &report.neighbour_error {
-            error_text(ui, &format!("Neighbour table: {e} (MACs are missing)."));
+            error_text(ui, &t!("ip_tools.sweep.neighbour_error", error = e));
         }
         self.map_ui(ui, &report);
         ui.add_space(6.0);
@@ -394,12 +413,12 @@ impl IpToolsTab {
         };
         ui.horizontal(|ui| {
             for (color, text) in [
-                (OWN_COLOR, "this machine"),
-                (GATEWAY_COLOR, "gateway"),
-                (ANSWERED_COLOR, "answered"),
-                (CACHED_COLOR, "cached entry only"),
-                (SILENT_COLOR, "no answer"),
-                (NOT_HOST_COLOR, "network/broadcast"),
+                (OWN_COLOR, t!("ip_tools.sweep.legend.own")),
+                (GATEWAY_COLOR, t!("ip_tools.sweep.legend.gateway")),
+                (ANSWERED_COLOR, t!("ip_tools.sweep.legend.answered")),
+                (CACHED_COLOR, t!("ip_tools.sweep.legend.cached")),
+                (SILENT_COLOR, t!("ip_tools.sweep.legend.silent")),
+                (NOT_HOST_COLOR, t!("ip_tools.sweep.legend.not_host")),
             ] {
                 ui.label(RichText::new("■").color(color));
                 ui.label(text);
@@ -409,7 +428,9 @@ impl IpToolsTab {
             vec2(cell_w * cols as f32, cell_h * rows as f32),
             Sense::click(),
         );
-        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, "Sweep map"));
+        response.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::Image, true, t!("ip_tools.sweep.map"))
+        });
         let origin = response.rect.min;
         let rect_of = |i: u32| {
             let (r, c) = (i / cols, i % cols);
@@ -491,14 +512,14 @@ impl IpToolsTab {
         }
         if let Some(sel) = self.map_selected {
             ui.horizontal(|ui| {
-                ui.label(RichText::new(format!("Selected {sel}")).strong());
+                ui.label(RichText::new(t!("ip_tools.sweep.selected", ip = sel)).strong());
                 if let Some(h) = by_ip.get(&sel) {
                     ui.label(h.found_by_text());
                 }
-                if ui.button("Open in TCP Client").clicked() {
+                if ui.button(t!("ip_tools.sweep.open_in_tcp_client")).clicked() {
                     self.open_request = Some(IpAddr::V4(sel));
                 }
-                if ui.button("Calculate").clicked() {
+                if ui.button(t!("ip_tools.sweep.calculate")).clicked() {
                     self.open_in_calculator(format!("{sel}/{}", net.prefix_len()));
                 }
             });
@@ -510,10 +531,10 @@ fn host_details_ui(ui: &mut Ui, ip: Ipv4Addr, report: &SweepReport, host: Option
     ui.set_min_width(320.0);
     ui.strong(ip.to_string());
     if report.own.contains(&ip) {
-        ui.label("This machine.");
+        ui.label(t!("ip_tools.sweep.host.own"));
     }
     if report.gateways.contains(&ip) {
-        ui.label("Gateway (default router).");
+        ui.label(t!("ip_tools.sweep.host.gateway"));
     }
     match host {
         Some(h) => {
@@ -521,15 +542,15 @@ fn host_details_ui(ui: &mut Ui, ip: Ipv4Addr, report: &SweepReport, host: Option
                 ui.label(format!("MAC {mac} ({})", vendor_text(mac)));
             }
             if let Some(name) = &h.name {
-                ui.label(format!("Name {name}"));
+                ui.label(t!("ip_tools.sweep.host.name", name = name));
             }
-            ui.label(format!("Found by: {}", h.found_by_text()));
+            ui.label(t!("ip_tools.sweep.host.found_by", how = h.found_by_text()));
             if let Some(rtt) = h.rtt_ms {
-                ui.label(format!("Response time {rtt:.1} ms"));
+                ui.label(t!("ip_tools.sweep.host.response_time", ms = rtt : {:.1}));
             }
         }
         None if !report.own.contains(&ip) => {
-            ui.label("No answer.");
+            ui.label(t!("ip_tools.sweep.host.no_answer"));
         }
         None => {}
     }
@@ -551,7 +572,7 @@ fn response_plot_ui(ui: &mut Ui, report: &SweepReport) {
         return;
     }
     let names: Vec<String> = report.hosts.iter().map(|h| h.ip.to_string()).collect();
-    ui.label(RichText::new("Response time per host").strong());
+    ui.label(RichText::new(t!("ip_tools.sweep.plot.title")).strong());
     egui_plot::Plot::new("sweep-response-times")
         .height(140.0)
         .include_y(0.0)
@@ -567,7 +588,9 @@ fn response_plot_ui(ui: &mut Ui, report: &SweepReport) {
             names.get(i as usize).cloned().unwrap_or_default()
         })
         .show(ui, |plot_ui| {
-            plot_ui.bar_chart(egui_plot::BarChart::new("response time (ms)", bars).width(0.6));
+            plot_ui.bar_chart(
+                egui_plot::BarChart::new(t!("ip_tools.sweep.plot.series"), bars).width(0.6),
+            );
         });
     ui.add_space(6.0);
 }
@@ -585,7 +608,14 @@ fn sweep_table_ui(ui: &mut Ui, report: &SweepReport) {
         .column(Column::initial(70.0))
         .column(Column::remainder().at_least(120.0))
         .header(20.0, |mut h| {
-            for title in ["Address", "MAC", "Vendor", "Name", "Time", "Found by"] {
+            for title in [
+                t!("ip_tools.sweep.column.address"),
+                Cow::Borrowed("MAC"),
+                t!("ip_tools.sweep.column.vendor"),
+                t!("ip_tools.sweep.column.name"),
+                t!("ip_tools.sweep.column.time"),
+                t!("ip_tools.sweep.column.found_by"),
+            ] {
                 h.col(|ui| {
                     ui.strong(title);
                 });

@@ -7,10 +7,12 @@ mod checksums;
 mod lan;
 mod system;
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use egui::{Color32, RichText, Ui};
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::worker::{SessionId, Wake};
@@ -56,18 +58,19 @@ impl Section {
         Self::Checksums,
     ];
 
-    pub fn title(self) -> &'static str {
+    /// The section's name in the language shown.
+    pub fn title(self) -> Cow<'static, str> {
         match self {
-            Self::Interfaces => "Interfaces",
-            Self::Calculator => "Subnet calculator",
-            Self::SameSubnet => "Same subnet?",
-            Self::SplitSupernet => "Split / supernet",
-            Self::Neighbours => "Neighbours (ARP/NDP)",
-            Self::Sweep => "Sweep + map",
-            Self::Sockets => "Local sockets",
-            Self::Dns => "DNS",
-            Self::Ports => "Port facts",
-            Self::Checksums => "Checksum calculator",
+            Self::Interfaces => t!("ip_tools.section.interfaces"),
+            Self::Calculator => t!("ip_tools.section.calculator"),
+            Self::SameSubnet => t!("ip_tools.section.same_subnet"),
+            Self::SplitSupernet => t!("ip_tools.section.split_supernet"),
+            Self::Neighbours => t!("ip_tools.section.neighbours"),
+            Self::Sweep => t!("ip_tools.section.sweep"),
+            Self::Sockets => t!("ip_tools.section.sockets"),
+            Self::Dns => t!("ip_tools.section.dns"),
+            Self::Ports => t!("ip_tools.section.ports"),
+            Self::Checksums => t!("ip_tools.section.checksums"),
         }
     }
 }
@@ -277,7 +280,7 @@ impl IpToolsTab {
                         finished = true;
                         if matches!(self.sweep_status, SweepStatus::Running { .. }) {
                             self.sweep_status =
-                                SweepStatus::Failed("the sweep worker ended".to_owned());
+                                SweepStatus::Failed(t!("ip_tools.sweep.worker_ended").into_owned());
                         }
                         break;
                     }
@@ -328,7 +331,10 @@ impl IpToolsTab {
                 .id_salt("ip-tools-scroll")
                 .auto_shrink([false, false])
                 .show(ui, |ui| {
-                    ui.heading(format!("IP Tools › {}", self.settings.section.title()));
+                    ui.heading(t!(
+                        "ip_tools.heading",
+                        section = self.settings.section.title()
+                    ));
                     ui.add_space(4.0);
                     match self.settings.section {
                         Section::Interfaces => self.interfaces_ui(ui),
@@ -359,7 +365,9 @@ impl IpToolsTab {
         }
         ui.add_space(8.0);
         if let SweepStatus::Running { done, total, .. } = &self.sweep_status {
-            ui.label(RichText::new(format!("Sweep running: {done}/{total}")).weak());
+            ui.label(
+                RichText::new(t!("ip_tools.sweep_running", done = done, total = total)).weak(),
+            );
         }
     }
 

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
+use rust_i18n::t;
 
 use super::IpToolsTab;
 use crate::gui::widgets::labelled_hint;
@@ -16,10 +17,18 @@ use crate::net::{NetError, parse_port};
 fn bind_line_ui(ui: &mut Ui, what: &str, result: &Result<(), NetError>) {
     match result {
         Ok(()) => {
-            ui.label(RichText::new(format!("{what}: free")).color(OK_COLOR));
+            ui.label(RichText::new(t!("ip_tools.ports.free", what = what)).color(OK_COLOR));
         }
         Err(e) => {
-            ui.label(RichText::new(format!("{what}: {e}. {}", e.explanation())).color(ERROR_COLOR));
+            ui.label(
+                RichText::new(t!(
+                    "ip_tools.ports.busy",
+                    what = what,
+                    error = e,
+                    explanation = e.explanation()
+                ))
+                .color(ERROR_COLOR),
+            );
         }
     }
 }
@@ -43,12 +52,12 @@ impl IpToolsTab {
         ui.horizontal(|ui| {
             labelled_hint(
                 ui,
-                "Filter sockets",
+                &t!("ip_tools.sockets.filter"),
                 &mut self.settings.sockets_filter,
                 200.0,
-                "LISTEN, :502 or a process",
+                &t!("ip_tools.sockets.filter_hint"),
             );
-            if ui.button("Refresh sockets").clicked() {
+            if ui.button(t!("ip_tools.sockets.refresh")).clicked() {
                 self.refresh_sockets();
             }
         });
@@ -60,10 +69,10 @@ impl IpToolsTab {
             .filter(|&i| self.sockets[i].matches(&filter))
             .collect();
         ui.label(
-            RichText::new(format!(
-                "{} of {} sockets. The owner is shown where this user may see it (run as administrator to see all).",
-                rows.len(),
-                self.sockets.len()
+            RichText::new(t!(
+                "ip_tools.sockets.summary",
+                shown = rows.len(),
+                total = self.sockets.len()
             ))
             .weak(),
         );
@@ -78,7 +87,13 @@ impl IpToolsTab {
             .column(Column::initial(110.0))
             .column(Column::remainder().at_least(80.0))
             .header(20.0, |mut h| {
-                for title in ["Proto", "Local", "Remote", "State", "Process"] {
+                for title in [
+                    t!("ip_tools.sockets.column.proto"),
+                    t!("ip_tools.sockets.column.local"),
+                    t!("ip_tools.sockets.column.remote"),
+                    t!("ip_tools.sockets.column.state"),
+                    t!("ip_tools.sockets.column.process"),
+                ] {
                     h.col(|ui| {
                         ui.strong(title);
                     });
@@ -114,49 +129,55 @@ impl IpToolsTab {
                     self.dns = Some(l);
                     self.dns_input_error = None;
                 }
-                Err(e) => self.dns_input_error = Some(format!("could not start the lookup: {e}")),
+                Err(e) => {
+                    self.dns_input_error =
+                        Some(t!("ip_tools.dns.could_not_start", error = e).into_owned());
+                }
             },
             Err(e) => self.dns_input_error = Some(e.to_string()),
         }
     }
 
     pub(super) fn dns_ui(&mut self, ui: &mut Ui) {
-        ui.label(
-            RichText::new(
-                "Uses this machine's resolver (hosts file, DNS, mDNS where configured). A name gives its addresses; an address gives its name (PTR).",
-            )
-            .weak(),
-        );
+        ui.label(RichText::new(t!("ip_tools.dns.intro")).weak());
         let mut go = false;
         ui.horizontal(|ui| {
             let r = labelled_hint(
                 ui,
-                "Name or address",
+                &t!("ip_tools.dns.query"),
                 &mut self.settings.dns_query,
                 260.0,
-                "example.com or 192.168.1.1",
+                &t!("ip_tools.dns.query_hint"),
             );
             if r.changed() {
                 self.dns_input_error = None;
             }
             go |= r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             go |= ui
-                .add_enabled(self.dns.is_none(), egui::Button::new("Look up"))
+                .add_enabled(
+                    self.dns.is_none(),
+                    egui::Button::new(t!("ip_tools.dns.look_up")),
+                )
                 .clicked();
         });
         if go && self.dns.is_none() {
             self.start_dns();
         }
         if let Some(e) = &self.dns_input_error {
-            error_text(ui, &format!("Name or address: {e}"));
+            error_text(ui, &t!("ip_tools.dns.query_error", error = e));
         }
         if self.dns.is_some() {
-            ui.label("Looking up…");
+            ui.label(t!("ip_tools.dns.looking_up"));
         }
         match &self.dns_result {
             Some((query, Ok(DnsAnswer::Addresses(addrs)))) => {
                 ui.label(
-                    RichText::new(format!("{query} has {} address(es):", addrs.len())).strong(),
+                    RichText::new(t!(
+                        "ip_tools.dns.addresses",
+                        query = query,
+                        count = addrs.len()
+                    ))
+                    .strong(),
                 );
                 for a in addrs {
                     let family = if a.is_ipv4() { "IPv4" } else { "IPv6" };
@@ -164,7 +185,9 @@ impl IpToolsTab {
                 }
             }
             Some((query, Ok(DnsAnswer::Name(name)))) => {
-                ui.label(RichText::new(format!("{query} is named {name}")).strong());
+                ui.label(
+                    RichText::new(t!("ip_tools.dns.named", query = query, name = name)).strong(),
+                );
             }
             Some((_, Err(e))) => error_text(ui, &e.to_string()),
             None => {}
@@ -175,7 +198,7 @@ impl IpToolsTab {
         ui.horizontal(|ui| {
             if labelled_hint(
                 ui,
-                "Port number",
+                &t!("ip_tools.ports.number"),
                 &mut self.settings.port_query,
                 80.0,
                 "502",
@@ -188,31 +211,31 @@ impl IpToolsTab {
         let port = match parse_port(&self.settings.port_query, true) {
             Ok(p) => p,
             Err(e) => {
-                error_text(ui, &format!("Port number: {e}"));
+                error_text(ui, &t!("ip_tools.ports.number_error", error = e));
                 return;
             }
         };
         ui.label(PortRange::of(port).describe());
         let found = services(port);
         if found.is_empty() {
-            ui.label(RichText::new(format!("No common service is known on port {port}.")).weak());
+            ui.label(RichText::new(t!("ip_tools.ports.no_service", port = port)).weak());
         } else {
             for s in found {
-                ui.label(format!("Port {port}/{}: {}", s.transport, s.name));
+                ui.label(t!(
+                    "ip_tools.ports.service",
+                    port = port,
+                    transport = s.transport,
+                    name = s.name
+                ));
             }
         }
         if port == 0 {
-            ui.label(
-                RichText::new(
-                    "Port 0 means \"any free port\" when binding; nothing listens on it.",
-                )
-                .weak(),
-            );
+            ui.label(RichText::new(t!("ip_tools.ports.zero")).weak());
         }
         ui.add_space(6.0);
         if ui
-            .button("Check if free to bind")
-            .on_hover_text("Binds the port on all addresses for an instant, then releases it. Nothing is sent.")
+            .button(t!("ip_tools.ports.check"))
+            .on_hover_text(t!("ip_tools.ports.check_hover"))
             .clicked()
         {
             self.bind_check = Some(check_bind(port));
@@ -226,7 +249,7 @@ impl IpToolsTab {
             bind_line_ui(ui, "UDP IPv6", &c.udp_v6);
         }
         ui.add_space(10.0);
-        ui.collapsing("Common ports", |ui| {
+        ui.collapsing(t!("ip_tools.ports.common"), |ui| {
             egui::Grid::new("common-ports")
                 .num_columns(3)
                 .striped(true)
