@@ -454,3 +454,24 @@ fn saved_inputs_of_a_slash_or_comma_start_the_tab_with_inline_errors() {
             .is_some()
     );
 }
+
+/// Route to host asks the kernel (nothing is sent): loopback is this machine's own address
+/// over `lo`, the table is shown, and a bad host is an inline error with nothing asked.
+#[test]
+fn route_to_host_explains_loopback_and_rejects_bad_input() {
+    let mut h = ip_tools(Section::Route);
+    settle(&mut h);
+    type_into(&mut h, "Host or address", "127.0.0.1");
+    h.get_by_label("Look up route").click();
+    step_until(&mut h, "the route answer", WAIT, |h| {
+        shows(h, "127.0.0.1: an address of this machine")
+    });
+    assert!(shows(&h, "Main routing table"), "the table is shown");
+    assert!(shows(&h, "lo"), "the interface");
+    // Rejected by the host checker before any resolver is asked.
+    type_into(&mut h, "Host or address", "bad host!");
+    h.get_by_label("Look up route").click();
+    step_until(&mut h, "the inline error", WAIT, |h| {
+        shows(h, "\"bad host!\":") && !shows(h, "127.0.0.1: an address of this machine")
+    });
+}

@@ -11,7 +11,7 @@ use super::{CliError, Printer, parse_ms, parse_tcp_port};
 use crate::codec::TextEncoding;
 use crate::iptools::neighbours;
 use crate::iptools::route::{
-    self as route_lookup, CHOSEN_MARK, RouteAnswer, RouteEntry, TABLE_TITLE,
+    self as route_lookup, RouteAnswer, RouteEntry, chosen_mark, table_title,
 };
 use crate::iptools::sockets;
 use crate::iptools::subnet::{SubnetInfo, parse_address_with_prefix};
@@ -345,7 +345,7 @@ pub fn sockets(args: &SocketsArgs) -> Result<(), CliError> {
                 s.remote.to_string(),
                 s.state,
                 s.process.clone().unwrap_or_default(),
-                explain(s).unwrap_or("")
+                explain(s).unwrap_or_default()
             ));
         } else {
             p.line(&format!(
@@ -471,10 +471,10 @@ pub fn route(args: &RouteArgs) -> Result<(), CliError> {
     } else {
         "IPv6"
     };
-    p.line(&format!("{TABLE_TITLE} ({family}):"));
+    p.line(&format!("{} ({family}):", table_title()));
     for (i, e) in a.table.iter().enumerate() {
         if a.chosen == Some(i) {
-            p.line(&format!("=> {}   {CHOSEN_MARK}", e.text()));
+            p.line(&format!("=> {}   {}", e.text(), chosen_mark()));
         } else {
             p.line(&format!("   {}", e.text()));
         }

@@ -6,11 +6,13 @@
 //! this file, in one place.
 
 #[cfg(target_os = "linux")]
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::{IpNet, Ipv4Net};
+use rust_i18n::t;
 
 use super::subnet::BinaryView;
 
@@ -714,50 +716,50 @@ fn interface_name(index: u32, names: &mut HashMap<u32, String>) -> Option<String
 
 impl fmt::Display for RouteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::BadHost { text, reason } => write!(f, "\"{text}\": {reason}"),
-            Self::NotResolved { host, detail } if detail.is_empty() => write!(
-                f,
-                "could not resolve \"{host}\": the name has no addresses. Check the spelling, or give an address."
-            ),
-            Self::NotResolved { host, detail } => write!(
-                f,
-                "could not resolve \"{host}\": {detail}. Check the spelling, or give an address."
-            ),
-            Self::NetworkUnreachable { destination } => write!(
-                f,
-                "network unreachable for {destination}: no route matches it, not even a default route. Connect to a network (or add a route: ip route add {} via GATEWAY), then ask again.",
-                if destination.is_ipv4() {
+        let text = match self {
+            Self::BadHost { text, reason } => {
+                t!("route.error.bad_host", text = text, reason = reason)
+            }
+            Self::NotResolved { host, detail } if detail.is_empty() => {
+                t!("route.error.not_resolved_empty", host = host)
+            }
+            Self::NotResolved { host, detail } => {
+                t!("route.error.not_resolved", host = host, detail = detail)
+            }
+            Self::NetworkUnreachable { destination } => t!(
+                "route.error.network_unreachable",
+                destination = destination,
+                default = if destination.is_ipv4() {
                     "default"
                 } else {
                     "::/0"
                 }
             ),
-            Self::HostUnreachable { destination } => write!(
-                f,
-                "host {destination} unreachable: an \"unreachable\" route in the table covers it, so the kernel refuses to send there. See ip route for the entry."
-            ),
-            Self::Prohibited { destination } => write!(
-                f,
-                "sending to {destination} is prohibited by a \"prohibit\" route in the table. See ip route for the entry."
-            ),
-            Self::Blackhole { destination } => write!(
-                f,
-                "{destination} matches a \"blackhole\" route: packets to it are dropped silently (or the kernel refused the request)."
-            ),
+            Self::HostUnreachable { destination } => {
+                t!("route.error.host_unreachable", destination = destination)
+            }
+            Self::Prohibited { destination } => {
+                t!("route.error.prohibited", destination = destination)
+            }
+            Self::Blackhole { destination } => {
+                t!("route.error.blackhole", destination = destination)
+            }
             Self::Netlink {
                 destination,
                 message,
-            } => write!(
-                f,
-                "could not ask the kernel for the route to {destination}: {message}"
+            } => t!(
+                "route.error.netlink",
+                destination = destination,
+                message = message
             ),
-            Self::Unsupported(os) => write!(f, "looking up routes is not supported on {os} yet"),
-        }
+            Self::Unsupported(os) => t!("route.error.unsupported", os = os),
+        };
+        f.write_str(&text)
     }
 }
 
-/// Plain English lines for an answer (the route entry's words as `ip route` prints them).
+/// Lines for learners about an answer (the route entry's words as `ip route` prints them), in
+/// the language shown.
 fn explain(a: &RouteAnswer) -> Vec<String> {
     let d = a.destination;
     let dev = &a.interface;
@@ -765,65 +767,65 @@ fn explain(a: &RouteAnswer) -> Vec<String> {
     let entry = a.entry.as_ref();
     let prefix_words = |e: &RouteEntry| {
         if e.is_default() {
-            format!("default route {}", e.destination)
+            t!("route.explain.default_route", net = e.destination)
         } else {
-            format!("route {}", e.destination)
+            t!("route.explain.route", net = e.destination)
         }
     };
-    match a.reach {
-        Reach::Local => lines.push(format!(
-            "{d} is an address of this machine: packets to it never leave; they loop back over {dev}{}.",
-            if a.table.is_empty() || a.chosen.is_none() {
-                " (the kernel's local table holds this machine's own addresses)"
-            } else {
-                ""
-            }
-        )),
+    let line = match a.reach {
+        Reach::Local if a.table.is_empty() || a.chosen.is_none() => {
+            t!("route.explain.local_table", d = d, dev = dev)
+        }
+        Reach::Local => t!("route.explain.local", d = d, dev = dev),
         Reach::Direct => match &a.and {
-            Some(and) if and.prefix > 0 && d.is_ipv4() => lines.push(format!(
-                "{d} is on a directly attached subnet: {d} AND {} = {}, the network of {dev} — packets go straight to it, its MAC address found by ARP.",
-                and.mask, and.network,
-            )),
-            Some(and) if and.prefix > 0 => lines.push(format!(
-                "{d} is on a directly attached subnet: {d} AND the /{} mask = {}, the network of {dev} — packets go straight to it, its MAC address found by NDP (neighbour discovery).",
-                and.prefix, and.network,
-            )),
-            _ => lines.push(format!(
-                "{d} is reached straight out of {dev}, with no gateway (a point-to-point or device route)."
-            )),
+            Some(and) if and.prefix > 0 && d.is_ipv4() => t!(
+                "route.explain.direct_v4",
+                d = d,
+                mask = and.mask,
+                network = and.network,
+                dev = dev
+            ),
+            Some(and) if and.prefix > 0 => t!(
+                "route.explain.direct_v6",
+                d = d,
+                prefix = and.prefix,
+                network = and.network,
+                dev = dev
+            ),
+            _ => t!("route.explain.direct_device", d = d, dev = dev),
         },
         Reach::Gateway => {
             let gw = a.gateway.map(|g| g.to_string()).unwrap_or_default();
-            let why = entry.map_or_else(String::new, |e| {
-                format!(
-                    " ({}: the longest prefix that matched)",
-                    prefix_words(e)
+            let first = if let Some(e) = entry {
+                t!(
+                    "route.explain.gateway_why",
+                    d = d,
+                    gw = gw,
+                    dev = dev,
+                    entry = prefix_words(e)
                 )
-            });
-            lines.push(format!(
-                "{d} is not on any attached subnet, so the kernel sends it to the gateway {gw} via {dev}{why}."
-            ));
-            lines.push(format!(
-                "The gateway is a router: it forwards the packets onwards. Only {gw}'s MAC address is looked up, never {d}'s."
-            ));
+            } else {
+                t!("route.explain.gateway", d = d, gw = gw, dev = dev)
+            };
+            lines.push(first.into_owned());
+            t!("route.explain.router", gw = gw, d = d)
         }
-        Reach::Broadcast => lines.push(format!(
-            "{d} is the broadcast address of a subnet on {dev}: every host on that link receives what is sent to it."
-        )),
-        Reach::Multicast => lines.push(format!(
-            "{d} is a multicast group: packets go out of {dev} to every host that joined the group."
-        )),
-    }
+        Reach::Broadcast => t!("route.explain.broadcast", d = d, dev = dev),
+        Reach::Multicast => t!("route.explain.multicast", d = d, dev = dev),
+    };
+    lines.push(line.into_owned());
     if let Some(src) = a.source {
-        lines.push(format!(
-            "Packets to {d} leave with the source address {src} (the address of {dev} the kernel prefers for this route)."
-        ));
+        lines.push(t!("route.explain.source", d = d, src = src, dev = dev).into_owned());
     }
     if a.table_rows_left_out > 0 {
-        lines.push(format!(
-            "The main table has {} more rows than the {MAX_TABLE_ROWS} shown.",
-            a.table_rows_left_out
-        ));
+        lines.push(
+            t!(
+                "route.explain.rows_left_out",
+                n = a.table_rows_left_out,
+                shown = MAX_TABLE_ROWS
+            )
+            .into_owned(),
+        );
     }
     if let (Some(e), Reach::Direct | Reach::Gateway) = (entry, a.reach) {
         let longer = a
@@ -832,25 +834,32 @@ fn explain(a: &RouteAnswer) -> Vec<String> {
             .filter(|r| r.contains(d) && r.destination.prefix_len() < e.destination.prefix_len())
             .count();
         if longer > 0 {
-            lines.push(format!(
-                "{longer} shorter prefix(es) also match {d}; the kernel always takes the longest (most specific) one, /{}.",
-                e.destination.prefix_len()
-            ));
+            lines.push(
+                t!(
+                    "route.explain.shorter_prefixes",
+                    n = longer,
+                    d = d,
+                    prefix = e.destination.prefix_len()
+                )
+                .into_owned(),
+            );
         }
         if a.chosen.is_some() && e.table == TABLE_MAIN {
-            lines.push(format!(
-                "The deciding entry is marked in the main table below: {}.",
-                e.text()
-            ));
+            lines.push(t!("route.explain.deciding_entry", entry = e.text()).into_owned());
         }
     }
     lines
 }
 
 /// The note shown beside the chosen row of the table.
-pub const CHOSEN_MARK: &str = "<- chosen (longest prefix match)";
+pub fn chosen_mark() -> Cow<'static, str> {
+    t!("route.chosen_mark")
+}
+
 /// The table's title.
-pub const TABLE_TITLE: &str = "Main routing table";
+pub fn table_title() -> Cow<'static, str> {
+    t!("route.table_title")
+}
 
 #[cfg(test)]
 mod tests {

@@ -4,9 +4,12 @@
 //! means for learners, and which packets of the handshake and the close have certainly been
 //! exchanged, for a drawing. Every sentence for users is in [`why`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
+
+use rust_i18n::t;
 
 use super::sockets::{Proto, SocketEntry, SocketsError, read_tcp_table};
 
@@ -382,41 +385,21 @@ pub fn steps(side: Side, states: &[TcpState], gone: bool) -> [Step; 7] {
     ]
 }
 
-/// One line of plain English per state, for learners: what it means and what to do about it.
-/// All of this module's sentences are here.
-pub fn why(state: TcpState) -> &'static str {
+/// One line per state for learners, in the language shown (`locales/tcp_state.yml`): what
+/// it means and what to do about it.
+pub fn why(state: TcpState) -> Cow<'static, str> {
     match state {
-        TcpState::Listen => {
-            "a server waits here for connections; each SYN that arrives starts a new connection, the listener itself never connects"
-        }
-        TcpState::SynSent => {
-            "this side sent a SYN to open the connection and waits for the SYN-ACK; stuck here means nothing answers (the host is down or a firewall drops the SYN)"
-        }
-        TcpState::SynRecv => {
-            "a SYN arrived and this side answered with a SYN-ACK; it waits for the last ACK of the handshake (very many of these can be a SYN flood)"
-        }
-        TcpState::Established => {
-            "the three-way handshake (SYN, SYN-ACK, ACK) is done: both sides may send data"
-        }
-        TcpState::FinWait1 => {
-            "this side closed first and sent its FIN; it waits for the peer to acknowledge it"
-        }
-        TcpState::FinWait2 => {
-            "the peer acknowledged this side's FIN; the peer may still send data, and this side waits for the peer's own FIN"
-        }
-        TcpState::TimeWait => {
-            "you closed first, so this side waits in TIME_WAIT for about a minute (2×MSL) and holds the port, so late packets of the old connection cannot reach a new one; SO_REUSEADDR lets a server bind again"
-        }
-        TcpState::Close => "the socket is closed and no longer connected; it is about to disappear",
-        TcpState::CloseWait => {
-            "the peer closed its side; this side has not closed yet — the app must call close (many of these mean an app forgets to close sockets)"
-        }
-        TcpState::LastAck => {
-            "the peer closed first and this side has now closed too (sent its FIN); it waits for the last ACK, then the connection is gone"
-        }
-        TcpState::Closing => {
-            "both sides closed at the same moment (their FINs crossed); this side waits for the ACK of its FIN, then goes to TIME_WAIT"
-        }
+        TcpState::Listen => t!("tcp_state.why.listen"),
+        TcpState::SynSent => t!("tcp_state.why.syn_sent"),
+        TcpState::SynRecv => t!("tcp_state.why.syn_recv"),
+        TcpState::Established => t!("tcp_state.why.established"),
+        TcpState::FinWait1 => t!("tcp_state.why.fin_wait1"),
+        TcpState::FinWait2 => t!("tcp_state.why.fin_wait2"),
+        TcpState::TimeWait => t!("tcp_state.why.time_wait"),
+        TcpState::Close => t!("tcp_state.why.close"),
+        TcpState::CloseWait => t!("tcp_state.why.close_wait"),
+        TcpState::LastAck => t!("tcp_state.why.last_ack"),
+        TcpState::Closing => t!("tcp_state.why.closing"),
     }
 }
 

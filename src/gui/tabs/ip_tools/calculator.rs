@@ -576,7 +576,7 @@ fn v6_fields_ui(ui: &mut Ui, i: &V6Info) {
         });
 }
 
-fn binary_ui(ui: &mut Ui, view: &BinaryView) {
+pub(super) fn binary_ui(ui: &mut Ui, view: &BinaryView) {
     let mask_ip = match view.network_ip {
         std::net::IpAddr::V4(_) => std::net::IpAddr::V4(
             ipnet::Ipv4Net::new(std::net::Ipv4Addr::UNSPECIFIED, view.prefix)

@@ -5,6 +5,7 @@
 mod calculator;
 mod checksums;
 mod lan;
+mod route;
 mod system;
 
 use std::borrow::Cow;
@@ -42,10 +43,11 @@ pub enum Section {
     Dns,
     Ports,
     Checksums,
+    Route,
 }
 
 impl Section {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Interfaces,
         Self::Calculator,
         Self::SameSubnet,
@@ -53,6 +55,7 @@ impl Section {
         Self::Neighbours,
         Self::Sweep,
         Self::Sockets,
+        Self::Route,
         Self::Dns,
         Self::Ports,
         Self::Checksums,
@@ -71,6 +74,7 @@ impl Section {
             Self::Dns => t!("ip_tools.section.dns"),
             Self::Ports => t!("ip_tools.section.ports"),
             Self::Checksums => t!("ip_tools.section.checksums"),
+            Self::Route => t!("route_view.section"),
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct IpToolsSettings {
     pub port_query: String,
     pub checksum_input: String,
     pub checksum_hex: bool,
+    /// The host or address asked about in Route to host.
+    pub route_query: String,
 }
 
 impl Default for IpToolsSettings {
@@ -126,6 +132,7 @@ impl Default for IpToolsSettings {
             port_query: "502".to_owned(),
             checksum_input: "01 03 00 00 00 0A".to_owned(),
             checksum_hex: true,
+            route_query: "1.1.1.1".to_owned(),
         }
     }
 }
@@ -148,6 +155,7 @@ impl Bounded for IpToolsSettings {
                 ("dns_query", &mut self.dns_query),
                 ("port_query", &mut self.port_query),
                 ("checksum_input", &mut self.checksum_input),
+                ("route_query", &mut self.route_query),
             ],
             notes,
         );
@@ -203,6 +211,8 @@ pub struct IpToolsTab {
     /// The checksum calculator's table for the current input (or why it cannot be read).
     checksums: Option<Result<checksums::ChecksumTable, String>>,
     open_request: Option<IpAddr>,
+    /// Route to host: the lookup under way or its answer.
+    route: route::RouteState,
 }
 
 /// Background of network bits in the binary view (reads well in dark and light themes).
@@ -240,6 +250,7 @@ impl IpToolsTab {
             bind_check: None,
             checksums: None,
             open_request: None,
+            route: route::RouteState::default(),
         };
         tab.recalculate();
         tab.recompute_same();
@@ -260,6 +271,7 @@ impl IpToolsTab {
     /// Applies waiting sweep and DNS results. Returns true if more are waiting.
     pub fn drain_events(&mut self) -> bool {
         let mut more = false;
+        self.poll_route();
         if let Some(lookup) = &mut self.dns
             && let Some(answer) = lookup.poll()
         {
@@ -347,6 +359,7 @@ impl IpToolsTab {
                         Section::Dns => self.dns_ui(ui),
                         Section::Ports => self.ports_ui(ui),
                         Section::Checksums => self.checksums_ui(ui),
+                        Section::Route => self.route_ui(ui),
                     }
                 });
         });

@@ -107,15 +107,29 @@ impl IpToolsTab {
                     } else {
                         s.remote.to_string()
                     };
-                    for text in [
+                    // A TCP state explains itself on hover, for learners.
+                    let why = (s.proto == crate::iptools::sockets::Proto::Tcp)
+                        .then(|| crate::iptools::tcp_state::TcpState::from_name(s.state))
+                        .flatten()
+                        .map(crate::iptools::tcp_state::why);
+                    for (column, text) in [
                         s.proto_text().to_owned(),
                         s.local.to_string(),
                         remote,
                         s.state.to_owned(),
                         s.process.clone().unwrap_or_else(|| "—".to_owned()),
-                    ] {
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
                         row.col(|ui| {
-                            ui.add(egui::Label::new(RichText::new(text).monospace()).truncate());
+                            let label = ui
+                                .add(egui::Label::new(RichText::new(text).monospace()).truncate());
+                            if column == 3
+                                && let Some(why) = &why
+                            {
+                                label.on_hover_text(why.as_ref());
+                            }
                         });
                     }
                 });
