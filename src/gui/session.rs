@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use egui::{RichText, Ui};
+use rust_i18n::t;
 
 use crate::engine::session::{FrameNotice, TapCommand};
 use crate::engine::worker::{
@@ -95,7 +96,7 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
                 self.worker = Some(handle);
                 self.failure = None;
             }
-            Err(e) => self.failure = Some(format!("could not start: {e}")),
+            Err(e) => self.failure = Some(t!("session.could_not_start", error = e).into_owned()),
         }
     }
 
@@ -184,7 +185,7 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
         if self.worker.is_some() {
             return false;
         }
-        if ui.button("Restart worker").clicked() {
+        if ui.button(t!("session.restart_worker")).clicked() {
             self.start_worker();
         }
         true
@@ -198,8 +199,8 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
         status_line(
             ui,
             Tone::Error,
-            &format!("The {what} worker stopped unexpectedly: {message}"),
-            "Click Restart worker to carry on; the log is kept.",
+            &t!("session.worker_stopped", what = what, message = message),
+            &t!("session.restart_hint"),
         );
         true
     }
@@ -230,22 +231,24 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
             .map(|(peer, bytes)| format!("{peer}: {bytes} B"))
             .collect();
         if self.pending.len() > PENDING_SHOWN {
-            parts.push(format!("{} more peers", self.pending.len() - PENDING_SHOWN));
+            parts.push(
+                t!(
+                    "session.pending.more_peers",
+                    n = self.pending.len() - PENDING_SHOWN
+                )
+                .into_owned(),
+            );
         }
-        ui.label(
-            RichText::new(format!(
-                "Waiting for the end of a frame: {}",
-                parts.join(", ")
-            ))
-            .weak(),
-        )
-        .on_hover_text(
-            "These bytes arrived but their frame is not complete yet; they become a row when              it ends (or when the connection closes).",
-        );
+        ui.label(RichText::new(t!("session.pending.line", peers = parts.join(", "))).weak())
+            .on_hover_text(t!("session.pending.hover"));
     }
 
     fn worker_gone(&mut self, message: &str) {
-        self.note(Direction::Error, None, &format!("Worker failed: {message}"));
+        self.note(
+            Direction::Error,
+            None,
+            &t!("session.worker_failed", message = message),
+        );
         self.worker = None;
         self.failure = Some(message.to_owned());
     }

@@ -8,6 +8,7 @@
 
 use crate::gui::widgets::library::LibraryPanel;
 use egui::{Id, Key, KeyboardShortcut, Modifiers, Ui};
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::worker::Wake;
@@ -29,8 +30,8 @@ pub const CLOSE_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::CO
 /// What the strip needs from one session of a tab.
 pub trait SessionTab {
     type Settings: Clone + Default;
-    /// Names new sessions: "Client 2".
-    const NOUN: &'static str;
+    /// Names new sessions: "Client 2", in the language shown.
+    fn noun() -> std::borrow::Cow<'static, str>;
     /// Stem of the egui ids of this tab's panels: "tcp-client".
     const ID: &'static str;
     fn open(settings: Self::Settings, wake: Wake) -> Self;
@@ -98,7 +99,7 @@ impl<S: Bounded> Bounded for SavedSessions<S> {
         let sessions = join(path, "sessions");
         if self.sessions.len() > MAX_SESSIONS {
             notes.push(format!(
-                "{sessions}: {} sessions, more than the {MAX_SESSIONS} a tab holds; kept the first {MAX_SESSIONS}",
+                "{sessions}: {} sessions, more than the {MAX_SESSIONS} a tab holds; kept the first {MAX_SESSIONS}", // i18n-exempt: notes precede the saved language.
                 self.sessions.len()
             ));
             self.sessions.truncate(MAX_SESSIONS);
@@ -217,10 +218,11 @@ impl<T: SessionTab> Sessions<T> {
     /// "Client N" for the smallest N no session is named after.
     fn unused_name(&self) -> String {
         // Among one more number than there are sessions, one is always free.
+        let noun = T::noun();
         (1..=self.entries.len() + 1)
-            .map(|n| format!("{} {n}", T::NOUN))
+            .map(|n| format!("{noun} {n}"))
             .find(|name| self.entries.iter().all(|e| e.name != *name))
-            .unwrap_or_else(|| T::NOUN.to_owned())
+            .unwrap_or_else(|| noun.into_owned())
     }
 
     pub fn len(&self) -> usize {
@@ -278,9 +280,7 @@ impl<T: SessionTab> Sessions<T> {
     /// when the tab already holds [`MAX_SESSIONS`].
     pub fn open(&mut self, settings: T::Settings) -> Option<usize> {
         if self.entries.len() >= MAX_SESSIONS {
-            self.refusal = Some(format!(
-                "Not opened: a tab holds at most {MAX_SESSIONS} sessions. Close one first."
-            ));
+            self.refusal = Some(t!("sessions.not_opened", max = MAX_SESSIONS).into_owned());
             return None;
         }
         self.refusal = None;
@@ -301,9 +301,7 @@ impl<T: SessionTab> Sessions<T> {
             return false;
         }
         if self.entries.len() == 1 {
-            self.refusal = Some(
-                "This is the tab's only session, so it stays open; open another first.".to_owned(),
-            );
+            self.refusal = Some(t!("sessions.only_session").into_owned());
             return false;
         }
         self.refusal = None;
@@ -394,7 +392,8 @@ impl<T: SessionTab> Sessions<T> {
         let mut start_rename = None;
         let only_one = self.entries.len() == 1;
         ui.horizontal_wrapped(|ui| {
-            ui.label("Sessions");
+            ui.label(t!("sessions.label"));
+            let nothing_open = t!("sessions.nothing_open");
             for (i, entry) in self.entries.iter().enumerate() {
                 if let Some(rename) = &mut self.rename
                     && rename.uid == entry.uid
@@ -405,7 +404,7 @@ impl<T: SessionTab> Sessions<T> {
                 let busy = entry.tab.busy();
                 let label = ui
                     .selectable_label(i == self.selected, &entry.name)
-                    .on_hover_text(busy.as_deref().unwrap_or("Nothing open."));
+                    .on_hover_text(busy.as_deref().unwrap_or(&nothing_open));
                 if label.clicked() {
                     select = Some(i);
                 }
@@ -413,12 +412,12 @@ impl<T: SessionTab> Sessions<T> {
                     start_rename = Some(i);
                 }
                 label.context_menu(|ui| {
-                    if ui.button("Rename…").clicked() {
+                    if ui.button(t!("sessions.rename")).clicked() {
                         start_rename = Some(i);
                         ui.close();
                     }
                     if ui
-                        .add_enabled(!only_one, egui::Button::new("Close"))
+                        .add_enabled(!only_one, egui::Button::new(t!("sessions.close")))
                         .clicked()
                     {
                         close = Some(i);
@@ -428,13 +427,13 @@ impl<T: SessionTab> Sessions<T> {
                 let name = &entry.name;
                 let x = ui
                     .add_enabled(!only_one, egui::Button::new("×").small().frame(false))
-                    .on_hover_text(format!("Close {name} (Ctrl+W)"))
-                    .on_disabled_hover_text("A tab keeps one session at least.");
+                    .on_hover_text(t!("sessions.close_hover", name = name))
+                    .on_disabled_hover_text(t!("sessions.keep_one"));
                 x.widget_info(|| {
                     egui::WidgetInfo::labeled(
                         egui::Role::Button,
                         !only_one,
-                        format!("Close session {name}"),
+                        t!("sessions.close_named", name = name),
                     )
                 });
                 if x.clicked() {
@@ -443,13 +442,13 @@ impl<T: SessionTab> Sessions<T> {
             }
             let plus = ui
                 .add_enabled(self.entries.len() < MAX_SESSIONS, egui::Button::new("+"))
-                .on_hover_text("Open another session in this tab (Ctrl+T)")
-                .on_disabled_hover_text(format!("A tab holds at most {MAX_SESSIONS} sessions."));
+                .on_hover_text(t!("sessions.open_hover"))
+                .on_disabled_hover_text(t!("sessions.at_most", max = MAX_SESSIONS));
             plus.widget_info(|| {
                 egui::WidgetInfo::labeled(
                     egui::Role::Button,
                     self.entries.len() < MAX_SESSIONS,
-                    "New session",
+                    t!("sessions.new_session"),
                 )
             });
             if plus.clicked() {
@@ -502,22 +501,22 @@ impl<T: SessionTab> Sessions<T> {
             return;
         };
         let entry = &self.entries[index];
-        let question = format!(
-            "Close {}? {}",
-            entry.name,
-            entry.tab.busy().unwrap_or_default()
+        let question = t!(
+            "sessions.confirm.question",
+            name = entry.name,
+            busy = entry.tab.busy().unwrap_or_default()
         );
         let mut answer = None;
         let modal = egui::Modal::new(Id::unique((T::ID, "confirm-close"))).show(ui.ctx(), |ui| {
             ui.set_max_width(420.0);
             ui.label(egui::RichText::new(question).strong());
-            ui.label("Closing stops its worker and drops its log.");
+            ui.label(t!("sessions.confirm.explanation"));
             ui.add_space(6.0);
             ui.horizontal(|ui| {
-                if ui.button("Close session").clicked() {
+                if ui.button(t!("sessions.confirm.close")).clicked() {
                     answer = Some(true);
                 }
-                if ui.button("Cancel").clicked() {
+                if ui.button(t!("sessions.confirm.cancel")).clicked() {
                     answer = Some(false);
                 }
             });
@@ -539,7 +538,7 @@ impl<T: SessionTab> Sessions<T> {
 /// The field a session's name is edited in, in place of its label.
 fn rename_ui(ui: &mut Ui, rename: &mut Rename) {
     let field = Id::unique(("session-rename", rename.uid));
-    let label = ui.label("Session name");
+    let label = ui.label(t!("sessions.name"));
     let response = ui
         .add(
             egui::TextEdit::singleline(&mut rename.text)

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
@@ -159,8 +160,8 @@ impl BroadcastTab {
             .into_iter()
             .find(|i| i.addr.to_string() == want)
         {
-            Some(i) => format!("Run discovery on {} ({})", i.name, i.addr),
-            None => "Run discovery".to_owned(),
+            Some(i) => t!("broadcast.run_on", name = i.name, addr = i.addr).into_owned(),
+            None => t!("broadcast.run").into_owned(),
         }
     }
 
@@ -302,8 +303,11 @@ impl Traffic for BroadcastTab {
         match event.kind {
             EventKind::Started { local, time_us } => {
                 self.status = RunStatus::Running { local: Some(local) };
-                let mut r =
-                    Record::message(Direction::Info, None, &format!("Sending from {local}."));
+                let mut r = Record::message(
+                    Direction::Info,
+                    None,
+                    &t!("broadcast.log.sending_from", local = local),
+                );
                 r.time_us = time_us;
                 self.session.log.push(r);
             }
@@ -315,7 +319,12 @@ impl Traffic for BroadcastTab {
                 self.session.log.push(r);
             }
             EventKind::SendFailed(e) => {
-                let text = format!("Send failed: {e}. {}", broadcast_explanation(&e));
+                let text = t!(
+                    "broadcast.log.send_failed",
+                    error = e,
+                    explanation = broadcast_explanation(&e)
+                )
+                .into_owned();
                 self.target_error = Some(text.clone());
                 self.note(Direction::Error, &text);
             }
@@ -336,17 +345,23 @@ impl Traffic for BroadcastTab {
                 self.note(Direction::Error, &text);
             }
             EventKind::Failed(e) => {
-                let text = format!("Could not start: {e}. {}", broadcast_explanation(&e));
+                let text = t!(
+                    "broadcast.log.could_not_start",
+                    error = e,
+                    explanation = broadcast_explanation(&e)
+                )
+                .into_owned();
                 self.note(Direction::Error, &text);
                 self.status = RunStatus::Failed(text);
             }
             EventKind::Finished { cancelled, sends } => {
                 let n = self.responders.len();
-                let how = if cancelled { "Cancelled" } else { "Finished" };
-                self.note(
-                    Direction::Info,
-                    &format!("{how}: {sends} send(s), {n} responder(s)."),
-                );
+                let text = if cancelled {
+                    t!("broadcast.done.cancelled", sends = sends, n = n)
+                } else {
+                    t!("broadcast.done.finished", sends = sends, n = n)
+                };
+                self.note(Direction::Info, &text);
                 if !matches!(self.status, RunStatus::Failed(_)) {
                     self.status = RunStatus::Done { sends, cancelled };
                 }
@@ -362,7 +377,7 @@ impl BroadcastTab {
         if self.settings.preset == Preset::Custom {
             egui::Panel::bottom("broadcast-payload").show(ui, |ui| {
                 ui.add_space(4.0);
-                ui.label(RichText::new("Custom payload: Send runs the probe with it.").weak());
+                ui.label(RichText::new(t!("broadcast.custom_payload")).weak());
                 let encoding = self.settings.encoding;
                 let can = !self.running() && self.session.has_worker();
                 if let Some(bytes) = self.settings.send_box.ui(ui, encoding, can) {
@@ -396,15 +411,16 @@ impl BroadcastTab {
                     .map_or_else(
                         || {
                             if self.settings.interface_addr.is_empty() {
-                                "Pick an interface".to_owned()
+                                t!("broadcast.pick_interface").into_owned()
                             } else {
-                                format!("{} (not found)", self.settings.interface_addr)
+                                t!("broadcast.not_found", addr = self.settings.interface_addr)
+                                    .into_owned()
                             }
                         },
                         InterfaceV4::describe,
                     );
                 let mut picked = None;
-                egui::ComboBox::from_label("Interface")
+                egui::ComboBox::from_label(t!("broadcast.interface"))
                     .selected_text(current)
                     .width(330.0)
                     .show_ui(ui, |ui| {
@@ -426,7 +442,7 @@ impl BroadcastTab {
                     self.interface_error = None;
                 }
                 let mut preset = self.settings.preset;
-                egui::ComboBox::from_label("Preset")
+                egui::ComboBox::from_label(t!("broadcast.preset"))
                     .selected_text(preset.name())
                     .width(260.0)
                     .show_ui(ui, |ui| {
@@ -440,33 +456,33 @@ impl BroadcastTab {
                 }
             });
             if let Some(e) = &self.interface_error {
-                error_text(ui, &format!("Interface: {e}"));
+                error_text(ui, &t!("broadcast.interface_error", error = e));
             }
             ui.label(RichText::new(self.settings.preset.description()).weak());
             ui.horizontal_wrapped(|ui| {
-                ui.label("Send to");
+                ui.label(t!("broadcast.send_to"));
                 let bcast = chosen.as_ref().map_or_else(
-                    || "subnet broadcast".to_owned(),
+                    || t!("broadcast.subnet_broadcast").into_owned(),
                     |i| i.broadcast.to_string(),
                 );
                 let t = &mut self.settings.target;
-                ui.selectable_value(t, TargetKind::Directed, format!("Directed {bcast}"))
-                    .on_hover_text(
-                        "The subnet's broadcast address: every host on this interface's network.",
-                    );
-                ui.selectable_value(t, TargetKind::Limited, "Limited 255.255.255.255")
-                    .on_hover_text(
-                        "Every host on the local link, sent out of the chosen interface.",
-                    );
-                ui.selectable_value(t, TargetKind::Multicast, "Multicast")
-                    .on_hover_text("A multicast group, sent out of the chosen interface.");
-                ui.selectable_value(t, TargetKind::Unicast, "Unicast")
-                    .on_hover_text("One address.");
+                ui.selectable_value(
+                    t,
+                    TargetKind::Directed,
+                    t!("broadcast.directed", addr = bcast),
+                )
+                .on_hover_text(t!("broadcast.directed_hover"));
+                ui.selectable_value(t, TargetKind::Limited, t!("broadcast.limited"))
+                    .on_hover_text(t!("broadcast.limited_hover"));
+                ui.selectable_value(t, TargetKind::Multicast, t!("broadcast.multicast"))
+                    .on_hover_text(t!("broadcast.multicast_hover"));
+                ui.selectable_value(t, TargetKind::Unicast, t!("broadcast.unicast"))
+                    .on_hover_text(t!("broadcast.unicast_hover"));
                 match self.settings.target {
                     TargetKind::Multicast => {
                         labelled_hint(
                             ui,
-                            "Group",
+                            &t!("broadcast.group"),
                             &mut self.settings.group,
                             130.0,
                             "239.255.255.250",
@@ -475,7 +491,7 @@ impl BroadcastTab {
                     TargetKind::Unicast => {
                         labelled_hint(
                             ui,
-                            "Host",
+                            &t!("broadcast.host"),
                             &mut self.settings.unicast_host,
                             130.0,
                             "192.168.1.50",
@@ -483,10 +499,10 @@ impl BroadcastTab {
                     }
                     _ => {}
                 }
-                labelled_text(ui, "Port", &mut self.settings.port, 55.0);
+                labelled_text(ui, &t!("broadcast.port"), &mut self.settings.port, 55.0);
                 labelled_text(
                     ui,
-                    "Source port (0 = any)",
+                    &t!("broadcast.source_port"),
                     &mut self.settings.source_port,
                     55.0,
                 );
@@ -495,20 +511,35 @@ impl BroadcastTab {
                 error_text(ui, e);
             }
             ui.horizontal_wrapped(|ui| {
-                labelled_drag(ui, "Listen ms", &mut self.settings.listen_ms, 0..=600_000);
-                labelled_drag(ui, "Sends", &mut self.settings.sends, 1..=10_000);
+                labelled_drag(
+                    ui,
+                    &t!("broadcast.listen_ms"),
+                    &mut self.settings.listen_ms,
+                    0..=600_000,
+                );
+                labelled_drag(
+                    ui,
+                    &t!("broadcast.sends"),
+                    &mut self.settings.sends,
+                    1..=10_000,
+                );
                 ui.add_enabled_ui(self.settings.sends > 1, |ui| {
-                    labelled_drag(ui, "Every ms", &mut self.settings.repeat_ms, 1..=3_600_000);
+                    labelled_drag(
+                        ui,
+                        &t!("broadcast.every_ms"),
+                        &mut self.settings.repeat_ms,
+                        1..=3_600_000,
+                    );
                 });
                 labelled_drag(ui, "TTL", &mut self.settings.ttl, 1..=255)
-                    .on_hover_text("Multicast hops; 1 stays on the local network.");
+                    .on_hover_text(t!("broadcast.ttl_hover"));
             });
         });
         ui.horizontal_wrapped(|ui| {
             if self.session.restart_ui(ui) {
                 // No worker: the button above restarts it.
             } else if self.running() {
-                if ui.button("Cancel").clicked() {
+                if ui.button(t!("broadcast.cancel")).clicked() {
                     self.cancel();
                 }
             } else if ui.button(self.run_button_text()).clicked() {
@@ -517,39 +548,50 @@ impl BroadcastTab {
             let (color, text) = match &self.status {
                 RunStatus::Idle => (
                     egui::Color32::GRAY,
-                    "Pick an interface and a preset, then Run discovery.".to_owned(),
+                    t!("broadcast.status.idle").into_owned(),
                 ),
                 RunStatus::Running { local } => (
                     WAIT_COLOR,
                     match local {
-                        Some(l) => format!(
-                            "Listening for replies on {l}… {} responder(s) so far.",
-                            self.responders.len()
-                        ),
-                        None => "Starting…".to_owned(),
+                        Some(l) => t!(
+                            "broadcast.status.listening",
+                            local = l,
+                            n = self.responders.len()
+                        )
+                        .into_owned(),
+                        None => t!("broadcast.status.starting").into_owned(),
                     },
                 ),
                 RunStatus::Done { sends, cancelled } => (
                     OK_COLOR,
-                    format!(
-                        "{}: {sends} send(s), {} responder(s).",
-                        if *cancelled { "Cancelled" } else { "Finished" },
-                        self.responders.len()
-                    ),
+                    if *cancelled {
+                        t!(
+                            "broadcast.done.cancelled",
+                            sends = sends,
+                            n = self.responders.len()
+                        )
+                    } else {
+                        t!(
+                            "broadcast.done.finished",
+                            sends = sends,
+                            n = self.responders.len()
+                        )
+                    }
+                    .into_owned(),
                 ),
                 RunStatus::Failed(m) => (ERROR_COLOR, m.clone()),
             };
             let (color, text) = match self.session.failure() {
                 Some(m) => (
                     ERROR_COLOR,
-                    format!("The broadcast worker stopped unexpectedly: {m}. Click Restart worker to carry on; the log is kept."),
+                    t!("broadcast.worker_stopped", message = m).into_owned(),
                 ),
                 None => (color, text),
             };
             ui.label(RichText::new(text).color(color).strong());
         });
         ui.horizontal_wrapped(|ui| {
-            ui.strong("Wake-on-LAN");
+            ui.strong(t!("broadcast.wol"));
             if labelled_hint(
                 ui,
                 "MAC",
@@ -562,10 +604,8 @@ impl BroadcastTab {
                 self.wol_error = None;
             }
             if ui
-                .add_enabled(!self.running(), egui::Button::new("Wake"))
-                .on_hover_text(
-                    "Send the magic packet to the interface's broadcast address, UDP port 9.",
-                )
+                .add_enabled(!self.running(), egui::Button::new(t!("broadcast.wake")))
+                .on_hover_text(t!("broadcast.wake_hover"))
                 .clicked()
             {
                 self.wake_on_lan();
@@ -579,9 +619,12 @@ impl BroadcastTab {
 
     fn responders_ui(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
-            ui.strong(format!("Responders ({})", self.responders.len()));
+            ui.strong(t!("broadcast.responders", n = self.responders.len()));
             if ui
-                .add_enabled(!self.responders.is_empty(), egui::Button::new("Copy table"))
+                .add_enabled(
+                    !self.responders.is_empty(),
+                    egui::Button::new(t!("broadcast.copy_table")),
+                )
                 .clicked()
             {
                 ui.ctx().copy_text(self.responders.to_tsv());
@@ -601,12 +644,12 @@ impl BroadcastTab {
             .column(Column::remainder().at_least(120.0))
             .header(20.0, |mut h| {
                 for title in [
-                    "Address",
-                    "Replies",
-                    "RTT",
-                    "Fields",
-                    "First / last",
-                    "Reply",
+                    t!("broadcast.col.address"),
+                    t!("broadcast.col.replies"),
+                    "RTT".into(),
+                    t!("broadcast.col.fields"),
+                    t!("broadcast.col.first_last"),
+                    t!("broadcast.col.reply"),
                 ] {
                     h.col(|ui| {
                         ui.strong(title);

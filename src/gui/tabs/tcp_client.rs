@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use egui::Ui;
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
@@ -140,56 +141,81 @@ impl Status {
         match self {
             Self::Idle => (
                 Tone::Neutral,
-                "Not connected.".to_owned(),
-                "Type a host and port, then click Connect.".to_owned(),
+                t!("tcp_client.status.idle").into_owned(),
+                t!("tcp_client.status.idle_hint").into_owned(),
             ),
             Self::ShortReady => (
                 Tone::Ok,
-                "Short connection mode: ready.".to_owned(),
-                "Each send opens a connection, sends, reads the reply until the peer closes or goes quiet, then closes.".to_owned(),
+                t!("tcp_client.status.short_ready").into_owned(),
+                t!("tcp_client.status.short_ready_hint").into_owned(),
             ),
             Self::Connecting { remote } => (
                 Tone::Wait,
-                match remote {
-                    Some(r) => format!("Connecting to {r}…"),
-                    None => "Connecting…".to_owned(),
-                },
-                "Waiting for the server to accept the connection.".to_owned(),
+                if let Some(r) = remote {
+                    t!("tcp_client.status.connecting_to", remote = r)
+                } else {
+                    t!("tcp_client.status.connecting")
+                }
+                .into_owned(),
+                t!("tcp_client.status.connecting_hint").into_owned(),
             ),
             Self::Connected { local, remote } => (
                 Tone::Ok,
-                format!("Connected: {local} → {remote}"),
-                "Data you send goes to the server; what it sends appears below.".to_owned(),
+                t!(
+                    "tcp_client.status.connected",
+                    local = local,
+                    remote = remote
+                )
+                .into_owned(),
+                t!("tcp_client.status.connected_hint").into_owned(),
             ),
             Self::PeerFinished { local, remote } => (
                 Tone::Wait,
-                format!("Connected: {local} → {remote}; the peer finished sending (half-close)."),
-                "The server shut down its sending side: nothing more will arrive, but what you send still goes to it. Click Disconnect to close.".to_owned(),
+                t!(
+                    "tcp_client.status.peer_finished",
+                    local = local,
+                    remote = remote
+                )
+                .into_owned(),
+                t!("tcp_client.status.peer_finished_hint").into_owned(),
             ),
             Self::Closed { remote, reason } => match reason {
                 CloseReason::ClosedByPeer => (
                     Tone::Wait,
-                    format!("Closed by peer ({remote})."),
-                    "The server closed the connection (read returned 0): it finished, or it shut down.".to_owned(),
+                    t!("tcp_client.status.closed_by_peer", remote = remote).into_owned(),
+                    t!("tcp_client.status.closed_by_peer_hint").into_owned(),
                 ),
                 CloseReason::Reset => (
                     Tone::Error,
-                    format!("Connection reset by {remote}."),
+                    t!("tcp_client.status.reset", remote = remote).into_owned(),
                     NetError::Reset { addr: *remote }.explanation(),
                 ),
                 CloseReason::ByUser => (
                     Tone::Neutral,
-                    "Disconnected.".to_owned(),
-                    "You closed the connection.".to_owned(),
+                    t!("tcp_client.status.disconnected").into_owned(),
+                    t!("tcp_client.status.disconnected_hint").into_owned(),
                 ),
                 CloseReason::IdleTimeout => (
                     Tone::Wait,
-                    format!("Closed after {idle_timeout_ms} ms without data from {remote}."),
-                    "Short connection: the reply is complete when the peer stays quiet for the idle timeout.".to_owned(),
+                    t!(
+                        "tcp_client.status.idle_timeout",
+                        ms = idle_timeout_ms,
+                        remote = remote
+                    )
+                    .into_owned(),
+                    t!("tcp_client.status.idle_timeout_hint").into_owned(),
                 ),
-                CloseReason::Error(e) => (Tone::Error, format!("Connection lost: {e}."), e.explanation()),
+                CloseReason::Error(e) => (
+                    Tone::Error,
+                    t!("tcp_client.status.lost", error = e).into_owned(),
+                    e.explanation(),
+                ),
             },
-            Self::Failed(e) => (Tone::Error, format!("Could not connect: {e}."), e.explanation()),
+            Self::Failed(e) => (
+                Tone::Error,
+                t!("tcp_client.status.failed", error = e).into_owned(),
+                e.explanation(),
+            ),
             Self::Reconnecting {
                 previous,
                 delay,
@@ -199,10 +225,13 @@ impl Status {
                 let (tone, headline, explanation) = previous.describe(idle_timeout_ms);
                 (
                     tone,
-                    format!(
-                        "{headline} Reconnecting in {:.1} s (attempt {attempt}).",
-                        delay.as_secs_f32()
-                    ),
+                    t!(
+                        "tcp_client.status.reconnecting",
+                        headline = headline,
+                        delay = delay.as_secs_f32() : {:.1},
+                        attempt = attempt
+                    )
+                    .into_owned(),
                     explanation,
                 )
             }
@@ -260,17 +289,19 @@ impl TcpClientTab {
         }
         Some(match &self.status {
             Status::Connected { remote, .. } | Status::PeerFinished { remote, .. } => {
-                format!("It is connected to {remote}.")
+                t!("tcp_client.busy.connected", remote = remote).into_owned()
             }
             Status::Connecting {
                 remote: Some(remote),
-            } => format!("It is connecting to {remote}."),
-            Status::ShortReady => "It is ready to send in short connection mode.".to_owned(),
-            Status::Reconnecting { .. } => "It is reconnecting.".to_owned(),
-            _ => format!(
-                "It is connecting to {}:{}.",
-                self.settings.host, self.settings.port
-            ),
+            } => t!("tcp_client.busy.connecting", remote = remote).into_owned(),
+            Status::ShortReady => t!("tcp_client.busy.short_ready").into_owned(),
+            Status::Reconnecting { .. } => t!("tcp_client.busy.reconnecting").into_owned(),
+            _ => t!(
+                "tcp_client.busy.connecting_host",
+                host = self.settings.host,
+                port = self.settings.port
+            )
+            .into_owned(),
         })
     }
 
@@ -413,10 +444,7 @@ impl Traffic for TcpClientTab {
             EventKind::Framing { peer, notice } => self.session.frame_notice(peer, &notice),
             EventKind::Ready => {
                 self.status = Status::ShortReady;
-                self.info(
-                    None,
-                    "Short connection mode: each send opens a new connection.",
-                );
+                self.info(None, &t!("tcp_client.log.short_mode"));
             }
             EventKind::Connecting { remote } => {
                 self.status = Status::Connecting {
@@ -427,7 +455,7 @@ impl Traffic for TcpClientTab {
                 self.status = Status::Connected { local, remote };
                 self.info(
                     Some(remote),
-                    &format!("Connected from {local} to {remote}."),
+                    &t!("tcp_client.log.connected", local = local, remote = remote),
                 );
             }
             EventKind::PeerFinished { remote } => {
@@ -437,7 +465,7 @@ impl Traffic for TcpClientTab {
                 };
                 self.info(
                     Some(remote),
-                    &format!("{remote} finished sending (half-close); you can still send."),
+                    &t!("tcp_client.log.peer_finished", remote = remote),
                 );
                 self.status = Status::PeerFinished { local, remote };
             }
@@ -453,7 +481,11 @@ impl Traffic for TcpClientTab {
                     self.session.note(
                         Direction::Error,
                         Some(remote),
-                        &format!("{unsent_bytes} B queued for {remote} were not sent: the connection closed first."),
+                        &t!(
+                            "tcp_client.log.unsent",
+                            bytes = unsent_bytes,
+                            remote = remote
+                        ),
                     );
                 }
                 self.status = status;
@@ -462,7 +494,11 @@ impl Traffic for TcpClientTab {
                 self.session.note(
                     Direction::Error,
                     None,
-                    &format!("Could not connect: {error}. {}", error.explanation()),
+                    &t!(
+                        "tcp_client.log.connect_failed",
+                        error = error,
+                        explanation = error.explanation()
+                    ),
                 );
                 self.status = Status::Failed(error);
                 if self.settings.mode == ConnectionMode::Long && !self.settings.auto_reconnect {
@@ -549,7 +585,7 @@ impl TcpClientTab {
         crate::gui::widgets::capture_bar::CaptureContext {
             transport: crate::capture::Transport::Tcp,
             label: format!(
-                "Sockpit TCP Client to {}:{}",
+                "Sockpit TCP Client to {}:{}", // i18n-exempt: written into capture files.
                 self.settings.host, self.settings.port
             ),
             opened_by: Some(crate::capture::OpenedBy::Local),
@@ -565,11 +601,12 @@ impl TcpClientTab {
         let editable = !self.active;
         ui.horizontal_wrapped(|ui| {
             ui.add_enabled_ui(editable, |ui| {
-                let host = labelled_text(ui, "Host", &mut self.settings.host, 200.0);
+                let host =
+                    labelled_text(ui, &t!("tcp_client.host"), &mut self.settings.host, 200.0);
                 if host.changed() {
                     self.host_error = None;
                 }
-                let port = labelled_text(ui, "Port", &mut self.settings.port, 60.0);
+                let port = labelled_text(ui, &t!("tcp_client.port"), &mut self.settings.port, 60.0);
                 if port.changed() {
                     self.port_error = None;
                 }
@@ -582,37 +619,58 @@ impl TcpClientTab {
             if self.session.restart_ui(ui) {
                 // No worker: the button above restarts it.
             } else if self.active {
-                if ui.button("Disconnect").clicked() {
+                if ui.button(t!("tcp_client.disconnect")).clicked() {
                     self.disconnect();
                 }
-            } else if ui.button("Connect").clicked() {
+            } else if ui.button(t!("tcp_client.connect")).clicked() {
                 self.connect();
             }
         });
         if let Some(e) = &self.host_error {
-            error_text(ui, &format!("Host: {e}"));
+            error_text(ui, &t!("tcp_client.host_error", error = e));
         }
         if let Some(e) = &self.port_error {
-            error_text(ui, &format!("Port: {e}"));
+            error_text(ui, &t!("tcp_client.port_error", error = e));
         }
         ui.add_enabled_ui(editable, |ui| {
             ui.horizontal_wrapped(|ui| {
-                ui.label("Connection");
-                ui.selectable_value(&mut self.settings.mode, ConnectionMode::Long, "Long")
-                    .on_hover_text("Stay connected until you disconnect or the peer closes.");
-                ui.selectable_value(&mut self.settings.mode, ConnectionMode::Short, "Short")
-                    .on_hover_text("Each send connects, sends, reads the reply, then closes.");
-                labelled_drag(ui, "Connect timeout (ms)", &mut self.settings.connect_timeout_ms, 1..=600_000);
+                ui.label(t!("tcp_client.mode.label"));
+                ui.selectable_value(
+                    &mut self.settings.mode,
+                    ConnectionMode::Long,
+                    t!("tcp_client.mode.long"),
+                )
+                .on_hover_text(t!("tcp_client.mode.long_hover"));
+                ui.selectable_value(
+                    &mut self.settings.mode,
+                    ConnectionMode::Short,
+                    t!("tcp_client.mode.short"),
+                )
+                .on_hover_text(t!("tcp_client.mode.short_hover"));
+                labelled_drag(
+                    ui,
+                    &t!("tcp_client.connect_timeout"),
+                    &mut self.settings.connect_timeout_ms,
+                    1..=600_000,
+                );
                 if self.settings.mode == ConnectionMode::Short {
-                    labelled_drag(ui, "Idle timeout (ms)", &mut self.settings.idle_timeout_ms, 1..=600_000);
+                    labelled_drag(
+                        ui,
+                        &t!("tcp_client.idle_timeout"),
+                        &mut self.settings.idle_timeout_ms,
+                        1..=600_000,
+                    );
                 } else {
-                    ui.checkbox(&mut self.settings.auto_reconnect, "Auto-reconnect")
-                        .on_hover_text("Reconnect after the connection drops, waiting 0.5 s, 1 s, 2 s … up to 30 s.");
+                    ui.checkbox(
+                        &mut self.settings.auto_reconnect,
+                        t!("tcp_client.auto_reconnect"),
+                    )
+                    .on_hover_text(t!("tcp_client.auto_reconnect_hover"));
                 }
                 ui.checkbox(&mut self.settings.nodelay, "TCP_NODELAY")
-                    .on_hover_text("Send small writes at once instead of batching them (Nagle off).");
-                ui.checkbox(&mut self.settings.keepalive, "Keep-alive")
-                    .on_hover_text("Let the OS probe an idle connection so a dead peer is noticed.");
+                    .on_hover_text(t!("tcp_client.nodelay_hover"));
+                ui.checkbox(&mut self.settings.keepalive, t!("tcp_client.keepalive"))
+                    .on_hover_text(t!("tcp_client.keepalive_hover"));
             });
             ui.horizontal_wrapped(|ui| {
                 self.settings.framing.ui(ui, &mut self.framing_error);
@@ -621,7 +679,7 @@ impl TcpClientTab {
             });
         });
         self.rules.ui(ui, &mut self.settings.rules, editable);
-        if !self.session.failure_ui(ui, "connection") {
+        if !self.session.failure_ui(ui, &t!("tcp_client.worker_noun")) {
             let (tone, headline, explanation) = self.status.describe(self.settings.idle_timeout_ms);
             status_line(ui, tone, &headline, &explanation);
         }
@@ -631,7 +689,9 @@ impl TcpClientTab {
 
 impl crate::gui::sessions::SessionTab for TcpClientTab {
     type Settings = TcpClientSettings;
-    const NOUN: &'static str = "Client";
+    fn noun() -> std::borrow::Cow<'static, str> {
+        t!("tcp_client.noun")
+    }
     const ID: &'static str = "tcp-client";
 
     fn open(settings: TcpClientSettings, wake: Wake) -> Self {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
@@ -166,7 +167,9 @@ pub struct TcpServerTab {
 
 fn reason_text(reason: &ClientCloseReason, idle_s: u64) -> String {
     match reason {
-        ClientCloseReason::IdleTimeout => format!("idle timeout ({idle_s} s without data)"),
+        ClientCloseReason::IdleTimeout => {
+            t!("tcp_server.idle_reason", seconds = idle_s).into_owned()
+        }
         other => other.to_string(),
     }
 }
@@ -205,11 +208,15 @@ impl TcpServerTab {
     /// What closing this session would cut, in words; `None` when nothing is open.
     pub fn busy(&self) -> Option<String> {
         match self.status {
-            ServerStatus::Listening(local) => Some(format!(
-                "It is listening on {local} with {} client(s).",
-                self.clients.len()
-            )),
-            ServerStatus::Starting => Some("It is starting to listen.".to_owned()),
+            ServerStatus::Listening(local) => Some(
+                t!(
+                    "tcp_server.busy.listening",
+                    local = local,
+                    n = self.clients.len()
+                )
+                .into_owned(),
+            ),
+            ServerStatus::Starting => Some(t!("tcp_server.busy.starting").into_owned()),
             _ => None,
         }
     }
@@ -233,10 +240,8 @@ impl TcpServerTab {
             self.bind_error = None;
             Some(ip)
         } else {
-            self.bind_error = Some(format!(
-                "\"{}\" is not an IP address: pick one from the list or type e.g. 0.0.0.0.",
-                self.settings.bind.trim()
-            ));
+            self.bind_error =
+                Some(t!("tcp_server.not_ip", text = self.settings.bind.trim()).into_owned());
             None
         };
         let port = match parse_port(&self.settings.port, true) {
@@ -318,7 +323,7 @@ impl TcpServerTab {
         crate::gui::widgets::capture_bar::CaptureContext {
             transport: crate::capture::Transport::Tcp,
             label: format!(
-                "Sockpit TCP Server {}:{}",
+                "Sockpit TCP Server {}:{}", // i18n-exempt: written into capture files.
                 self.settings.bind, self.settings.port
             ),
             opened_by: Some(crate::capture::OpenedBy::Peer),
@@ -392,13 +397,21 @@ impl Traffic for TcpServerTab {
         match event.kind {
             EventKind::Listening { local } => {
                 self.status = ServerStatus::Listening(local);
-                self.note(Direction::Info, None, &format!("Listening on {local}."));
+                self.note(
+                    Direction::Info,
+                    None,
+                    &t!("tcp_server.log.listening", local = local),
+                );
             }
             EventKind::StartFailed(e) => {
                 self.note(
                     Direction::Error,
                     None,
-                    &format!("Could not listen: {e}. {}", e.explanation()),
+                    &t!(
+                        "tcp_server.log.listen_failed",
+                        error = e,
+                        explanation = e.explanation()
+                    ),
                 );
                 self.status = ServerStatus::Failed(e);
             }
@@ -418,7 +431,7 @@ impl Traffic for TcpServerTab {
                 self.note(
                     Direction::Info,
                     Some(peer),
-                    &format!("Client {peer} connected."),
+                    &t!("tcp_server.log.client_connected", peer = peer),
                 );
             }
             EventKind::Received {
@@ -456,9 +469,7 @@ impl Traffic for TcpServerTab {
                 self.note(
                     Direction::Info,
                     Some(peer),
-                    &format!(
-                        "Client {peer} finished sending (half-close); you can still send to it."
-                    ),
+                    &t!("tcp_server.log.client_finished", peer = peer),
                 );
             }
             EventKind::Job(status) => {
@@ -474,7 +485,12 @@ impl Traffic for TcpServerTab {
                 self.note(
                     Direction::Error,
                     Some(peer),
-                    &format!("Not sent to {peer} ({len} B): {reason}."),
+                    &t!(
+                        "tcp_server.log.not_sent",
+                        peer = peer,
+                        len = len,
+                        reason = reason
+                    ),
                 );
             }
             EventKind::ClientClosed {
@@ -494,24 +510,29 @@ impl Traffic for TcpServerTab {
                     }
                     _ => Direction::Info,
                 };
-                let text = format!(
-                    "Client {peer} disconnected: {}.",
-                    reason_text(&reason, self.settings.idle_timeout_s)
+                let text = t!(
+                    "tcp_server.log.client_disconnected",
+                    peer = peer,
+                    reason = reason_text(&reason, self.settings.idle_timeout_s)
                 );
                 self.note(direction, Some(peer), &text);
                 if unsent_bytes > 0 {
                     self.note(
                         Direction::Error,
                         Some(peer),
-                        &format!("{unsent_bytes} B queued for {peer} were not sent."),
+                        &t!("tcp_server.log.unsent", bytes = unsent_bytes, peer = peer),
                     );
                 }
             }
             EventKind::AcceptError { message } => {
-                self.note(Direction::Error, None, &format!("Accept failed: {message}"));
+                self.note(
+                    Direction::Error,
+                    None,
+                    &t!("tcp_server.log.accept_failed", message = message),
+                );
             }
             EventKind::Stopped { clients_closed } => {
-                let note = format!("Server stopped; {clients_closed} client(s) disconnected.");
+                let note = t!("tcp_server.log.stopped", n = clients_closed).into_owned();
                 self.note(Direction::Info, None, &note);
                 self.last_stop_note = Some(note);
                 self.clients.clear();
@@ -529,9 +550,10 @@ impl TcpServerTab {
         egui::Panel::top(format!("{id}-listen")).show(ui, |ui| self.listen_ui(ui));
         egui::Panel::bottom(format!("{id}-send")).show(ui, |ui| {
             ui.add_space(4.0);
-            let to = match self.selected.and_then(|id| self.clients.get(&id)) {
-                Some(row) => format!("Sends go to the selected client {}.", row.peer),
-                None => format!("Sends go to all {} client(s).", self.clients.len()),
+            let to = if let Some(row) = self.selected.and_then(|id| self.clients.get(&id)) {
+                t!("tcp_server.send_to.selected", peer = row.peer)
+            } else {
+                t!("tcp_server.send_to.all", n = self.clients.len())
             };
             ui.label(RichText::new(to).weak());
             let can_send = self.can_send();
@@ -597,39 +619,58 @@ impl TcpServerTab {
         ui.horizontal_wrapped(|ui| {
             ui.add_enabled_ui(editable, |ui| {
                 let interfaces = self.local_addresses.addresses();
-                if bind_picker(ui, "Bind address", &mut self.settings.bind, &interfaces) {
+                if bind_picker(
+                    ui,
+                    &t!("tcp_server.bind_address"),
+                    &mut self.settings.bind,
+                    &interfaces,
+                ) {
                     self.bind_error = None;
                 }
-                if labelled_text(ui, "Address", &mut self.settings.bind, 130.0).changed() {
+                if labelled_text(
+                    ui,
+                    &t!("tcp_server.address"),
+                    &mut self.settings.bind,
+                    130.0,
+                )
+                .changed()
+                {
                     self.bind_error = None;
                 }
-                if labelled_text(ui, "Port", &mut self.settings.port, 60.0).changed() {
+                if labelled_text(ui, &t!("tcp_server.port"), &mut self.settings.port, 60.0)
+                    .changed()
+                {
                     self.port_error = None;
                 }
-                labelled_drag(ui, "Backlog", &mut self.settings.backlog, 1..=65_535);
+                labelled_drag(
+                    ui,
+                    &t!("tcp_server.backlog"),
+                    &mut self.settings.backlog,
+                    1..=65_535,
+                );
                 ui.checkbox(&mut self.settings.reuse_addr, "SO_REUSEADDR")
-                    .on_hover_text("Lets a restarted server bind the port again at once.");
+                    .on_hover_text(t!("tcp_server.reuse_hover"));
             });
             if self.session.restart_ui(ui) {
                 // No worker: the button above restarts it.
             } else if self.running() {
-                if ui.button("Stop").clicked() {
+                if ui.button(t!("tcp_server.stop")).clicked() {
                     self.stop();
                 }
-            } else if ui.button("Start").clicked() {
+            } else if ui.button(t!("tcp_server.start")).clicked() {
                 self.start();
             }
         });
         if let Some(e) = &self.bind_error {
-            error_text(ui, &format!("Address: {e}"));
+            error_text(ui, &t!("tcp_server.address_error", error = e));
         }
         if let Some(e) = &self.port_error {
-            error_text(ui, &format!("Port: {e}"));
+            error_text(ui, &t!("tcp_server.port_error", error = e));
         }
         ui.horizontal_wrapped(|ui| {
             if ui
-                .checkbox(&mut self.settings.echo, "Echo")
-                .on_hover_text("Send back everything a client sends.")
+                .checkbox(&mut self.settings.echo, t!("tcp_server.echo"))
+                .on_hover_text(t!("tcp_server.echo_hover"))
                 .changed()
             {
                 let session = self.session.id();
@@ -641,19 +682,19 @@ impl TcpServerTab {
             ui.add_enabled_ui(editable, |ui| {
                 labelled_drag(
                     ui,
-                    "Max clients (0 = no limit)",
+                    &t!("tcp_server.max_clients"),
                     &mut self.settings.max_clients,
                     0..=1_000_000,
                 );
                 labelled_drag(
                     ui,
-                    "Max per IP (0 = no limit)",
+                    &t!("tcp_server.max_per_ip"),
                     &mut self.settings.max_per_ip,
                     0..=1_000_000,
                 );
                 labelled_drag(
                     ui,
-                    "Idle timeout s (0 = off)",
+                    &t!("tcp_server.idle_timeout"),
                     &mut self.settings.idle_timeout_s,
                     0..=86_400,
                 );
@@ -672,25 +713,31 @@ impl TcpServerTab {
                 Tone::Neutral,
                 self.last_stop_note
                     .clone()
-                    .unwrap_or_else(|| "Not listening.".to_owned()),
-                "Pick an address and port, then click Start.".to_owned(),
+                    .unwrap_or_else(|| t!("tcp_server.status.stopped").into_owned()),
+                t!("tcp_server.status.stopped_hint").into_owned(),
             ),
-            ServerStatus::Starting => (Tone::Neutral, "Starting…".to_owned(), String::new()),
+            ServerStatus::Starting => (
+                Tone::Neutral,
+                t!("tcp_server.status.starting").into_owned(),
+                String::new(),
+            ),
             ServerStatus::Listening(local) => (
                 Tone::Ok,
-                format!(
-                    "Listening on {local} with {} client(s).",
-                    self.clients.len()
-                ),
-                "Point your device or client at this address and port.".to_owned(),
+                t!(
+                    "tcp_server.status.listening",
+                    local = local,
+                    n = self.clients.len()
+                )
+                .into_owned(),
+                t!("tcp_server.status.listening_hint").into_owned(),
             ),
             ServerStatus::Failed(e) => (
                 Tone::Error,
-                format!("Could not listen: {e}."),
+                t!("tcp_server.status.failed", error = e).into_owned(),
                 e.explanation(),
             ),
         };
-        if !self.session.failure_ui(ui, "server") {
+        if !self.session.failure_ui(ui, &t!("tcp_server.worker_noun")) {
             status_line(ui, tone, &headline, &explanation);
         }
         ui.add_space(2.0);
@@ -698,12 +745,12 @@ impl TcpServerTab {
 
     fn clients_ui(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
-            ui.strong(format!("Clients ({})", self.clients.len()));
+            ui.strong(t!("tcp_server.clients.heading", n = self.clients.len()));
             let has = !self.clients.is_empty();
             if ui
                 .add_enabled(
                     has && self.selected.is_some(),
-                    egui::Button::new("Disconnect selected"),
+                    egui::Button::new(t!("tcp_server.clients.disconnect_selected")),
                 )
                 .clicked()
                 && let Some(id) = self.selected
@@ -711,7 +758,10 @@ impl TcpServerTab {
                 self.disconnect(Target::Clients(vec![id]));
             }
             if ui
-                .add_enabled(has, egui::Button::new("Disconnect all"))
+                .add_enabled(
+                    has,
+                    egui::Button::new(t!("tcp_server.clients.disconnect_all")),
+                )
                 .clicked()
             {
                 self.disconnect(Target::All);
@@ -721,6 +771,16 @@ impl TcpServerTab {
         let row_h = ui.text_style_height(&egui::TextStyle::Monospace) + 4.0;
         let ids: Vec<ClientId> = self.clients.keys().copied().collect();
         let mut clicked: Option<Option<ClientId>> = None;
+        // Looked up once per frame, not per row.
+        let titles = [
+            t!("tcp_server.clients.peer"),
+            t!("tcp_server.clients.since"),
+            t!("tcp_server.clients.in"),
+            t!("tcp_server.clients.out"),
+            t!("tcp_server.clients.last"),
+        ];
+        let all_clients = t!("tcp_server.clients.all");
+        let finished = t!("tcp_server.clients.finished");
         TableBuilder::new(ui)
             .id_salt("tcp-server-client-table")
             .striped(true)
@@ -731,9 +791,9 @@ impl TcpServerTab {
             .column(Column::initial(62.0))
             .column(Column::remainder().at_least(60.0))
             .header(20.0, |mut h| {
-                for title in ["Peer", "Since", "In", "Out", "Last"] {
+                for title in &titles {
                     h.col(|ui| {
-                        ui.strong(title);
+                        ui.strong(title.as_ref());
                     });
                 }
             })
@@ -743,7 +803,7 @@ impl TcpServerTab {
                     if index == 0 {
                         row.set_selected(self.selected.is_none());
                         row.col(|ui| {
-                            ui.add(egui::Label::new("All clients").selectable(false));
+                            ui.add(egui::Label::new(all_clients.as_ref()).selectable(false));
                         });
                         for _ in 0..4 {
                             row.col(|_| {});
@@ -765,7 +825,7 @@ impl TcpServerTab {
                     };
                     row.col(|ui| {
                         let peer = if c.finished {
-                            format!("{} (finished sending)", c.peer)
+                            format!("{} {finished}", c.peer)
                         } else {
                             c.peer.to_string()
                         };
@@ -796,7 +856,9 @@ impl TcpServerTab {
 
 impl crate::gui::sessions::SessionTab for TcpServerTab {
     type Settings = TcpServerSettings;
-    const NOUN: &'static str = "Server";
+    fn noun() -> std::borrow::Cow<'static, str> {
+        t!("tcp_server.noun")
+    }
     const ID: &'static str = "tcp-server";
 
     fn open(settings: TcpServerSettings, wake: Wake) -> Self {

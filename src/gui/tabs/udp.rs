@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use egui::{RichText, Ui};
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
@@ -183,8 +184,8 @@ impl UdpTab {
     /// What closing this session would cut, in words; `None` when nothing is open.
     pub fn busy(&self) -> Option<String> {
         match self.status {
-            UdpStatus::Bound(local) => Some(format!("It is bound to {local}.")),
-            UdpStatus::Binding => Some("It is binding its socket.".to_owned()),
+            UdpStatus::Bound(local) => Some(t!("udp.busy.bound", local = local).into_owned()),
+            UdpStatus::Binding => Some(t!("udp.busy.binding").into_owned()),
             _ => None,
         }
     }
@@ -214,12 +215,9 @@ impl UdpTab {
     /// Validates the local address and port, then binds.
     pub fn bind(&mut self) {
         let ip = normalize_host(&self.settings.bind).parse::<IpAddr>();
-        self.bind_error = ip.is_err().then(|| {
-            format!(
-                "\"{}\" is not an IP address: pick one from the list or type e.g. 0.0.0.0.",
-                self.settings.bind.trim()
-            )
-        });
+        self.bind_error = ip
+            .is_err()
+            .then(|| t!("udp.not_ip", text = self.settings.bind.trim()).into_owned());
         let port = parse_port(&self.settings.port, true);
         self.port_error = port.as_ref().err().cloned();
         let pipeline = crate::gui::widgets::pipeline::session_pipeline(
@@ -267,8 +265,7 @@ impl UdpTab {
     /// The destination as typed, checked; a problem is said next to it.
     fn destination(&mut self) -> Option<(String, u16)> {
         if normalize_host(&self.settings.remote_host).is_empty() {
-            self.remote_error =
-                Some("Enter the host to send to (a name or an IP address).".to_owned());
+            self.remote_error = Some(t!("udp.remote_empty").into_owned());
             return None;
         }
         let host = match crate::net::parse_host(&self.settings.remote_host) {
@@ -424,10 +421,8 @@ impl UdpTab {
 
     fn membership_from_input(&mut self) -> Option<Membership> {
         let Ok(group) = normalize_host(&self.settings.group).parse::<IpAddr>() else {
-            self.group_error = Some(format!(
-                "\"{}\" is not an IP address: type a group such as 239.255.0.1 or ff02::1:3.",
-                self.settings.group.trim()
-            ));
+            self.group_error =
+                Some(t!("udp.group.not_ip", text = self.settings.group.trim()).into_owned());
             return None;
         };
         if let Err(e) = check_group(group) {
@@ -440,10 +435,7 @@ impl UdpTab {
             (IpAddr::V4(_), None) => MulticastInterface::V4(Ipv4Addr::UNSPECIFIED),
             (IpAddr::V4(_), Some(i)) => {
                 let Some(v4) = i.v4.first() else {
-                    self.group_error = Some(format!(
-                        "Interface {} has no IPv4 address: pick another for an IPv4 group.",
-                        i.name
-                    ));
+                    self.group_error = Some(t!("udp.group.no_ipv4", name = i.name).into_owned());
                     return None;
                 };
                 MulticastInterface::V4(v4.addr)
@@ -457,7 +449,7 @@ impl UdpTab {
 
     pub fn join(&mut self) {
         if self.bound().is_none() {
-            self.group_error = Some("Bind the socket first, then join a group.".to_owned());
+            self.group_error = Some(t!("udp.group.bind_first").into_owned());
             return;
         }
         if let Some(membership) = self.membership_from_input() {
@@ -518,13 +510,17 @@ impl Traffic for UdpTab {
         match event.kind {
             EventKind::Bound { local } => {
                 self.status = UdpStatus::Bound(local);
-                self.note(Direction::Info, None, &format!("Bound to {local}."));
+                self.note(Direction::Info, None, &t!("udp.bound", local = local));
             }
             EventKind::BindFailed(e) => {
                 self.note(
                     Direction::Error,
                     None,
-                    &format!("Could not bind: {e}. {}", e.explanation()),
+                    &t!(
+                        "udp.log.bind_failed",
+                        error = e,
+                        explanation = e.explanation()
+                    ),
                 );
                 self.status = UdpStatus::Failed(e);
             }
@@ -551,7 +547,13 @@ impl Traffic for UdpTab {
             }
             EventKind::JobRefused { reason } => self.settings.send_tools.error = Some(reason),
             EventKind::SendFailed { target, error } => {
-                let text = format!("Send to {target} failed: {error}. {}", error.explanation());
+                let text = t!(
+                    "udp.log.send_failed",
+                    target = target,
+                    error = error,
+                    explanation = error.explanation()
+                )
+                .into_owned();
                 self.remote_error = Some(text.clone());
                 self.note(Direction::Error, None, &text);
             }
@@ -561,11 +563,11 @@ impl Traffic for UdpTab {
                 self.note(Direction::Error, e.destination, &text);
             }
             EventKind::Joined(m) => {
-                self.note(Direction::Info, None, &format!("Joined group {m}."));
+                self.note(Direction::Info, None, &t!("udp.log.joined", group = m));
                 self.memberships.insert(m);
             }
             EventKind::Left(m) => {
-                self.note(Direction::Info, None, &format!("Left group {m}."));
+                self.note(Direction::Info, None, &t!("udp.log.left", group = m));
                 self.memberships.remove(&m);
             }
             EventKind::MembershipFailed {
@@ -573,19 +575,31 @@ impl Traffic for UdpTab {
                 join,
                 error,
             } => {
-                let verb = if join { "join" } else { "leave" };
-                let text = format!("Could not {verb} group {membership}: {error}.");
+                let text = if join {
+                    t!(
+                        "udp.log.join_failed",
+                        membership = membership,
+                        error = error
+                    )
+                } else {
+                    t!(
+                        "udp.log.leave_failed",
+                        membership = membership,
+                        error = error
+                    )
+                }
+                .into_owned();
                 self.group_error = Some(text.clone());
                 self.note(Direction::Error, None, &text);
             }
             EventKind::MulticastFailed { error } => {
-                let text = format!("Multicast settings were not applied: {error}.");
+                let text = t!("udp.log.multicast_failed", error = error).into_owned();
                 self.group_error = Some(text.clone());
                 self.note(Direction::Error, None, &text);
             }
             EventKind::Stats(s) => self.stats = s,
             EventKind::Closed => {
-                self.note(Direction::Info, None, "Socket closed.");
+                self.note(Direction::Info, None, &t!("udp.log.closed"));
                 self.memberships.clear();
                 self.status = UdpStatus::Closed;
             }
@@ -657,22 +671,34 @@ impl UdpTab {
         ui.horizontal_wrapped(|ui| {
             ui.add_enabled_ui(editable, |ui| {
                 let interfaces = self.interfaces.addresses();
-                if bind_picker(ui, "Local address", &mut self.settings.bind, &interfaces) {
+                if bind_picker(
+                    ui,
+                    &t!("udp.bind.local_address"),
+                    &mut self.settings.bind,
+                    &interfaces,
+                ) {
                     self.bind_error = None;
                 }
-                if labelled_text(ui, "Address", &mut self.settings.bind, 130.0).changed() {
+                if labelled_text(ui, &t!("udp.bind.address"), &mut self.settings.bind, 130.0)
+                    .changed()
+                {
                     self.bind_error = None;
                 }
-                if labelled_text(ui, "Local port", &mut self.settings.port, 60.0).changed() {
+                if labelled_text(
+                    ui,
+                    &t!("udp.bind.local_port"),
+                    &mut self.settings.port,
+                    60.0,
+                )
+                .changed()
+                {
                     self.port_error = None;
                 }
                 ui.checkbox(&mut self.settings.reuse_addr, "SO_REUSEADDR")
-                    .on_hover_text(
-                        "Lets several programs (or a restarted one) bind the same port.",
-                    );
+                    .on_hover_text(t!("udp.bind.reuse_hover"));
                 labelled_drag(
                     ui,
-                    "Receive buffer KiB (0 = system)",
+                    &t!("udp.bind.recv_buffer"),
                     &mut self.settings.recv_buffer_kib,
                     0..=65_536,
                 );
@@ -680,37 +706,38 @@ impl UdpTab {
             if self.session.restart_ui(ui) {
                 // No worker: the button above restarts it.
             } else if self.active() {
-                if ui.button("Close").clicked() {
+                if ui.button(t!("udp.bind.close")).clicked() {
                     self.close();
                 }
-            } else if ui.button("Bind").clicked() {
+            } else if ui.button(t!("udp.bind.bind")).clicked() {
                 self.bind();
             }
         });
         if let Some(e) = &self.bind_error {
-            error_text(ui, &format!("Address: {e}"));
+            error_text(ui, &t!("udp.bind.address_error", error = e));
         }
         if let Some(e) = &self.port_error {
-            error_text(ui, &format!("Local port: {e}"));
+            error_text(ui, &t!("udp.bind.port_error", error = e));
         }
         let (tone, headline, explanation) = match &self.status {
             UdpStatus::Closed => (
                 Tone::Neutral,
-                "Not bound.".to_owned(),
-                "Pick a local address and port (0 = any free port), then click Bind.".to_owned(),
+                t!("udp.status.closed").into_owned(),
+                t!("udp.status.closed_hint").into_owned(),
             ),
-            UdpStatus::Binding => (Tone::Neutral, "Binding…".to_owned(), String::new()),
+            UdpStatus::Binding => (
+                Tone::Neutral,
+                t!("udp.status.binding").into_owned(),
+                String::new(),
+            ),
             UdpStatus::Bound(local) => (
                 Tone::Ok,
-                format!("Bound to {local}."),
-                format!(
-                    "Others send to port {}; datagrams appear below with their sender.",
-                    local.port()
-                ),
+                t!("udp.bound", local = local).into_owned(),
+                t!("udp.status.bound_hint", port = local.port()).into_owned(),
             ),
             UdpStatus::Failed(e) => (
                 Tone::Error,
-                format!("Could not bind: {e}."),
+                t!("udp.status.failed", error = e).into_owned(),
                 e.explanation(),
             ),
         };
@@ -721,19 +748,24 @@ impl UdpTab {
             return;
         }
         let s = self.stats;
-        let kernel = s
-            .dropped_by_kernel
-            .map_or_else(|| "not reported by this OS".to_owned(), |d| d.to_string());
+        let kernel = s.dropped_by_kernel.map_or_else(
+            || t!("udp.stats.kernel_unknown").into_owned(),
+            |d| d.to_string(),
+        );
         let drops = s.dropped_by_app + s.dropped_by_kernel.unwrap_or(0) + s.unsent;
         // Replies that found the send queue full, or what waited when the session closed.
         let unsent = if s.unsent > 0 {
-            format!(" · not sent (send queue full or closed) {}", s.unsent)
+            t!("udp.stats.unsent", n = s.unsent).into_owned()
         } else {
             String::new()
         };
-        let text = format!(
-            "Datagrams received {} · sent {} · dropped by Sockpit (display behind) {} · dropped by the kernel (buffer full) {kernel}{unsent}",
-            s.received, s.sent, s.dropped_by_app
+        let text = t!(
+            "udp.stats.line",
+            received = s.received,
+            sent = s.sent,
+            app = s.dropped_by_app,
+            kernel = kernel,
+            unsent = unsent
         );
         let color = if drops > 0 {
             ERROR_COLOR
@@ -745,23 +777,30 @@ impl UdpTab {
 
     fn multicast_ui(&mut self, ui: &mut Ui) {
         ui.horizontal_wrapped(|ui| {
-            ui.strong("Multicast");
-            if labelled_text(ui, "Group", &mut self.settings.group, 150.0).changed() {
+            ui.strong(t!("udp.multicast.heading"));
+            if labelled_text(
+                ui,
+                &t!("udp.multicast.group"),
+                &mut self.settings.group,
+                150.0,
+            )
+            .changed()
+            {
                 self.group_error = None;
             }
             let current = if self.settings.multicast_interface.is_empty() {
-                "System default".to_owned()
+                t!("udp.multicast.system_default").into_owned()
             } else {
                 self.settings.multicast_interface.clone()
             };
             let before = self.settings.multicast_interface.clone();
-            egui::ComboBox::from_label("Interface")
+            egui::ComboBox::from_label(t!("udp.multicast.interface"))
                 .selected_text(current)
                 .show_ui(ui, |ui| {
                     ui.selectable_value(
                         &mut self.settings.multicast_interface,
                         String::new(),
-                        "System default",
+                        t!("udp.multicast.system_default"),
                     );
                     let names: Vec<(String, String)> = self
                         .interfaces
@@ -781,13 +820,24 @@ impl UdpTab {
                     }
                 });
             let bound = self.bound().is_some();
-            if ui.add_enabled(bound, egui::Button::new("Join")).clicked() {
+            if ui
+                .add_enabled(bound, egui::Button::new(t!("udp.multicast.join")))
+                .clicked()
+            {
                 self.join();
             }
-            let ttl = labelled_drag(ui, "TTL / hops", &mut self.settings.multicast_ttl, 0..=255);
+            let ttl = labelled_drag(
+                ui,
+                &t!("udp.multicast.ttl"),
+                &mut self.settings.multicast_ttl,
+                0..=255,
+            );
             let lo = ui
-                .checkbox(&mut self.settings.multicast_loop, "Loopback")
-                .on_hover_text("Receive our own multicast sends on this machine too.");
+                .checkbox(
+                    &mut self.settings.multicast_loop,
+                    t!("udp.multicast.loopback"),
+                )
+                .on_hover_text(t!("udp.multicast.loopback_hover"));
             if bound
                 && (ttl.changed() || lo.changed() || before != self.settings.multicast_interface)
             {
@@ -795,15 +845,18 @@ impl UdpTab {
             }
         });
         if let Some(e) = &self.group_error {
-            error_text(ui, &format!("Multicast: {e}"));
+            error_text(ui, &t!("udp.multicast.error", error = e));
         }
         if !self.memberships.is_empty() {
             let mut leave = None;
             ui.horizontal_wrapped(|ui| {
-                ui.label("Joined:");
+                ui.label(t!("udp.multicast.joined"));
                 for m in &self.memberships {
                     ui.label(RichText::new(m.to_string()).monospace());
-                    if ui.small_button(format!("Leave {}", m.group)).clicked() {
+                    if ui
+                        .small_button(t!("udp.multicast.leave", group = m.group))
+                        .clicked()
+                    {
                         leave = Some(m.clone());
                     }
                 }
@@ -816,21 +869,39 @@ impl UdpTab {
 
     fn destination_ui(&mut self, ui: &mut Ui) {
         ui.horizontal_wrapped(|ui| {
-            if labelled_text(ui, "Remote host", &mut self.settings.remote_host, 200.0).changed() {
+            if labelled_text(
+                ui,
+                &t!("udp.destination.remote_host"),
+                &mut self.settings.remote_host,
+                200.0,
+            )
+            .changed()
+            {
                 self.remote_error = None;
             }
-            if labelled_text(ui, "Remote port", &mut self.settings.remote_port, 60.0).changed() {
+            if labelled_text(
+                ui,
+                &t!("udp.destination.remote_port"),
+                &mut self.settings.remote_port,
+                60.0,
+            )
+            .changed()
+            {
                 self.remote_error = None;
             }
             let sender = self.selected_sender();
-            let hint = match sender {
-                Some(p) => format!("Send the next datagram back to {p}."),
-                None => "Select a received datagram first.".to_owned(),
+            let hint = if let Some(p) = sender {
+                t!("udp.destination.reply_hover", peer = p)
+            } else {
+                t!("udp.destination.select_first")
             };
             if ui
-                .add_enabled(sender.is_some(), egui::Button::new("Reply to sender"))
+                .add_enabled(
+                    sender.is_some(),
+                    egui::Button::new(t!("udp.destination.reply")),
+                )
                 .on_hover_text(hint)
-                .on_disabled_hover_text("Select a received datagram first.")
+                .on_disabled_hover_text(t!("udp.destination.select_first"))
                 .clicked()
             {
                 self.reply_to_selected();
@@ -839,14 +910,16 @@ impl UdpTab {
         let error = self
             .remote_error
             .as_ref()
-            .map(|e| format!("Destination: {e}"));
+            .map(|e| t!("udp.destination.error", error = e).into_owned());
         error_slot(ui, error.as_deref());
     }
 }
 
 impl crate::gui::sessions::SessionTab for UdpTab {
     type Settings = UdpSettings;
-    const NOUN: &'static str = "UDP";
+    fn noun() -> std::borrow::Cow<'static, str> {
+        "UDP".into()
+    }
     const ID: &'static str = "udp";
 
     fn open(settings: UdpSettings, wake: Wake) -> Self {
