@@ -371,16 +371,6 @@ const NOT_YET_MOVED: &[&str] = &[
     "tabs/tcp_client.rs",
     "tabs/tcp_server.rs",
     "tabs/udp.rs",
-    "widgets/bind_picker.rs",
-    "widgets/capture_bar.rs",
-    "widgets/checksum.rs",
-    "widgets/framing.rs",
-    "widgets/library.rs",
-    "widgets/rules.rs",
-    "widgets/send_box.rs",
-    "widgets/send_tools.rs",
-    "widgets/traffic_plot.rs",
-    "widgets/traffic_view.rs",
 ];
 
 /// The folders and files whose words must all come from the catalogue.
