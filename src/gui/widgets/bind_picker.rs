@@ -4,13 +4,15 @@
 use std::net::IpAddr;
 
 use egui::Ui;
+use rust_i18n::t;
 
-/// The choices every machine has, before its own addresses.
+/// The choices every machine has, before its own addresses: the address and the catalogue key
+/// of its label.
 pub const BIND_CHOICES: [(&str, &str); 4] = [
-    ("0.0.0.0", "All IPv4 (0.0.0.0)"),
-    ("::", "All IPv6 (::, dual-stack)"),
-    ("127.0.0.1", "Loopback (127.0.0.1)"),
-    ("::1", "Loopback IPv6 (::1)"),
+    ("0.0.0.0", "bind.all_ipv4"),
+    ("::", "bind.all_ipv6"),
+    ("127.0.0.1", "bind.loopback"),
+    ("::1", "bind.loopback_ipv6"),
 ];
 
 /// What the picker lists: `(address, label)`, the usual choices first (a choice that is also
@@ -19,14 +21,15 @@ pub const BIND_CHOICES: [(&str, &str); 4] = [
 pub fn bind_entries(interfaces: &[(String, IpAddr)]) -> Vec<(String, String)> {
     let mut entries: Vec<(String, String)> = BIND_CHOICES
         .iter()
-        .map(|(ip, label)| {
+        .map(|(ip, key)| {
+            let label = t!(*key);
             let names: Vec<&str> = interfaces
                 .iter()
                 .filter(|(_, a)| a.to_string() == *ip)
                 .map(|(name, _)| name.as_str())
                 .collect();
             let label = if names.is_empty() {
-                (*label).to_owned()
+                label.into_owned()
             } else {
                 format!("{}, {})", label.trim_end_matches(')'), names.join(", "))
             };

@@ -7,12 +7,13 @@
 //! The capture itself runs in the worker (a tap in the session's pipeline) and on its own
 //! writer thread: the window only shows its figures.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use egui::{RichText, Ui};
+use rust_i18n::t;
 
 use crate::capture::{
     Capture, CaptureFormat, CaptureHandle, CaptureOptions, CaptureRecord, CaptureState,
@@ -80,11 +81,11 @@ pub enum SaveScope {
 }
 
 impl SaveScope {
-    fn label(self) -> &'static str {
+    fn label(self) -> Cow<'static, str> {
         match self {
-            Self::All => "all records",
-            Self::Selected => "selected rows",
-            Self::Shown => "rows shown",
+            Self::All => t!("capture.scope.all"),
+            Self::Selected => t!("capture.scope.selected"),
+            Self::Shown => t!("capture.scope.shown"),
         }
     }
 }
@@ -143,14 +144,14 @@ impl CaptureBar {
         if save {
             dialog
                 .add_filter("pcapng (Wireshark)", &["pcapng"])
-                .add_filter("Text", &["txt", "log"])
+                .add_filter(t!("capture.filter.text"), &["txt", "log"])
                 .add_filter("CSV", &["csv"])
                 .set_file_name(default_name)
                 .save_file()
         } else {
             dialog
-                .add_filter("Captures", &["pcapng", "pcap", "cap"])
-                .add_filter("All files", &["*"])
+                .add_filter(t!("capture.filter.captures"), &["pcapng", "pcap", "cap"])
+                .add_filter(t!("capture.filter.all_files"), &["*"])
                 .pick_file()
         }
     }
@@ -200,7 +201,7 @@ impl CaptureBar {
         }
         let folder = settings.folder.trim();
         if folder.is_empty() {
-            self.error = Some("Keep capturing: choose the folder to capture into.".to_owned());
+            self.error = Some(t!("capture.no_folder").into_owned());
             self.auto_held = true;
             return None;
         }
@@ -239,9 +240,7 @@ impl CaptureBar {
         if let Some(h) = self.running.take() {
             h.stop();
         }
-        self.error = Some(
-            "Capture not started: the session's worker is busy or stopped; try again.".to_owned(),
-        );
+        self.error = Some(t!("capture.not_started").into_owned());
     }
 
     /// Writes the log's records (sent and received bytes) to `path`: all of them, or only
@@ -257,7 +256,7 @@ impl CaptureBar {
         match save(&path, format, log, ids, ctx) {
             Ok(n) => {
                 self.error = None;
-                self.note = Some(format!("Saved {n} records to {}.", path.display()));
+                self.note = Some(t!("capture.saved", n = n, path = path.display()).into_owned());
             }
             Err(e) => self.error = Some(e),
         }
@@ -279,7 +278,7 @@ impl CaptureBar {
                     |n| n.to_string_lossy().into_owned(),
                 );
                 self.viewer = Some(CaptureViewer {
-                    title: format!("Capture {name} (read-only)"),
+                    title: t!("capture.viewer.title", name = name).into_owned(),
                     summary: opened.summary(),
                     log,
                     view: TrafficView::new(ViewSettings::default()),
@@ -313,20 +312,17 @@ impl CaptureBar {
             }
         }
         ui.horizontal_wrapped(|ui| {
-            ui.checkbox(plot, "Plot traffic").on_hover_text(
-                "Bytes or packets per second, received and sent, over the last minutes.",
-            );
+            ui.checkbox(plot, t!("capture.plot.label"))
+                .on_hover_text(t!("capture.plot.hover"));
             ui.separator();
             if self.running.is_some() {
-                if ui.button("Stop capture").clicked() {
+                if ui.button(t!("capture.stop")).clicked() {
                     action = self.stop();
                 }
                 ui.ctx().request_repaint_after(Duration::from_millis(250));
             } else if ui
-                .button("Capture to file…")
-                .on_hover_text(
-                    "Write every byte of this session to a file as it happens, also what the log no longer holds: .pcapng opens in Wireshark (headers are reconstructed), or .txt and .csv.",
-                )
+                .button(t!("capture.to_file.button"))
+                .on_hover_text(t!("capture.to_file.hover"))
                 .clicked()
                 && let Some(path) = self.pick(true, &default_name(ctx, "pcapng"))
             {
@@ -336,11 +332,15 @@ impl CaptureBar {
             if self.save_scope == SaveScope::Selected && selected == 0 {
                 self.save_scope = SaveScope::All;
             }
-            let label = ui.label("Save");
+            let label = ui.label(t!("capture.save.label"));
             egui::ComboBox::from_id_salt((id, "save-scope"))
                 .selected_text(self.save_scope.label())
                 .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.save_scope, SaveScope::All, SaveScope::All.label());
+                    ui.selectable_value(
+                        &mut self.save_scope,
+                        SaveScope::All,
+                        SaveScope::All.label(),
+                    );
                     if selected > 0 {
                         ui.selectable_value(
                             &mut self.save_scope,
@@ -348,13 +348,17 @@ impl CaptureBar {
                             SaveScope::Selected.label(),
                         );
                     }
-                    ui.selectable_value(&mut self.save_scope, SaveScope::Shown, SaveScope::Shown.label());
+                    ui.selectable_value(
+                        &mut self.save_scope,
+                        SaveScope::Shown,
+                        SaveScope::Shown.label(),
+                    );
                 })
                 .response
                 .labelled_by(label.id);
             if ui
-                .button("Save log…")
-                .on_hover_text("Save these records of the log as pcapng, text or CSV (the name's ending chooses).")
+                .button(t!("capture.save.button"))
+                .on_hover_text(t!("capture.save.hover"))
                 .clicked()
                 && let Some(path) = self.pick(true, &default_name(ctx, "txt"))
             {
@@ -366,8 +370,8 @@ impl CaptureBar {
                 self.save_log(&path, log, ids.as_deref(), ctx);
             }
             if ui
-                .button("Open capture…")
-                .on_hover_text("Open a pcap or pcapng file (from Sockpit, Wireshark or tcpdump) to browse, decode, search and send its records again.")
+                .button(t!("capture.open.button"))
+                .on_hover_text(t!("capture.open.hover"))
                 .clicked()
                 && let Some(path) = self.pick(false, "")
             {
@@ -376,9 +380,9 @@ impl CaptureBar {
             ui.separator();
             let before = settings.clone();
             let title = if settings.auto {
-                "Keep capturing: on"
+                t!("capture.keep.is_on")
             } else {
-                "Keep capturing…"
+                t!("capture.keep.menu")
             };
             // Clicks inside (the folder field) keep the menu open; a click outside closes it.
             egui::containers::menu::MenuButton::new(title)
@@ -387,42 +391,54 @@ impl CaptureBar {
                         .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside),
                 )
                 .ui(ui, |ui| {
-                ui.checkbox(&mut settings.auto, "Keep capturing to a folder")
-                    .on_hover_text("Whenever this session connects, listens or binds, capture it into a new file in this folder (the name says the session kind and the time).");
-                ui.horizontal(|ui| {
-                    crate::gui::widgets::labelled_text(ui, "Capture folder", &mut settings.folder, 220.0);
-                    if ui.button("Choose folder…").clicked()
-                        && let Some(dir) = self.next_path.take().or_else(|| rfd::FileDialog::new().pick_folder())
-                    {
-                        settings.folder = dir.display().to_string();
-                    }
+                    ui.checkbox(&mut settings.auto, t!("capture.keep.check"))
+                        .on_hover_text(t!("capture.keep.hover"));
+                    ui.horizontal(|ui| {
+                        crate::gui::widgets::labelled_text(
+                            ui,
+                            &t!("capture.keep.folder"),
+                            &mut settings.folder,
+                            220.0,
+                        );
+                        if ui.button(t!("capture.keep.choose")).clicked()
+                            && let Some(dir) = self
+                                .next_path
+                                .take()
+                                .or_else(|| rfd::FileDialog::new().pick_folder())
+                        {
+                            settings.folder = dir.display().to_string();
+                        }
+                    });
+                    ui.horizontal(|ui| {
+                        let label = ui.label(t!("capture.keep.format"));
+                        egui::ComboBox::from_id_salt((id, "auto-format"))
+                            .selected_text(settings.format.label())
+                            .show_ui(ui, |ui| {
+                                for f in CaptureFormat::ALL {
+                                    ui.selectable_value(&mut settings.format, f, f.label());
+                                }
+                            })
+                            .response
+                            .labelled_by(label.id);
+                    });
                 });
-                ui.horizontal(|ui| {
-                    let label = ui.label("Format");
-                    egui::ComboBox::from_id_salt((id, "auto-format"))
-                        .selected_text(settings.format.label())
-                        .show_ui(ui, |ui| {
-                            for f in CaptureFormat::ALL {
-                                ui.selectable_value(&mut settings.format, f, f.label());
-                            }
-                        })
-                        .response
-                        .labelled_by(label.id);
-                });
-            });
             if *settings != before {
                 self.auto_held = false;
                 self.error = None;
             }
             // What the capture is doing comes last, so the buttons keep their places.
             if let Some(status) = self.status() {
-                ui.label(RichText::new("● Capturing").color(ERROR_COLOR).strong());
-                ui.label(live_line(&status)).on_hover_text(format!(
-                    "{}\n{} of payload in {} records; the file is {}.",
-                    status.path.display(),
-                    format_bytes(status.payload_bytes),
-                    status.records,
-                    format_bytes(status.file_bytes)
+                ui.label(
+                    RichText::new(t!("capture.capturing"))
+                        .color(ERROR_COLOR)
+                        .strong(),
+                );
+                ui.label(live_line(&status)).on_hover_text(t!(
+                    "capture.live.hover",
+                    path = status.path.display(),
+                    payload = format_bytes(status.payload_bytes),
+                    records = status.records,
+                    file = format_bytes(status.file_bytes)
                 ));
             } else if let Some(ended) = &self.ended {
                 match &ended.state {
@@ -431,7 +447,7 @@ impl CaptureBar {
                     }
                     _ => {
                         ui.label(
-                            RichText::new(format!("Last capture: {}.", ended.summary()))
+                            RichText::new(t!("capture.last", summary = ended.summary()))
                                 .color(OK_COLOR),
                         );
                     }
@@ -461,10 +477,7 @@ impl CaptureBar {
             .show(ui.ctx(), |ui| {
                 ui.label(RichText::new(&viewer.summary).weak());
                 if !can_send {
-                    ui.label(
-                        RichText::new("Connect (or bind) this session to send a record again.")
-                            .weak(),
-                    );
+                    ui.label(RichText::new(t!("capture.viewer.cannot_send")).weak());
                 }
                 viewer.view.panes_ui(
                     ui,
@@ -494,17 +507,15 @@ fn live_line(s: &CaptureStatus) -> String {
         || s.path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let mut line = format!(
-        "{name}: {} records, {}",
-        s.records,
-        format_bytes(s.file_bytes)
-    );
+    let mut line = t!(
+        "capture.live.line",
+        name = name,
+        records = s.records,
+        size = format_bytes(s.file_bytes)
+    )
+    .into_owned();
     if s.dropped_records > 0 {
-        let _ = write!(
-            line,
-            "; {} records NOT captured (the disk could not keep up)",
-            s.dropped_records
-        );
+        line.push_str(&t!("capture.live.dropped", n = s.dropped_records));
     }
     line
 }
@@ -542,12 +553,13 @@ fn to_log_record(r: &CaptureRecord) -> Record {
             r.time_us,
             Direction::Info,
             Some(r.peer),
-            format!(
-                "{} {} closed the connection with {}",
-                r.transport.label(),
-                r.local,
-                r.peer
+            t!(
+                "capture.closed",
+                transport = r.transport.label(),
+                local = r.local,
+                peer = r.peer
             )
+            .into_owned()
             .into_bytes(),
         ),
     }

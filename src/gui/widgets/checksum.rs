@@ -4,6 +4,7 @@
 //! what a send will carry.
 
 use egui::{ComboBox, RichText, Ui};
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
@@ -49,7 +50,7 @@ impl Bounded for ChecksumSettings {
     fn bound(&mut self, path: &str, notes: &mut Vec<String>) {
         if !self.kind.is_empty() && self.kind.parse::<ChecksumKind>().is_err() {
             notes.push(format!(
-                "{}: unknown checksum \"{}\"; using none",
+                "{}: unknown checksum \"{}\"; using none", // i18n-exempt: settings notes precede the saved language.
                 join(path, "kind"),
                 self.kind.chars().take(40).collect::<String>()
             ));
@@ -90,12 +91,19 @@ impl ChecksumSettings {
     /// start.
     pub fn ui(&mut self, ui: &mut Ui) {
         {
-            let shown = self.spec().map_or("None", |s| s.kind.name());
+            let none = t!("checksum.none");
+            let shown = self
+                .spec()
+                .map_or(none.as_ref(), |s| s.kind.name())
+                .to_owned();
             let mut picked: Option<Option<ChecksumKind>> = None;
-            ComboBox::from_label("Checksum")
+            ComboBox::from_label(t!("checksum.label"))
                 .selected_text(shown)
                 .show_ui(ui, |ui| {
-                    if ui.selectable_label(self.kind.is_empty(), "None").clicked() {
+                    if ui
+                        .selectable_label(self.kind.is_empty(), none.as_ref())
+                        .clicked()
+                    {
                         picked = Some(None);
                     }
                     for kind in ChecksumKind::ALL {
@@ -110,11 +118,7 @@ impl ChecksumSettings {
                     }
                 })
                 .response
-                .on_hover_text(
-                    "Appended to every send and checked at the end of every received record \
-                     (choose a framing so records are whole messages). Applies from the next \
-                     start.",
-                );
+                .on_hover_text(t!("checksum.hover"));
             if let Some(kind) = picked {
                 match kind {
                     None => self.kind.clear(),
@@ -128,15 +132,18 @@ impl ChecksumSettings {
                 return;
             };
             if spec.kind.width_bytes() > 1 {
-                ui.checkbox(&mut self.little_endian, "Low byte first")
-                    .on_hover_text(
-                        "Least significant byte first (Modbus RTU); off: high byte first.",
-                    );
+                ui.checkbox(&mut self.little_endian, t!("checksum.low_first.label"))
+                    .on_hover_text(t!("checksum.low_first.hover"));
             }
-            labelled_drag(ui, "Skip first bytes", &mut self.start, 0..=START_MAX)
-                .on_hover_text("Bytes at the start the checksum does not cover (a start byte).");
-            ui.checkbox(&mut self.append_on_send, "Append on send");
-            ui.checkbox(&mut self.verify_received, "Verify received");
+            labelled_drag(
+                ui,
+                &t!("checksum.skip.label"),
+                &mut self.start,
+                0..=START_MAX,
+            )
+            .on_hover_text(t!("checksum.skip.hover"));
+            ui.checkbox(&mut self.append_on_send, t!("checksum.append"));
+            ui.checkbox(&mut self.verify_received, t!("checksum.verify"));
         }
     }
 
@@ -146,22 +153,27 @@ impl ChecksumSettings {
             return;
         };
         let order = if spec.kind.width_bytes() == 1 {
-            ""
+            "".into()
         } else if spec.order == ByteOrder::Little {
-            ", low byte first"
+            t!("checksum.order.low")
         } else {
-            ", high byte first"
+            t!("checksum.order.high")
         };
         let text = match send_box.payload(encoding) {
             Ok(bytes) if !bytes.is_empty() && bytes.len() <= PREVIEW_MAX_BYTES => {
                 let with = spec.append(bytes.clone());
-                format!(
-                    "Sent with {}{order}: this message ends with {}",
-                    spec.kind.name(),
-                    format_hex(&with[bytes.len()..])
+                t!(
+                    "checksum.preview.ends",
+                    kind = spec.kind.name(),
+                    order = order,
+                    hex = format_hex(&with[bytes.len()..])
                 )
             }
-            _ => format!("Each send gets {}{order} appended.", spec.kind.name()),
+            _ => t!(
+                "checksum.preview.each",
+                kind = spec.kind.name(),
+                order = order
+            ),
         };
         ui.label(RichText::new(text).weak());
     }

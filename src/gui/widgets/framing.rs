@@ -2,7 +2,10 @@
 //! read, by delimiter, fixed length, length prefix or idle gap). It only holds what the user
 //! chose; the engine's [`Framing`] does the cutting, in the worker.
 
+use std::borrow::Cow;
+
 use egui::{ComboBox, Ui};
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::hex::parse_hex;
@@ -35,13 +38,13 @@ impl FrameMode {
         Self::IdleGap,
     ];
 
-    fn name(self) -> &'static str {
+    fn name(self) -> Cow<'static, str> {
         match self {
-            Self::Raw => "Each read (raw)",
-            Self::Delimiter => "Delimiter",
-            Self::Fixed => "Fixed length",
-            Self::LengthPrefix => "Length prefix",
-            Self::IdleGap => "Idle gap",
+            Self::Raw => t!("framing.mode.raw"),
+            Self::Delimiter => t!("framing.mode.delimiter"),
+            Self::Fixed => t!("framing.mode.fixed"),
+            Self::LengthPrefix => t!("framing.mode.length_prefix"),
+            Self::IdleGap => t!("framing.mode.idle_gap"),
         }
     }
 }
@@ -61,13 +64,13 @@ pub enum DelimiterChoice {
 impl DelimiterChoice {
     const ALL: [Self; 5] = [Self::Lf, Self::CrLf, Self::Cr, Self::Nul, Self::Hex];
 
-    fn name(self) -> &'static str {
+    fn name(self) -> Cow<'static, str> {
         match self {
-            Self::Lf => "LF (\\n)",
-            Self::CrLf => "CRLF (\\r\\n)",
-            Self::Cr => "CR (\\r)",
-            Self::Nul => "NUL (\\0)",
-            Self::Hex => "Hex sequence",
+            Self::Lf => "LF (\\n)".into(),
+            Self::CrLf => "CRLF (\\r\\n)".into(),
+            Self::Cr => "CR (\\r)".into(),
+            Self::Nul => "NUL (\\0)".into(),
+            Self::Hex => t!("framing.hex_sequence"),
         }
     }
 }
@@ -132,7 +135,7 @@ impl Bounded for FramingSettings {
         );
         if ![1, 2, 4].contains(&self.len_width) {
             notes.push(format!(
-                "{}: {} is not 1, 2 or 4; using 2",
+                "{}: {} is not 1, 2 or 4; using 2", // i18n-exempt: settings notes precede the saved language.
                 join(path, "len_width"),
                 self.len_width
             ));
@@ -210,7 +213,7 @@ impl FramingSettings {
     pub fn ui(&mut self, ui: &mut Ui, error: &mut Option<String>) {
         let before = self.clone();
         {
-            ComboBox::from_label("Framing")
+            ComboBox::from_label(t!("framing.label"))
                 .selected_text(self.mode.name())
                 .show_ui(ui, |ui| {
                     for mode in FrameMode::ALL {
@@ -218,17 +221,14 @@ impl FramingSettings {
                     }
                 })
                 .response
-                .on_hover_text(
-                    "How received bytes become rows: each read as it came, or one row per \
-                     message. Applies from the next start.",
-                );
+                .on_hover_text(t!("framing.hover"));
             match self.mode {
                 FrameMode::Raw => {}
                 FrameMode::Delimiter => self.delimiter_ui(ui),
                 FrameMode::Fixed => {
                     labelled_drag(
                         ui,
-                        "Frame length (bytes)",
+                        &t!("framing.fixed_len"),
                         &mut self.fixed_len,
                         1..=MAX_FRAME_LIMIT_BYTES,
                     );
@@ -237,33 +237,33 @@ impl FramingSettings {
                 FrameMode::IdleGap => {
                     labelled_drag(
                         ui,
-                        "Idle gap (ms)",
+                        &t!("framing.idle_gap.label"),
                         &mut self.idle_gap_ms,
                         1..=MAX_IDLE_GAP_MS,
                     )
-                    .on_hover_text("A frame ends after this much silence.");
+                    .on_hover_text(t!("framing.idle_gap.hover"));
                 }
             }
             if self.mode != FrameMode::Raw {
                 labelled_drag(
                     ui,
-                    "Frame limit (KiB)",
+                    &t!("framing.limit.label"),
                     &mut self.max_frame_kib,
                     1..=MAX_FRAME_LIMIT_BYTES / 1024,
                 )
-                .on_hover_text("A longer frame is shown in pieces of this size, and said so.");
+                .on_hover_text(t!("framing.limit.hover"));
             }
         }
         if *self != before {
             *error = None;
         }
         if let Some(e) = error {
-            error_text(ui, &format!("Framing: {e}"));
+            error_text(ui, &t!("framing.error", e = e));
         }
     }
 
     fn delimiter_ui(&mut self, ui: &mut Ui) {
-        ComboBox::from_label("Ends with")
+        ComboBox::from_label(t!("framing.ends_with"))
             .selected_text(self.delimiter.name())
             .show_ui(ui, |ui| {
                 for choice in DelimiterChoice::ALL {
@@ -271,29 +271,47 @@ impl FramingSettings {
                 }
             });
         if self.delimiter == DelimiterChoice::Hex {
-            labelled_text(ui, "Delimiter hex", &mut self.delimiter_hex, 90.0);
+            labelled_text(
+                ui,
+                &t!("framing.delimiter_hex"),
+                &mut self.delimiter_hex,
+                90.0,
+            );
         }
-        ui.checkbox(&mut self.keep_delimiter, "Keep delimiter")
-            .on_hover_text("Show the delimiter at the end of each row.");
+        ui.checkbox(&mut self.keep_delimiter, t!("framing.keep_delimiter.label"))
+            .on_hover_text(t!("framing.keep_delimiter.hover"));
     }
 
     fn length_ui(&mut self, ui: &mut Ui) {
-        labelled_drag(ui, "Length offset", &mut self.len_offset, 0..=1024)
-            .on_hover_text("Bytes before the length field (a sync word, an address).");
-        ComboBox::from_label("Length width")
+        labelled_drag(
+            ui,
+            &t!("framing.len_offset.label"),
+            &mut self.len_offset,
+            0..=1024,
+        )
+        .on_hover_text(t!("framing.len_offset.hover"));
+        ComboBox::from_label(t!("framing.len_width"))
             .selected_text(format!("{} B", self.len_width))
             .show_ui(ui, |ui| {
                 for width in [1u8, 2, 4] {
                     ui.selectable_value(&mut self.len_width, width, format!("{width} B"));
                 }
             });
-        ui.checkbox(&mut self.len_big_endian, "Big-endian")
-            .on_hover_text("Most significant byte first (network order); off: little-endian.");
+        ui.checkbox(&mut self.len_big_endian, t!("framing.big_endian.label"))
+            .on_hover_text(t!("framing.big_endian.hover"));
         let adjust = MAX_ADJUST;
-        labelled_drag(ui, "Length adjust", &mut self.len_adjust, -adjust..=adjust)
-            .on_hover_text("Added to the length read, e.g. 2 for a checksum it does not count.");
-        ui.checkbox(&mut self.len_includes_header, "Counts header")
-            .on_hover_text("The length counts the bytes up to and including the length field.");
+        labelled_drag(
+            ui,
+            &t!("framing.len_adjust.label"),
+            &mut self.len_adjust,
+            -adjust..=adjust,
+        )
+        .on_hover_text(t!("framing.len_adjust.hover"));
+        ui.checkbox(
+            &mut self.len_includes_header,
+            t!("framing.counts_header.label"),
+        )
+        .on_hover_text(t!("framing.counts_header.hover"));
     }
 }
 

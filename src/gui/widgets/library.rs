@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use egui::{Key, Modifiers, RichText, TextEdit, Ui};
+use rust_i18n::t;
 
 use super::{Tone, labelled_text};
 use crate::codec::TextEncoding;
@@ -90,7 +91,10 @@ impl LibraryPanel {
         let text = match std::fs::read(path) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) => {
-                self.say(Tone::Error, format!("Cannot read {}: {e}.", path.display()));
+                self.say(
+                    Tone::Error,
+                    t!("library.cannot_read", path = path.display(), e = e),
+                );
                 return;
             }
         };
@@ -135,28 +139,35 @@ impl LibraryPanel {
         peer: Option<std::net::SocketAddr>,
         direction: crate::traffic::Direction,
     ) {
-        let (way, text) = match direction {
-            crate::traffic::Direction::Sent => ("To", "sent to"),
-            _ => ("From", "received from"),
+        let (name_key, note_key) = match direction {
+            crate::traffic::Direction::Sent => {
+                ("library.from_log.name_to", "library.from_log.note_sent")
+            }
+            _ => (
+                "library.from_log.name_from",
+                "library.from_log.note_received",
+            ),
         };
-        let peer_text = peer.map_or_else(|| "the peer".to_owned(), |p| p.to_string());
+        let peer_text = peer.map_or_else(
+            || t!("library.from_log.the_peer").into_owned(),
+            |p| p.to_string(),
+        );
         let packet = Packet {
-            name: self.library.free_name(&format!("{way} {peer_text}"), None),
+            name: self
+                .library
+                .free_name(&t!(name_key, peer = peer_text), None),
             payload: crate::codec::hex::format_hex(bytes),
             mode: SendMode::Hex,
-            note: format!("From the log: {} B {text} {peer_text}.", bytes.len()),
+            note: t!(note_key, n = bytes.len(), peer = peer_text).into_owned(),
             ..Packet::default()
         };
         if let Err(e) = self.library.check(&packet, None) {
-            self.say(Tone::Error, format!("Not added: {e}"));
+            self.say(Tone::Error, t!("library.not_added", e = e));
             return;
         }
         self.library.packets.push(packet.clone());
         self.open = true;
-        self.say(
-            Tone::Ok,
-            format!("Added \"{}\"; name it and save.", packet.name),
-        );
+        self.say(Tone::Ok, t!("library.added", name = packet.name));
         self.editor = Some(Editor {
             index: Some(self.library.packets.len() - 1),
             packet,
@@ -171,12 +182,12 @@ impl LibraryPanel {
                 let n = self.library.packets.len();
                 self.say(
                     Tone::Ok,
-                    format!("Exported {n} packets to {}.", path.display()),
+                    t!("library.exported", n = n, path = path.display()),
                 );
             }
             Err(e) => self.say(
                 Tone::Error,
-                format!("Cannot write {}: {e}.", path.display()),
+                t!("library.cannot_write", path = path.display(), e = e),
             ),
         }
     }
@@ -187,7 +198,7 @@ impl LibraryPanel {
             .library
             .packets
             .get(index)
-            .ok_or("That packet is gone.")?;
+            .ok_or_else(|| t!("library.gone").into_owned())?;
         let template = packet
             .template()
             .map_err(|e| format!("\"{}\": {e}", packet.name))?;
@@ -213,11 +224,11 @@ impl LibraryPanel {
                 .resizable(false)
                 .show(ui, |ui| {
                     show = ui
-                        .button("Packets")
+                        .button(t!("library.packets.button"))
                         .on_hover_text(if folded {
-                            "The packet library (folded to leave the log room in this narrow window)."
+                            t!("library.packets.folded")
                         } else {
-                            "Show the packet library."
+                            t!("library.packets.show")
                         })
                         .clicked();
                 });
@@ -241,28 +252,28 @@ impl LibraryPanel {
     fn panel_ui(&mut self, ui: &mut Ui, can_send: bool) -> Option<PacketSend> {
         ui.add_space(4.0);
         ui.horizontal(|ui| {
-            ui.strong("Packet library");
-            if ui.small_button("Hide").clicked() {
+            ui.strong(t!("library.title"));
+            if ui.small_button(t!("library.hide")).clicked() {
                 self.open = false;
                 self.shown_while_narrow = false;
             }
         });
         ui.horizontal_wrapped(|ui| {
-            if ui.button("New").clicked() {
+            if ui.button(t!("library.new")).clicked() {
                 self.editor = Some(Editor {
                     index: None,
                     packet: Packet::default(),
                     error: None,
                 });
             }
-            if ui.button("Import…").clicked()
+            if ui.button(t!("library.import")).clicked()
                 && let Some(path) = rfd::FileDialog::new()
-                    .add_filter("Packets (JSON, packets.ini)", &["json", "ini"])
+                    .add_filter(t!("library.import_filter"), &["json", "ini"])
                     .pick_file()
             {
                 self.import_path(&path);
             }
-            if ui.button("Export…").clicked()
+            if ui.button(t!("library.export")).clicked()
                 && let Some(path) = rfd::FileDialog::new()
                     .set_file_name("sockpit-packets.json")
                     .save_file()
@@ -279,7 +290,7 @@ impl LibraryPanel {
         }
         ui.horizontal(|ui| {
             let width = (ui.available_width() - 75.0).max(60.0);
-            labelled_text(ui, "Find packet", &mut self.search, width);
+            labelled_text(ui, &t!("library.find"), &mut self.search, width);
         });
         ui.separator();
         let shown = self.library.search(&self.search);
@@ -293,18 +304,16 @@ impl LibraryPanel {
             }
         }
         let mut action = None;
+        // Looked up once, not per packet and frame.
+        let no_group = t!("library.no_group");
+        let edit_menu = t!("library.edit_menu");
         egui::ScrollArea::vertical()
             .auto_shrink([false, false])
             .show(ui, |ui| {
                 if self.library.packets.is_empty() {
-                    ui.label(
-                        RichText::new(
-                            "No packets yet: click New, or Import a Sockpit or Packet Sender export.",
-                        )
-                        .weak(),
-                    );
+                    ui.label(RichText::new(t!("library.empty")).weak());
                 } else if shown.is_empty() {
-                    ui.label(RichText::new("No packet matches.").weak());
+                    ui.label(RichText::new(t!("library.no_match")).weak());
                 }
                 let mut group: Option<&str> = None;
                 for (k, &index) in shown.iter().enumerate() {
@@ -313,7 +322,7 @@ impl LibraryPanel {
                         group = Some(packet.group.as_str());
                         if !packet.group.is_empty() || k > 0 {
                             let title = if packet.group.is_empty() {
-                                "(no group)"
+                                no_group.as_ref()
                             } else {
                                 packet.group.as_str()
                             };
@@ -339,24 +348,24 @@ impl LibraryPanel {
                         if !hint.is_empty() {
                             ui.label(RichText::new(hint).weak().small());
                         }
-                        ui.menu_button("Edit", |ui| {
-                            if ui.button("Edit packet").clicked() {
+                        ui.menu_button(edit_menu.as_ref(), |ui| {
+                            if ui.button(t!("library.edit_packet")).clicked() {
                                 action = Some(("edit", index));
                                 ui.close();
                             }
-                            if ui.button("Duplicate").clicked() {
+                            if ui.button(t!("library.duplicate")).clicked() {
                                 action = Some(("duplicate", index));
                                 ui.close();
                             }
-                            if ui.button("Move up").clicked() {
+                            if ui.button(t!("library.move_up")).clicked() {
                                 action = Some(("up", index));
                                 ui.close();
                             }
-                            if ui.button("Move down").clicked() {
+                            if ui.button(t!("library.move_down")).clicked() {
                                 action = Some(("down", index));
                                 ui.close();
                             }
-                            if ui.button("Delete").clicked() {
+                            if ui.button(t!("library.delete")).clicked() {
                                 action = Some(("delete", index));
                                 ui.close();
                             }
@@ -373,16 +382,13 @@ impl LibraryPanel {
                 });
             }
             Some(("duplicate", i)) if self.library.duplicate(i).is_none() => {
-                self.say(
-                    Tone::Error,
-                    "The library is full: delete some packets first.",
-                );
+                self.say(Tone::Error, t!("library.full"));
             }
             Some(("up", i)) => self.library.shift(i, -1),
             Some(("down", i)) => self.library.shift(i, 1),
             Some(("delete", i)) if i < self.library.packets.len() => {
                 let gone = self.library.packets.remove(i);
-                self.say(Tone::Neutral, format!("Deleted \"{}\".", gone.name));
+                self.say(Tone::Neutral, t!("library.deleted", name = gone.name));
             }
             _ => {}
         }
@@ -402,39 +408,37 @@ impl LibraryPanel {
         };
         ui.separator();
         ui.strong(if editor.index.is_some() {
-            "Edit packet"
+            t!("library.edit_packet")
         } else {
-            "New packet"
+            t!("library.new_packet")
         });
         let p = &mut editor.packet;
         let mut changed = false;
-        changed |= labelled_text(ui, "Packet name", &mut p.name, 140.0).changed();
-        changed |= labelled_text(ui, "Packet group", &mut p.group, 140.0).changed();
+        changed |= labelled_text(ui, &t!("library.name"), &mut p.name, 140.0).changed();
+        changed |= labelled_text(ui, &t!("library.group"), &mut p.group, 140.0).changed();
         ui.horizontal(|ui| {
-            ui.label("Payload as");
+            ui.label(t!("library.payload_as"));
             changed |= ui
-                .selectable_value(&mut p.mode, SendMode::Text, "Text")
+                .selectable_value(&mut p.mode, SendMode::Text, t!("library.text"))
                 .changed();
             changed |= ui
-                .selectable_value(&mut p.mode, SendMode::Hex, "Hex")
+                .selectable_value(&mut p.mode, SendMode::Hex, t!("library.hex"))
                 .changed();
         });
-        let label = ui.label("Packet payload");
+        let label = ui.label(t!("library.payload"));
         changed |= ui
             .add(
                 TextEdit::multiline(&mut p.payload)
                     .desired_rows(3)
                     .font(egui::TextStyle::Monospace)
-                    .hint_text("text (escapes, {{COUNTER}}…) or hex")
+                    .hint_text(t!("library.payload_hint"))
                     .desired_width(ui.available_width()),
             )
             .labelled_by(label.id)
             .changed();
         if p.mode == SendMode::Text {
-            changed |= ui
-                .checkbox(&mut p.escapes, "Escapes (\\r \\n \\t \\xNN)")
-                .changed();
-            egui::ComboBox::from_label("Packet line ending")
+            changed |= ui.checkbox(&mut p.escapes, t!("library.escapes")).changed();
+            egui::ComboBox::from_label(t!("library.line_ending"))
                 .selected_text(p.line_ending.name())
                 .show_ui(ui, |ui| {
                     for ending in LineEnding::ALL {
@@ -443,7 +447,7 @@ impl LibraryPanel {
                             .changed();
                     }
                 });
-            egui::ComboBox::from_label("Packet encoding")
+            egui::ComboBox::from_label(t!("library.encoding"))
                 .selected_text(p.encoding.name())
                 .show_ui(ui, |ui| {
                     for encoding in TextEncoding::ALL {
@@ -453,24 +457,24 @@ impl LibraryPanel {
                     }
                 });
         }
-        let dest = ui.label("UDP destination");
+        let dest = ui.label(t!("library.destination.label"));
         changed |= ui
             .add(
                 TextEdit::singleline(&mut p.destination)
-                    .hint_text("HOST:PORT, or empty for the tab's")
+                    .hint_text(t!("library.destination.hint"))
                     .desired_width(ui.available_width()),
             )
             .labelled_by(dest.id)
             .changed();
-        changed |= labelled_text(ui, "Packet note", &mut p.note, 160.0).changed();
+        changed |= labelled_text(ui, &t!("library.note"), &mut p.note, 160.0).changed();
         if changed {
             editor.error = None;
         }
         let mut save = false;
         let mut cancel = false;
         ui.horizontal(|ui| {
-            save = ui.button("Save packet").clicked();
-            cancel = ui.button("Cancel").clicked();
+            save = ui.button(t!("library.save")).clicked();
+            cancel = ui.button(t!("library.cancel")).clicked();
         });
         super::error_slot(ui, editor.error.as_deref());
         if cancel {
@@ -495,7 +499,7 @@ impl LibraryPanel {
                 _ => self.library.packets.push(packet),
             }
             self.editor = None;
-            self.say(Tone::Ok, format!("Saved \"{name}\"."));
+            self.say(Tone::Ok, t!("library.saved", name = name));
         }
     }
 }

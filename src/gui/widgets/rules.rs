@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use egui::{RichText, Ui};
+use rust_i18n::t;
 
 use crate::codec::TextEncoding;
 use crate::engine::session::PipelineSpec;
@@ -20,7 +21,7 @@ impl Bounded for RulesFile {
     fn bound(&mut self, path: &str, notes: &mut Vec<String>) {
         if self.rules.len() > MAX_RULES {
             notes.push(format!(
-                "{}: {} rules, keeping the first {MAX_RULES}",
+                "{}: {} rules, keeping the first {MAX_RULES}", // i18n-exempt: settings notes precede the saved language.
                 join(path, "rules"),
                 self.rules.len()
             ));
@@ -87,59 +88,58 @@ impl RulesEditor {
     /// The rules list, collapsed under a header that counts them; `editable` is false while the
     /// session runs (changes apply from the next start).
     pub fn ui(&mut self, ui: &mut Ui, rules: &mut RulesFile, editable: bool) {
-        let header = format!("Auto-reply rules ({})", rules.rules.len());
+        let header = t!("rules.header", n = rules.rules.len());
         egui::CollapsingHeader::new(header)
             .id_salt("auto-reply-rules")
             .show(ui, |ui| {
                 ui.add_enabled_ui(editable, |ui| self.list_ui(ui, rules));
                 if !editable {
-                    ui.label(
-                        RichText::new("Rules apply from the next start; stop to edit them.").weak(),
-                    );
+                    ui.label(RichText::new(t!("rules.stop_to_edit")).weak());
                 }
             });
         if let Some(e) = &self.error {
-            error_text(ui, &format!("Rules: {e}"));
+            error_text(ui, &t!("rules.error", e = e));
         }
     }
 
     fn list_ui(&mut self, ui: &mut Ui, rules: &mut RulesFile) {
         let before = rules.clone();
         ui.horizontal(|ui| {
-            ui.label("Answer with");
-            ui.selectable_value(&mut rules.every_match, false, "First match");
-            ui.selectable_value(&mut rules.every_match, true, "Every match");
+            ui.label(t!("rules.answer_with"));
+            ui.selectable_value(&mut rules.every_match, false, t!("rules.first_match"));
+            ui.selectable_value(&mut rules.every_match, true, t!("rules.every_match"));
         });
-        ui.label(
-            RichText::new(
-                "Match exact:TEXT, prefix:TEXT, contains:TEXT, regex:RE or hex:01 03 ?? ??; \
-                 reply with text (\\r\\n, $0 the record, $1… captures) or hex:01 $1.",
-            )
-            .weak(),
-        );
+        ui.label(RichText::new(t!("rules.syntax")).weak());
         let mut remove = None;
+        // Looked up once, not per rule and frame.
+        let words = [
+            t!("rules.rule"),
+            t!("rules.match"),
+            t!("rules.reply"),
+            t!("rules.delay"),
+            t!("rules.peer.label"),
+            t!("rules.hits"),
+            t!("rules.remove"),
+        ];
+        let peer_hover = t!("rules.peer.hover");
+        let fill = |word: usize, n: &str| words[word].replace("%{n}", n);
         egui::ScrollArea::vertical()
             .id_salt("rules-list")
             .max_height(160.0)
             .show(ui, |ui| {
                 for (i, rule) in rules.rules.iter_mut().enumerate() {
-                    let n = i + 1;
+                    let n = (i + 1).to_string();
                     ui.horizontal(|ui| {
-                        ui.checkbox(&mut rule.enabled, format!("Rule {n}"));
-                        labelled_text(ui, &format!("Match {n}"), &mut rule.pattern, 180.0);
-                        labelled_text(ui, &format!("Reply {n}"), &mut rule.reply, 180.0);
-                        labelled_drag(
-                            ui,
-                            &format!("Delay {n} (ms)"),
-                            &mut rule.delay_ms,
-                            0..=MAX_DELAY_MS,
-                        );
-                        labelled_text(ui, &format!("Peer {n}"), &mut rule.peer, 120.0)
-                            .on_hover_text("Empty: every peer. Else an IP (any port) or IP:PORT.");
+                        ui.checkbox(&mut rule.enabled, fill(0, &n));
+                        labelled_text(ui, &fill(1, &n), &mut rule.pattern, 180.0);
+                        labelled_text(ui, &fill(2, &n), &mut rule.reply, 180.0);
+                        labelled_drag(ui, &fill(3, &n), &mut rule.delay_ms, 0..=MAX_DELAY_MS);
+                        labelled_text(ui, &fill(4, &n), &mut rule.peer, 120.0)
+                            .on_hover_text(peer_hover.as_ref());
                         if let Some(hits) = self.hits(i) {
-                            ui.label(format!("{hits} hits"));
+                            ui.label(fill(5, &hits.to_string()));
                         }
-                        if ui.button(format!("Remove {n}")).clicked() {
+                        if ui.button(fill(6, &n)).clicked() {
                             remove = Some(i);
                         }
                     });
@@ -150,7 +150,10 @@ impl RulesEditor {
         }
         ui.horizontal(|ui| {
             if ui
-                .add_enabled(rules.rules.len() < MAX_RULES, egui::Button::new("Add rule"))
+                .add_enabled(
+                    rules.rules.len() < MAX_RULES,
+                    egui::Button::new(t!("rules.add")),
+                )
                 .clicked()
             {
                 rules.rules.push(RuleText {
@@ -159,10 +162,10 @@ impl RulesEditor {
                     ..RuleText::default()
                 });
             }
-            if ui.button("Import rules…").clicked() {
+            if ui.button(t!("rules.import")).clicked() {
                 self.import(rules);
             }
-            if ui.button("Export rules…").clicked() {
+            if ui.button(t!("rules.export")).clicked() {
                 self.export(rules);
             }
         });
@@ -176,7 +179,7 @@ impl RulesEditor {
 
     fn import(&mut self, rules: &mut RulesFile) {
         let Some(path) = rfd::FileDialog::new()
-            .add_filter("Rules (JSON)", &["json"])
+            .add_filter(t!("rules.filter"), &["json"])
             .pick_file()
         else {
             return;
@@ -186,21 +189,27 @@ impl RulesEditor {
             .and_then(|text| serde_json::from_str::<RulesFile>(&text).map_err(|e| e.to_string()))
         {
             Ok(file) => {
-                self.note = Some(format!(
-                    "Imported {} rules from {}.",
-                    file.rules.len(),
-                    path.display()
-                ));
+                self.note = Some(
+                    t!(
+                        "rules.imported",
+                        n = file.rules.len(),
+                        path = path.display()
+                    )
+                    .into_owned(),
+                );
                 *rules = file;
                 self.error = None;
             }
-            Err(e) => self.error = Some(format!("{} could not be read: {e}", path.display())),
+            Err(e) => {
+                self.error =
+                    Some(t!("rules.read_error", path = path.display(), e = e).into_owned());
+            }
         }
     }
 
     fn export(&mut self, rules: &RulesFile) {
         let Some(path) = rfd::FileDialog::new()
-            .add_filter("Rules (JSON)", &["json"])
+            .add_filter(t!("rules.filter"), &["json"])
             .set_file_name("sockpit-rules.json")
             .save_file()
         else {
@@ -211,13 +220,19 @@ impl RulesEditor {
             .and_then(|text| std::fs::write(&path, text).map_err(|e| e.to_string()));
         match written {
             Ok(()) => {
-                self.note = Some(format!(
-                    "Exported {} rules to {} (sockpit … --rules reads it).",
-                    rules.rules.len(),
-                    path.display()
-                ));
+                self.note = Some(
+                    t!(
+                        "rules.exported",
+                        n = rules.rules.len(),
+                        path = path.display()
+                    )
+                    .into_owned(),
+                );
             }
-            Err(e) => self.error = Some(format!("{} could not be written: {e}", path.display())),
+            Err(e) => {
+                self.error =
+                    Some(t!("rules.write_error", path = path.display(), e = e).into_owned());
+            }
         }
     }
 }

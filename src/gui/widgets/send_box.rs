@@ -4,6 +4,7 @@
 //! next send will be (hex) under it, and an inline error that says exactly what is wrong.
 
 use egui::{TextEdit, Ui};
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
@@ -51,6 +52,8 @@ struct PreviewKey {
     line_ending: LineEnding,
     encoding: TextEncoding,
     sends: u64,
+    /// The line is in the window's language.
+    language: crate::i18n::Language,
 }
 
 /// Bytes the preview shows; more are summed up as a count.
@@ -83,7 +86,7 @@ impl crate::settings::Bounded for SendBox {
         );
         if self.history.len() > HISTORY_LEN {
             notes.push(format!(
-                "{}: {} entries; kept the {HISTORY_LEN} most recent",
+                "{}: {} entries; kept the {HISTORY_LEN} most recent", // i18n-exempt: settings notes precede the saved language.
                 join(path, "history"),
                 self.history.len()
             ));
@@ -129,6 +132,7 @@ impl SendBox {
                 && k.line_ending == self.line_ending
                 && k.encoding == encoding
                 && k.sends == self.sends
+                && k.language == crate::i18n::language()
         });
         if !fresh {
             let key = PreviewKey {
@@ -138,6 +142,7 @@ impl SendBox {
                 line_ending: self.line_ending,
                 encoding,
                 sends: self.sends,
+                language: crate::i18n::language(),
             };
             let line = match self.template(encoding) {
                 Ok(t) => {
@@ -149,11 +154,18 @@ impl SendBox {
                         ""
                     };
                     let when = if t.is_fixed() {
-                        ""
+                        "".into()
                     } else {
-                        " (macros filled in as it goes)"
+                        t!("send.preview.macros")
                     };
-                    format!("Next send, {} B{when}: {shown}{more}", bytes.len())
+                    t!(
+                        "send.preview.line",
+                        n = bytes.len(),
+                        when = when,
+                        shown = shown,
+                        more = more
+                    )
+                    .into_owned()
                 }
                 Err(_) => String::new(),
             };
@@ -180,7 +192,7 @@ impl SendBox {
     pub fn take_payload(&mut self, encoding: TextEncoding) -> Option<Vec<u8>> {
         match self.payload(encoding) {
             Ok(bytes) if bytes.is_empty() => {
-                self.error = Some("Nothing to send: type some text or hex first.".to_owned());
+                self.error = Some(t!("send.nothing").into_owned());
                 None
             }
             Ok(bytes) => {
@@ -201,16 +213,16 @@ impl SendBox {
     pub fn ui(&mut self, ui: &mut Ui, encoding: TextEncoding, can_send: bool) -> Option<Vec<u8>> {
         let mut send = false;
         ui.horizontal(|ui| {
-            ui.label("Send as");
+            ui.label(t!("send.send_as"));
             let before = self.mode;
-            ui.selectable_value(&mut self.mode, SendMode::Text, "Text");
-            ui.selectable_value(&mut self.mode, SendMode::Hex, "Hex");
+            ui.selectable_value(&mut self.mode, SendMode::Text, t!("send.text"));
+            ui.selectable_value(&mut self.mode, SendMode::Hex, t!("send.hex"));
             if before != self.mode {
                 self.error = None;
             }
             if self.mode == SendMode::Text {
-                ui.checkbox(&mut self.escapes, "Escapes (\\r \\n \\t \\xNN)");
-                egui::ComboBox::from_label("Line ending")
+                ui.checkbox(&mut self.escapes, t!("send.escapes"));
+                egui::ComboBox::from_label(t!("send.line_ending"))
                     .selected_text(self.line_ending.name())
                     .show_ui(ui, |ui| {
                         for ending in LineEnding::ALL {
@@ -218,15 +230,16 @@ impl SendBox {
                         }
                     });
             }
-            ui.menu_button("History", |ui| {
+            ui.menu_button(t!("send.history.label"), |ui| {
                 if self.history.is_empty() {
-                    ui.label("Nothing sent yet.");
+                    ui.label(t!("send.history.empty"));
                 }
                 let mut picked = None;
+                let (text_tag, hex_tag) = (t!("send.history.tag_text"), t!("send.history.tag_hex"));
                 for entry in &self.history {
                     let tag = match entry.mode {
-                        SendMode::Text => "text",
-                        SendMode::Hex => "hex",
+                        SendMode::Text => &text_tag,
+                        SendMode::Hex => &hex_tag,
                     };
                     let shown: String = entry.text.chars().take(60).collect();
                     if ui.button(format!("[{tag}] {shown}")).clicked() {
@@ -243,10 +256,10 @@ impl SendBox {
             });
         });
         ui.horizontal(|ui| {
-            let label = ui.label("Message");
+            let label = ui.label(t!("send.message"));
             let hint = match self.mode {
-                SendMode::Text => "text to send, e.g. hello\\r\\n",
-                SendMode::Hex => "hex bytes, e.g. 48 65 6C 6C 6F or 0x48,0x65",
+                SendMode::Text => t!("send.hint.text"),
+                SendMode::Hex => t!("send.hint.hex"),
             };
             let width = (ui.available_width() - 70.0).max(100.0);
             let response = ui
@@ -263,7 +276,7 @@ impl SendBox {
             }
             let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let clicked = ui
-                .add_enabled(can_send, egui::Button::new("Send"))
+                .add_enabled(can_send, egui::Button::new(t!("send.button")))
                 .clicked();
             if (enter && can_send) || clicked {
                 send = true;

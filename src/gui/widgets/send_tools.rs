@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use egui::{RichText, TextEdit, Ui};
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use super::{Tone, labelled_text};
@@ -106,25 +107,20 @@ fn parse_every(text: &str, what: &str, min: u64) -> Result<Duration, String> {
     let max = EVERY_MAX.as_millis() as u64;
     match text.trim().parse::<u64>() {
         Ok(ms) if (min..=max).contains(&ms) => Ok(Duration::from_millis(ms)),
-        _ => Err(format!(
-            "{what}: type a whole number of milliseconds from {min} to {max} (24 hours)."
-        )),
+        _ => Err(t!("send_tools.every_error", what = what, min = min, max = max).into_owned()),
     }
 }
 
 impl SendTools {
     /// What the repeat fields ask for, or a sentence saying what to fix.
     pub fn repeat(&self) -> Result<ToolAction, String> {
-        let every = parse_every(&self.every_ms, "Repeat every", 1)?;
+        let every = parse_every(&self.every_ms, &t!("send_tools.what.repeat_every"), 1)?;
         let count = match self.count.trim() {
             "" => None,
             t => match t.parse::<u64>() {
                 Ok(n) if n >= 1 => Some(n),
                 _ => {
-                    return Err(
-                        "Times: type how many sends (1 or more), or leave it empty to repeat until stopped."
-                            .to_owned(),
-                    );
+                    return Err(t!("send_tools.times_error").into_owned());
                 }
             },
         };
@@ -136,21 +132,19 @@ impl SendTools {
     pub fn file(&self, udp: bool) -> Result<ToolAction, String> {
         let path = self.file.trim();
         if path.is_empty() {
-            return Err(
-                "File: choose a file (Browse…, or drop one on the window) or type its path."
-                    .to_owned(),
-            );
+            return Err(t!("send_tools.file_error").into_owned());
         }
         let (chunk, every) = if udp {
             let chunk = match self.chunk.trim().parse::<usize>() {
                 Ok(n) if (1..=UDP_CHUNK_MAX).contains(&n) => n,
                 _ => {
-                    return Err(format!(
-                        "Datagram bytes: type a size from 1 to {UDP_CHUNK_MAX}."
-                    ));
+                    return Err(t!("send_tools.chunk_error", max = UDP_CHUNK_MAX).into_owned());
                 }
             };
-            (chunk, parse_every(&self.file_every_ms, "Pace", 0)?)
+            (
+                chunk,
+                parse_every(&self.file_every_ms, &t!("send_tools.what.pace"), 0)?,
+            )
         } else {
             (crate::engine::session::job::TCP_FILE_CHUNK, Duration::ZERO)
         };
@@ -187,7 +181,7 @@ impl SendTools {
         }
         // Folded by default so a small window keeps its log; the header says how a job
         // stands (or what went wrong) while it is folded.
-        let mut title = "Repeat, file, sequence".to_owned();
+        let mut title = t!("send_tools.title").into_owned();
         if !self.unfolded {
             if let Some(e) = &self.error {
                 title = format!("{title} — {e}");
@@ -201,12 +195,13 @@ impl SendTools {
             .open(unfold.then_some(true))
             .show(ui, |ui| {
                 ui.horizontal_wrapped(|ui| {
-                    let every = labelled_text(ui, "Repeat every (ms)", &mut self.every_ms, 60.0);
-                    let count = ui.label("Times");
+                    let every =
+                        labelled_text(ui, &t!("send_tools.every"), &mut self.every_ms, 60.0);
+                    let count = ui.label(t!("send_tools.times.label"));
                     let count = ui
                         .add(
                             TextEdit::singleline(&mut self.count)
-                                .hint_text("until stopped")
+                                .hint_text(t!("send_tools.times.hint"))
                                 .desired_width(70.0),
                         )
                         .labelled_by(count.id);
@@ -214,11 +209,11 @@ impl SendTools {
                         self.error = None;
                     }
                     if running.is_some_and(|j| j.kind == JobKind::Repeat) {
-                        if ui.button("Stop repeat").clicked() {
+                        if ui.button(t!("send_tools.stop_repeat")).clicked() {
                             action = Some(ToolAction::Stop);
                         }
                     } else if ui
-                        .add_enabled(can_send, egui::Button::new("Start repeat"))
+                        .add_enabled(can_send, egui::Button::new(t!("send_tools.start_repeat")))
                         .clicked()
                     {
                         match self.repeat() {
@@ -230,26 +225,26 @@ impl SendTools {
                         }
                     }
                     ui.separator();
-                    let file = labelled_text(ui, "File", &mut self.file, 180.0);
+                    let file = labelled_text(ui, &t!("send_tools.file"), &mut self.file, 180.0);
                     if file.changed() {
                         self.error = None;
                     }
-                    if ui.button("Browse…").clicked()
+                    if ui.button(t!("send_tools.browse")).clicked()
                         && let Some(path) = rfd::FileDialog::new().pick_file()
                     {
                         self.file = path.display().to_string();
                         self.error = None;
                     }
                     if udp {
-                        labelled_text(ui, "Datagram bytes", &mut self.chunk, 50.0);
-                        labelled_text(ui, "Pace (ms)", &mut self.file_every_ms, 40.0);
+                        labelled_text(ui, &t!("send_tools.chunk"), &mut self.chunk, 50.0);
+                        labelled_text(ui, &t!("send_tools.pace"), &mut self.file_every_ms, 40.0);
                     }
                     if running.is_some_and(|j| j.kind == JobKind::File) {
-                        if ui.button("Cancel file").clicked() {
+                        if ui.button(t!("send_tools.cancel_file")).clicked() {
                             action = Some(ToolAction::Stop);
                         }
                     } else if ui
-                        .add_enabled(can_send, egui::Button::new("Send file"))
+                        .add_enabled(can_send, egui::Button::new(t!("send_tools.send_file")))
                         .clicked()
                     {
                         match self.file(udp) {
@@ -261,7 +256,7 @@ impl SendTools {
                         }
                     }
                 });
-                egui::CollapsingHeader::new("Sequence")
+                egui::CollapsingHeader::new(t!("send_tools.sequence.title"))
                     .id_salt("sequence")
                     .show(ui, |ui| {
                         if let Some(a) =
@@ -301,16 +296,16 @@ impl SendTools {
         let mut action = None;
         let packet = |name: &str| match library.find(name) {
             Some(p) => p.template(),
-            None => Err("the packet library has no packet of that name".to_owned()),
+            None => Err(t!("send_tools.sequence.no_packet").into_owned()),
         };
         ui.horizontal(|ui| {
-            let label = ui.label("Sequence steps");
+            let label = ui.label(t!("send_tools.sequence.steps"));
             let edit = ui
                 .add(
                     TextEdit::multiline(&mut self.sequence)
                         .desired_rows(3)
                         .font(egui::TextStyle::Monospace)
-                        .hint_text("send AT\\r\\n\nexpect 1000 text OK\nwait 100\nrepeat 3")
+                        .hint_text("send AT\\r\\n\nexpect 1000 text OK\nwait 100\nrepeat 3") // i18n-exempt: an example in the sequence language (its keywords are read as typed).
                         .desired_width((ui.available_width() - 240.0).max(200.0)),
                 )
                 .labelled_by(label.id);
@@ -319,11 +314,11 @@ impl SendTools {
             }
             ui.vertical(|ui| {
                 if running.is_some_and(|j| j.kind == JobKind::Sequence) {
-                    if ui.button("Stop sequence").clicked() {
+                    if ui.button(t!("send_tools.sequence.stop")).clicked() {
                         action = Some(ToolAction::Stop);
                     }
                 } else if ui
-                    .add_enabled(can_send, egui::Button::new("Run sequence"))
+                    .add_enabled(can_send, egui::Button::new(t!("send_tools.sequence.run")))
                     .clicked()
                 {
                     match Sequence::parse_with(&self.sequence, encoding, &packet) {
@@ -332,15 +327,15 @@ impl SendTools {
                             self.ran_steps.clone_from(&sequence.lines);
                             action = Some(ToolAction::Sequence(sequence));
                         }
-                        Err(e) => self.error = Some(format!("Sequence: {e}")),
+                        Err(e) => {
+                            self.error = Some(t!("send_tools.sequence.error", e = e).into_owned());
+                        }
                     }
                 }
                 ui.label(
-                    RichText::new(
-                        "send, hex, packet NAME, wait MS, expect MS text|hex|regex …, repeat K",
-                    )
-                    .weak()
-                    .small(),
+                    RichText::new(t!("send_tools.sequence.syntax"))
+                        .weak()
+                        .small(),
                 );
             });
         });
@@ -382,7 +377,7 @@ pub fn job_spec(
     match action {
         ToolAction::Repeat { every, count } => match send_box.template(encoding) {
             Ok(t) if t.is_empty() => {
-                send_box.error = Some("Nothing to repeat: type some text or hex first.".to_owned());
+                send_box.error = Some(t!("send_tools.nothing_to_repeat").into_owned());
                 None
             }
             Ok(t) => {

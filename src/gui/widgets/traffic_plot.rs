@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use egui::Ui;
 use egui_plot::{HoverPosition, Legend, Line, Plot};
+use rust_i18n::t;
 
 use crate::traffic::format_bytes;
 use crate::traffic::history::{Metric, TrafficHistory};
@@ -55,29 +56,26 @@ impl TrafficPlot {
 
     fn ui(&mut self, ui: &mut Ui, id: &str, history: &mut TrafficHistory, peers: bool) {
         ui.horizontal_wrapped(|ui| {
-            let label = ui.label("Plot window");
+            let label = ui.label(t!("plot.window"));
             egui::ComboBox::from_id_salt((id, "plot-window"))
-                .selected_text(format!("{} min", self.window_min))
+                .selected_text(t!("plot.minutes", n = self.window_min))
                 .show_ui(ui, |ui| {
                     for m in WINDOWS_MIN {
-                        ui.selectable_value(&mut self.window_min, m, format!("{m} min"));
+                        ui.selectable_value(&mut self.window_min, m, t!("plot.minutes", n = m));
                     }
                 })
                 .response
                 .labelled_by(label.id);
-            ui.selectable_value(&mut self.metric, Metric::Bytes, "Bytes/s");
+            ui.selectable_value(&mut self.metric, Metric::Bytes, t!("plot.bytes"));
             if !(peers && self.per_peer) {
-                ui.selectable_value(&mut self.metric, Metric::Packets, "Packets/s");
+                ui.selectable_value(&mut self.metric, Metric::Packets, t!("plot.packets"));
             }
             if peers {
-                ui.checkbox(&mut self.per_peer, "One line per client");
+                ui.checkbox(&mut self.per_peer, t!("plot.per_client"));
                 if history.peers_left_out() > 0 {
                     ui.label(
-                        egui::RichText::new(format!(
-                            "({} quiet clients left out)",
-                            history.peers_left_out()
-                        ))
-                        .weak(),
+                        egui::RichText::new(t!("plot.left_out", n = history.peers_left_out()))
+                            .weak(),
                     );
                 }
             }
@@ -97,7 +95,7 @@ impl TrafficPlot {
             .allow_zoom(false)
             .allow_drag(false)
             .allow_scroll(false)
-            .x_axis_label("seconds ago")
+            .x_axis_label(t!("plot.seconds_ago"))
             .x_axis_formatter(|mark, _| format!("{:.0}", (-mark.value).max(0.0) + 0.0))
             .y_axis_formatter(move |mark, _| rate_text(metric, mark.value))
             .label_formatter(move |hover| match hover {
@@ -105,11 +103,15 @@ impl TrafficPlot {
                     plot_name,
                     position,
                     ..
-                } => Some(format!(
-                    "{plot_name}\n{:.0} s ago: {}",
-                    -position.x,
-                    rate_text(metric, position.y)
-                )),
+                } => Some(
+                    t!(
+                        "plot.hover",
+                        name = plot_name,
+                        secs = -position.x : {:.0},
+                        rate = rate_text(metric, position.y)
+                    )
+                    .into_owned(),
+                ),
                 HoverPosition::Elsewhere { .. } => None,
             });
         if peers && self.per_peer {
@@ -122,8 +124,8 @@ impl TrafficPlot {
         } else {
             let (rx, tx) = history.series(now, window, metric);
             plot.show(ui, |plot_ui| {
-                plot_ui.line(Line::new("received", rx));
-                plot_ui.line(Line::new("sent", tx));
+                plot_ui.line(Line::new(t!("plot.received"), rx));
+                plot_ui.line(Line::new(t!("plot.sent"), tx));
             });
         }
         // Whole seconds close on the clock, so the plot moves on even when nothing arrives.

@@ -1,11 +1,13 @@
 //! The traffic view: a virtualised table of the log (only visible rows are formatted), hex and
 //! text side by side, a detail pane with the whole selected record, counters, and copy.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use egui::{Color32, RichText, Ui};
 use egui_extras::{Column, Size, StripBuilder, TableBuilder};
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
@@ -473,7 +475,7 @@ impl TrafficView {
     /// status bar under the log).
     pub fn toolbar_ui(&mut self, ui: &mut Ui, log: &mut TrafficLog, encoding: &mut TextEncoding) {
         ui.horizontal_wrapped(|ui| {
-            egui::ComboBox::from_label("Encoding")
+            egui::ComboBox::from_label(t!("log.encoding"))
                 .selected_text(encoding.name())
                 .show_ui(ui, |ui| {
                     for enc in TextEncoding::ALL {
@@ -481,27 +483,35 @@ impl TrafficView {
                     }
                 });
             ui.separator();
-            ui.label("Show");
+            ui.label(t!("log.show"));
             let s = &mut self.settings;
-            ui.selectable_value(&mut s.payload, PayloadView::HexAndText, "Hex + Text");
-            ui.selectable_value(&mut s.payload, PayloadView::Hex, "Hex only");
-            ui.selectable_value(&mut s.payload, PayloadView::Text, "Text only");
-            ui.checkbox(&mut s.timestamps, "Timestamps");
-            ui.checkbox(&mut s.details, "Details")
-                .on_hover_text("Show the selected record whole under the log (hex dump and text).");
-            if ui.checkbox(&mut s.autoscroll, "Auto-scroll").changed() && s.autoscroll {
+            ui.selectable_value(
+                &mut s.payload,
+                PayloadView::HexAndText,
+                t!("log.payload.hex_and_text"),
+            );
+            ui.selectable_value(&mut s.payload, PayloadView::Hex, t!("log.payload.hex"));
+            ui.selectable_value(&mut s.payload, PayloadView::Text, t!("log.payload.text"));
+            ui.checkbox(&mut s.timestamps, t!("log.timestamps"));
+            ui.checkbox(&mut s.details, t!("log.details.label"))
+                .on_hover_text(t!("log.details.hover"));
+            if ui
+                .checkbox(&mut s.autoscroll, t!("log.autoscroll"))
+                .changed()
+                && s.autoscroll
+            {
                 self.follow.resume();
             }
             if log.counters().bad_checks > 0 || self.bad_checks_only {
-                ui.checkbox(&mut self.bad_checks_only, "Bad checksums only");
+                ui.checkbox(&mut self.bad_checks_only, t!("log.bad_checks_only"));
             }
             ui.separator();
-            let cap = super::labelled_drag(ui, "History cap (MiB)", &mut s.cap_mib, 1..=16_384);
+            let cap = super::labelled_drag(ui, &t!("log.cap"), &mut s.cap_mib, 1..=16_384);
             if cap.changed() {
                 log.set_cap_bytes(s.cap_mib as usize * 1024 * 1024);
             }
             ui.separator();
-            if ui.button("Clear").clicked() {
+            if ui.button(t!("log.clear")).clicked() {
                 log.clear();
                 self.selected.clear();
                 self.anchor = None;
@@ -509,17 +519,18 @@ impl TrafficView {
                 self.follow.top = None;
             }
             let has_selection = !self.selected.is_empty();
+            let select_first = t!("log.select_first");
             if ui
-                .add_enabled(has_selection, egui::Button::new("Copy hex"))
-                .on_disabled_hover_text("Select rows first (click, Ctrl+click, Shift+click)")
+                .add_enabled(has_selection, egui::Button::new(t!("log.copy_hex")))
+                .on_disabled_hover_text(select_first.as_ref())
                 .clicked()
             {
                 let text = self.copy_hex(log);
                 ui.ctx().copy_text(text);
             }
             if ui
-                .add_enabled(has_selection, egui::Button::new("Copy text"))
-                .on_disabled_hover_text("Select rows first (click, Ctrl+click, Shift+click)")
+                .add_enabled(has_selection, egui::Button::new(t!("log.copy_text")))
+                .on_disabled_hover_text(select_first.as_ref())
                 .clicked()
             {
                 let text = self.copy_text(log, *encoding);
@@ -531,28 +542,28 @@ impl TrafficView {
     /// The counters: bytes and reads each way, the rates, what the ring holds and evicted.
     fn stats_line(log: &TrafficLog, rates: (f64, f64)) -> String {
         let c = log.counters();
-        let mut stats = format!(
-            "Received {} in {} reads | Sent {} in {} writes | In {}/s  Out {}/s | Stored {} records, {} of {}",
-            format_bytes(c.rx_bytes),
-            c.rx_packets,
-            format_bytes(c.tx_bytes),
-            c.tx_packets,
-            format_bytes(rates.0 as u64),
-            format_bytes(rates.1 as u64),
-            log.len(),
-            format_bytes(log.stored_bytes() as u64),
-            format_bytes(log.cap_bytes() as u64),
-        );
+        let mut stats = t!(
+            "log.stats.main",
+            rx = format_bytes(c.rx_bytes),
+            reads = c.rx_packets,
+            tx = format_bytes(c.tx_bytes),
+            writes = c.tx_packets,
+            rate_in = format_bytes(rates.0 as u64),
+            rate_out = format_bytes(rates.1 as u64),
+            records = log.len(),
+            stored = format_bytes(log.stored_bytes() as u64),
+            cap = format_bytes(log.cap_bytes() as u64)
+        )
+        .into_owned();
         if c.bad_checks > 0 {
-            let _ = write!(stats, " | Bad checksums {}", c.bad_checks);
+            stats.push_str(&t!("log.stats.bad_checks", n = c.bad_checks));
         }
         if log.evicted_records() > 0 {
-            let _ = write!(
-                stats,
-                " | Evicted {} oldest records ({}) to stay under the cap",
-                log.evicted_records(),
-                format_bytes(log.evicted_bytes())
-            );
+            stats.push_str(&t!(
+                "log.stats.evicted",
+                n = log.evicted_records(),
+                bytes = format_bytes(log.evicted_bytes())
+            ));
         }
         stats
     }
@@ -560,42 +571,36 @@ impl TrafficView {
     /// The detail pane for a single selected record: full hex dump and decoded text.
     pub fn detail_ui(&mut self, ui: &mut Ui, log: &TrafficLog, encoding: TextEncoding) {
         let Some(&id) = self.selected.iter().next() else {
-            ui.label("Select a row to see all of its bytes here.");
+            ui.label(t!("log.detail.none"));
             return;
         };
         if self.selected.len() > 1 {
-            ui.label(format!("{} rows selected.", self.selected.len()));
+            ui.label(t!("log.detail.many", n = self.selected.len()));
             return;
         }
         let Some(record) = log.get_by_id(id) else {
-            ui.label("The selected record was evicted from the history.");
+            ui.label(t!("log.detail.evicted"));
             return;
         };
         let peer = match (record.direction, record.peer) {
-            (Direction::Received, Some(p)) => format!(" from {p}"),
-            (_, Some(p)) => format!(" to {p}"),
-            (_, None) => String::new(),
+            (Direction::Received, Some(p)) => t!("log.detail.from", peer = p),
+            (_, Some(p)) => t!("log.detail.to", peer = p),
+            (_, None) => Cow::Borrowed(""),
         };
         if matches!(record.direction, Direction::Info | Direction::Error) {
-            ui.label(format!(
-                "Record #{id}: {}{peer}",
-                if record.direction == Direction::Info {
-                    "event"
-                } else {
-                    "error"
-                }
-            ));
+            if record.direction == Direction::Info {
+                ui.label(t!("log.detail.event", id = id, peer = peer));
+            } else {
+                ui.label(t!("log.detail.error", id = id, peer = peer));
+            }
         } else {
-            ui.label(format!(
-                "Record #{id}: {} {} bytes{peer}",
-                match record.direction {
-                    Direction::Received => "received",
-                    Direction::Sent => "sent",
-                    Direction::Info => "info",
-                    Direction::Error => "error",
-                },
-                record.bytes.len(),
-            ));
+            let key = match record.direction {
+                Direction::Received => "log.detail.received",
+                Direction::Sent => "log.detail.sent",
+                Direction::Info => "log.detail.info_bytes",
+                Direction::Error => "log.detail.error_bytes",
+            };
+            ui.label(t!(key, id = id, n = record.bytes.len(), peer = peer));
         }
         let fresh =
             matches!(&self.detail_cache, Some((cid, cenc, _)) if *cid == id && *cenc == encoding);
@@ -679,9 +684,9 @@ impl TrafficView {
                                         .wrap(),
                                 );
                                 if bytes.len() > DETAIL_TEXT_BYTES {
-                                    ui.label(format!(
-                                        "(first {} shown; use Copy text for all)",
-                                        format_bytes(DETAIL_TEXT_BYTES as u64)
+                                    ui.label(t!(
+                                        "log.detail.first_shown",
+                                        size = format_bytes(DETAIL_TEXT_BYTES as u64)
                                     ));
                                 }
                             });
@@ -731,7 +736,8 @@ impl TrafficView {
     fn search_ui(&mut self, ui: &mut Ui, log: &TrafficLog, encoding: TextEncoding) {
         let mut step: Option<bool> = None;
         ui.horizontal_wrapped(|ui| {
-            let field = super::labelled_text(ui, "Search", &mut self.search_text, 160.0);
+            let field =
+                super::labelled_text(ui, &t!("log.search.label"), &mut self.search_text, 160.0);
             if field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                 step = Some(true);
             }
@@ -740,55 +746,56 @@ impl TrafficView {
             }
             let found = self.search.ids().len();
             if ui
-                .add_enabled(found > 0, egui::Button::new("Previous match"))
+                .add_enabled(found > 0, egui::Button::new(t!("log.search.previous")))
                 .clicked()
             {
                 step = Some(false);
             }
             if ui
-                .add_enabled(found > 0, egui::Button::new("Next match"))
+                .add_enabled(found > 0, egui::Button::new(t!("log.search.next")))
                 .clicked()
             {
                 step = Some(true);
             }
-            ui.checkbox(&mut self.matches_only, "Matches only");
-            super::labelled_text(ui, "Only peer", &mut self.peer_text, 120.0).on_hover_text(
-                "Only this peer's rows: an IP (any port) or IP:PORT; empty for all.",
-            );
+            ui.checkbox(&mut self.matches_only, t!("log.search.matches_only"));
+            super::labelled_text(ui, &t!("log.peer.label"), &mut self.peer_text, 120.0)
+                .on_hover_text(t!("log.peer.hover"));
             if !self.peer_text.trim().is_empty() && self.peer_only().is_none() {
-                ui.label(
-                    RichText::new("Only peer: type an IP or IP:PORT").color(super::ERROR_COLOR),
-                );
+                ui.label(RichText::new(t!("log.peer.invalid")).color(super::ERROR_COLOR));
             }
             let label = match self.direction_only {
-                None => "All directions",
-                Some(Direction::Received) => "Received only",
-                Some(Direction::Sent) => "Sent only",
-                Some(_) => "Messages only",
+                None => t!("log.direction.all"),
+                Some(Direction::Received) => t!("log.direction.received"),
+                Some(Direction::Sent) => t!("log.direction.sent"),
+                Some(_) => t!("log.direction.messages"),
             };
-            egui::ComboBox::from_label("Direction")
+            egui::ComboBox::from_label(t!("log.direction.label"))
                 .selected_text(label)
                 .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.direction_only, None, "All directions");
+                    ui.selectable_value(&mut self.direction_only, None, t!("log.direction.all"));
                     ui.selectable_value(
                         &mut self.direction_only,
                         Some(Direction::Received),
-                        "Received only",
+                        t!("log.direction.received"),
                     );
                     ui.selectable_value(
                         &mut self.direction_only,
                         Some(Direction::Sent),
-                        "Sent only",
+                        t!("log.direction.sent"),
                     );
                 });
             if let Some(e) = &self.search_error {
-                ui.label(RichText::new(format!("Search: {e}")).color(super::ERROR_COLOR));
+                ui.label(RichText::new(t!("log.search.error", e = e)).color(super::ERROR_COLOR));
             } else if self.search.is_active() {
                 let progress = self.search.progress(log);
                 let text = if progress < 1.0 {
-                    format!("{found} matches so far, {:.0} % searched", progress * 100.0)
+                    t!(
+                        "log.search.progress",
+                        n = found,
+                        percent = progress * 100.0 : {:.0}
+                    )
                 } else {
-                    format!("{found} matches")
+                    t!("log.search.found", n = found)
                 };
                 ui.label(RichText::new(text).weak());
             }
@@ -1030,7 +1037,7 @@ impl TrafficView {
         if new_rows == 0 {
             return;
         }
-        let text = RichText::new(format!("{new_rows} new rows ↓")).strong();
+        let text = RichText::new(t!("log.new_rows.button", n = new_rows)).strong();
         let font = egui::TextStyle::Button.resolve(ui.style());
         let galley =
             ui.painter()
@@ -1043,7 +1050,7 @@ impl TrafficView {
         let button = egui::Button::new(text).fill(ui.visuals().selection.bg_fill);
         if ui
             .put(egui::Rect::from_center_size(center, size), button)
-            .on_hover_text("Jump to the newest row and follow again (End)")
+            .on_hover_text(t!("log.new_rows.hover"))
             .clicked()
         {
             self.follow.resume();
@@ -1127,32 +1134,34 @@ impl TrafficView {
         let mut under_pointer: Option<u64> = None;
         let mut clicked_here: Option<u64> = None;
         let mut focused = false;
+        // The rows' words, looked up once per frame rather than per row.
+        let words = RowWords::new();
         let scroll = table
             .header(20.0, |mut header| {
                 if s.timestamps {
                     header.col(|ui| {
-                        ui.strong("Time");
+                        ui.strong(t!("log.column.time"));
                     });
                 }
                 header.col(|ui| {
-                    ui.strong("Dir");
+                    ui.strong(t!("log.column.dir"));
                 });
                 if s.show_peer {
                     header.col(|ui| {
-                        ui.strong("Peer");
+                        ui.strong(t!("log.column.peer"));
                     });
                 }
                 header.col(|ui| {
-                    ui.strong("Bytes");
+                    ui.strong(t!("log.column.bytes"));
                 });
                 if s.payload.shows_hex() {
                     header.col(|ui| {
-                        ui.strong("Hex bytes");
+                        ui.strong(t!("log.column.hex"));
                     });
                 }
                 if s.payload.shows_text() {
                     header.col(|ui| {
-                        ui.strong(format!("Text ({})", encoding.name()));
+                        ui.strong(t!("log.column.text", encoding = encoding.name()));
                     });
                 }
             })
@@ -1166,7 +1175,7 @@ impl TrafficView {
                         return;
                     };
                     row.set_selected(self.selected.contains(&id));
-                    let cell = self.row_cells(&mut row, record, encoding, hex_bytes);
+                    let cell = self.row_cells(&mut row, record, encoding, hex_bytes, &words);
                     let response = row.response();
                     focused |= response.has_focus();
                     // The row's response has the last pass's rect; the cell is where it is now.
@@ -1206,6 +1215,7 @@ impl TrafficView {
         record: &Record,
         encoding: TextEncoding,
         hex_bytes: usize,
+        words: &RowWords,
     ) -> egui::Rect {
         let s = &self.settings;
         let color = if record.check == Check::Bad {
@@ -1241,11 +1251,11 @@ impl TrafficView {
                 match record.check {
                     Check::Unchecked => ui.add(mono(len.to_string())),
                     Check::Good => ui
-                        .add(mono(format!("{len} ok")))
-                        .on_hover_text("The checksum at the end of this record is right."),
+                        .add(mono(format!("{len} {}", words.ok)))
+                        .on_hover_text(words.ok_hover.as_ref()),
                     Check::Bad => ui
-                        .add(mono(format!("{len} bad")))
-                        .on_hover_text("The checksum at the end of this record is wrong."),
+                        .add(mono(format!("{len} {}", words.bad)))
+                        .on_hover_text(words.bad_hover.as_ref()),
                 };
             }
         });
@@ -1299,17 +1309,21 @@ fn row_menu(ui: &mut Ui, record: &Record, encoding: TextEncoding) -> Option<RowA
             ui.close();
         }
     };
-    copy(ui, "Copy as hex", &|| format_hex(&record.bytes));
-    copy(ui, "Copy as text", &|| encoding.decode_lossy(&record.bytes));
-    copy(ui, "Copy as C array", &|| c_array(&record.bytes));
-    copy(ui, "Copy as Python bytes", &|| python_bytes(&record.bytes));
+    copy(ui, &t!("log.menu.copy_hex"), &|| format_hex(&record.bytes));
+    copy(ui, &t!("log.menu.copy_text"), &|| {
+        encoding.decode_lossy(&record.bytes)
+    });
+    copy(ui, &t!("log.menu.copy_c"), &|| c_array(&record.bytes));
+    copy(ui, &t!("log.menu.copy_python"), &|| {
+        python_bytes(&record.bytes)
+    });
     ui.separator();
     let mut action = None;
-    if ui.button("Send again").clicked() {
+    if ui.button(t!("log.menu.send_again")).clicked() {
         action = Some(RowAction::SendAgain(record.bytes.to_vec()));
         ui.close();
     }
-    if ui.button("Add to packet library").clicked() {
+    if ui.button(t!("log.menu.add_to_library")).clicked() {
         action = Some(RowAction::AddToLibrary {
             bytes: record.bytes.to_vec(),
             peer: record.peer,
@@ -1318,6 +1332,25 @@ fn row_menu(ui: &mut Ui, record: &Record, encoding: TextEncoding) -> Option<RowA
         ui.close();
     }
     action
+}
+
+/// The words of the log's rows, looked up once per frame.
+struct RowWords {
+    ok: Cow<'static, str>,
+    bad: Cow<'static, str>,
+    ok_hover: Cow<'static, str>,
+    bad_hover: Cow<'static, str>,
+}
+
+impl RowWords {
+    fn new() -> Self {
+        Self {
+            ok: t!("log.check.ok"),
+            bad: t!("log.check.bad"),
+            ok_hover: t!("log.check.ok_hover"),
+            bad_hover: t!("log.check.bad_hover"),
+        }
+    }
 }
 
 /// What one frame's table drew.
