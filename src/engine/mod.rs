@@ -7,10 +7,13 @@
 //! - [`session`]: the pipeline every session's bytes pass through in its worker (framer,
 //!   stages, outbound chain), so receive- and send-side tools are written once.
 //! - [`broadcast`]: discovery probes, their presets and reply parsers.
+//! - [`tcp_states`]: the kernel's TCP states of a session's connections, on a thread of their
+//!   own.
 
 pub mod broadcast;
 pub mod session;
 pub mod tcp_client;
 pub mod tcp_server;
+pub mod tcp_states;
 pub mod udp;
 pub mod worker;

@@ -124,13 +124,24 @@ fn canonical_pair((local, remote): Pair) -> Pair {
     (canonical(local), canonical(remote))
 }
 
-/// The state of each of `pairs` found in `table` (pairs not in the table are left out). When a
+/// The state of each of `pairs` found in `table` (pairs not in the table are left out). A
+/// pair whose local address is unspecified (`0.0.0.0:502`) matches this side by port. When a
 /// pair appears twice (a `TIME_WAIT` remnant and a new connection), the live one wins.
 pub fn states_in(table: &[SocketEntry], pairs: &[Pair]) -> HashMap<Pair, TcpState> {
     let wanted: HashMap<Pair, Pair> = pairs.iter().map(|p| (canonical_pair(*p), *p)).collect();
+    // A server knows only the port it listens on when it listens on every address: its side
+    // of a connection is then matched by port (the peer's address and port still match whole).
+    let by_port: HashMap<(u16, SocketAddr), Pair> = pairs
+        .iter()
+        .filter(|(local, _)| local.ip().is_unspecified())
+        .map(|p| ((p.0.port(), canonical(p.1)), *p))
+        .collect();
     let mut out = HashMap::new();
     for entry in table.iter().filter(|e| e.proto == Proto::Tcp) {
-        let Some(pair) = wanted.get(&canonical_pair((entry.local, entry.remote))) else {
+        let Some(pair) = wanted
+            .get(&canonical_pair((entry.local, entry.remote)))
+            .or_else(|| by_port.get(&(entry.local.port(), canonical(entry.remote))))
+        else {
             continue;
         };
         let Some(state) = TcpState::from_name(entry.state) else {
@@ -245,6 +256,11 @@ impl TcpStateWatcher {
 
     pub fn timeline(&self, id: ConnId) -> Option<&Timeline> {
         self.timelines.get(id.0)
+    }
+
+    /// The timeline of `id`, to carry it over into another watcher.
+    pub fn timeline_mut(&mut self, id: ConnId) -> Option<&mut Timeline> {
+        self.timelines.get_mut(id.0)
     }
 
     pub fn timelines(&self) -> &[Timeline] {
@@ -564,5 +580,17 @@ mod tests {
         let got = states_in(&table, &[pair, other]);
         assert_eq!(got.get(&pair), Some(&S::Established));
         assert_eq!(got.get(&other), None);
+        // A server listening on every address matches its side by port.
+        let any: Pair = (
+            "0.0.0.0:80".parse().unwrap(),
+            "10.0.0.3:4000".parse().unwrap(),
+        );
+        let wrong_port: Pair = (
+            "0.0.0.0:81".parse().unwrap(),
+            "10.0.0.3:4000".parse().unwrap(),
+        );
+        let got = states_in(&table, &[any, wrong_port]);
+        assert_eq!(got.get(&any), Some(&S::CloseWait));
+        assert_eq!(got.get(&wrong_port), None);
     }
 }

@@ -1,5 +1,7 @@
 //! The TCP Client tab: connect to a host, send, receive, see what happened and why.
 
+use crate::gui::widgets::tcp_states::SessionStates;
+use crate::iptools::tcp_state::Side;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -252,6 +254,8 @@ pub struct TcpClientTab {
     rules: RulesEditor,
     /// The running (or last) repeat or file send.
     pub job: Option<JobStatus>,
+    /// The kernel's TCP states of this session's connections.
+    pub states: SessionStates,
 }
 
 impl TcpClientTab {
@@ -259,6 +263,7 @@ impl TcpClientTab {
         let view = std::mem::take(&mut settings.view);
         Self {
             settings,
+            states: SessionStates::new(wake.clone()),
             session: Session::new(view, wake, TcpClientHandle::spawn),
             active: false,
             status: Status::Idle,
@@ -453,6 +458,7 @@ impl Traffic for TcpClientTab {
             }
             EventKind::Connected { local, remote } => {
                 self.status = Status::Connected { local, remote };
+                self.states.watch(local, remote, Side::Client, true);
                 self.info(
                     Some(remote),
                     &t!("tcp_client.log.connected", local = local, remote = remote),
@@ -538,7 +544,10 @@ impl Traffic for TcpClientTab {
 impl TcpClientTab {
     /// The whole tab; `id` tells this session's panels from its siblings'.
     pub fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
-        egui::Panel::top(format!("{id}-connection")).show(ui, |ui| self.connection_ui(ui));
+        egui::Panel::top(format!("{id}-connection")).show(ui, |ui| {
+            self.connection_ui(ui);
+            self.states.ui(ui, id, &t!("tcp_states.client_empty"));
+        });
         egui::Panel::bottom(format!("{id}-send")).show(ui, |ui| {
             ui.add_space(4.0);
             let can_send = self.can_send();

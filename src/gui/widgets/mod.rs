@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod rules;
 pub mod send_box;
 pub mod send_tools;
+pub mod tcp_states;
 pub mod traffic_plot;
 pub mod traffic_view;
 
