@@ -9,7 +9,6 @@
 //! capture stops with a sentence and the tap lets records pass untouched: the session and its
 //! log go on.
 
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -17,6 +16,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use rust_i18n::t;
 
 use super::{
     CaptureError, CaptureFormat, CaptureOptions, Direction, FormatWriter, Head, RecordKind,
@@ -90,20 +91,20 @@ pub struct CaptureStatus {
 impl CaptureStatus {
     /// One line for a status bar or the CLI's summary.
     pub fn summary(&self) -> String {
-        let mut s = format!(
-            "{} records, {} of payload to {} ({} on disk)",
-            self.records,
-            crate::traffic::format_bytes(self.payload_bytes),
-            self.path.display(),
-            crate::traffic::format_bytes(self.file_bytes)
-        );
+        let mut s = t!(
+            "capture.explain.status",
+            records = self.records,
+            payload = crate::traffic::format_bytes(self.payload_bytes),
+            path = self.path.display(),
+            file = crate::traffic::format_bytes(self.file_bytes)
+        )
+        .into_owned();
         if self.dropped_records > 0 {
-            let _ = write!(
-                s,
-                "; {} records ({}) NOT captured: the disk could not keep up",
-                self.dropped_records,
-                crate::traffic::format_bytes(self.dropped_bytes)
-            );
+            s.push_str(&t!(
+                "capture.explain.dropped",
+                records = self.dropped_records,
+                bytes = crate::traffic::format_bytes(self.dropped_bytes)
+            ));
         }
         s
     }
@@ -504,17 +505,18 @@ fn write_loop(
 }
 
 fn removed_marker() -> &'static str {
-    "the file was removed or replaced while the capture wrote it"
+    "the file was removed or replaced while the capture wrote it" // i18n-exempt: an internal marker, replaced by a sentence before users see it
 }
 
 fn fail(shared: &Shared, path: &Path, e: &std::io::Error, written: u64) {
     shared.failed.store(true, Ordering::Relaxed);
     let sentence = if e.to_string() == removed_marker() {
-        format!(
-            "Capture stopped: {} was removed or replaced while it was written ({} had been written). The session goes on and its log is intact; start a new capture to keep recording.",
-            path.display(),
-            crate::traffic::format_bytes(written)
+        t!(
+            "capture.explain.removed",
+            path = path.display(),
+            written = crate::traffic::format_bytes(written)
         )
+        .into_owned()
     } else {
         explain::io_sentence(path, e, written)
     };

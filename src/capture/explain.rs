@@ -4,46 +4,56 @@
 use std::io::{self, ErrorKind};
 use std::path::Path;
 
+use rust_i18n::t;
+
 /// Why the file could not be made, as the end of a sentence.
 fn why(e: &io::Error) -> String {
     match e.kind() {
-        ErrorKind::NotFound => "its folder does not exist; choose an existing folder".to_owned(),
+        ErrorKind::NotFound => t!("capture.explain.why.no_folder"),
         ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
-            "you may not write there; choose a folder you own, such as your home folder".to_owned()
+            t!("capture.explain.why.no_write")
         }
-        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
-            "the disk is full; free some space or choose another disk".to_owned()
-        }
-        ErrorKind::IsADirectory => "that is a folder; type a file name".to_owned(),
-        ErrorKind::FileTooLarge => {
-            "the file system allows no larger files; start a new capture file".to_owned()
-        }
-        _ => format!("{e}; choose another file"),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => t!("capture.explain.why.disk_full"),
+        ErrorKind::IsADirectory => t!("capture.explain.why.is_folder"),
+        ErrorKind::FileTooLarge => t!("capture.explain.why.too_large"),
+        _ => t!("capture.explain.why.other", error = e),
     }
+    .into_owned()
 }
 
 pub fn cannot_create(path: &Path, e: &io::Error) -> String {
-    format!("Cannot capture to {}: {}.", path.display(), why(e))
+    t!(
+        "capture.explain.cannot_create",
+        path = path.display(),
+        why = why(e)
+    )
+    .into_owned()
 }
 
 pub fn cannot_read(path: &Path, e: &io::Error) -> String {
     let why = match e.kind() {
-        ErrorKind::NotFound => "there is no such file; check the name".to_owned(),
-        ErrorKind::PermissionDenied => "you may not read it; choose a file you may read".to_owned(),
-        ErrorKind::IsADirectory => "that is a folder; choose a capture file".to_owned(),
+        ErrorKind::NotFound => t!("capture.explain.read_why.not_found").into_owned(),
+        ErrorKind::PermissionDenied => t!("capture.explain.read_why.no_read").into_owned(),
+        ErrorKind::IsADirectory => t!("capture.explain.read_why.is_folder").into_owned(),
         _ => e.to_string(),
     };
-    format!("Cannot open {}: {why}.", path.display())
+    t!(
+        "capture.explain.cannot_open",
+        path = path.display(),
+        why = why
+    )
+    .into_owned()
 }
 
 /// The sentence for a capture stopped by a write error after `written` bytes reached the file.
 pub fn io_sentence(path: &Path, e: &io::Error, written: u64) -> String {
-    format!(
-        "Capture stopped: writing {} failed after {}: {}. The session goes on and its log is intact.",
-        path.display(),
-        crate::traffic::format_bytes(written),
-        why(e)
+    t!(
+        "capture.explain.write_failed",
+        path = path.display(),
+        written = crate::traffic::format_bytes(written),
+        why = why(e)
     )
+    .into_owned()
 }
 
 #[cfg(test)]

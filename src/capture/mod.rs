@@ -40,9 +40,12 @@ pub use read::{
 };
 pub use writer::FormatWriter;
 
+use std::borrow::Cow;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+use rust_i18n::t;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -69,11 +72,11 @@ impl CaptureFormat {
     pub const ALL: [Self; 3] = [Self::Pcapng, Self::Text, Self::Csv];
 
     /// The name shown in pickers.
-    pub fn label(self) -> &'static str {
+    pub fn label(self) -> Cow<'static, str> {
         match self {
-            Self::Pcapng => "pcapng (Wireshark)",
-            Self::Text => "Text",
-            Self::Csv => "CSV",
+            Self::Pcapng => Cow::Borrowed("pcapng (Wireshark)"),
+            Self::Text => t!("capture.explain.format.text"),
+            Self::Csv => Cow::Borrowed("CSV"),
         }
     }
 
@@ -240,16 +243,16 @@ pub enum CaptureError {
     #[error("{}", explain::cannot_create(path, source))]
     Create { path: PathBuf, source: io::Error },
     /// The writer thread could not be started.
-    #[error("Cannot capture to {}: the system would not start a thread ({source}); close some sessions and try again.", path.display())]
+    #[error("{}", t!("capture.explain.thread", path = path.display(), error = source))]
     Thread { path: PathBuf, source: io::Error },
     /// The file to read could not be opened or read.
     #[error("{}", explain::cannot_read(path, source))]
     Open { path: PathBuf, source: io::Error },
     /// The file is neither pcap nor pcapng.
-    #[error("{} is not a capture file (neither pcap nor pcapng): open a file saved by Wireshark, tcpdump or Sockpit.", path.display())]
+    #[error("{}", t!("capture.explain.not_a_capture", path = path.display()))]
     NotACapture { path: PathBuf },
     /// The file starts like a capture but its header is broken.
-    #[error("{} is damaged: {detail}. Try opening it in Wireshark, which may repair it.", path.display())]
+    #[error("{}", t!("capture.explain.corrupt", path = path.display(), detail = detail))]
     Corrupt { path: PathBuf, detail: String },
 }
 

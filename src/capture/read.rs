@@ -14,11 +14,12 @@
 //!   taking all memory.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+
+use rust_i18n::t;
 
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
@@ -98,17 +99,14 @@ pub enum CutOff {
 impl CutOff {
     pub fn sentence(&self) -> String {
         match self {
-            Self::Damaged(d) => format!(
-                "The file ends in a damaged or unfinished packet ({d}); what came before it is shown."
-            ),
-            Self::Records(n) => {
-                format!("Only the first {n} records are shown: the file holds more.")
-            }
-            Self::Bytes(n) => format!(
-                "Only the first {} of payload are shown: the file holds more.",
-                crate::traffic::format_bytes(*n as u64)
+            Self::Damaged(d) => t!("capture.explain.damaged_end", detail = d),
+            Self::Records(n) => t!("capture.explain.first_records", count = n),
+            Self::Bytes(n) => t!(
+                "capture.explain.first_bytes",
+                bytes = crate::traffic::format_bytes(*n as u64)
             ),
         }
+        .into_owned()
     }
 }
 
@@ -127,24 +125,22 @@ pub struct OpenedCapture {
 impl OpenedCapture {
     /// One line on what was read.
     pub fn summary(&self) -> String {
-        let mut s = format!(
-            "{}: {} packets in {} form, {} records with bytes",
-            self.path.display(),
-            self.packets,
-            self.kind.label(),
-            self.records
+        let mut s = t!(
+            "capture.explain.opened",
+            path = self.path.display(),
+            packets = self.packets,
+            kind = self.kind.label(),
+            records = self
+                .records
                 .iter()
                 .filter(|r| r.kind == RecordKind::Data)
                 .count()
-        );
+        )
+        .into_owned();
         if self.skipped.total() > 0 {
-            let _ = write!(
-                s,
-                "; {} packets carried no new bytes (handshakes, ACKs, retransmissions) or were not TCP/UDP",
-                self.skipped.total()
-            );
+            s.push_str(&t!("capture.explain.skipped", count = self.skipped.total()));
         }
-        s.push('.');
+        s.push_str(&t!("capture.explain.end"));
         if let Some(c) = &self.cut_off {
             s.push(' ');
             s.push_str(&c.sentence());
@@ -257,7 +253,7 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 
 fn pcap_detail(e: &PcapError) -> String {
     match e {
-        PcapError::IncompleteBuffer => "it ends before its header does".to_owned(),
+        PcapError::IncompleteBuffer => t!("capture.explain.header_short").into_owned(),
         PcapError::IoError(io) => io.to_string(),
         other => other.to_string(),
     }

@@ -37,7 +37,7 @@ fn decoded(encoding: TextEncoding, bytes: &[u8]) -> String {
 /// The text file's first lines.
 pub fn text_header(label: &str, encoding: TextEncoding) -> String {
     format!(
-        "# Sockpit capture: {label}\n# times UTC; TX = this end sent, RX = this end received; text as {}, hex below each record\n",
+        "# Sockpit capture: {label}\n# times UTC; TX = this end sent, RX = this end received; text as {}, hex below each record\n", // i18n-exempt: the file's header, read by scripts
         encoding.name()
     )
 }

@@ -58,7 +58,7 @@ impl<W: Write> FormatWriter<W> {
                 pcapng::write_header(
                     &mut out,
                     &options.session_label,
-                    "Sockpit session; Ethernet, IP and TCP/UDP headers are reconstructed from the socket's bytes",
+                    "Sockpit session; Ethernet, IP and TCP/UDP headers are reconstructed from the socket's bytes", // i18n-exempt: a comment stored in the pcapng file
                 )?;
                 Kind::Pcapng(Synth::new(options.opened_by))
             }

@@ -3,11 +3,12 @@
 //! session's stages append them on send and verify them on receive, the calculator shows them
 //! all.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
 use crc::{Algorithm, Crc};
-use thiserror::Error;
+use rust_i18n::t;
 
 /// The algorithms offered, in the order pickers list them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,19 +100,19 @@ impl ChecksumKind {
     }
 
     /// What it is, in a few words, for the picker's hover text.
-    pub fn about(self) -> &'static str {
+    pub fn about(self) -> Cow<'static, str> {
         match self {
-            Self::Crc16Modbus => "Modbus RTU; sent low byte first",
-            Self::Crc16CcittFalse => "also called CRC-16/IBM-3740",
-            Self::Crc16Kermit => "CRC-CCITT as Kermit and many radios use it",
-            Self::Crc16X25 => "HDLC, X.25, IrDA",
-            Self::Crc32 => "Ethernet, zip, PNG",
-            Self::Crc32C => "Castagnoli: iSCSI, SCTP, ext4",
-            Self::Xor8 => "every byte XORed together",
-            Self::Sum8 => "sum of the bytes, modulo 256",
-            Self::Sum16 => "sum of the bytes, modulo 65536",
-            Self::Lrc => "two's complement of SUM8 (Modbus ASCII)",
-            _ => "",
+            Self::Crc16Modbus => t!("codec.checksum.about.crc16_modbus"),
+            Self::Crc16CcittFalse => t!("codec.checksum.about.crc16_ccitt_false"),
+            Self::Crc16Kermit => t!("codec.checksum.about.crc16_kermit"),
+            Self::Crc16X25 => t!("codec.checksum.about.crc16_x25"),
+            Self::Crc32 => t!("codec.checksum.about.crc32"),
+            Self::Crc32C => t!("codec.checksum.about.crc32c"),
+            Self::Xor8 => t!("codec.checksum.about.xor8"),
+            Self::Sum8 => t!("codec.checksum.about.sum8"),
+            Self::Sum16 => t!("codec.checksum.about.sum16"),
+            Self::Lrc => t!("codec.checksum.about.lrc"),
+            _ => Cow::Borrowed(""),
         }
     }
 
@@ -187,7 +188,7 @@ impl ChecksumKind {
     pub fn crc_parameters(self) -> Option<String> {
         fn show<W: crc::Width + fmt::LowerHex>(a: &Algorithm<W>) -> String {
             format!(
-                "width {} poly 0x{:x} init 0x{:x} refin {} refout {} xorout 0x{:x}",
+                "width {} poly 0x{:x} init 0x{:x} refin {} refout {} xorout 0x{:x}", // i18n-exempt: the CRC catalogue's parameter names
                 a.width, a.poly, a.init, a.refin, a.refout, a.xorout
             )
         }
@@ -217,9 +218,20 @@ impl fmt::Display for ChecksumKind {
 }
 
 /// A checksum name nobody knows.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown checksum \"{0}\"; use one of: {names}", names = names())]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownChecksum(pub String);
+
+impl fmt::Display for UnknownChecksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&t!(
+            "codec.checksum.unknown",
+            name = self.0,
+            names = names()
+        ))
+    }
+}
+
+impl std::error::Error for UnknownChecksum {}
 
 fn names() -> String {
     ChecksumKind::ALL
@@ -297,17 +309,15 @@ impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use crate::codec::hex::format_hex;
         match self {
-            Self::Good => write!(f, "checksum good"),
-            Self::Bad { expected, got } => write!(
-                f,
-                "bad checksum: the record ends with {}, its bytes give {}",
-                format_hex(got),
-                format_hex(expected)
-            ),
-            Self::TooShort { len, needed } => write!(
-                f,
-                "too short for its checksum: {len} bytes, at least {needed} needed"
-            ),
+            Self::Good => f.write_str(&t!("codec.checksum.good")),
+            Self::Bad { expected, got } => f.write_str(&t!(
+                "codec.checksum.bad",
+                got = format_hex(got),
+                expected = format_hex(expected)
+            )),
+            Self::TooShort { len, needed } => {
+                f.write_str(&t!("codec.checksum.too_short", len = len, needed = needed))
+            }
         }
     }
 }

@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 use encoding_rs::Encoding;
 
 use super::display;
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 /// An encoding offered in every tab's encoding picker and by the CLI's `--encoding`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -32,15 +32,25 @@ pub enum TextEncoding {
 }
 
 /// A character the selected encoding cannot represent.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error(
-    "'{ch}' at position {position} cannot be written in {encoding}: pick another encoding or send it as hex"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodeError {
     pub ch: char,
     pub position: usize,
     pub encoding: &'static str,
 }
+
+impl std::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&t!(
+            "codec.encoding.cannot_encode",
+            ch = self.ch,
+            position = self.position,
+            encoding = self.encoding
+        ))
+    }
+}
+
+impl std::error::Error for EncodeError {}
 
 impl TextEncoding {
     /// Every encoding, in the order the pickers show them.
@@ -66,11 +76,11 @@ impl TextEncoding {
             Self::Gbk => "GBK",
             Self::Gb18030 => "GB18030",
             Self::Gb2312 => "GB2312",
-            Self::Big5 => "Big5",
+            Self::Big5 => "Big5", // i18n-exempt: a standard encoding name
             Self::ShiftJis => "Shift_JIS",
             Self::EucJp => "EUC-JP",
             Self::EucKr => "EUC-KR",
-            Self::Latin1 => "Latin-1 (windows-1252)",
+            Self::Latin1 => "Latin-1 (windows-1252)", // i18n-exempt: standard encoding names
             Self::Utf16Le => "UTF-16LE",
             Self::Utf16Be => "UTF-16BE",
             Self::Ascii => "ASCII",

@@ -3,7 +3,9 @@
 //! `\r`, `\n`, `\t`, `\\` and `\0` stand for characters (encoded with the tab's encoding, so
 //! `\n` in UTF-16LE is `0A 00`); `\xNN` stands for one raw byte, inserted as-is.
 
-use thiserror::Error;
+use std::fmt;
+
+use rust_i18n::t;
 
 /// A piece of parsed send-box text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,15 +17,27 @@ pub enum Segment {
 }
 
 /// Why escapes could not be parsed. Positions are 1-based character columns.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EscapeError {
-    #[error("unknown escape \"\\{ch}\" at position {position}: use \\r \\n \\t \\\\ \\0 or \\xNN")]
     Unknown { ch: char, position: usize },
-    #[error("\"\\x\" at position {position} needs two hex digits, as in \\x1B")]
     BadHexEscape { position: usize },
-    #[error("lone backslash at the end (position {position}): write \\\\ for a backslash")]
     Trailing { position: usize },
 }
+
+impl fmt::Display for EscapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Self::Unknown { ch, position } => {
+                t!("codec.escape.unknown", ch = ch, position = position)
+            }
+            Self::BadHexEscape { position } => t!("codec.escape.bad_hex", position = position),
+            Self::Trailing { position } => t!("codec.escape.trailing", position = position),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for EscapeError {}
 
 /// Splits `input` into text runs and raw bytes, interpreting escapes.
 pub fn parse_escapes(input: &str) -> Result<Vec<Segment>, EscapeError> {

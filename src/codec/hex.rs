@@ -1,27 +1,48 @@
 //! Hex parsing (what users type in the send box) and fast hex formatting (what the log shows).
 
-use thiserror::Error;
+use std::fmt;
+
+use rust_i18n::t;
 
 /// Why a hex string could not be parsed. Positions are 1-based character columns.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HexError {
     /// A character that is not a hex digit, separator or `0x` prefix.
-    #[error("{ch:?} at position {position} is not a hex digit (use 0-9, A-F)")]
     BadChar { ch: char, position: usize },
     /// A group of digits with an odd count, so one byte would be half a byte. `group` quotes
     /// the group, shortened around its ends when long (see [`excerpt`]).
-    #[error(
-        "odd number of hex digits ({digits}) in \"{group}\" at position {position}: each byte needs two digits"
-    )]
     OddDigits {
         group: String,
         digits: usize,
         position: usize,
     },
     /// A `0x` with no digits after it.
-    #[error("\"0x\" at position {position} has no digits after it: write e.g. 0x48")]
     NoDigits { position: usize },
 }
+
+impl fmt::Display for HexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Self::BadChar { ch, position } => {
+                t!("codec.hex.bad_char", ch = ch : {:?}, position = position)
+            }
+            Self::OddDigits {
+                group,
+                digits,
+                position,
+            } => t!(
+                "codec.hex.odd_digits",
+                digits = digits,
+                group = group,
+                position = position
+            ),
+            Self::NoDigits { position } => t!("codec.hex.no_digits", position = position),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for HexError {}
 
 impl HexError {
     /// The 1-based character column the error points at.

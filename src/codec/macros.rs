@@ -19,9 +19,11 @@
 //! counter's digits are two bytes each. In hex mode the same macros may stand between hex
 //! digits. Names are not case-sensitive.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset, Local};
+use rust_i18n::t;
 
 use super::TextEncoding;
 use super::escape::{EscapeError, Segment, parse_escapes};
@@ -153,10 +155,9 @@ impl Template {
             }
         }
         if spec.mode == SendMode::Text {
-            let ending = spec
-                .encoding
-                .encode(spec.line_ending.text())
-                .map_err(|e| format!("Cannot encode the line ending: {e}."))?;
+            let ending = spec.encoding.encode(spec.line_ending.text()).map_err(|e| {
+                t!("codec.macros.cannot_encode_line_ending", error = e).into_owned()
+            })?;
             push_bytes(&mut parts, ending);
         }
         let template = Self {
@@ -165,11 +166,12 @@ impl Template {
         };
         let most = template.max_len();
         if most > RENDERED_MAX {
-            return Err(format!(
-                "This payload would be up to {} MiB a send; at most {} MiB.",
-                most / (1024 * 1024),
-                RENDERED_MAX / (1024 * 1024)
-            ));
+            return Err(t!(
+                "codec.macros.too_large",
+                most = most / (1024 * 1024),
+                max = RENDERED_MAX / (1024 * 1024)
+            )
+            .into_owned());
         }
         Ok(template)
     }
@@ -267,9 +269,7 @@ fn split_macros(text: &str) -> Result<Vec<Piece<'_>>, String> {
         let position = chars_before + literal.chars().count() + 1;
         let after = &rest[open + 2..];
         let Some(close) = after.find("}}") else {
-            return Err(format!(
-                "Invalid macro at position {position}: \"{{{{\" has no closing \"}}}}\"; write {{{{HEX:7B7B}}}} to send a literal \"{{{{\"."
-            ));
+            return Err(t!("codec.macros.unclosed", position = position).into_owned());
         };
         let body = &after[..close];
         pieces.push(Piece::Macro { body, position });
@@ -289,13 +289,17 @@ fn split_macros(text: &str) -> Result<Vec<Piece<'_>>, String> {
 /// start of the whole payload.
 fn literal_bytes(spec: &PayloadSpec<'_>, text: &str, offset: usize) -> Result<Vec<u8>, String> {
     match spec.mode {
-        SendMode::Hex => {
-            parse_hex(text).map_err(|e| format!("Invalid hex: {}.", shift_hex(e, offset)))
-        }
+        SendMode::Hex => parse_hex(text)
+            .map_err(|e| t!("codec.macros.invalid_hex", error = shift_hex(e, offset)).into_owned()),
         SendMode::Text => {
             let segments = if spec.escapes {
-                parse_escapes(text)
-                    .map_err(|e| format!("Invalid escape: {}.", shift_escape(&e, offset)))?
+                parse_escapes(text).map_err(|e| {
+                    t!(
+                        "codec.macros.invalid_escape",
+                        error = shift_escape(&e, offset)
+                    )
+                    .into_owned()
+                })?
             } else {
                 vec![Segment::Text(text.to_owned())]
             };
@@ -306,7 +310,7 @@ fn literal_bytes(spec: &PayloadSpec<'_>, text: &str, offset: usize) -> Result<Ve
                     Segment::Text(run) => {
                         let encoded = spec.encoding.encode(&run).map_err(|mut e| {
                             e.position += column;
-                            format!("Cannot encode: {e}.")
+                            t!("codec.macros.cannot_encode", error = e).into_owned()
                         })?;
                         column += run.chars().count();
                         out.extend(encoded);
@@ -360,17 +364,19 @@ fn shift_escape(e: &EscapeError, by: usize) -> EscapeError {
     }
 }
 
-const KNOWN: &str = "COUNTER, TIME, UNIXTIME, UNIXTIME_MS, RANDOM:N or HEX:…";
-
 fn parse_macro(body: &str, position: usize) -> Result<Part, String> {
     let (name, args) = match body.split_once(':') {
         Some((name, args)) => (name.trim(), Some(args)),
         None => (body.trim(), None),
     };
-    let bad = |what: String| {
-        Err(format!(
-            "Invalid macro {{{{{body}}}}} at position {position}: {what}."
-        ))
+    let bad = |what: Cow<'_, str>| {
+        Err(t!(
+            "codec.macros.invalid",
+            body = body,
+            position = position,
+            what = what
+        )
+        .into_owned())
     };
     match (name.to_ascii_uppercase().as_str(), args) {
         ("COUNTER", None) => Ok(Part::Counter(Counter {
@@ -381,15 +387,20 @@ fn parse_macro(body: &str, position: usize) -> Result<Part, String> {
         ("COUNTER", Some(args)) => {
             let fields: Vec<&str> = args.split(':').map(str::trim).collect();
             if fields.len() > 3 {
-                return bad(
-                    "a counter takes at most START:STEP:WIDTH, as in {{COUNTER:1:1:4}}".to_owned(),
-                );
+                return bad(t!("codec.macros.counter_fields"));
             }
             let number = |i: usize, what: &str, default: i64| -> Result<i64, String> {
                 match fields.get(i).copied() {
                     None | Some("") => Ok(default),
                     Some(f) => f.parse::<i64>().map_err(|_| {
-                        format!("Invalid macro {{{{{body}}}}} at position {position}: {what} \"{f}\" is not a whole number.")
+                        t!(
+                            "codec.macros.not_whole",
+                            body = body,
+                            position = position,
+                            what = what,
+                            field = f
+                        )
+                        .into_owned()
                     }),
                 }
             };
@@ -400,9 +411,7 @@ fn parse_macro(body: &str, position: usize) -> Result<Part, String> {
                 Some(f) => match f.parse::<u32>() {
                     Ok(w) if (1..=WIDTH_MAX).contains(&w) => Some(w),
                     _ => {
-                        return bad(format!(
-                            "WIDTH \"{f}\" must be a number of digits from 1 to {WIDTH_MAX}"
-                        ));
+                        return bad(t!("codec.macros.width", field = f, max = WIDTH_MAX));
                     }
                 },
             };
@@ -414,33 +423,38 @@ fn parse_macro(body: &str, position: usize) -> Result<Part, String> {
             "MS" => Ok(Part::Time(TimeFormat::Millis)),
             "DATE" => Ok(Part::Time(TimeFormat::Date)),
             "ISO" => Ok(Part::Time(TimeFormat::Iso)),
-            other => bad(format!(
-                "unknown time format \"{other}\": use {{{{TIME}}}}, {{{{TIME:MS}}}}, {{{{TIME:DATE}}}} or {{{{TIME:ISO}}}}"
-            )),
+            other => bad(t!("codec.macros.time_format", other = other)),
         },
         ("UNIXTIME", None) => Ok(Part::UnixTime),
         ("UNIXTIME_MS", None) => Ok(Part::UnixTimeMs),
-        ("UNIXTIME" | "UNIXTIME_MS", Some(_)) => bad("it takes no arguments".to_owned()),
+        ("UNIXTIME" | "UNIXTIME_MS", Some(_)) => bad(t!("codec.macros.no_arguments")),
         ("RANDOM", Some(n)) => match n.trim().parse::<usize>() {
             Ok(n) if (1..=RANDOM_MAX).contains(&n) => Ok(Part::Random(n)),
-            _ => bad(format!(
-                "N must be a number of bytes from 1 to {RANDOM_MAX}, as in {{{{RANDOM:4}}}}"
-            )),
+            _ => bad(t!("codec.macros.random_range", max = RANDOM_MAX)),
         },
-        ("RANDOM", None) => bad("say how many bytes, as in {{RANDOM:4}}".to_owned()),
+        ("RANDOM", None) => bad(t!("codec.macros.random_count")),
         ("HEX", Some(hex)) => {
             // The hex starts after "{{HEX:".
             let offset = position - 1 + 2 + name.len() + 1;
-            let bytes = parse_hex(hex)
-                .map_err(|e| format!("Invalid hex in a macro: {}.", shift_hex(e, offset)))?;
+            let bytes = parse_hex(hex).map_err(|e| {
+                t!(
+                    "codec.macros.invalid_hex_in_macro",
+                    error = shift_hex(e, offset)
+                )
+                .into_owned()
+            })?;
             if bytes.is_empty() {
-                return bad("give the bytes, as in {{HEX:0D0A}}".to_owned());
+                return bad(t!("codec.macros.hex_bytes"));
             }
             Ok(Part::Bytes(bytes))
         }
-        ("HEX", None) => bad("give the bytes, as in {{HEX:0D0A}}".to_owned()),
-        ("", _) => bad(format!("it is empty; use {KNOWN}")),
-        (other, _) => bad(format!("unknown macro \"{other}\"; use {KNOWN}")),
+        ("HEX", None) => bad(t!("codec.macros.hex_bytes")),
+        ("", _) => bad(t!("codec.macros.empty", known = t!("codec.macros.known"))),
+        (other, _) => bad(t!(
+            "codec.macros.unknown",
+            other = other,
+            known = t!("codec.macros.known")
+        )),
     }
 }
 

@@ -3,6 +3,9 @@
 //! `--send`/`--hex` both call [`encode_payload`], so the same input gives the same bytes and the
 //! same error everywhere.
 
+use std::borrow::Cow;
+
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use super::TextEncoding;
@@ -30,12 +33,13 @@ pub enum LineEnding {
 impl LineEnding {
     pub const ALL: [Self; 4] = [Self::None, Self::Lf, Self::CrLf, Self::Cr];
 
-    pub fn name(self) -> &'static str {
+    /// The name shown in pickers.
+    pub fn name(self) -> Cow<'static, str> {
         match self {
-            Self::None => "None",
-            Self::Lf => "LF (\\n)",
-            Self::CrLf => "CRLF (\\r\\n)",
-            Self::Cr => "CR (\\r)",
+            Self::None => t!("codec.line_ending.none"),
+            Self::Lf => Cow::Borrowed("LF (\\n)"),
+            Self::CrLf => Cow::Borrowed("CRLF (\\r\\n)"),
+            Self::Cr => Cow::Borrowed("CR (\\r)"),
         }
     }
 
@@ -63,17 +67,19 @@ pub struct PayloadSpec<'a> {
 /// The bytes `spec` stands for, or a sentence saying what is wrong.
 pub fn encode_payload(spec: &PayloadSpec<'_>) -> Result<Vec<u8>, String> {
     match spec.mode {
-        SendMode::Hex => parse_hex(spec.text).map_err(|e| format!("Invalid hex: {e}.")),
+        SendMode::Hex => parse_hex(spec.text)
+            .map_err(|e| t!("codec.payload.invalid_hex", error = e).into_owned()),
         SendMode::Text => {
             let segments = if spec.escapes {
-                parse_escapes(spec.text).map_err(|e| format!("Invalid escape: {e}."))?
+                parse_escapes(spec.text)
+                    .map_err(|e| t!("codec.payload.invalid_escape", error = e).into_owned())?
             } else {
                 vec![Segment::Text(spec.text.to_owned())]
             };
             let encode = |text: &str| {
                 spec.encoding
                     .encode(text)
-                    .map_err(|e| format!("Cannot encode: {e}."))
+                    .map_err(|e| t!("codec.payload.cannot_encode", error = e).into_owned())
             };
             let mut out = Vec::new();
             for segment in segments {

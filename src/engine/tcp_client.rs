@@ -1,6 +1,7 @@
 //! The TCP Client worker: one named thread per tab, a mio readiness loop over the connection
 //! and a waker for commands, so it never blocks on the socket and never spins.
 
+use rust_i18n::t;
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -132,10 +133,10 @@ pub enum CloseReason {
 impl std::fmt::Display for CloseReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::ClosedByPeer => f.write_str("closed by peer"),
-            Self::Reset => f.write_str("reset by peer"),
-            Self::ByUser => f.write_str("closed by you"),
-            Self::IdleTimeout => f.write_str("closed after the idle timeout"),
+            Self::ClosedByPeer => f.write_str(&t!("engine.close.closed_by_peer")),
+            Self::Reset => f.write_str(&t!("engine.close.reset_by_peer")),
+            Self::ByUser => f.write_str(&t!("engine.close.closed_by_you")),
+            Self::IdleTimeout => f.write_str(&t!("engine.close.idle_closed")),
             Self::Error(e) => write!(f, "{e}"),
         }
     }
@@ -295,7 +296,7 @@ impl Worker {
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 self.emit(EventKind::WorkerFailed {
-                    message: format!("poll failed: {e}"),
+                    message: t!("engine.worker.poll_failed", error = e).into_owned(),
                 });
                 let _ = self.outbox.flush();
                 return;
@@ -472,7 +473,7 @@ impl Worker {
                     self.emit_for(
                         session,
                         EventKind::SendRejected {
-                            reason: "Not connected: click Connect first.".to_owned(),
+                            reason: t!("engine.tcp_client.not_connected").into_owned(),
                         },
                     );
                     return;
@@ -486,7 +487,7 @@ impl Worker {
                     self.emit_for(
                         session,
                         EventKind::SendRejected {
-                            reason: "Not connected: click Connect first.".to_owned(),
+                            reason: t!("engine.tcp_client.not_connected").into_owned(),
                         },
                     );
                     return;
@@ -551,9 +552,9 @@ impl Worker {
             Conn::Idle => {
                 self.pending_bytes -= bytes.len();
                 return Err(if self.reconnect_at.is_some() {
-                    "Not connected (waiting to reconnect): the data was not sent.".to_owned()
+                    t!("engine.tcp_client.waiting_to_reconnect").into_owned()
                 } else {
-                    "Not connected: click Connect first.".to_owned()
+                    t!("engine.tcp_client.not_connected").into_owned()
                 });
             }
         }
@@ -604,13 +605,16 @@ impl Worker {
     /// Why a send must be refused now, if it must.
     fn refusal(&self) -> Option<String> {
         if self.closing_since.is_some() {
-            return Some("Not sent: the connection is closing.".to_owned());
+            return Some(t!("engine.tcp_client.closing").into_owned());
         }
         if self.pending_bytes >= PENDING_LIMIT_BYTES {
-            return Some(format!(
-                "Not sent: {} MiB already wait for the peer to read them; it is not reading.",
-                self.pending_bytes / (1024 * 1024)
-            ));
+            return Some(
+                t!(
+                    "engine.tcp_client.peer_not_reading",
+                    mib = self.pending_bytes / (1024 * 1024)
+                )
+                .into_owned(),
+            );
         }
         None
     }
@@ -999,7 +1003,7 @@ impl Worker {
         }
         if lost > 0 {
             self.emit(EventKind::SendRejected {
-                reason: format!("{lost} replies not sent: the connection closed."),
+                reason: t!("engine.tcp_client.replies_lost", count = lost).into_owned(),
             });
         }
     }
@@ -1072,7 +1076,9 @@ impl Worker {
             let state = if reason == CloseReason::ByUser {
                 JobState::Stopped
             } else {
-                JobState::Failed(format!("the connection ended ({reason})."))
+                JobState::Failed(
+                    t!("engine.tcp_client.connection_ended", reason = reason).into_owned(),
+                )
             };
             self.end_job(state);
         }

@@ -1,6 +1,7 @@
 //! The TCP Server worker: one named thread, one mio loop for the listener and every client,
 //! woken for commands by a waker. No thread per client.
 
+use rust_i18n::t;
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -161,12 +162,12 @@ pub enum ClientCloseReason {
 impl std::fmt::Display for ClientCloseReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::ClosedByPeer => f.write_str("closed by peer"),
-            Self::Reset => f.write_str("reset by peer"),
-            Self::ByUs => f.write_str("disconnected by us"),
-            Self::IdleTimeout => f.write_str("idle timeout"),
-            Self::LimitReached(why) => write!(f, "refused: {why}"),
-            Self::Error(e) => write!(f, "error: {e}"),
+            Self::ClosedByPeer => f.write_str(&t!("engine.close.closed_by_peer")),
+            Self::Reset => f.write_str(&t!("engine.close.reset_by_peer")),
+            Self::ByUs => f.write_str(&t!("engine.close.disconnected_by_us")),
+            Self::IdleTimeout => f.write_str(&t!("engine.close.idle_timeout")),
+            Self::LimitReached(why) => f.write_str(&t!("engine.close.refused", why = why)),
+            Self::Error(e) => f.write_str(&t!("engine.close.error", error = e)),
         }
     }
 }
@@ -375,7 +376,7 @@ impl Server {
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 self.emit(EventKind::WorkerFailed {
-                    message: format!("poll failed: {e}"),
+                    message: t!("engine.worker.poll_failed", error = e).into_owned(),
                 });
                 let _ = self.outbox.flush();
                 return;
@@ -572,7 +573,7 @@ impl Server {
             Command::StartJob { session, .. } => self.outbox.push(Event {
                 session,
                 kind: EventKind::JobRefused {
-                    reason: "The server is not running: click Start first.".to_owned(),
+                    reason: t!("engine.tcp_server.not_running").into_owned(),
                 },
             }),
             Command::StopJob { session } if session == self.session => {
@@ -608,12 +609,15 @@ impl Server {
             return true;
         };
         let refusal = if c.closing_since.is_some() {
-            Some("the client is being disconnected".to_owned())
+            Some(t!("engine.tcp_server.client_disconnecting").into_owned())
         } else if c.pending_bytes >= PENDING_LIMIT_BYTES {
-            Some(format!(
-                "{} MiB already wait for it to read them; it is not reading",
-                c.pending_bytes / (1024 * 1024)
-            ))
+            Some(
+                t!(
+                    "engine.tcp_server.client_not_reading",
+                    mib = c.pending_bytes / (1024 * 1024)
+                )
+                .into_owned(),
+            )
         } else {
             None
         };
@@ -668,7 +672,7 @@ impl Server {
                     client: 0,
                     peer: to,
                     len: bytes.len(),
-                    reason: "the client closed before the reply was sent".to_owned(),
+                    reason: t!("engine.tcp_server.closed_before_reply").into_owned(),
                 }),
             }
         }
@@ -708,7 +712,7 @@ impl Server {
         if present.is_empty() {
             return match target {
                 Target::All => Ok(true),
-                Target::Clients(_) => Err("the client it was sending to has left.".to_owned()),
+                Target::Clients(_) => Err(t!("engine.tcp_server.client_left").into_owned()),
             };
         }
         Ok(present
@@ -790,15 +794,14 @@ impl Server {
         if let Some(max) = options.max_clients
             && self.clients.len() >= max
         {
-            return Some(format!("maximum of {max} clients reached"));
+            return Some(t!("engine.tcp_server.max_clients", max = max).into_owned());
         }
         if let Some(max) = options.max_per_ip
             && self.per_ip.get(&peer.ip()).copied().unwrap_or(0) >= max
         {
-            return Some(format!(
-                "maximum of {max} connections from {} reached",
-                peer.ip()
-            ));
+            return Some(
+                t!("engine.tcp_server.max_per_ip", max = max, ip = peer.ip()).into_owned(),
+            );
         }
         None
     }
@@ -829,7 +832,8 @@ impl Server {
                         Interest::READABLE | Interest::WRITABLE,
                     ) {
                         self.emit(EventKind::AcceptError {
-                            message: format!("could not watch {peer}: {e}"),
+                            message: t!("engine.tcp_server.cannot_watch", peer = peer, error = e)
+                                .into_owned(),
                         });
                         continue;
                     }
@@ -867,7 +871,7 @@ impl Server {
                 Err(e) => {
                     // EMFILE and friends: report and try again on the next turn.
                     self.emit(EventKind::AcceptError {
-                        message: format!("accept failed: {e}"),
+                        message: t!("engine.tcp_server.accept_failed", error = e).into_owned(),
                     });
                     return;
                 }

@@ -2,6 +2,7 @@
 //! sending and sending never waits for receiving; datagrams go up in batches, and whatever
 //! had to be dropped (by Sockpit when the UI falls behind, or by the kernel) is counted.
 
+use rust_i18n::t;
 use std::collections::{BTreeSet, VecDeque};
 use std::io;
 use std::net::SocketAddr;
@@ -365,7 +366,7 @@ impl Worker {
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 self.emit(EventKind::WorkerFailed {
-                    message: format!("poll failed: {e}"),
+                    message: t!("engine.worker.poll_failed", error = e).into_owned(),
                 });
                 let _ = self.outbox.flush();
                 return;
@@ -455,7 +456,7 @@ impl Worker {
             Command::StartJob { session, .. } => self.outbox.push(Event {
                 session,
                 kind: EventKind::JobRefused {
-                    reason: "Not bound: click Bind first.".to_owned(),
+                    reason: t!("engine.udp.not_bound").into_owned(),
                 },
             }),
             Command::StopJob { session } if session == self.session => {
@@ -561,11 +562,12 @@ impl Worker {
             let first = addrs[0];
             NetError::Other {
                 addr: first,
-                message: format!(
-                    "this socket is bound to {} and cannot send to {}; bind an address of the same IP version (or :: for both)",
-                    local.ip(),
-                    if first.is_ipv6() { "IPv6" } else { "IPv4" }
-                ),
+                message: t!(
+                    "engine.udp.wrong_version",
+                    local = local.ip(),
+                    version = if first.is_ipv6() { "IPv6" } else { "IPv4" }
+                )
+                .into_owned(),
             }
         }))
     }
@@ -583,8 +585,10 @@ impl Worker {
         self.end_job(JobState::Stopped);
         let target = format!("{host}:{port}");
         let to = match self.destination(host, port) {
-            None => Err("Not bound: click Bind first.".to_owned()),
-            Some(Err(error)) => Err(format!("Cannot send to {target}: {error}.")),
+            None => Err(t!("engine.udp.not_bound").into_owned()),
+            Some(Err(error)) => {
+                Err(t!("engine.udp.cannot_send", target = target, error = error).into_owned())
+            }
             Some(Ok(to)) => Ok(to),
         };
         let started = to.and_then(|to| Ok((to, SendJob::start(spec, Instant::now())?)));
@@ -658,10 +662,11 @@ impl Worker {
                 target,
                 error: NetError::Other {
                     addr: to,
-                    message: format!(
-                        "not sent: {} are already waiting for room in the socket's send buffer; wait for them to go out, or close and bind again",
-                        crate::traffic::format_bytes(waiting as u64)
-                    ),
+                    message: t!(
+                        "engine.udp.buffer_full",
+                        waiting = crate::traffic::format_bytes(waiting as u64)
+                    )
+                    .into_owned(),
                 },
             });
         }

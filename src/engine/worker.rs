@@ -1,6 +1,7 @@
 //! What every tab's worker shares: the wake-up callback, session ids and a named, panic-safe
 //! thread.
 
+use rust_i18n::t;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -47,7 +48,7 @@ where
                     .downcast_ref::<&str>()
                     .map(|s| (*s).to_owned())
                     .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".to_owned());
+                    .unwrap_or_else(|| t!("engine.worker.unknown_panic").into_owned());
                 on_panic(message);
             }
         })
@@ -56,9 +57,9 @@ where
 /// Why a command did not reach its worker. Nothing of it was carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CommandRefused {
-    #[error("not sent: the worker is busy (its command queue is full); try again")]
+    #[error("{}", t!("engine.worker.busy"))]
     Busy,
-    #[error("not sent: the worker has stopped; restart the tab")]
+    #[error("{}", t!("engine.worker.gone"))]
     Gone,
 }
 
@@ -334,7 +335,7 @@ pub fn drain_worker<E: WorkerEvent>(
     });
     // A panic already said why; the end of the thread after it is no news.
     if drained.dead && !failed {
-        apply(E::worker_failed("the worker thread ended".to_owned()));
+        apply(E::worker_failed(t!("engine.worker.ended").into_owned()));
     }
     drained.more
 }

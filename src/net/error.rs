@@ -1,33 +1,60 @@
 //! Network errors as values that carry the address they concern, and a sentence for users.
 
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use thiserror::Error;
+
+use rust_i18n::t;
 
 /// A network failure, translated from the OS error, with the address it concerns.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetError {
-    #[error("could not resolve \"{host}\": {detail}")]
     NameNotResolved { host: String, detail: String },
-    #[error("connection to {addr} refused")]
     Refused { addr: SocketAddr },
-    #[error("connecting to {addr} timed out after {timeout_ms} ms")]
     TimedOut { addr: SocketAddr, timeout_ms: u64 },
-    #[error("connection to {addr} reset by the peer")]
     Reset { addr: SocketAddr },
-    #[error("network unreachable for {addr}")]
     NetworkUnreachable { addr: SocketAddr },
-    #[error("host {addr} unreachable")]
     HostUnreachable { addr: SocketAddr },
-    #[error("address {addr} already in use")]
     AddrInUse { addr: SocketAddr },
-    #[error("permission denied for {addr}")]
     PermissionDenied { addr: SocketAddr },
-    #[error("address {addr} is not available on this machine")]
     AddrNotAvailable { addr: SocketAddr },
-    #[error("{addr}: {message}")]
     Other { addr: SocketAddr, message: String },
 }
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NameNotResolved { host, detail } => f.write_str(&t!(
+                "net.error.name_not_resolved",
+                host = host,
+                detail = detail
+            )),
+            Self::Refused { addr } => f.write_str(&t!("net.error.refused", addr = addr)),
+            Self::TimedOut { addr, timeout_ms } => f.write_str(&t!(
+                "net.error.timed_out",
+                addr = addr,
+                timeout_ms = timeout_ms
+            )),
+            Self::Reset { addr } => f.write_str(&t!("net.error.reset", addr = addr)),
+            Self::NetworkUnreachable { addr } => {
+                f.write_str(&t!("net.error.network_unreachable", addr = addr))
+            }
+            Self::HostUnreachable { addr } => {
+                f.write_str(&t!("net.error.host_unreachable", addr = addr))
+            }
+            Self::AddrInUse { addr } => f.write_str(&t!("net.error.addr_in_use", addr = addr)),
+            Self::PermissionDenied { addr } => {
+                f.write_str(&t!("net.error.permission_denied", addr = addr))
+            }
+            Self::AddrNotAvailable { addr } => {
+                f.write_str(&t!("net.error.addr_not_available", addr = addr))
+            }
+            Self::Other { addr, message } => write!(f, "{addr}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for NetError {}
 
 impl NetError {
     /// Translates an OS error about `addr`.
@@ -55,42 +82,21 @@ impl NetError {
     /// One line that says what happened in plain words and what to try.
     pub fn explanation(&self) -> String {
         match self {
-            Self::NameNotResolved { .. } => {
-                "The name could not be turned into an address: check the spelling, or type an IP address.".to_owned()
+            Self::NameNotResolved { .. } => t!("net.explain.name_not_resolved"),
+            Self::Refused { addr } => t!("net.explain.refused", port = addr.port(), ip = addr.ip()),
+            Self::TimedOut { .. } => t!("net.explain.timed_out"),
+            Self::Reset { .. } => t!("net.explain.reset"),
+            Self::NetworkUnreachable { .. } => t!("net.explain.network_unreachable"),
+            Self::HostUnreachable { .. } => t!("net.explain.host_unreachable"),
+            Self::AddrInUse { addr } => t!("net.explain.addr_in_use", port = addr.port()),
+            Self::PermissionDenied { addr } if addr.port() < 1024 && addr.port() != 0 => {
+                t!("net.explain.low_port", port = addr.port())
             }
-            Self::Refused { addr } => format!(
-                "Nothing is listening on port {} at {}: start the server, or check the port.",
-                addr.port(),
-                addr.ip()
-            ),
-            Self::TimedOut { .. } => {
-                "No answer in time: the host may be down, a firewall may drop the packets, or the address is wrong.".to_owned()
-            }
-            Self::Reset { .. } => {
-                "The peer aborted the connection (it crashed, was killed, or rejected us).".to_owned()
-            }
-            Self::NetworkUnreachable { .. } => {
-                "This machine has no route to that network: check the address and your network settings.".to_owned()
-            }
-            Self::HostUnreachable { .. } => {
-                "The host did not answer on the local network (no ARP reply): is it powered and cabled?".to_owned()
-            }
-            Self::AddrInUse { addr } => format!(
-                "Another program already uses port {}: stop it, or pick another port.",
-                addr.port()
-            ),
-            Self::PermissionDenied { addr } if addr.port() < 1024 && addr.port() != 0 => format!(
-                "Ports below 1024 need administrator rights: use a port above 1023, or run with the needed rights (port {}).",
-                addr.port()
-            ),
-            Self::PermissionDenied { .. } => {
-                "The system refused this operation (permissions or a firewall rule).".to_owned()
-            }
-            Self::AddrNotAvailable { .. } => {
-                "That address does not belong to any interface of this machine: pick one from the list.".to_owned()
-            }
-            Self::Other { .. } => "The system reported an unexpected error.".to_owned(),
+            Self::PermissionDenied { .. } => t!("net.explain.permission_denied"),
+            Self::AddrNotAvailable { .. } => t!("net.explain.addr_not_available"),
+            Self::Other { .. } => t!("net.explain.other"),
         }
+        .into_owned()
     }
 }
 

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use rust_i18n::t;
+
 use super::NetError;
 use super::udp::IcmpError;
 
@@ -14,45 +16,83 @@ impl fmt::Display for IcmpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let from = self
             .reporter
-            .map(|r| format!(" (ICMP from {r})"))
+            .map(|r| t!("net.icmp.from", reporter = r).into_owned())
             .unwrap_or_default();
-        match self.destination {
-            Some(dest) => match NetError::from_io(&std::io::Error::from(self.error), dest) {
-                NetError::Refused { .. } => write!(
-                    f,
-                    "Port unreachable: nothing listens on UDP port {} at {}{from}. The datagram was delivered to the host, which rejected it: start the receiver or check the port.",
-                    dest.port(),
-                    dest.ip()
+        let text = if let Some(dest) = self.destination {
+            match NetError::from_io(&std::io::Error::from(self.error), dest) {
+                NetError::Refused { .. } => t!(
+                    "net.icmp.port_unreachable",
+                    port = dest.port(),
+                    ip = dest.ip(),
+                    from = from
                 ),
-                other => write!(
-                    f,
-                    "Datagram to {dest} failed: {}{from}. {}",
-                    self.os_message,
-                    other.explanation()
+                other => t!(
+                    "net.icmp.failed_to",
+                    dest = dest,
+                    message = self.os_message,
+                    from = from,
+                    explanation = other.explanation()
                 ),
-            },
-            None => write!(f, "A datagram we sent failed: {}{from}.", self.os_message),
-        }
+            }
+        } else {
+            t!("net.icmp.failed", message = self.os_message, from = from)
+        };
+        f.write_str(&text)
     }
 }
 
 /// Turns an OS error during a broadcast into a sentence with the fix.
 pub fn broadcast_explanation(e: &NetError) -> String {
     match e {
-        NetError::NetworkUnreachable { addr } => format!(
-            "No route to {}: pick the interface that is on that network (the probe leaves by the interface's address).",
-            addr.ip()
-        ),
+        NetError::NetworkUnreachable { addr } => {
+            t!("net.broadcast.no_route", ip = addr.ip()).into_owned()
+        }
         NetError::PermissionDenied { addr }
             if addr.port() != 0 && addr.port() < 1024 && addr.ip().is_unspecified() =>
         {
             e.explanation()
         }
-        NetError::PermissionDenied { .. } => "The system refused to send: broadcasts need SO_BROADCAST (Sockpit sets it), so a firewall rule or policy blocks this.".to_owned(),
-        NetError::AddrNotAvailable { addr } => format!(
-            "No interface has the address {} any more: refresh the interface list and pick again.",
-            addr.ip()
-        ),
+        NetError::PermissionDenied { .. } => t!("net.broadcast.refused").into_owned(),
+        NetError::AddrNotAvailable { addr } => {
+            t!("net.broadcast.addr_gone", ip = addr.ip()).into_owned()
+        }
         other => other.explanation(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use rust_i18n::t;
+
+    use crate::i18n::{Language, lookup};
+
+    #[test]
+    fn sentences_are_in_chinese_too() {
+        // Asked for one language directly, so parallel tests keep the process's language.
+        let addr: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let zh = t!(
+            "net.explain.refused",
+            locale = "zh-CN",
+            port = addr.port(),
+            ip = addr.ip()
+        );
+        assert_eq!(
+            zh,
+            "127.0.0.1 的端口 80 上没有程序在监听：请启动服务器，或检查端口。"
+        );
+        let en = t!(
+            "net.explain.refused",
+            locale = "en",
+            port = addr.port(),
+            ip = addr.ip()
+        );
+        assert_eq!(
+            en,
+            "Nothing is listening on port 80 at 127.0.0.1: start the server, or check the port."
+        );
+        let zh_reset = lookup(Language::Chinese, "engine.close.reset_by_peer").unwrap();
+        assert_eq!(zh_reset, "被对方重置");
     }
 }

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use thiserror::Error;
+use rust_i18n::t;
 
 /// The longest host name DNS carries (RFC 1035: 255 bytes on the wire, 253 as text).
 pub const MAX_NAME_LEN: usize = 253;
@@ -14,47 +14,48 @@ pub const MAX_NAME_LEN: usize = 253;
 pub const MAX_LABEL_LEN: usize = 63;
 
 /// Why typed text is not a host. Each message says what is wrong and what would work.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostError {
-    #[error("Enter a host name or IP address, e.g. 192.168.1.10, ::1 or example.com.")]
     Empty,
-    #[error(
-        "{ch:?} at position {position} cannot be in a host name: use letters, digits, \"-\" and \".\" (or an IP address)."
-    )]
     BadChar { ch: char, position: usize },
-    #[error(
-        "The host name is {len} characters long; DNS allows at most {MAX_NAME_LEN}. Check what was pasted."
-    )]
     TooLong { len: usize },
-    #[error(
-        "\"{label}…\" is {len} characters long; each part of a host name between dots may have at most {MAX_LABEL_LEN}."
-    )]
     LabelTooLong { label: String, len: usize },
-    #[error(
-        "\"{0}\" has an empty part (two dots in a row, or a dot at the start): write it like example.com."
-    )]
     EmptyLabel(String),
-    #[error("\"{0}\": a part of a host name cannot start or end with \"-\".")]
     HyphenAtEdge(String),
-    #[error(
-        "\"{0}\" is not an IPv4 address (four numbers 0–255 separated by dots, e.g. 192.168.1.10), and a host name cannot end in a number."
-    )]
     BadIpv4(String),
-    #[error(
-        "\"{0}\" is not an IPv6 address: write it like 2001:db8::1 or ::1 (a port goes outside the brackets, [::1]:8080)."
-    )]
     BadIpv6(String),
-    #[error(
-        "\"{0}\" opens a \"[\" that is not closed: write an IPv6 address as [::1] (with a port outside, [::1]:8080)."
-    )]
     UnclosedBracket(String),
-    #[error("\"{0}\": only an IPv6 address goes in brackets, e.g. [2001:db8::1].")]
     NotIpv6InBrackets(String),
-    #[error(
-        "\"{0}\" is not a valid international domain name (IDNA): check for mixed scripts or symbols."
-    )]
     BadIdn(String),
 }
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Self::Empty => t!("net.host.empty"),
+            Self::BadChar { ch, position } => {
+                t!("net.host.bad_char", ch = ch : {:?}, position = position)
+            }
+            Self::TooLong { len } => t!("net.host.too_long", len = len, max = MAX_NAME_LEN),
+            Self::LabelTooLong { label, len } => t!(
+                "net.host.label_too_long",
+                label = label,
+                len = len,
+                max = MAX_LABEL_LEN
+            ),
+            Self::EmptyLabel(text) => t!("net.host.empty_label", text = text),
+            Self::HyphenAtEdge(text) => t!("net.host.hyphen_at_edge", text = text),
+            Self::BadIpv4(text) => t!("net.host.bad_ipv4", text = text),
+            Self::BadIpv6(text) => t!("net.host.bad_ipv6", text = text),
+            Self::UnclosedBracket(text) => t!("net.host.unclosed_bracket", text = text),
+            Self::NotIpv6InBrackets(text) => t!("net.host.not_ipv6_in_brackets", text = text),
+            Self::BadIdn(text) => t!("net.host.bad_idn", text = text),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for HostError {}
 
 /// A host that may be handed to the resolver.
 #[derive(Debug, Clone, PartialEq, Eq)]

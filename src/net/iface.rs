@@ -1,6 +1,7 @@
 //! This machine's interfaces as the UDP and Broadcast tabs need them: name, index, and each
 //! IPv4 network with its computed broadcast address (netdev for the list, ipnet for the math).
 
+use rust_i18n::t;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
@@ -32,11 +33,19 @@ impl InterfaceV4 {
 
     /// `eth0 192.168.1.12/24 (broadcast 192.168.1.255)`.
     pub fn describe(&self) -> String {
-        let state = if self.up { "" } else { ", down" };
-        format!(
-            "{} {}/{} (broadcast {}{state})",
-            self.name, self.addr, self.prefix, self.broadcast
+        let key = if self.up {
+            "net.iface.describe"
+        } else {
+            "net.iface.describe_down"
+        };
+        t!(
+            key,
+            name = self.name,
+            addr = self.addr,
+            prefix = self.prefix,
+            broadcast = self.broadcast
         )
+        .into_owned()
     }
 }
 

@@ -9,6 +9,7 @@ pub mod udp;
 pub use error::NetError;
 pub use host::{Host, HostError, parse_host};
 
+use rust_i18n::t;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -67,7 +68,7 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, NetError> {
         Ok(addrs) => {
             let addrs: Vec<SocketAddr> = addrs.collect();
             if addrs.is_empty() {
-                Err(not_resolved("the name has no addresses".to_owned()))
+                Err(not_resolved(t!("net.error.no_addresses").into_owned()))
             } else {
                 Ok(addrs)
             }
@@ -81,18 +82,19 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, NetError> {
 /// name in punycode. The error is a sentence quoting what was typed.
 pub fn split_host_port(text: &str) -> Result<(String, u16), String> {
     let shown = host::quote(text);
-    let bad = |why: &str| {
-        format!("\"{shown}\": {why}; write HOST:PORT, e.g. 192.168.1.10:8080 or [::1]:8080")
-    };
-    let (host, port) = text.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+    let bad = |why: &str| t!("net.addr.bad_host_port", shown = shown, why = why).into_owned();
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| bad(&t!("net.addr.no_port")))?;
     if host.contains(':') && !host.trim_start().starts_with('[') {
-        return Err(bad("an IPv6 address needs brackets"));
+        return Err(bad(&t!("net.addr.needs_brackets")));
     }
     if host.trim().is_empty() {
-        return Err(bad("no host"));
+        return Err(bad(&t!("net.addr.no_host")));
     }
     let port = parse_port(port, false).map_err(|e| bad(&e))?;
-    let host = parse_host(host).map_err(|e| format!("\"{shown}\": {e}"))?;
+    let host = parse_host(host)
+        .map_err(|e| t!("net.addr.quoted", shown = shown, error = e).into_owned())?;
     Ok((host.to_string(), port))
 }
 
@@ -100,24 +102,22 @@ pub fn split_host_port(text: &str) -> Result<(String, u16), String> {
 pub fn parse_port(text: &str, allow_zero: bool) -> Result<u16, String> {
     let t = text.trim();
     if t.is_empty() {
-        return Err("Enter a port number (1–65535).".to_owned());
+        return Err(t!("net.port.empty").into_owned());
     }
     // Digits only: `str::parse` would also take a leading `+`.
     if !t.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!(
-            "\"{t}\" is not a port number: use digits only, 1–65535."
-        ));
+        return Err(t!("net.port.not_a_number", text = t).into_owned());
     }
     match t.parse::<u32>() {
         Ok(0) if allow_zero => Ok(0),
         Ok(p @ 1..=65535) => Ok(p as u16),
-        Ok(_) => Err(format!(
-            "Port {t} is out of range: use {}–65535.",
-            u8::from(!allow_zero)
-        )),
-        Err(_) => Err(format!(
-            "\"{t}\" is not a port number: use digits only, 1–65535."
-        )),
+        Ok(_) => Err(t!(
+            "net.port.out_of_range",
+            text = t,
+            min = u8::from(!allow_zero)
+        )
+        .into_owned()),
+        Err(_) => Err(t!("net.port.not_a_number", text = t).into_owned()),
     }
 }
 
@@ -138,14 +138,12 @@ pub fn check_datagram_len(len: usize, ipv6: bool) -> Result<(), String> {
     if len <= max {
         return Ok(());
     }
-    Err(format!(
-        "The payload is {len} bytes, but a UDP datagram holds at most 65,507 bytes over IPv4 (65,527 over IPv6){}: send it in parts, or use TCP.",
-        if ipv6 {
-            ""
-        } else {
-            " and this one goes over IPv4"
-        }
-    ))
+    Err(if ipv6 {
+        t!("net.datagram.too_long", len = len)
+    } else {
+        t!("net.datagram.too_long_v4", len = len)
+    }
+    .into_owned())
 }
 
 /// Fills below this many bytes are copied out at their exact size (see [`RecvBuffer`]).
@@ -200,7 +198,7 @@ impl RecvBuffer {
 pub fn recv_spare(stream: &mio::net::TcpStream, chunk: &mut Vec<u8>) -> io::Result<usize> {
     debug_assert!(
         chunk.len() < chunk.capacity(),
-        "no room: 0 would read as end of stream"
+        "no room: 0 would read as end of stream" // i18n-exempt: a developer's assertion
     );
     rustix::net::recv(
         stream,

@@ -2,6 +2,7 @@
 //! set, ICMP errors on unconnected sockets (Linux `IP_RECVERR`), the kernel's drop counter, and
 //! multicast membership.
 
+use rust_i18n::t;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -300,11 +301,17 @@ impl std::fmt::Display for Membership {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.interface {
             MulticastInterface::V4(ip) if ip.is_unspecified() => {
-                write!(f, "{} (default interface)", self.group)
+                f.write_str(&t!("net.multicast.default_interface", group = self.group))
             }
-            MulticastInterface::V4(ip) => write!(f, "{} on {ip}", self.group),
-            MulticastInterface::V6Index(0) => write!(f, "{} (default interface)", self.group),
-            MulticastInterface::V6Index(i) => write!(f, "{} on interface #{i}", self.group),
+            MulticastInterface::V4(ip) => {
+                f.write_str(&t!("net.multicast.on_ip", group = self.group, ip = ip))
+            }
+            MulticastInterface::V6Index(0) => {
+                f.write_str(&t!("net.multicast.default_interface", group = self.group))
+            }
+            MulticastInterface::V6Index(i) => {
+                f.write_str(&t!("net.multicast.on_index", group = self.group, index = i))
+            }
         }
     }
 }
@@ -314,9 +321,7 @@ pub fn check_group(group: IpAddr) -> Result<(), String> {
     if group.is_multicast() {
         Ok(())
     } else {
-        Err(format!(
-            "{group} is not a multicast address: IPv4 groups are 224.0.0.0–239.255.255.255, IPv6 groups start with ff."
-        ))
+        Err(t!("net.multicast.not_multicast", group = group).into_owned())
     }
 }
 
@@ -326,7 +331,7 @@ pub fn join(socket: &mio::net::UdpSocket, m: &Membership) -> io::Result<()> {
         (IpAddr::V6(g), MulticastInterface::V6Index(i)) => socket.join_multicast_v6(&g, i),
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "the group and the interface are of different IP versions",
+            t!("net.multicast.mixed_versions").into_owned(),
         )),
     }
 }
@@ -337,7 +342,7 @@ pub fn leave(socket: &mio::net::UdpSocket, m: &Membership) -> io::Result<()> {
         (IpAddr::V6(g), MulticastInterface::V6Index(i)) => socket.leave_multicast_v6(&g, i),
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "the group and the interface are of different IP versions",
+            t!("net.multicast.mixed_versions").into_owned(),
         )),
     }
 }

@@ -9,8 +9,7 @@
 
 pub mod packet_sender;
 
-use std::fmt::Write as _;
-
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use super::TextEncoding;
@@ -94,21 +93,28 @@ pub struct ImportReport {
     pub added: usize,
     /// Sentences about packets renamed (a name already taken), skipped or changed.
     pub notes: Vec<String>,
-    /// Which format was read.
+    /// Which format was read: the catalogue key of its name ("a Sockpit export").
     pub format: &'static str,
 }
 
 impl ImportReport {
     /// "Imported 3 packets from a Packet Sender export."
     pub fn summary(&self) -> String {
-        let s = if self.added == 1 { "" } else { "s" };
-        let mut text = format!("Imported {} packet{s} from {}.", self.added, self.format);
+        let key = if self.added == 1 {
+            "codec.library.imported.one"
+        } else {
+            "codec.library.imported.other"
+        };
+        let mut text = t!(key, count = self.added, format = t!(self.format)).into_owned();
         for note in self.notes.iter().take(5) {
             text.push(' ');
             text.push_str(note);
         }
         if self.notes.len() > 5 {
-            let _ = write!(text, " ({} more notes.)", self.notes.len() - 5);
+            text.push_str(&t!(
+                "codec.library.more_notes",
+                count = self.notes.len() - 5
+            ));
         }
         text
     }
@@ -151,10 +157,10 @@ impl Library {
     pub fn check(&self, packet: &Packet, index: Option<usize>) -> Result<(), String> {
         let name = packet.name.trim();
         if name.is_empty() {
-            return Err("Name: give the packet a name.".to_owned());
+            return Err(t!("codec.library.name_empty").into_owned());
         }
         if name.chars().count() > NAME_MAX_CHARS {
-            return Err(format!("Name: at most {NAME_MAX_CHARS} characters."));
+            return Err(t!("codec.library.name_too_long", max = NAME_MAX_CHARS).into_owned());
         }
         if self
             .packets
@@ -162,23 +168,28 @@ impl Library {
             .enumerate()
             .any(|(i, p)| Some(i) != index && p.name == name)
         {
-            return Err(format!("Name: \"{name}\" is taken; choose another."));
+            return Err(t!("codec.library.name_taken", name = name).into_owned());
         }
         if packet.payload.len() > TEXT_MAX_BYTES {
-            return Err(format!("Payload: at most {} KiB.", TEXT_MAX_BYTES / 1024));
+            return Err(t!(
+                "codec.library.payload_too_long",
+                max = TEXT_MAX_BYTES / 1024
+            )
+            .into_owned());
         }
-        let template = packet.template().map_err(|e| format!("Payload: {e}"))?;
+        let template = packet
+            .template()
+            .map_err(|e| t!("codec.library.payload_error", error = e).into_owned())?;
         if template.is_empty() {
-            return Err("Payload: type some text or hex.".to_owned());
+            return Err(t!("codec.library.payload_empty").into_owned());
         }
         let destination = packet.destination.trim();
         if !destination.is_empty() {
-            crate::net::split_host_port(destination).map_err(|e| format!("Destination: {e}"))?;
+            crate::net::split_host_port(destination)
+                .map_err(|e| t!("codec.library.destination_error", error = e).into_owned())?;
         }
         if index.is_none() && self.packets.len() >= PACKETS_MAX {
-            return Err(format!(
-                "The library is full ({PACKETS_MAX} packets): delete some first."
-            ));
+            return Err(t!("codec.library.full", max = PACKETS_MAX).into_owned());
         }
         Ok(())
     }
@@ -200,15 +211,12 @@ impl Library {
         let trimmed = text.trim_start();
         if trimmed.starts_with('{') {
             let export: Export = serde_json::from_str(text)
-                .map_err(|e| format!("This is not a Sockpit packet export: {e}."))?;
+                .map_err(|e| t!("codec.library.not_export", error = e).into_owned())?;
             if export.format != FORMAT {
-                return Err(format!(
-                    "This JSON says it is \"{}\", not a Sockpit packet export.",
-                    export.format
-                ));
+                return Err(t!("codec.library.other_format", format = export.format).into_owned());
             }
             let report = ImportReport {
-                format: "a Sockpit export",
+                format: "codec.library.format.sockpit",
                 ..ImportReport::default()
             };
             return Ok((export.packets, report));
@@ -222,7 +230,7 @@ impl Library {
                 return packet_sender::from_ini(text);
             }
         }
-        Err("This file is neither a Sockpit packet export (JSON) nor a Packet Sender export (JSON or packets.ini).".to_owned())
+        Err(t!("codec.library.unknown_file").into_owned())
     }
 
     /// Adds `packets` at the end; a name already taken gets " (2)", a packet that does not
@@ -231,23 +239,20 @@ impl Library {
         for mut packet in packets {
             packet.name = packet.name.trim().chars().take(NAME_MAX_CHARS).collect();
             if packet.name.is_empty() {
-                report
-                    .notes
-                    .push("A packet without a name was left out.".to_owned());
+                report.notes.push(t!("codec.library.no_name").into_owned());
                 continue;
             }
             let free = self.free_name(&packet.name, None);
             if free != packet.name {
-                report.notes.push(format!(
-                    "\"{}\" was taken, so it came in as \"{free}\".",
-                    packet.name
-                ));
+                report.notes.push(
+                    t!("codec.library.renamed", name = packet.name, free = free).into_owned(),
+                );
                 packet.name = free;
             }
             if let Err(e) = self.check(&packet, None) {
                 report
                     .notes
-                    .push(format!("\"{}\" was left out: {e}", packet.name));
+                    .push(t!("codec.library.left_out", name = packet.name, error = e).into_owned());
                 continue;
             }
             self.packets.push(packet);
@@ -295,11 +300,15 @@ impl Library {
 impl crate::settings::Bounded for Library {
     fn bound(&mut self, path: &str, notes: &mut Vec<String>) {
         if self.packets.len() > PACKETS_MAX {
-            notes.push(format!(
-                "{}: {} packets; kept the first {PACKETS_MAX}",
-                crate::settings::join(path, "packets"),
-                self.packets.len()
-            ));
+            notes.push(
+                t!(
+                    "codec.library.kept_first",
+                    path = crate::settings::join(path, "packets"),
+                    count = self.packets.len(),
+                    max = PACKETS_MAX
+                )
+                .into_owned(),
+            );
             self.packets.truncate(PACKETS_MAX);
         }
         for (i, p) in self.packets.iter_mut().enumerate() {
@@ -319,7 +328,9 @@ impl crate::settings::Bounded for Library {
             }
             if p.name.chars().count() > NAME_MAX_CHARS {
                 p.name = p.name.chars().take(NAME_MAX_CHARS).collect();
-                notes.push(format!("{name}.name: cut to {NAME_MAX_CHARS} characters"));
+                notes.push(
+                    t!("codec.library.name_cut", path = name, max = NAME_MAX_CHARS).into_owned(),
+                );
             }
         }
     }

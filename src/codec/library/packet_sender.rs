@@ -16,15 +16,16 @@
 //! and the note says the protocol, target and repeat it had there.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
+use rust_i18n::t;
 use serde_json::Value;
 
 use super::{ImportReport, Packet};
 use crate::codec::payload::SendMode;
 
 const GROUP: &str = "Packet Sender";
-const FORMAT: &str = "a Packet Sender export";
+/// The catalogue key of the format's name.
+const FORMAT: &str = "codec.library.format.packet_sender";
 
 /// One packet as Packet Sender describes it.
 #[derive(Debug, Default)]
@@ -44,7 +45,7 @@ impl Foreign {
         // not a hex digit; keep the digits in pairs so our hex parser reads the same bytes.
         let mut digits: String = self.hex.chars().filter(char::is_ascii_hexdigit).collect();
         if digits.is_empty() {
-            return Err(format!("\"{}\" was left out: it has no bytes.", self.name));
+            return Err(t!("codec.library.ps.no_bytes", name = self.name).into_owned());
         }
         // fromHex pairs digits from the end, so a lone digit is the first byte (0x0N).
         if digits.len() % 2 == 1 {
@@ -67,14 +68,27 @@ impl Foreign {
             (ip, port) if ip.contains(':') && !ip.starts_with('[') => format!("[{ip}]:{port}"),
             (ip, port) => format!("{ip}:{port}"),
         };
-        let mut note = format!("From Packet Sender: {protocol}");
-        if !target.is_empty() {
-            let _ = write!(note, " to {target}");
+        let seconds = round1(self.repeat_s);
+        let note = match (target.is_empty(), self.repeat_s > 0.0) {
+            (true, false) => t!("codec.library.ps.note", protocol = protocol),
+            (false, false) => t!(
+                "codec.library.ps.note_to",
+                protocol = protocol,
+                target = target
+            ),
+            (true, true) => t!(
+                "codec.library.ps.note_repeat",
+                protocol = protocol,
+                seconds = seconds
+            ),
+            (false, true) => t!(
+                "codec.library.ps.note_to_repeat",
+                protocol = protocol,
+                target = target,
+                seconds = seconds
+            ),
         }
-        if self.repeat_s > 0.0 {
-            let _ = write!(note, ", repeated every {} s", round1(self.repeat_s));
-        }
-        note.push('.');
+        .into_owned();
         Ok(Packet {
             name: self.name,
             payload,
@@ -122,9 +136,7 @@ fn text(v: Option<&Value>) -> String {
 /// Reads Packet Sender's JSON export (an array of packet objects).
 pub fn from_json(value: &Value) -> Result<(Vec<Packet>, ImportReport), String> {
     let Value::Array(items) = value else {
-        return Err(
-            "This JSON is not a Packet Sender export: it is not a list of packets.".to_owned(),
-        );
+        return Err(t!("codec.library.ps.not_list").into_owned());
     };
     let mut foreign = Vec::new();
     for item in items {
@@ -132,10 +144,7 @@ pub fn from_json(value: &Value) -> Result<(Vec<Packet>, ImportReport), String> {
             continue;
         };
         if !o.contains_key("hexstring") && !o.contains_key("name") {
-            return Err(
-                "This JSON list is not a Packet Sender export: its entries have no \"name\" or \"hexstring\"."
-                    .to_owned(),
-            );
+            return Err(t!("codec.library.ps.no_fields").into_owned());
         }
         let repeat = match o.get("repeat") {
             Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
@@ -180,7 +189,7 @@ pub fn from_ini(text: &str) -> Result<(Vec<Packet>, ImportReport), String> {
     let names = sections
         .iter()
         .find(|(s, _)| s == "NAMES")
-        .ok_or("This INI file is not Packet Sender's packets.ini: it has no [NAMES] section.")?;
+        .ok_or_else(|| t!("codec.library.ps.no_names").into_owned())?;
     let size: usize = names
         .1
         .get("size")
@@ -298,7 +307,7 @@ fn unescape_value(value: &str) -> String {
 fn ini_float(value: &str) -> f64 {
     let v = value.trim();
     if let Some(inner) = v
-        .strip_prefix("@Variant(")
+        .strip_prefix("@Variant(") // i18n-exempt: Qt's settings syntax
         .and_then(|s| s.strip_suffix(')'))
     {
         let bytes: Vec<u32> = unescape_value(inner).chars().map(u32::from).collect();

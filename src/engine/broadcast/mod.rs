@@ -9,6 +9,7 @@ pub use plan::{PlanError, PlanInput, TargetKind};
 pub use presets::Preset;
 pub use responders::{Responder, Responders};
 
+use rust_i18n::t;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -118,7 +119,7 @@ pub struct Outcome {
 /// run did not end within `timeout`.
 pub fn run_probe(probe: Probe, preset: Preset, timeout: Duration) -> Result<Outcome, String> {
     let handle = BroadcastHandle::spawn(crate::engine::worker::no_wake())
-        .map_err(|e| format!("could not start the worker: {e}"))?;
+        .map_err(|e| t!("engine.worker.cannot_start", error = e).into_owned())?;
     let session = SessionId::default().next();
     handle
         .send(Command::Run { session, probe })
@@ -128,7 +129,7 @@ pub fn run_probe(probe: Probe, preset: Preset, timeout: Duration) -> Result<Outc
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let Ok(event) = handle.events().recv_timeout(left) else {
-            return Err("the run did not finish".to_owned());
+            return Err(t!("engine.broadcast.run_unfinished").into_owned());
         };
         if event.session != session && !matches!(event.kind, EventKind::WorkerFailed { .. }) {
             continue;
@@ -144,16 +145,20 @@ pub fn run_probe(probe: Probe, preset: Preset, timeout: Duration) -> Result<Outc
                 .responders
                 .record(from, &bytes, time_us, Some(rtt_us), preset),
             EventKind::SendFailed(e) => {
-                return Err(format!(
-                    "Send failed: {e}. {}",
-                    crate::net::explain::broadcast_explanation(&e)
-                ));
+                return Err(t!(
+                    "engine.broadcast.send_failed",
+                    error = e,
+                    explanation = crate::net::explain::broadcast_explanation(&e)
+                )
+                .into_owned());
             }
             EventKind::Failed(e) => {
-                return Err(format!(
-                    "Could not start: {e}. {}",
-                    crate::net::explain::broadcast_explanation(&e)
-                ));
+                return Err(t!(
+                    "engine.broadcast.start_failed",
+                    error = e,
+                    explanation = crate::net::explain::broadcast_explanation(&e)
+                )
+                .into_owned());
             }
             EventKind::WorkerFailed { message } => return Err(message),
             EventKind::Finished { sends, .. } => {
@@ -236,7 +241,7 @@ impl Worker {
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 self.emit(EventKind::WorkerFailed {
-                    message: format!("poll failed: {e}"),
+                    message: t!("engine.worker.poll_failed", error = e).into_owned(),
                 });
                 let _ = self.outbox.flush();
                 return;

@@ -7,13 +7,17 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use rust_i18n::t;
+
 use super::Probe;
 use super::presets::{DefaultTarget, Preset, magic_packet, parse_mac};
 use crate::net::iface::InterfaceV4;
 use crate::net::{Host, normalize_host, parse_port};
 
 /// Why an IPv6 target is refused: probes leave from an IPv4 interface address.
-const NO_V6: &str = "This tab sends on an IPv4 interface, and IPv6 has no broadcast (its link-wide groups such as ff02::1 are multicast): use an IPv4 target, or the UDP tab (sockpit udp) bound to an IPv6 address to send to an IPv6 group.";
+fn no_v6() -> String {
+    t!("engine.broadcast.no_v6").into_owned()
+}
 
 /// Where the probe goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -75,10 +79,8 @@ pub fn parse_v4_group(text: &str) -> Result<Ipv4Addr, String> {
             crate::net::udp::check_group(IpAddr::V4(group))?;
             Ok(group)
         }
-        Ok(IpAddr::V6(_)) => Err(NO_V6.to_owned()),
-        Err(_) => Err(format!(
-            "\"{shown}\" is not an IP address: type a group such as 239.255.255.250."
-        )),
+        Ok(IpAddr::V6(_)) => Err(no_v6()),
+        Err(_) => Err(t!("engine.broadcast.not_ip", shown = shown).into_owned()),
     }
 }
 
@@ -87,7 +89,7 @@ pub fn find_interface(interfaces: &[InterfaceV4], addr: &str) -> Result<Interfac
     let want = addr.trim();
     if want.is_empty() {
         return Err(PlanError::Interface(
-            "Pick the interface to send on.".to_owned(),
+            t!("engine.broadcast.pick_interface").into_owned(),
         ));
     }
     interfaces
@@ -95,15 +97,14 @@ pub fn find_interface(interfaces: &[InterfaceV4], addr: &str) -> Result<Interfac
         .find(|i| i.addr.to_string() == want)
         .cloned()
         .ok_or_else(|| {
-            PlanError::Interface(format!(
-                "No interface has the address {want} now: pick one from the list."
-            ))
+            PlanError::Interface(t!("engine.broadcast.interface_gone", addr = want).into_owned())
         })
 }
 
 /// The destination address for `input` sent on `iface` (a unicast host is resolved here).
 pub fn target_addr(input: &PlanInput, iface: &InterfaceV4) -> Result<SocketAddr, String> {
-    let port = parse_port(&input.port, false).map_err(|e| format!("Port: {e}"))?;
+    let port = parse_port(&input.port, false)
+        .map_err(|e| t!("engine.broadcast.port", error = e).into_owned())?;
     let ip = match input.target {
         TargetKind::Directed => IpAddr::V4(iface.broadcast),
         TargetKind::Limited => IpAddr::V4(Ipv4Addr::BROADCAST),
@@ -115,20 +116,26 @@ pub fn target_addr(input: &PlanInput, iface: &InterfaceV4) -> Result<SocketAddr,
 
 fn unicast_ip(text: &str, port: u16) -> Result<IpAddr, String> {
     if normalize_host(text).is_empty() {
-        return Err("Type the address to send to.".to_owned());
+        return Err(t!("engine.broadcast.no_target").into_owned());
     }
     let host = match crate::net::parse_host(text) {
-        Ok(Host::Ip(IpAddr::V6(_)) | Host::ScopedV6 { .. }) => return Err(NO_V6.to_owned()),
+        Ok(Host::Ip(IpAddr::V6(_)) | Host::ScopedV6 { .. }) => return Err(no_v6()),
         Ok(host) => host.to_string(),
         Err(e) => return Err(e.to_string()),
     };
-    let addrs =
-        crate::net::resolve(&host, port).map_err(|e| format!("{e}. {}", e.explanation()))?;
+    let addrs = crate::net::resolve(&host, port).map_err(|e| {
+        t!(
+            "engine.broadcast.error_explained",
+            error = e,
+            explanation = e.explanation()
+        )
+        .into_owned()
+    })?;
     addrs
         .iter()
         .find(|a| a.is_ipv4())
         .map(SocketAddr::ip)
-        .ok_or_else(|| format!("{host} has no IPv4 address; this tab sends on an IPv4 interface."))
+        .ok_or_else(|| t!("engine.broadcast.no_ipv4", host = host).into_owned())
 }
 
 /// The whole probe: `payload` to the target from the interface, with the timing typed.
@@ -139,8 +146,9 @@ pub fn plan_probe(
 ) -> Result<Probe, PlanError> {
     let iface = find_interface(interfaces, &input.interface_addr)?;
     let target = target_addr(input, &iface).map_err(PlanError::Target)?;
-    let source_port = parse_port(&input.source_port, true)
-        .map_err(|e| PlanError::Target(format!("Source port: {e}")))?;
+    let source_port = parse_port(&input.source_port, true).map_err(|e| {
+        PlanError::Target(t!("engine.broadcast.source_port", error = e).into_owned())
+    })?;
     // The probe leaves by an IPv4 interface address.
     crate::net::check_datagram_len(payload.len(), false).map_err(PlanError::Target)?;
     Ok(Probe {

@@ -2,8 +2,10 @@
 //! the replies (SSDP, mDNS, WS-Discovery, USR-IOT/Hi-Flying, Lantronix, `MikroTik` MNDP), and
 //! the Wake-on-LAN magic packet.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};
 
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 /// Where a preset's request goes by default.
@@ -44,36 +46,28 @@ impl Preset {
         Self::Mndp,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> Cow<'static, str> {
         match self {
-            Self::Custom => "Custom payload",
-            Self::Ssdp => "SSDP M-SEARCH (UPnP)",
-            Self::Mdns => "mDNS service query",
-            Self::WsDiscovery => "WS-Discovery probe (ONVIF)",
-            Self::UsrIot => "USR-IOT / Hi-Flying module search",
-            Self::Lantronix => "Lantronix discovery",
-            Self::Mndp => "MikroTik MNDP",
+            Self::Custom => t!("engine.preset.custom"),
+            Self::Ssdp => Cow::Borrowed("SSDP M-SEARCH (UPnP)"), // i18n-exempt: protocol and message names
+            Self::Mdns => t!("engine.preset.mdns"),
+            Self::WsDiscovery => t!("engine.preset.ws_discovery"),
+            Self::UsrIot => t!("engine.preset.usr_iot"),
+            Self::Lantronix => t!("engine.preset.lantronix"),
+            Self::Mndp => Cow::Borrowed("MikroTik MNDP"), // i18n-exempt: product and protocol names
         }
     }
 
     /// What the preset finds, for the tooltip.
-    pub fn description(self) -> &'static str {
+    pub fn description(self) -> Cow<'static, str> {
         match self {
-            Self::Custom => "Send your own bytes (text or hex) and list who answers.",
-            Self::Ssdp => {
-                "UPnP devices (routers, TVs, media servers) answer with LOCATION, SERVER, ST and USN."
-            }
-            Self::Mdns => "Bonjour/Avahi hosts answer with the service types they offer.",
-            Self::WsDiscovery => {
-                "ONVIF cameras and WSD printers answer with their XAddrs and Types."
-            }
-            Self::UsrIot => {
-                "USR-IOT and Hi-Flying serial-to-Wi-Fi/Ethernet modules answer with IP, MAC and module name."
-            }
-            Self::Lantronix => {
-                "Lantronix device servers (XPort, UDS…) answer with their MAC address."
-            }
-            Self::Mndp => "MikroTik routers answer with identity, version, platform and board.",
+            Self::Custom => t!("engine.preset.about.custom"),
+            Self::Ssdp => t!("engine.preset.about.ssdp"),
+            Self::Mdns => t!("engine.preset.about.mdns"),
+            Self::WsDiscovery => t!("engine.preset.about.ws_discovery"),
+            Self::UsrIot => t!("engine.preset.about.usr_iot"),
+            Self::Lantronix => t!("engine.preset.about.lantronix"),
+            Self::Mndp => t!("engine.preset.about.mndp"),
         }
     }
 
@@ -94,7 +88,7 @@ impl Preset {
         match self {
             Self::Custom => None,
             Self::Ssdp => Some(
-                "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n"
+                "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n" // i18n-exempt: the protocol's request bytes
                     .as_bytes()
                     .to_vec(),
             ),
@@ -172,9 +166,9 @@ pub fn parse_mdns(reply: &[u8]) -> Vec<Field> {
     let mut out = Vec::new();
     for rr in packet.answers.iter().chain(&packet.additional_records) {
         match &rr.rdata {
-            RData::PTR(p) => out.push(field("Service", p.0.to_string())),
-            RData::SRV(s) => out.push(field("Host", format!("{}:{}", s.target, s.port))),
-            RData::A(a) => out.push(field("Address", Ipv4Addr::from(a.address).to_string())),
+            RData::PTR(p) => out.push(field("Service", p.0.to_string())), // i18n-exempt: a JSON key of the CLI's output, read by scripts
+            RData::SRV(s) => out.push(field("Host", format!("{}:{}", s.target, s.port))), // i18n-exempt: a JSON key of the CLI's output, read by scripts
+            RData::A(a) => out.push(field("Address", Ipv4Addr::from(a.address).to_string())), // i18n-exempt: a JSON key of the CLI's output, read by scripts
             _ => {}
         }
     }
@@ -186,14 +180,14 @@ pub fn ws_discovery_probe() -> String {
     let id = crate::traffic::now_us();
     format!(
         concat!(
-            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-            r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope" "#,
+            r#"<?xml version="1.0" encoding="UTF-8"?>"#, // i18n-exempt: the protocol's request bytes
+            r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope" "#, // i18n-exempt: the protocol's request bytes
             r#"xmlns:w="http://schemas.xmlsoap.org/ws/2004/08/addressing" "#,
             r#"xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery">"#,
-            "<e:Header><w:MessageID>uuid:{:08x}-0000-4000-8000-{:012x}</w:MessageID>",
-            "<w:To e:mustUnderstand=\"true\">urn:schemas-xmlsoap-org:ws:2005:04:discovery</w:To>",
-            "<w:Action e:mustUnderstand=\"true\">http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</w:Action>",
-            "</e:Header><e:Body><d:Probe/></e:Body></e:Envelope>"
+            "<e:Header><w:MessageID>uuid:{:08x}-0000-4000-8000-{:012x}</w:MessageID>", // i18n-exempt: the protocol's request bytes
+            "<w:To e:mustUnderstand=\"true\">urn:schemas-xmlsoap-org:ws:2005:04:discovery</w:To>", // i18n-exempt: the protocol's request bytes
+            "<w:Action e:mustUnderstand=\"true\">http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</w:Action>", // i18n-exempt: the protocol's request bytes
+            "</e:Header><e:Body><d:Probe/></e:Body></e:Envelope>" // i18n-exempt: the protocol's request bytes
         ),
         (id >> 32) as u32,
         id & 0xFFFF_FFFF_FFFF
@@ -232,11 +226,13 @@ pub fn parse_ws_discovery(reply: &[u8]) -> Vec<Field> {
     for x in xml_elements(&text, "XAddrs") {
         out.push(field("XAddrs", x));
     }
-    for t in xml_elements(&text, "Types") {
-        out.push(field("Types", t));
+    let types = xml_elements(&text, "Types"); // i18n-exempt: an XML element name
+    for t in types {
+        out.push(field("Types", t)); // i18n-exempt: a JSON key of the CLI's output, read by scripts
     }
-    for s in xml_elements(&text, "Scopes") {
-        out.push(field("Scopes", s));
+    let scopes = xml_elements(&text, "Scopes"); // i18n-exempt: an XML element name
+    for s in scopes {
+        out.push(field("Scopes", s)); // i18n-exempt: a JSON key of the CLI's output, read by scripts
     }
     out
 }
@@ -261,7 +257,7 @@ pub fn parse_usr_iot(reply: &[u8]) -> Vec<Field> {
     };
     out.push(field("MAC", pretty));
     if let Some(module) = parts.get(2).filter(|m| !m.is_empty()) {
-        out.push(field("Module", *module));
+        out.push(field("Module", *module)); // i18n-exempt: a JSON key of the CLI's output, read by scripts
     }
     out
 }
@@ -278,7 +274,7 @@ pub fn parse_lantronix(reply: &[u8]) -> Vec<Field> {
     if reply.len() < 4 || reply[..4] != [0x00, 0x00, 0x00, 0xF7] {
         return Vec::new();
     }
-    let mut out = vec![field("Reply", "discovery answer (0xF7)")];
+    let mut out = vec![field("Reply", "discovery answer (0xF7)")]; // i18n-exempt: a JSON key and value of the CLI's output, read by scripts
     if reply.len() >= 30 {
         out.push(field("MAC", mac_text(&reply[24..30])));
     }
@@ -301,16 +297,16 @@ pub fn parse_mndp(reply: &[u8]) -> Vec<Field> {
         let text = || String::from_utf8_lossy(value).into_owned();
         match kind {
             1 if len == 6 => out.push(field("MAC", mac_text(value))),
-            5 => out.push(field("Identity", text())),
-            7 => out.push(field("Version", text())),
-            8 => out.push(field("Platform", text())),
+            5 => out.push(field("Identity", text())), // i18n-exempt: a JSON key of the CLI's output, read by scripts
+            7 => out.push(field("Version", text())), // i18n-exempt: a JSON key of the CLI's output, read by scripts
+            8 => out.push(field("Platform", text())), // i18n-exempt: a JSON key of the CLI's output, read by scripts
             10 if len == 4 => {
                 let secs = u32::from_le_bytes([value[0], value[1], value[2], value[3]]);
-                out.push(field("Uptime", format!("{secs} s")));
+                out.push(field("Uptime", format!("{secs} s"))); // i18n-exempt: a JSON key of the CLI's output, read by scripts
             }
-            11 => out.push(field("Software ID", text())),
-            12 => out.push(field("Board", text())),
-            16 => out.push(field("Interface", text())),
+            11 => out.push(field("Software ID", text())), // i18n-exempt: a JSON key of the CLI's output, read by scripts
+            12 => out.push(field("Board", text())), // i18n-exempt: a JSON key of the CLI's output, read by scripts
+            16 => out.push(field("Interface", text())), // i18n-exempt: a JSON key of the CLI's output, read by scripts
             17 if len == 4 => out.push(field(
                 "IPv4",
                 Ipv4Addr::new(value[0], value[1], value[2], value[3]).to_string(),
@@ -327,22 +323,16 @@ pub fn parse_mndp(reply: &[u8]) -> Vec<Field> {
 /// (`001:122:334:455`, `0.0.1.1…`, mixed separators) are refused: they are typos as often as
 /// not, and a magic packet for a wrong MAC wakes nobody without a word.
 pub fn parse_mac(text: &str) -> Result<[u8; 6], String> {
-    const FORMS: &str = "00:11:22:33:44:55, 00-11-22-33-44-55, 0011.2233.4455 or 001122334455";
     let t = text.trim();
     if let Some(bad) = t
         .chars()
         .find(|c| !c.is_ascii_hexdigit() && !c.is_whitespace() && !matches!(c, ':' | '-' | '.'))
     {
-        return Err(format!(
-            "\"{}\" is not a hex digit: a MAC looks like 00:11:22:33:44:55.",
-            bad.escape_debug()
-        ));
+        return Err(t!("engine.preset.mac.bad_digit", ch = bad.escape_debug()).into_owned());
     }
     let digits = t.chars().filter(char::is_ascii_hexdigit).count();
     if digits != 12 {
-        return Err(format!(
-            "A MAC has 12 hex digits; this has {digits}: type it like 00:11:22:33:44:55."
-        ));
+        return Err(t!("engine.preset.mac.digit_count", digits = digits).into_owned());
     }
     let (separator, group_len) = if t.contains(':') {
         (Some(':'), 2)
@@ -361,9 +351,12 @@ pub fn parse_mac(text: &str) -> Result<[u8; 6], String> {
     };
     if !well_formed {
         let shown: String = t.chars().take(40).collect();
-        return Err(format!(
-            "\"{shown}\" is not written like a MAC address: use {FORMS}."
-        ));
+        return Err(t!(
+            "engine.preset.mac.bad_form",
+            shown = shown,
+            forms = t!("engine.preset.mac.forms")
+        )
+        .into_owned());
     }
     let hex: Vec<u8> = t
         .bytes()

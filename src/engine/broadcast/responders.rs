@@ -120,7 +120,7 @@ impl Responders {
 
     /// The table as tab-separated text (with a header), for the clipboard.
     pub fn to_tsv(&self) -> String {
-        let mut out = String::from("Address\tReplies\tRTT ms\tFields\tFirst reply\n");
+        let mut out = String::from("Address\tReplies\tRTT ms\tFields\tFirst reply\n"); // i18n-exempt: the header row of a table for spreadsheets and scripts
         for r in self.iter() {
             let fields = r
                 .fields

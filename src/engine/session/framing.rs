@@ -9,7 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use thiserror::Error;
+use rust_i18n::t;
 
 use super::framer::Framer;
 use crate::codec::hex::{format_hex, parse_hex};
@@ -165,76 +165,83 @@ pub enum FrameNotice {
 
 impl fmt::Display for FrameNotice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Pending { bytes: 0 } => write!(f, "no partial frame waiting"),
-            Self::Pending { bytes } => {
-                write!(f, "{bytes} bytes wait for the end of their frame")
-            }
+        let text = match self {
+            Self::Pending { bytes: 0 } => t!("engine.frame.no_partial"),
+            Self::Pending { bytes } => t!("engine.frame.pending", bytes = bytes),
             Self::OverLimit {
                 limit,
                 declared: Some(declared),
-            } => write!(
-                f,
-                "a frame of {declared} bytes (as its header says) is over the {limit}-byte \
-                 limit: shown in pieces of {limit} bytes; raise the limit to see it whole"
+            } => t!(
+                "engine.frame.over_limit_declared",
+                declared = declared,
+                limit = limit
             ),
             Self::OverLimit {
                 limit,
                 declared: None,
-            } => write!(
-                f,
-                "a frame grew past the {limit}-byte limit with no end in sight: shown in \
-                 pieces of {limit} bytes; check the framing rule or raise the limit"
-            ),
-            Self::BadLength { value, header } => write!(
-                f,
-                "a length field said {value}, less than its own {header}-byte header: the \
-                 header went up alone; check the offset, width, byte order and adjustment"
-            ),
-            Self::EndedInside { bytes } => write!(
-                f,
-                "the stream ended inside a frame: its last {bytes} bytes went up as they were"
-            ),
-            Self::ReplyDropped { waiting } => write!(
-                f,
-                "an auto-reply was not sent: {waiting} delayed replies already wait (requests \
-                 come faster than the delay lets replies go; shorten the delay)"
-            ),
-        }
+            } => t!("engine.frame.over_limit", limit = limit),
+            Self::BadLength { value, header } => {
+                t!("engine.frame.bad_length", value = value, header = header)
+            }
+            Self::EndedInside { bytes } => t!("engine.frame.ended_inside", bytes = bytes),
+            Self::ReplyDropped { waiting } => t!("engine.frame.reply_dropped", waiting = waiting),
+        };
+        f.write_str(&text)
     }
 }
 
 /// A frame rule or limit that cannot be used, said so the user can fix it.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrameSpecError {
-    #[error(
-        "unknown framing \"{0}\": use raw, lf, crlf, cr, nul, delim:HEX, fixed:N, \
-         len:OFFSET:WIDTH:be|le[:ADJUST][:incl] or idle:MS"
-    )]
     Unknown(String),
-    #[error("the delimiter is not hex: {0}")]
     DelimiterHex(String),
-    #[error("the delimiter is empty: give at least one byte, e.g. delim:0D0A")]
     EmptyDelimiter,
-    #[error("the delimiter has {0} bytes: at most {MAX_DELIMITER_BYTES}")]
     LongDelimiter(usize),
-    #[error("\"{0}\" is not a frame length: give a whole number from 1 up")]
     FixedLen(String),
-    #[error("fixed frames of {len} bytes are over the {limit}-byte frame limit")]
     FixedOverLimit { len: usize, limit: usize },
-    #[error("\"{0}\" is not an offset: give the number of bytes before the length field (0 up)")]
     Offset(String),
-    #[error("\"{0}\" is not a length width: use 1, 2 or 4 (bytes)")]
     Width(String),
-    #[error("\"{0}\" is not a byte order: use be (big-endian) or le (little-endian)")]
     Order(String),
-    #[error("\"{0}\" is not an adjustment: give a whole number such as -2 or 4")]
     Adjust(String),
-    #[error("\"{0}\" is not an idle gap: give milliseconds from 1 to {MAX_IDLE_GAP_MS}")]
     Gap(String),
-    #[error("a frame limit of {0} bytes is out of range: give 1 to {MAX_FRAME_LIMIT_BYTES} bytes")]
     Limit(usize),
 }
+
+impl fmt::Display for FrameSpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Self::Unknown(text) => t!("engine.frame.unknown", text = text),
+            Self::DelimiterHex(error) => t!("engine.frame.delimiter_hex", error = error),
+            Self::EmptyDelimiter => t!("engine.frame.empty_delimiter"),
+            Self::LongDelimiter(len) => {
+                t!(
+                    "engine.frame.long_delimiter",
+                    len = len,
+                    max = MAX_DELIMITER_BYTES
+                )
+            }
+            Self::FixedLen(text) => t!("engine.frame.fixed_len", text = text),
+            Self::FixedOverLimit { len, limit } => {
+                t!("engine.frame.fixed_over_limit", len = len, limit = limit)
+            }
+            Self::Offset(text) => t!("engine.frame.offset", text = text),
+            Self::Width(text) => t!("engine.frame.width", text = text),
+            Self::Order(text) => t!("engine.frame.order", text = text),
+            Self::Adjust(text) => t!("engine.frame.adjust", text = text),
+            Self::Gap(text) => t!("engine.frame.gap", text = text, max = MAX_IDLE_GAP_MS),
+            Self::Limit(limit) => {
+                t!(
+                    "engine.frame.limit",
+                    limit = limit,
+                    max = MAX_FRAME_LIMIT_BYTES
+                )
+            }
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for FrameSpecError {}
 
 /// Reads a rule in the CLI's `--frame` syntax; `raw` (one record per read) is `None`.
 pub fn parse_frame_rule(text: &str) -> Result<Option<FrameRule>, FrameSpecError> {

@@ -11,6 +11,8 @@
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::path::PathBuf;
+
+use rust_i18n::t;
 use std::time::{Duration, Instant};
 
 use super::sequence::{SEEN_MAX, Sequence, Step};
@@ -80,19 +82,18 @@ impl JobSpec {
     /// Checks the numbers before anything is sent; the sentence says what to change.
     pub fn check(&self) -> Result<(), String> {
         if self.every > EVERY_MAX {
-            return Err("The interval is too long: at most 24 hours (86,400,000 ms).".to_owned());
+            return Err(t!("engine.job.interval_too_long").into_owned());
         }
         match &self.source {
-            JobSource::Repeat { count: Some(0), .. } => Err(
-                "The count must be at least 1 (or leave it empty to repeat until stopped)."
-                    .to_owned(),
-            ),
-            JobSource::Repeat { template, .. } if template.is_empty() => {
-                Err("Nothing to repeat: the payload is empty.".to_owned())
+            JobSource::Repeat { count: Some(0), .. } => {
+                Err(t!("engine.job.count_zero").into_owned())
             }
-            JobSource::File { chunk, .. } if *chunk == 0 || *chunk > TCP_FILE_CHUNK => Err(
-                format!("The chunk size must be 1 to {TCP_FILE_CHUNK} bytes."),
-            ),
+            JobSource::Repeat { template, .. } if template.is_empty() => {
+                Err(t!("engine.job.nothing_to_repeat").into_owned())
+            }
+            JobSource::File { chunk, .. } if *chunk == 0 || *chunk > TCP_FILE_CHUNK => {
+                Err(t!("engine.job.chunk_size", max = TCP_FILE_CHUNK).into_owned())
+            }
             _ => Ok(()),
         }
     }
@@ -167,38 +168,66 @@ impl JobStatus {
         use crate::traffic::format_bytes;
         let what = match self.kind {
             JobKind::Sequence => {
-                let at = self
-                    .step
-                    .as_ref()
-                    .map_or(String::new(), |(_, text)| format!(" at {text}"));
-                let round = if self.rounds.1 > 1 {
-                    format!(", round {} of {}", self.rounds.0, self.rounds.1)
-                } else {
-                    String::new()
-                };
-                format!("Sequence{at}{round}: {} sent", self.sent)
+                let (round, rounds) = self.rounds;
+                let sent = self.sent;
+                match (self.step.as_ref(), rounds > 1) {
+                    (None, false) => t!("engine.job.sequence", sent = sent),
+                    (Some((_, step)), false) => {
+                        t!("engine.job.sequence_at", step = step, sent = sent)
+                    }
+                    (None, true) => t!(
+                        "engine.job.sequence_round",
+                        round = round,
+                        rounds = rounds,
+                        sent = sent
+                    ),
+                    (Some((_, step)), true) => t!(
+                        "engine.job.sequence_at_round",
+                        step = step,
+                        round = round,
+                        rounds = rounds,
+                        sent = sent
+                    ),
+                }
             }
             JobKind::Repeat => {
-                let of = self.count.map_or(String::new(), |c| format!(" of {c}"));
-                format!("Repeat: {}{of} sent ({:.1}/s)", self.sent, self.rate())
+                if let Some(c) = self.count {
+                    t!(
+                        "engine.job.repeat_of",
+                        sent = self.sent,
+                        count = c,
+                        rate = self.rate() : {:.1}
+                    )
+                } else {
+                    t!("engine.job.repeat", sent = self.sent, rate = self.rate() : {:.1})
+                }
             }
             JobKind::File => {
-                let of = self
-                    .total_bytes
-                    .map_or(String::new(), |t| format!(" of {}", format_bytes(t)));
-                format!(
-                    "File: {}{of} sent in {} payloads ({}/s)",
-                    format_bytes(self.bytes),
-                    self.sent,
-                    format_bytes(self.byte_rate() as u64)
-                )
+                let bytes = format_bytes(self.bytes);
+                let rate = format_bytes(self.byte_rate() as u64);
+                if let Some(total) = self.total_bytes {
+                    t!(
+                        "engine.job.file_of",
+                        bytes = bytes,
+                        total = format_bytes(total),
+                        sent = self.sent,
+                        rate = rate
+                    )
+                } else {
+                    t!(
+                        "engine.job.file",
+                        bytes = bytes,
+                        sent = self.sent,
+                        rate = rate
+                    )
+                }
             }
         };
         match &self.state {
-            JobState::Running => what,
-            JobState::Done => format!("{what}; done."),
-            JobState::Stopped => format!("{what}; stopped."),
-            JobState::Failed(why) => format!("{what}; stopped: {why}"),
+            JobState::Running => what.into_owned(),
+            JobState::Done => t!("engine.job.done", what = what).into_owned(),
+            JobState::Stopped => t!("engine.job.stopped", what = what).into_owned(),
+            JobState::Failed(why) => t!("engine.job.failed", what = what, why = why).into_owned(),
         }
     }
 }
@@ -296,10 +325,7 @@ impl SendJob {
                 let file = File::open(&path).map_err(|e| file_error(&path, &e))?;
                 let meta = file.metadata().map_err(|e| file_error(&path, &e))?;
                 if meta.is_dir() {
-                    return Err(format!(
-                        "Cannot send {}: it is a folder, not a file.",
-                        path.display()
-                    ));
+                    return Err(t!("engine.job.is_folder", path = path.display()).into_owned());
                 }
                 job.kind = JobKind::File;
                 job.total_bytes = Some(meta.len());
@@ -385,11 +411,16 @@ impl SendJob {
                             .sequence
                             .as_ref()
                             .map_or(String::new(), |s| s.describe(self.step));
-                        return Next::Failed(format!(
-                            "{what}: no reply matched {expect} within {} ms; {}",
-                            within.as_millis(),
-                            arrived(&self.seen)
-                        ));
+                        return Next::Failed(
+                            t!(
+                                "engine.job.no_match",
+                                what = what,
+                                expect = expect,
+                                ms = within.as_millis(),
+                                arrived = arrived(&self.seen)
+                            )
+                            .into_owned(),
+                        );
                     } else {
                         return Next::NotYet;
                     }
@@ -548,27 +579,30 @@ impl SendJob {
 /// What a failed wait saw instead: the text (control bytes escaped) and the hex of its start.
 fn arrived(seen: &[u8]) -> String {
     if seen.is_empty() {
-        return "nothing arrived.".to_owned();
+        return t!("engine.job.nothing_arrived").into_owned();
     }
     let text: String = String::from_utf8_lossy(&seen[..seen.len().min(80)])
         .chars()
         .flat_map(char::escape_debug)
         .collect();
     let more = if seen.len() > 32 { " …" } else { "" };
-    format!(
-        "arrived instead ({} B): \"{text}\" ({}{more}).",
-        seen.len(),
-        crate::codec::hex::format_hex(&seen[..seen.len().min(32)])
+    t!(
+        "engine.job.arrived_instead",
+        len = seen.len(),
+        text = text,
+        hex = crate::codec::hex::format_hex(&seen[..seen.len().min(32)]),
+        more = more
     )
+    .into_owned()
 }
 
 fn file_error(path: &std::path::Path, e: &std::io::Error) -> String {
     let why = match e.kind() {
-        ErrorKind::NotFound => "there is no such file; check the path".to_owned(),
-        ErrorKind::PermissionDenied => "permission denied; choose a file you may read".to_owned(),
+        ErrorKind::NotFound => t!("engine.job.no_file").into_owned(),
+        ErrorKind::PermissionDenied => t!("engine.job.no_read").into_owned(),
         _ => e.to_string(),
     };
-    format!("Cannot read {}: {why}.", path.display())
+    t!("engine.job.cannot_read", path = path.display(), why = why).into_owned()
 }
 
 #[cfg(test)]

@@ -98,7 +98,7 @@ impl<T: ?Sized> Clone for Factory<T> {
 
 impl<T: ?Sized> fmt::Debug for Factory<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Factory({})", self.name)
+        write!(f, "Factory({})", self.name) // i18n-exempt: a developer's debug output
     }
 }
 

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use regex::Regex;
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use super::stage::{Record, Replies, Stage};
 use super::{Factory, PipelineSpec};
@@ -66,38 +66,79 @@ pub struct RulesFile {
 }
 
 /// Why a rule cannot be used, naming the rule (1-based) and the part.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleError {
-    #[error(
-        "rule {rule}: the match \"{text}\" needs a kind: exact:TEXT, prefix:TEXT, contains:TEXT, \
-         regex:RE or hex:HEX"
-    )]
-    Kind { rule: usize, text: String },
-    #[error("rule {rule}: the match is empty: give the text or bytes to look for")]
-    EmptyMatch { rule: usize },
-    #[error("rule {rule}: the regex is not valid: {reason}")]
-    Regex { rule: usize, reason: String },
-    #[error("rule {rule}: the match {reason}")]
-    MatchBytes { rule: usize, reason: String },
-    #[error("rule {rule}: the reply {reason}")]
-    Reply { rule: usize, reason: String },
-    #[error("rule {rule}: ${index} is not captured by its match (it has {captures})")]
+    Kind {
+        rule: usize,
+        text: String,
+    },
+    EmptyMatch {
+        rule: usize,
+    },
+    Regex {
+        rule: usize,
+        reason: String,
+    },
+    MatchBytes {
+        rule: usize,
+        reason: String,
+    },
+    Reply {
+        rule: usize,
+        reason: String,
+    },
     Capture {
         rule: usize,
         index: usize,
         captures: usize,
     },
-    #[error("rule {rule}: the delay {delay_ms} ms is over the {MAX_DELAY_MS} ms allowed")]
-    Delay { rule: usize, delay_ms: u64 },
-    #[error(
-        "rule {rule}: \"{text}\" is not a peer: give an IP (any port) or IP:PORT, or leave it empty"
-    )]
-    Peer { rule: usize, text: String },
-    #[error("{0} rules are more than the {MAX_RULES} a set holds")]
+    Delay {
+        rule: usize,
+        delay_ms: u64,
+    },
+    Peer {
+        rule: usize,
+        text: String,
+    },
     TooMany(usize),
-    #[error("a rule is written MATCH=>REPLY, e.g. prefix:PING=>PONG\\r\\n; \"{0}\" has no =>")]
     NoArrow(String),
 }
+
+impl std::fmt::Display for RuleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            Self::Kind { rule, text } => t!("engine.rule.kind", rule = rule, text = text),
+            Self::EmptyMatch { rule } => t!("engine.rule.empty_match", rule = rule),
+            Self::Regex { rule, reason } => t!("engine.rule.regex", rule = rule, reason = reason),
+            Self::MatchBytes { rule, reason } => {
+                t!("engine.rule.match_bytes", rule = rule, reason = reason)
+            }
+            Self::Reply { rule, reason } => t!("engine.rule.reply", rule = rule, reason = reason),
+            Self::Capture {
+                rule,
+                index,
+                captures,
+            } => t!(
+                "engine.rule.capture",
+                rule = rule,
+                index = index,
+                captures = captures
+            ),
+            Self::Delay { rule, delay_ms } => t!(
+                "engine.rule.delay",
+                rule = rule,
+                delay_ms = delay_ms,
+                max = MAX_DELAY_MS
+            ),
+            Self::Peer { rule, text } => t!("engine.rule.peer", rule = rule, text = text),
+            Self::TooMany(count) => t!("engine.rule.too_many", count = count, max = MAX_RULES),
+            Self::NoArrow(text) => t!("engine.rule.no_arrow", text = text),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for RuleError {}
 
 impl RuleText {
     /// Reads the CLI's `MATCH=>REPLY` (the first `=>` splits).
@@ -272,7 +313,8 @@ impl RuleSet {
     /// A pipeline stage running this set (one per session; the counters are shared).
     pub fn stage(self: &Arc<Self>) -> Factory<dyn Stage> {
         let set = Arc::clone(self);
-        Factory::new("auto-reply rules", move || {
+        let name = "auto-reply rules"; // i18n-exempt: the factory's identity, for Debug
+        Factory::new(name, move || {
             Box::new(RuleStage(Arc::clone(&set))) as Box<dyn Stage>
         })
     }

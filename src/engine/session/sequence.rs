@@ -21,6 +21,7 @@ use std::fmt;
 use std::time::Duration;
 
 use regex::bytes::Regex;
+use rust_i18n::t;
 
 use crate::codec::TextEncoding;
 use crate::codec::hex::parse_hex;
@@ -99,8 +100,8 @@ impl Sequence {
     /// "step 3 (expect 1000 text OK)".
     pub fn describe(&self, step: usize) -> String {
         match self.lines.get(step) {
-            Some(line) => format!("step {} ({line})", step + 1),
-            None => format!("step {}", step + 1),
+            Some(line) => t!("engine.sequence.step", n = step + 1, line = line).into_owned(),
+            None => t!("engine.sequence.step_n", n = step + 1).into_owned(),
         }
     }
 
@@ -108,7 +109,7 @@ impl Sequence {
     /// steps are refused (there is no library here; see [`Sequence::parse_with`]).
     pub fn parse(text: &str, encoding: TextEncoding) -> Result<Self, String> {
         Self::parse_with(text, encoding, &|_| {
-            Err("no packet library is given here".to_owned())
+            Err(t!("engine.sequence.no_library").into_owned())
         })
     }
 
@@ -126,7 +127,7 @@ impl Sequence {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let at = |e: &str| format!("Line {}: {e}", n + 1);
+            let at = |e: &str| t!("engine.sequence.line", n = n + 1, error = e).into_owned();
             let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
             let rest = rest.trim_start();
             let step = match word.to_ascii_lowercase().as_str() {
@@ -145,15 +146,19 @@ impl Sequence {
                     })
                     .map_err(|e| at(&e))?;
                     if template.is_empty() {
-                        return Err(at("nothing to send: write e.g. send AT\\r\\n or hex 01 03"));
+                        return Err(at(&t!("engine.sequence.nothing_to_send")));
                     }
                     Step::Send(template)
                 }
                 "packet" => {
                     if rest.is_empty() {
-                        return Err(at("say which packet, as in packet status query"));
+                        return Err(at(&t!("engine.sequence.which_packet")));
                     }
-                    Step::Send(packet(rest).map_err(|e| at(&format!("packet \"{rest}\": {e}")))?)
+                    Step::Send(
+                        packet(rest).map_err(|e| {
+                            at(&t!("engine.sequence.packet", name = rest, error = e))
+                        })?,
+                    )
                 }
                 "wait" => Step::Wait(parse_ms(rest).map_err(|e| at(&e))?),
                 "expect" => {
@@ -165,69 +170,65 @@ impl Sequence {
                         .unwrap_or((rest.trim(), ""));
                     let what = what.trim_start();
                     if what.is_empty() {
-                        return Err(at(
-                            "say what to wait for: expect MS text OK, expect MS hex 01 03 or expect MS regex PATTERN",
-                        ));
+                        return Err(at(&t!("engine.sequence.what_to_wait_for")));
                     }
                     let expect = match kind.to_ascii_lowercase().as_str() {
                         "text" => {
-                            let segments = crate::codec::escape::parse_escapes(what)
-                                .map_err(|e| at(&format!("invalid escape: {e}")))?;
+                            let segments =
+                                crate::codec::escape::parse_escapes(what).map_err(|e| {
+                                    at(&t!("engine.sequence.invalid_escape", error = e))
+                                })?;
                             let mut bytes = Vec::new();
                             for s in segments {
                                 match s {
-                                    crate::codec::escape::Segment::Text(t) => bytes.extend(
-                                        encoding
-                                            .encode(&t)
-                                            .map_err(|e| at(&format!("cannot encode: {e}")))?,
-                                    ),
+                                    crate::codec::escape::Segment::Text(t) => {
+                                        bytes.extend(encoding.encode(&t).map_err(|e| {
+                                            at(&t!("engine.sequence.cannot_encode", error = e))
+                                        })?);
+                                    }
                                     crate::codec::escape::Segment::Byte(b) => bytes.push(b),
                                 }
                             }
                             Expect::Text(what.to_owned(), bytes)
                         }
                         "hex" => Expect::Hex(
-                            parse_hex(what).map_err(|e| at(&format!("invalid hex: {e}")))?,
+                            parse_hex(what)
+                                .map_err(|e| at(&t!("engine.sequence.invalid_hex", error = e)))?,
                         ),
                         "regex" => Expect::Regex(
-                            Regex::new(what).map_err(|e| at(&format!("invalid regex: {e}")))?,
+                            Regex::new(what)
+                                .map_err(|e| at(&t!("engine.sequence.invalid_regex", error = e)))?,
                         ),
                         other => {
-                            return Err(at(&format!(
-                                "\"{other}\" is not text, hex or regex: write e.g. expect 1000 text OK"
-                            )));
+                            return Err(at(&t!("engine.sequence.bad_kind", kind = other)));
                         }
                     };
                     Step::Expect { expect, within }
                 }
                 "repeat" => {
                     if repeat.is_some() {
-                        return Err(at("repeat is given twice; the whole block repeats once"));
+                        return Err(at(&t!("engine.sequence.repeat_twice")));
                     }
                     match rest.parse::<u32>() {
                         Ok(k) if (1..=REPEAT_MAX).contains(&k) => repeat = Some(k),
                         _ => {
-                            return Err(at(&format!(
-                                "repeat takes a count from 1 to {REPEAT_MAX}, as in repeat 3"
-                            )));
+                            return Err(at(&t!("engine.sequence.repeat_count", max = REPEAT_MAX)));
                         }
                     }
                     continue;
                 }
                 other => {
-                    return Err(at(&format!(
-                        "unknown step \"{other}\": use send, hex, packet, wait, expect or repeat"
-                    )));
+                    return Err(at(&t!("engine.sequence.unknown_step", step = other)));
                 }
             };
             steps.push(step);
             lines.push(line.to_owned());
             if steps.len() > STEPS_MAX {
-                return Err(format!("At most {STEPS_MAX} steps."));
+                return Err(t!("engine.sequence.too_many_steps", max = STEPS_MAX).into_owned());
             }
         }
         if steps.is_empty() {
-            return Err("The sequence has no steps: write one per line, e.g. send AT\\r\\n then expect 1000 text OK.".to_owned());
+            return Err(t!("engine.sequence.no_steps").into_owned());
         }
         Ok(Self {
             steps,
@@ -241,10 +242,7 @@ fn parse_ms(text: &str) -> Result<Duration, String> {
     let max = WAIT_MAX.as_millis() as u64;
     match text.trim().parse::<u64>() {
         Ok(ms) if ms <= max => Ok(Duration::from_millis(ms)),
-        _ => Err(format!(
-            "\"{}\" is not a number of milliseconds from 0 to {max} (one hour)",
-            text.trim()
-        )),
+        _ => Err(t!("engine.sequence.bad_ms", text = text.trim(), max = max).into_owned()),
     }
 }
 
