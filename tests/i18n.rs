@@ -356,13 +356,48 @@ fn bypasses(files: &[PathBuf]) -> Vec<String> {
     found
 }
 
-/// The folders and files whose words must all come from the catalogue.
+/// The folders (under `src`) whose words must all come from the catalogue: the window and
+/// every module whose sentences reach it or the command line.
+const CHECKED: &[&str] = &[
+    "gui", "net", "codec", "capture", "engine", "iptools", "traffic", "cli", "settings",
+];
+
+/// Files (under `src`) whose words are still being moved into the catalogue. The list only
+/// shrinks.
+const NOT_YET_MOVED: &[&str] = &[
+    "cli/broadcast.rs",
+    "cli/iptools.rs",
+    "cli/mod.rs",
+    "cli/output.rs",
+    "cli/tcp.rs",
+    "cli/udp.rs",
+    "iptools/classify.rs",
+    "iptools/dns.rs",
+    "iptools/neighbours.rs",
+    "iptools/ports.rs",
+    "iptools/route.rs",
+    "iptools/subnet.rs",
+    "iptools/sweep.rs",
+    "iptools/vendor.rs",
+    "settings/mod.rs",
+    "traffic/search.rs",
+];
+
+/// The files whose words must all come from the catalogue.
 fn checked_files() -> Vec<PathBuf> {
-    let gui = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src")
-        .join("gui");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    rust_files(&gui, &mut files);
+    for folder in CHECKED {
+        rust_files(&src.join(folder), &mut files);
+    }
+    files.retain(|f| {
+        let rel = f
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        !NOT_YET_MOVED.contains(&rel.as_str())
+    });
     files.sort();
     files
 }

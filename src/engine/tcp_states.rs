@@ -192,7 +192,11 @@ mod tests {
             {
                 return t;
             }
-            assert!(Instant::now() < deadline, "timed out: {:?}", watch.timeline(key));
+            assert!(
+                Instant::now() < deadline,
+                "timed out: {:?}",
+                watch.timeline(key)
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }

@@ -199,7 +199,13 @@ impl SessionStates {
     }
 
     /// Starts watching a connection; it becomes the one shown when `show`. Returns its key.
-    pub fn watch(&mut self, local: std::net::SocketAddr, remote: std::net::SocketAddr, side: Side, show: bool) -> u64 {
+    pub fn watch(
+        &mut self,
+        local: std::net::SocketAddr,
+        remote: std::net::SocketAddr,
+        side: Side,
+        show: bool,
+    ) -> u64 {
         let key = self.next_key;
         self.next_key += 1;
         let wake = self.wake.clone();
