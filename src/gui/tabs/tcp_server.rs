@@ -3,6 +3,8 @@
 use crate::engine::tcp_server::{
     ClientCloseReason, ClientId, Command, Event, EventKind, ServerOptions, Target, TcpServerHandle,
 };
+use crate::gui::widgets::tcp_states::SessionStates;
+use crate::iptools::tcp_state::Side;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -163,6 +165,10 @@ pub struct TcpServerTab {
     local_addresses: crate::net::iface::InterfaceCache,
     /// The running (or last) repeat or file send.
     pub job: Option<JobStatus>,
+    /// The kernel's TCP states of the selected client's connection.
+    pub states: SessionStates,
+    /// The client whose connection `states` watches.
+    states_for: Option<ClientId>,
 }
 
 fn reason_text(reason: &ClientCloseReason, idle_s: u64) -> String {
@@ -179,6 +185,8 @@ impl TcpServerTab {
         let view = std::mem::take(&mut settings.view);
         Self {
             settings,
+            states: SessionStates::new(wake.clone()),
+            states_for: None,
             session: Session::new(view, wake, TcpServerHandle::spawn),
             status: ServerStatus::Stopped,
             clients: BTreeMap::new(),
@@ -192,6 +200,23 @@ impl TcpServerTab {
             local_addresses: crate::net::iface::InterfaceCache::default(),
             job: None,
         }
+    }
+
+    /// A newly selected client's connection is watched (and shown); after it closes, its
+    /// timeline stays shown until another client is selected.
+    fn watch_selected(&mut self) {
+        let Some(id) = self.selected else {
+            return;
+        };
+        if self.states_for == Some(id) {
+            return;
+        }
+        let (ServerStatus::Listening(local), Some(row)) = (&self.status, self.clients.get(&id))
+        else {
+            return;
+        };
+        self.states.watch(*local, row.peer, Side::Server, true);
+        self.states_for = Some(id);
     }
 
     pub fn settings_to_save(&self) -> TcpServerSettings {
@@ -547,7 +572,11 @@ impl Traffic for TcpServerTab {
 impl TcpServerTab {
     /// The whole tab; `id` tells this session's panels from its siblings'.
     pub fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
-        egui::Panel::top(format!("{id}-listen")).show(ui, |ui| self.listen_ui(ui));
+        self.watch_selected();
+        egui::Panel::top(format!("{id}-listen")).show(ui, |ui| {
+            self.listen_ui(ui);
+            self.states.ui(ui, id, &t!("tcp_states.server_empty"));
+        });
         egui::Panel::bottom(format!("{id}-send")).show(ui, |ui| {
             ui.add_space(4.0);
             let to = if let Some(row) = self.selected.and_then(|id| self.clients.get(&id)) {

@@ -108,8 +108,8 @@ fn side_word(side: Side) -> std::borrow::Cow<'static, str> {
 /// Two lifelines (client left, server right) and the seven packets of the handshake and the
 /// close, the exchanged ones lit.
 fn handshake_ui(ui: &mut Ui, side: Side, steps: &[Step; 7]) {
-    let size = vec2(240.0, 40.0 + 22.0 * steps.len() as f32);
-    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    let drawing = vec2(240.0, 40.0 + 22.0 * steps.len() as f32);
+    let (rect, response) = ui.allocate_exact_size(drawing, egui::Sense::hover());
     let painter = ui.painter_at(rect);
     let text_colour = ui.visuals().text_color();
     let dim = ui.visuals().weak_text_color();
@@ -160,7 +160,7 @@ fn handshake_ui(ui: &mut Ui, side: Side, steps: &[Step; 7]) {
         let end = pos2(to, y + 8.0);
         painter.arrow(start, end - start, Stroke::new(width, colour));
         painter.text(
-            pos2((left + right) / 2.0, y - 1.0),
+            pos2(f32::midpoint(left, right), y - 1.0),
             egui::Align2::CENTER_BOTTOM,
             step.label,
             mono.clone(),
