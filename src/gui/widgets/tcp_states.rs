@@ -108,7 +108,7 @@ fn side_word(side: Side) -> std::borrow::Cow<'static, str> {
 /// Two lifelines (client left, server right) and the seven packets of the handshake and the
 /// close, the exchanged ones lit.
 fn handshake_ui(ui: &mut Ui, side: Side, steps: &[Step; 7]) {
-    let drawing = vec2(240.0, 40.0 + 22.0 * steps.len() as f32);
+    let drawing = vec2(240.0, 36.0 + 17.0 * steps.len() as f32);
     let (rect, response) = ui.allocate_exact_size(drawing, egui::Sense::hover());
     let painter = ui.painter_at(rect);
     let text_colour = ui.visuals().text_color();
@@ -149,7 +149,7 @@ fn handshake_ui(ui: &mut Ui, side: Side, steps: &[Step; 7]) {
         Stroke::new(1.0, dim),
     );
     for (i, step) in steps.iter().enumerate() {
-        let y = top + 10.0 + 22.0 * i as f32;
+        let y = top + 12.0 + 17.0 * i as f32;
         let (from, to) = match step.from {
             Side::Client => (left, right),
             Side::Server => (right, left),
@@ -157,8 +157,14 @@ fn handshake_ui(ui: &mut Ui, side: Side, steps: &[Step; 7]) {
         let colour = if step.happened { LIT } else { dim };
         let width = if step.happened { 2.0 } else { 1.0 };
         let start = pos2(from, y);
-        let end = pos2(to, y + 8.0);
-        painter.arrow(start, end - start, Stroke::new(width, colour));
+        let end = pos2(to, y + 5.0);
+        let stroke = Stroke::new(width, colour);
+        painter.line_segment([start, end], stroke);
+        // A small head at the receiving end.
+        let back = (start - end).normalized() * 8.0;
+        let side = vec2(-back.y, back.x) * 0.45;
+        painter.line_segment([end, end + back + side], stroke);
+        painter.line_segment([end, end + back - side], stroke);
         painter.text(
             pos2(f32::midpoint(left, right), y - 1.0),
             egui::Align2::CENTER_BOTTOM,
