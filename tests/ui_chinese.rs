@@ -41,8 +41,7 @@ fn zh(prefix: &str, english: &str) -> String {
     let text = zh
         .iter()
         .find(|(k, _)| k == key)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| panic!("{key} has no Chinese"));
+        .map_or_else(|| panic!("{key} has no Chinese"), |(_, v)| v.clone());
     assert!(
         text.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c)),
         "{key}: {text:?} is not Chinese"

@@ -153,3 +153,38 @@ fn the_server_whose_client_closes_first_sees_close_wait_then_last_ack() {
     }
     assert!(shows(&h, "left the kernel's table"), "the end is told");
 }
+
+/// The one-line tips for beginners: shown on a first start, off from the next start unless
+/// the user turns them on (then kept on).
+#[test]
+fn learner_tips_show_on_the_first_start_and_then_only_when_asked() {
+    let mut settings = Settings::default();
+    settings.tab = Tab::Udp;
+    let first_start = settings.learner_tips.is_none();
+    assert!(first_start);
+    // Built without the common harness, which switches the tips off for layout tests.
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(move |cc| {
+            let mut settings = settings;
+            settings.language = Some(sockpit::i18n::Language::English);
+            sockpit::SockpitApp::with_settings(&cc.egui_ctx, settings)
+        });
+    h.run();
+    assert!(shows(&h, "No connection — each datagram stands alone"));
+    assert_eq!(
+        h.state().settings().learner_tips,
+        Some(false),
+        "off next time"
+    );
+    h.get_by_label("Tips").click();
+    h.run();
+    assert!(!shows(&h, "No connection — each datagram stands alone"));
+    h.get_by_label("Tips").click();
+    h.run();
+    assert!(shows(&h, "No connection — each datagram stands alone"));
+    assert_eq!(h.state().settings().learner_tips, Some(true), "kept on");
+    h.get_by_label("TCP Server").click();
+    h.run();
+    assert!(shows(&h, "the listening socket only accepts"));
+}

@@ -45,6 +45,17 @@ impl Tab {
         Self::IpTools,
     ];
 
+    /// The tab's one line for beginners: what is happening on it.
+    pub fn tip(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Self::TcpServer => t!("app.tip.tcp_server"),
+            Self::TcpClient => t!("app.tip.tcp_client"),
+            Self::Udp => t!("app.tip.udp"),
+            Self::Broadcast => t!("app.tip.broadcast"),
+            Self::IpTools => t!("app.tip.ip_tools"),
+        }
+    }
+
     /// The tab's name in the language shown.
     pub fn title(self) -> std::borrow::Cow<'static, str> {
         match self {
@@ -80,6 +91,9 @@ pub struct Settings {
     pub library_hidden: bool,
     /// The language the user picked; `None` follows the system's locale.
     pub language: Option<Language>,
+    /// Whether each tab shows its one line for beginners: `None` until the first start has
+    /// been saved (shown then), afterwards off unless the user turned it on.
+    pub learner_tips: Option<bool>,
     #[serde(rename = "tcp_client", skip_serializing)]
     pub old_tcp_client: TcpClientSettings,
     #[serde(rename = "tcp_server", skip_serializing)]
@@ -218,6 +232,10 @@ pub struct SockpitApp {
     pub help_open: bool,
     /// The language the user picked in the window (`None`: the system's).
     pub language: Option<Language>,
+    /// Whether the one-line tips for beginners are shown.
+    pub tips: bool,
+    /// Whether the user switched the tips on or off (else they are off from the next start).
+    tips_chosen: bool,
     /// Said once at start when saved settings fell back or were adjusted; dismissable.
     pub notice: Option<String>,
     frames: u64,
@@ -405,6 +423,8 @@ impl SockpitApp {
             library: LibraryPanel::new(settings.library, !settings.library_hidden),
             help_open: false,
             language: settings.language,
+            tips: settings.learner_tips.unwrap_or(true),
+            tips_chosen: settings.learner_tips == Some(true),
             notice: None,
             frames: 0,
             exit_after_frames,
@@ -422,6 +442,7 @@ impl SockpitApp {
             library: self.library.library.clone(),
             library_hidden: !self.library.open,
             language: self.language,
+            learner_tips: Some(self.tips && self.tips_chosen),
             ..Settings::default()
         }
     }
@@ -495,6 +516,13 @@ impl SockpitApp {
                 ui.toggle_value(&mut self.help_open, t!("app.help.button"))
                     .on_hover_text(t!("app.help.hover"));
                 self.language_ui(ui);
+                if ui
+                    .toggle_value(&mut self.tips, t!("app.tips.button"))
+                    .on_hover_text(t!("app.tips.hover"))
+                    .changed()
+                {
+                    self.tips_chosen = true;
+                }
             });
         });
         if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, crate::gui::help::HELP_KEY)) {
@@ -531,6 +559,13 @@ impl eframe::App for SockpitApp {
             ui.add_space(2.0);
         });
         self.notice_ui(ui);
+        if self.tips {
+            egui::Panel::top("learner-tip").show(ui, |ui| {
+                ui.add_space(2.0);
+                ui.label(egui::RichText::new(self.tab.tip()).weak());
+                ui.add_space(2.0);
+            });
+        }
         let library = &mut self.library;
         let room: &mut dyn Room = match self.tab {
             Tab::TcpClient => &mut self.tcp_client,

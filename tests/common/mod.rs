@@ -27,6 +27,8 @@ pub fn harness_sized(mut settings: Settings, size: egui::Vec2) -> Harness<'stati
     settings
         .language
         .get_or_insert(sockpit::i18n::Language::English);
+    // The one-line tips of a first start would move every layout a test measures.
+    settings.learner_tips.get_or_insert(false);
     Harness::builder()
         .with_size(size)
         .with_context_setup(|ctx| {
