@@ -211,3 +211,49 @@ fn bind_picker_lists_this_machines_interface_addresses() {
     h.step();
     assert_eq!(h.state().tcp_server.current().settings.bind, "127.0.0.1");
 }
+
+/// At 900×600 the TCP Server still shows the log's rows with their text column inside the
+/// window beside the client table (issue: the text column started off-screen).
+#[test]
+fn a_small_window_keeps_the_log_rows_and_their_text_column() {
+    let mut settings = Settings::default();
+    settings.tab = Tab::TcpServer;
+    settings.tcp_server_mut().bind = "127.0.0.1".into();
+    settings.tcp_server_mut().port = "0".into();
+    let size = egui::vec2(900.0, 600.0);
+    let mut h = common::harness_sized(settings, size);
+    h.get_by_label("Start").click();
+    step_until(&mut h, "listening", WAIT, |h| {
+        matches!(
+            h.state().tcp_server.current().status,
+            ServerStatus::Listening(_)
+        )
+    });
+    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
+        unreachable!()
+    };
+    let mut client = TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(&mut client, b"visible-text").unwrap();
+    step_until(&mut h, "the record", WAIT, |h| shows(h, "visible-text"));
+    settle(&mut h);
+    let header = h.get_by_label_contains("Text (UTF-8)");
+    assert!(
+        header.rect().right() <= size.x,
+        "text header {:?}",
+        header.rect()
+    );
+    let cell = h
+        .query_all_by_label_contains("visible-text")
+        .find(|n| n.rect().left() < size.x)
+        .expect("a visible row");
+    assert!(
+        cell.rect().left() < size.x - 30.0,
+        "text cell {:?}",
+        cell.rect()
+    );
+    assert!(
+        cell.rect().bottom() <= size.y,
+        "row inside the window {:?}",
+        cell.rect()
+    );
+}

@@ -127,6 +127,8 @@ fn a_send_to_a_closed_port_says_port_unreachable() {
 fn an_invalid_group_is_explained() {
     let (mut h, _) = bound_tab("9");
     // A loopback address: refused as a group, and harmless even if it were ever joined.
+    h.get_by_label("Multicast").click();
+    h.run();
     replace_text(&mut h, "Group", "127.0.0.9");
     h.get_by_label("Join").click();
     settle(&mut h);
@@ -137,6 +139,8 @@ fn an_invalid_group_is_explained() {
 #[test]
 fn joined_groups_are_listed_and_can_be_left() {
     let (mut h, _) = bound_tab("9");
+    h.get_by_label("Multicast").click();
+    h.run();
     replace_text(&mut h, "Group", "239.255.77.13");
     h.get_by_label("Join").click();
     step_until(&mut h, "joined", WAIT, |h| {

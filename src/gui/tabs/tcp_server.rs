@@ -622,11 +622,14 @@ impl TcpServerTab {
         if let Some(packet) = library.ui(ui, id, self.can_send()) {
             self.send_packet(packet, library);
         }
-        // The client table takes less of a small window, so the log keeps its text column.
-        let clients_w = (ui.available_width() * 0.35).clamp(240.0, 400.0);
+        // The client table takes less of a small window, so the log keeps its text column; its
+        // divider drags (egui remembers where) within bounds that leave the log room.
+        let width = ui.available_width();
+        let clients_w = (width * 0.35).clamp(240.0, 400.0);
         egui::Panel::left(format!("{id}-clients"))
             .resizable(true)
             .default_size(clients_w)
+            .size_range(200.0..=(width * 0.6).max(220.0))
             .show(ui, |ui| self.clients_ui(ui));
         // Only the selected client's records, when one is selected (disjoint field borrows: no
         // copy of the id list per frame).
@@ -708,29 +711,54 @@ impl TcpServerTab {
                     echo: self.settings.echo,
                 });
             }
+            // The limits are set once: they wait in a menu, so framing and checksum share
+            // this row. Clicks inside keep it open; a click outside closes it.
+            let limits = if self.settings.max_clients == 0
+                && self.settings.max_per_ip == 0
+                && self.settings.idle_timeout_s == 0
+            {
+                t!("tcp_server.limits.none")
+            } else {
+                t!("tcp_server.limits.some")
+            };
+            egui::containers::menu::MenuButton::new(limits)
+                .config(
+                    egui::containers::menu::MenuConfig::new()
+                        .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside),
+                )
+                .ui(ui, |ui| {
+                    ui.add_enabled_ui(editable, |ui| {
+                        egui::Grid::new("server-limits")
+                            .num_columns(2)
+                            .show(ui, |ui| {
+                                labelled_drag(
+                                    ui,
+                                    &t!("tcp_server.max_clients"),
+                                    &mut self.settings.max_clients,
+                                    0..=1_000_000,
+                                );
+                                ui.end_row();
+                                labelled_drag(
+                                    ui,
+                                    &t!("tcp_server.max_per_ip"),
+                                    &mut self.settings.max_per_ip,
+                                    0..=1_000_000,
+                                );
+                                ui.end_row();
+                                labelled_drag(
+                                    ui,
+                                    &t!("tcp_server.idle_timeout"),
+                                    &mut self.settings.idle_timeout_s,
+                                    0..=86_400,
+                                );
+                                ui.end_row();
+                            });
+                    });
+                })
+                .0
+                .on_hover_text(t!("tcp_server.limits.hover"));
+            ui.separator();
             ui.add_enabled_ui(editable, |ui| {
-                labelled_drag(
-                    ui,
-                    &t!("tcp_server.max_clients"),
-                    &mut self.settings.max_clients,
-                    0..=1_000_000,
-                );
-                labelled_drag(
-                    ui,
-                    &t!("tcp_server.max_per_ip"),
-                    &mut self.settings.max_per_ip,
-                    0..=1_000_000,
-                );
-                labelled_drag(
-                    ui,
-                    &t!("tcp_server.idle_timeout"),
-                    &mut self.settings.idle_timeout_s,
-                    0..=86_400,
-                );
-            });
-        });
-        ui.add_enabled_ui(editable, |ui| {
-            ui.horizontal_wrapped(|ui| {
                 self.settings.framing.ui(ui, &mut self.framing_error);
                 ui.separator();
                 self.settings.checksum.ui(ui);
@@ -773,7 +801,7 @@ impl TcpServerTab {
     }
 
     fn clients_ui(&mut self, ui: &mut Ui) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.strong(t!("tcp_server.clients.heading", n = self.clients.len()));
             let has = !self.clients.is_empty();
             if ui
@@ -810,15 +838,34 @@ impl TcpServerTab {
         ];
         let all_clients = t!("tcp_server.clients.all");
         let finished = t!("tcp_server.clients.finished");
+        let w = ui.available_width() - 5.0 * ui.spacing().item_spacing.x;
         TableBuilder::new(ui)
             .id_salt("tcp-server-client-table")
             .striped(true)
             .sense(egui::Sense::click())
-            .column(Column::initial(150.0).at_least(80.0))
-            .column(Column::initial(62.0))
-            .column(Column::initial(62.0))
-            .column(Column::initial(62.0))
-            .column(Column::remainder().at_least(60.0))
+            // Columns share the panel's width, so the panel is as wide as the user drags it
+            // rather than as wide as fixed columns would force it.
+            .column(
+                Column::initial((w * 0.36).max(80.0))
+                    .at_least(60.0)
+                    .clip(true),
+            )
+            .column(
+                Column::initial((w * 0.17).max(40.0))
+                    .at_least(30.0)
+                    .clip(true),
+            )
+            .column(
+                Column::initial((w * 0.14).max(36.0))
+                    .at_least(30.0)
+                    .clip(true),
+            )
+            .column(
+                Column::initial((w * 0.14).max(36.0))
+                    .at_least(30.0)
+                    .clip(true),
+            )
+            .column(Column::remainder().at_least(30.0).clip(true))
             .header(20.0, |mut h| {
                 for title in &titles {
                     h.col(|ui| {

@@ -616,13 +616,21 @@ impl UdpTab {
             let editable = !self.active();
             ui.add_enabled_ui(editable, |ui| {
                 ui.horizontal_wrapped(|ui| {
+                    ui.checkbox(&mut self.settings.reuse_addr, "SO_REUSEADDR")
+                        .on_hover_text(t!("udp.bind.reuse_hover"));
+                    labelled_drag(
+                        ui,
+                        &t!("udp.bind.recv_buffer"),
+                        &mut self.settings.recv_buffer_kib,
+                        0..=65_536,
+                    );
+                    ui.separator();
                     self.settings.framing.ui(ui, &mut self.framing_error);
                     ui.separator();
                     self.settings.checksum.ui(ui);
                 });
             });
             self.rules.ui(ui, &mut self.settings.rules, editable);
-            ui.separator();
             self.multicast_ui(ui);
             ui.add_space(2.0);
         });
@@ -668,9 +676,11 @@ impl UdpTab {
     fn bind_ui(&mut self, ui: &mut Ui) {
         ui.add_space(4.0);
         let editable = !self.active();
-        ui.horizontal_wrapped(|ui| {
+        // One row that does not wrap: the address, the port and the button beside them (a
+        // disabled scope in a wrapping row would take the whole row and push the button below).
+        ui.horizontal(|ui| {
+            let interfaces = self.interfaces.addresses();
             ui.add_enabled_ui(editable, |ui| {
-                let interfaces = self.interfaces.addresses();
                 if bind_picker(
                     ui,
                     &t!("udp.bind.local_address"),
@@ -694,14 +704,6 @@ impl UdpTab {
                 {
                     self.port_error = None;
                 }
-                ui.checkbox(&mut self.settings.reuse_addr, "SO_REUSEADDR")
-                    .on_hover_text(t!("udp.bind.reuse_hover"));
-                labelled_drag(
-                    ui,
-                    &t!("udp.bind.recv_buffer"),
-                    &mut self.settings.recv_buffer_kib,
-                    0..=65_536,
-                );
             });
             if self.session.restart_ui(ui) {
                 // No worker: the button above restarts it.
@@ -775,9 +777,22 @@ impl UdpTab {
         ui.label(RichText::new(text).color(color));
     }
 
+    /// Multicast, folded under its header (which counts the groups joined) so a small window
+    /// keeps room for the log.
     fn multicast_ui(&mut self, ui: &mut Ui) {
+        let heading = if self.memberships.is_empty() {
+            t!("udp.multicast.heading")
+        } else {
+            t!("udp.multicast.heading_joined", n = self.memberships.len())
+        };
+        egui::CollapsingHeader::new(RichText::new(heading).strong())
+            .id_salt("udp-multicast")
+            .default_open(false)
+            .show(ui, |ui| self.multicast_body_ui(ui));
+    }
+
+    fn multicast_body_ui(&mut self, ui: &mut Ui) {
         ui.horizontal_wrapped(|ui| {
-            ui.strong(t!("udp.multicast.heading"));
             if labelled_text(
                 ui,
                 &t!("udp.multicast.group"),

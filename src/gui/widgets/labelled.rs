@@ -37,9 +37,15 @@ pub fn status_line(ui: &mut Ui, tone: Tone, headline: &str, explanation: &str) {
     });
 }
 
+/// A field's label, kept on one line: in a wrapping toolbar the label and its field move to
+/// the next row whole instead of the label breaking in two.
+pub fn field_label(ui: &mut Ui, label: &str) -> Response {
+    ui.add(egui::Label::new(label).wrap_mode(egui::TextWrapMode::Extend))
+}
+
 /// A label followed by a single-line text field tied to it.
 pub fn labelled_text(ui: &mut Ui, label: &str, text: &mut String, width: f32) -> Response {
-    let label = ui.label(label);
+    let label = field_label(ui, label);
     ui.add(TextEdit::singleline(text).desired_width(width))
         .labelled_by(label.id)
 }
@@ -53,7 +59,7 @@ pub fn labelled_hint(
     width: f32,
     hint: &str,
 ) -> Response {
-    let label = ui.label(label);
+    let label = field_label(ui, label);
     ui.add(
         TextEdit::singleline(text)
             .desired_width(width)
@@ -69,7 +75,7 @@ pub fn labelled_drag<N: egui::emath::Numeric>(
     value: &mut N,
     range: std::ops::RangeInclusive<N>,
 ) -> Response {
-    let label = ui.label(label);
+    let label = field_label(ui, label);
     ui.add(egui::DragValue::new(value).range(range))
         .labelled_by(label.id)
 }

@@ -483,18 +483,44 @@ impl TrafficView {
                     }
                 });
             ui.separator();
-            ui.label(t!("log.show"));
+            // Label before its list; one list instead of three buttons keeps the row short.
+            let show = super::field_label(ui, &t!("log.show"));
             let s = &mut self.settings;
-            ui.selectable_value(
-                &mut s.payload,
-                PayloadView::HexAndText,
-                t!("log.payload.hex_and_text"),
-            );
-            ui.selectable_value(&mut s.payload, PayloadView::Hex, t!("log.payload.hex"));
-            ui.selectable_value(&mut s.payload, PayloadView::Text, t!("log.payload.text"));
-            ui.checkbox(&mut s.timestamps, t!("log.timestamps"));
-            ui.checkbox(&mut s.details, t!("log.details.label"))
-                .on_hover_text(t!("log.details.hover"));
+            let payload_name = |p: PayloadView| match p {
+                PayloadView::HexAndText => t!("log.payload.hex_and_text"),
+                PayloadView::Hex => t!("log.payload.hex"),
+                PayloadView::Text => t!("log.payload.text"),
+            };
+            egui::ComboBox::from_id_salt("log-payload")
+                .selected_text(payload_name(s.payload))
+                .show_ui(ui, |ui| {
+                    for p in [PayloadView::HexAndText, PayloadView::Hex, PayloadView::Text] {
+                        ui.selectable_value(&mut s.payload, p, payload_name(p));
+                    }
+                })
+                .response
+                .labelled_by(show.id);
+            // Set-and-forget choices live in one menu, so the toolbar keeps to fewer rows.
+            // Clicks inside (a checkbox, the cap) keep it open; a click outside closes it.
+            egui::containers::menu::MenuButton::new(t!("log.view_menu"))
+                .config(
+                    egui::containers::menu::MenuConfig::new()
+                        .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside),
+                )
+                .ui(ui, |ui| {
+                    ui.checkbox(&mut s.timestamps, t!("log.timestamps"));
+                    ui.checkbox(&mut s.details, t!("log.details.label"))
+                        .on_hover_text(t!("log.details.hover"));
+                    ui.horizontal(|ui| {
+                        let cap =
+                            super::labelled_drag(ui, &t!("log.cap"), &mut s.cap_mib, 1..=16_384);
+                        if cap.changed() {
+                            log.set_cap_bytes(s.cap_mib as usize * 1024 * 1024);
+                        }
+                    });
+                })
+                .0
+                .on_hover_text(t!("log.view_menu_hover"));
             if ui
                 .checkbox(&mut s.autoscroll, t!("log.autoscroll"))
                 .changed()
@@ -504,11 +530,6 @@ impl TrafficView {
             }
             if log.counters().bad_checks > 0 || self.bad_checks_only {
                 ui.checkbox(&mut self.bad_checks_only, t!("log.bad_checks_only"));
-            }
-            ui.separator();
-            let cap = super::labelled_drag(ui, &t!("log.cap"), &mut s.cap_mib, 1..=16_384);
-            if cap.changed() {
-                log.set_cap_bytes(s.cap_mib as usize * 1024 * 1024);
             }
             ui.separator();
             if ui.button(t!("log.clear")).clicked() {
@@ -1080,8 +1101,13 @@ impl TrafficView {
         // saw).
         let pointer = ui.input(|i| i.pointer.press_origin().or(i.pointer.interact_pos()));
         let half_pitch = 0.5 * (row_h + ui.spacing().item_spacing.y);
+        // Below this width (a small window, or beside the TCP Server's client table) every
+        // column gets less, so the text column still shows; the two widths keep their own
+        // remembered column sizes.
+        let narrow = avail_width < 560.0;
+        let spacing = ui.spacing().item_spacing.x;
         let mut table = TableBuilder::new(ui)
-            .id_salt("traffic-log")
+            .id_salt(("traffic-log", narrow))
             .striped(true)
             .resizable(true)
             .sense(egui::Sense::click())
@@ -1094,35 +1120,46 @@ impl TrafficView {
         if let Some(offset) = offset {
             table = table.vertical_scroll_offset(offset);
         }
+        let time_w = if narrow { 80.0 } else { 95.0 };
         if s.timestamps {
-            table = table.column(Column::initial(95.0).at_least(40.0));
+            table = table.column(Column::initial(time_w).at_least(40.0).clip(true));
         }
         table = table.column(Column::initial(26.0).at_least(20.0));
-        // A narrow log (a small window, or beside the TCP Server's client table) gives the
-        // peer and hex columns less, so the text column still shows.
-        let peer_w = if avail_width < 700.0 { 115.0 } else { 150.0 };
+        let peer_w = if narrow {
+            90.0
+        } else if avail_width < 700.0 {
+            115.0
+        } else {
+            150.0
+        };
         if s.show_peer {
-            table = table.column(Column::initial(peer_w).at_least(40.0));
+            table = table.column(Column::initial(peer_w).at_least(40.0).clip(true));
         }
-        table = table.column(Column::initial(55.0).at_least(30.0));
+        let bytes_w = if narrow { 45.0 } else { 55.0 };
+        table = table.column(Column::initial(bytes_w).at_least(30.0).clip(true));
         if s.payload.shows_hex() {
-            let fixed = if s.timestamps { 95.0 } else { 0.0 }
+            let columns =
+                4.0 + f32::from(u8::from(s.timestamps)) + f32::from(u8::from(s.show_peer));
+            let fixed = if s.timestamps { time_w } else { 0.0 }
                 + 26.0
                 + if s.show_peer { peer_w } else { 0.0 }
-                + 55.0;
+                + bytes_w
+                + columns * spacing;
             let w = if s.payload == PayloadView::Hex {
                 900.0
+            } else if narrow {
+                ((avail_width - fixed) * 0.45).clamp(40.0, 380.0)
             } else {
                 ((avail_width - fixed) * 0.55).clamp(60.0, 380.0)
             };
             table = if s.payload.shows_text() {
-                table.column(Column::initial(w).at_least(60.0).clip(true))
+                table.column(Column::initial(w).at_least(40.0).clip(true))
             } else {
                 table.column(Column::remainder().at_least(60.0).clip(true))
             };
         }
         if s.payload.shows_text() {
-            table = table.column(Column::remainder().at_least(60.0).clip(true));
+            table = table.column(Column::remainder().at_least(40.0).clip(true));
         }
         let hex_bytes = if s.payload == PayloadView::Hex {
             HEX_ONLY_PREVIEW_BYTES
