@@ -289,15 +289,15 @@ fn every_special_purpose_range() {
         assert_eq!(v4_special(ip4(ip)).kind, kind, "{ip}");
     }
     assert_eq!(
-        v4_special(ip4("203.0.113.7")).label,
+        v4_special(ip4("203.0.113.7")).label.to_string(),
         "Documentation (TEST-NET-3)"
     );
     assert_eq!(
-        v4_special(ip4("192.0.2.7")).label,
+        v4_special(ip4("192.0.2.7")).label.to_string(),
         "Documentation (TEST-NET-1)"
     );
     assert_eq!(
-        v4_special(ip4("198.51.100.7")).label,
+        v4_special(ip4("198.51.100.7")).label.to_string(),
         "Documentation (TEST-NET-2)"
     );
     assert_eq!(v4_special(ip4("172.20.0.1")).reference, "RFC 1918");

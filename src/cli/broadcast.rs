@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use rust_i18n::t;
 use serde_json::json;
 
+use super::output::{pad, pad_left};
 use super::{CliError, OutputArgs, PayloadArgs, parse_ms, parse_secs};
 use crate::engine::broadcast::plan::{self, PlanInput, TargetKind};
 use crate::engine::broadcast::{Preset, run_probe};
@@ -92,10 +94,14 @@ fn find_interface(wanted: &str) -> Result<InterfaceV4, CliError> {
         .cloned()
         .ok_or_else(|| {
             let names: Vec<String> = all.iter().map(InterfaceV4::describe).collect();
-            CliError::Usage(format!(
-                "no interface named or addressed \"{wanted}\" with an IPv4 address; this machine has: {}",
-                names.join("; ")
-            ))
+            CliError::Usage(
+                t!(
+                    "cli.broadcast.no_interface",
+                    wanted = wanted,
+                    names = names.join("; ")
+                )
+                .into_owned(),
+            )
         })
 }
 
@@ -108,7 +114,7 @@ pub fn run(args: &BroadcastArgs) -> Result<(), CliError> {
     let custom = args.payload.bytes(args.output.encoding)?;
     if preset == Preset::Custom && custom.is_none() {
         return Err(CliError::Usage(
-            "the custom preset needs --send TEXT or --hex HEX".to_owned(),
+            t!("cli.broadcast.custom_needs_payload").into_owned(),
         ));
     }
     let mut input = PlanInput {
@@ -156,15 +162,22 @@ pub fn run(args: &BroadcastArgs) -> Result<(), CliError> {
     let mut p = args.output.printer();
     p.status(
         "started",
-        &format!("Probing on {} with {}…", iface.describe(), preset.name()),
+        &t!(
+            "cli.broadcast.probing",
+            interface = iface.describe(),
+            preset = preset.name()
+        ),
         json!({ "interface": iface.name, "preset": preset.name() }),
     );
     let outcome = run_probe(probe, preset, budget).map_err(CliError::Network)?;
     let rows: Vec<_> = outcome.responders.iter().cloned().collect();
     if !p.json {
         p.line(&format!(
-            "{:<22} {:>7} {:>9}  {}",
-            "ADDRESS", "REPLIES", "RTT ms", "FIELDS / FIRST REPLY"
+            "{} {} {}  {}",
+            pad(&t!("cli.column.address"), 22),
+            pad_left(&t!("cli.column.replies"), 7),
+            pad_left("RTT ms", 9),
+            t!("cli.column.fields")
         ));
     }
     for r in &rows {
@@ -203,7 +216,7 @@ pub fn run(args: &BroadcastArgs) -> Result<(), CliError> {
     }
     p.status(
         "finished",
-        &format!("{} responder(s).", rows.len()),
+        &t!("cli.broadcast.finished", n = rows.len()),
         json!({ "responders": rows.len() }),
     );
     Ok(())
@@ -220,11 +233,11 @@ pub fn wol(args: &WolArgs) -> Result<(), CliError> {
     .map_err(|e| CliError::Usage(e.to_string()))?;
     run_probe(probe, Preset::Custom, RUN_SLACK).map_err(CliError::Network)?;
     let mut p = super::Printer::stdout(false, false, crate::codec::TextEncoding::Utf8);
-    p.line(&format!(
-        "Magic packet for {} sent to {}:9 on {}.",
-        crate::iptools::vendor::Mac(mac),
-        iface.broadcast,
-        iface.name
+    p.line(&t!(
+        "cli.broadcast.wol_sent",
+        mac = crate::iptools::vendor::Mac(mac),
+        broadcast = iface.broadcast,
+        interface = iface.name
     ));
     Ok(())
 }

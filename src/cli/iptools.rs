@@ -5,8 +5,10 @@ use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
 
 use clap::Args;
+use rust_i18n::t;
 use serde_json::json;
 
+use super::output::{pad, pad_left};
 use super::{CliError, Printer, parse_ms, parse_tcp_port};
 use crate::codec::TextEncoding;
 use crate::iptools::neighbours;
@@ -109,7 +111,7 @@ pub fn subnet(args: &SubnetArgs) -> Result<(), CliError> {
                     "integer": i.as_integer,
                     "hex": i.as_hex,
                     "class": i.class.letter().to_string(),
-                    "kind": i.special.label,
+                    "kind": i.special.label.english(),
                     "binary": {
                         "address": bin.text(&bin.address),
                         "mask": bin.text(&bin.mask),
@@ -118,26 +120,46 @@ pub fn subnet(args: &SubnetArgs) -> Result<(), CliError> {
                 }));
                 return Ok(());
             }
-            let broadcast = i
-                .broadcast
-                .map_or_else(|| "none (/31, /32)".to_owned(), |b| b.to_string());
+            let broadcast = i.broadcast.map_or_else(
+                || t!("cli.subnet.no_broadcast").into_owned(),
+                |b| b.to_string(),
+            );
             for (k, v) in [
-                ("Address", format!("{}/{}", i.address, i.prefix)),
-                ("Network", i.network.to_string()),
-                ("Broadcast", broadcast),
-                ("Netmask", i.netmask.to_string()),
-                ("Wildcard", i.wildcard.to_string()),
-                ("First host", i.first_host.to_string()),
-                ("Last host", i.last_host.to_string()),
-                ("Hosts", format!("{} ({})", i.host_count, i.host_note)),
-                ("As integer", format!("{} = {}", i.as_integer, i.as_hex)),
-                ("Class", i.class.describe()),
                 (
-                    "Kind",
-                    format!("{} ({})", i.special.label, i.special.meaning),
+                    t!("cli.subnet.address"),
+                    format!("{}/{}", i.address, i.prefix),
+                ),
+                (t!("cli.subnet.network"), i.network.to_string()),
+                (t!("cli.subnet.broadcast"), broadcast),
+                (t!("cli.subnet.netmask"), i.netmask.to_string()),
+                (t!("cli.subnet.wildcard"), i.wildcard.to_string()),
+                (t!("cli.subnet.first_host"), i.first_host.to_string()),
+                (t!("cli.subnet.last_host"), i.last_host.to_string()),
+                (
+                    t!("cli.subnet.hosts"),
+                    t!(
+                        "cli.subnet.with_note",
+                        value = i.host_count,
+                        note = i.host_note
+                    )
+                    .into_owned(),
+                ),
+                (
+                    t!("cli.subnet.as_integer"),
+                    format!("{} = {}", i.as_integer, i.as_hex),
+                ),
+                (t!("cli.subnet.class"), i.class.describe()),
+                (
+                    t!("cli.subnet.kind"),
+                    t!(
+                        "cli.subnet.with_note",
+                        value = i.special.label,
+                        note = i.special.meaning
+                    )
+                    .into_owned(),
                 ),
             ] {
-                p.line(&format!("{k:<11} {v}"));
+                p.line(&format!("{} {v}", pad(&k, 11)));
             }
         }
         SubnetInfo::V6(i) => {
@@ -150,7 +172,7 @@ pub fn subnet(args: &SubnetArgs) -> Result<(), CliError> {
                     "last": i.last.to_string(),
                     "netmask": i.netmask.to_string(),
                     "addresses": i.count_text(),
-                    "kind": i.kind.label(),
+                    "kind": i.kind.label_phrase().english(),
                     "binary": {
                         "address": bin.text(&bin.address),
                         "mask": bin.text(&bin.mask),
@@ -160,38 +182,57 @@ pub fn subnet(args: &SubnetArgs) -> Result<(), CliError> {
                 return Ok(());
             }
             for (k, v) in [
-                ("Address", format!("{}/{}", i.compressed, i.prefix)),
-                ("Expanded", i.expanded.clone()),
-                ("Network", i.network.to_string()),
-                ("Last", i.last.to_string()),
-                ("Netmask", i.netmask.to_string()),
-                ("Addresses", i.count_text()),
-                ("Kind", format!("{} ({})", i.kind.label(), i.kind.meaning())),
+                (
+                    t!("cli.subnet.address"),
+                    format!("{}/{}", i.compressed, i.prefix),
+                ),
+                (t!("cli.subnet.expanded"), i.expanded.clone()),
+                (t!("cli.subnet.network"), i.network.to_string()),
+                (t!("cli.subnet.last"), i.last.to_string()),
+                (t!("cli.subnet.netmask"), i.netmask.to_string()),
+                (t!("cli.subnet.addresses"), i.count_text()),
+                (
+                    t!("cli.subnet.kind"),
+                    t!(
+                        "cli.subnet.with_note",
+                        value = i.kind.label(),
+                        note = i.kind.meaning()
+                    )
+                    .into_owned(),
+                ),
             ] {
-                p.line(&format!("{k:<11} {v}"));
+                p.line(&format!("{} {v}", pad(&k, 11)));
             }
         }
     }
     p.line("");
-    p.line(&format!("  {}   address", bin.text(&bin.address)));
-    p.line(&format!("& {}   mask /{}", bin.text(&bin.mask), bin.prefix));
     p.line(&format!(
-        "= {}   network {}",
+        "  {}   {}",
+        bin.text(&bin.address),
+        t!("cli.subnet.binary.address")
+    ));
+    p.line(&format!(
+        "& {}   {}",
+        bin.text(&bin.mask),
+        t!("cli.subnet.binary.mask", prefix = bin.prefix)
+    ));
+    p.line(&format!(
+        "= {}   {}",
         bin.text(&bin.network),
-        bin.network_ip
+        t!("cli.subnet.binary.network", network = bin.network_ip)
     ));
     Ok(())
 }
 
 pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
     let net = crate::iptools::sweep::parse_sweep_range(&args.subnet)
-        .map_err(|e| CliError::Usage(format!("sweep range: {e}")))?;
+        .map_err(|e| CliError::Usage(t!("cli.sweep.bad_range", error = e).into_owned()))?;
     if let SweepSize::NeedsConfirmation { addresses } = SweepSize::of(net.trunc())
         && !args.yes
     {
-        return Err(CliError::Usage(format!(
-            "{net} has {addresses} addresses; add --yes to sweep more than a /22"
-        )));
+        return Err(CliError::Usage(
+            t!("cli.sweep.confirm", net = net, addresses = addresses).into_owned(),
+        ));
     }
     let mut options = SweepOptions::new(net);
     options.tcp_ports.clone_from(&args.ports);
@@ -218,11 +259,20 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
     let _ = writeln!(stderr);
     let mut p = printer(args.json);
     if let Some(e) = &report.neighbour_error {
-        p.status("warning", &format!("Neighbour table: {e}"), json!({}));
+        p.status(
+            "warning",
+            &t!("cli.sweep.neighbour_error", error = e),
+            json!({}),
+        );
     }
     p.line(&format!(
-        "{:<16} {:<18} {:<28} {:<24} {:>8}  FOUND BY",
-        "ADDRESS", "MAC", "VENDOR", "NAME", "RTT ms"
+        "{} {} {} {} {}  {}",
+        pad(&t!("cli.column.address"), 16),
+        pad("MAC", 18),
+        pad(&t!("cli.column.vendor"), 28),
+        pad(&t!("cli.column.name"), 24),
+        pad_left("RTT ms", 8),
+        t!("cli.column.found_by")
     ));
     for h in &report.hosts {
         if args.json {
@@ -232,7 +282,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
                 "mac": h.mac.map(|m| m.to_string()),
                 "vendor": h.vendor,
                 "name": h.name,
-                "found_by": h.found_by.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "found_by": h.found_by.iter().map(|f| f.english()).collect::<Vec<_>>(),
                 "rtt_ms": h.rtt_ms,
             }));
         } else {
@@ -249,11 +299,11 @@ pub fn sweep(args: &SweepArgs) -> Result<(), CliError> {
     }
     p.status(
         "finished",
-        &format!(
-            "{} host(s) answered of {} probed in {} ms.",
-            report.hosts.len(),
-            report.probed,
-            report.elapsed_ms
+        &t!(
+            "cli.sweep.finished",
+            hosts = report.hosts.len(),
+            probed = report.probed,
+            ms = report.elapsed_ms
         ),
         json!({ "hosts": report.hosts.len(), "probed": report.probed, "elapsed_ms": report.elapsed_ms }),
     );
@@ -277,8 +327,12 @@ pub fn neighbours(args: &ListArgs) -> Result<(), CliError> {
     }
     let filter = args.filter.clone().unwrap_or_default().to_lowercase();
     p.line(&format!(
-        "{:<40} {:<18} {:<12} {:<11} VENDOR",
-        "ADDRESS", "MAC", "INTERFACE", "STATE"
+        "{} {} {} {} {}",
+        pad(&t!("cli.column.address"), 40),
+        pad("MAC", 18),
+        pad(&t!("cli.column.interface"), 12),
+        pad(&t!("cli.column.state"), 11),
+        t!("cli.column.vendor")
     ));
     for n in rows {
         let vendor = crate::iptools::vendor::vendor(&n.mac).unwrap_or("");
@@ -316,16 +370,21 @@ pub fn sockets(args: &SocketsArgs) -> Result<(), CliError> {
             .then(|| TcpState::from_name(s.state).map(why))
             .flatten()
     };
+    let head = format!(
+        "{} {} {} {}",
+        pad(&t!("cli.column.proto"), 6),
+        pad(&t!("cli.column.local"), 46),
+        pad(&t!("cli.column.remote"), 46),
+        pad(&t!("cli.column.state"), 12)
+    );
     if args.explain {
         p.line(&format!(
-            "{:<6} {:<46} {:<46} {:<12} {:<20} WHY",
-            "PROTO", "LOCAL", "REMOTE", "STATE", "PROCESS"
+            "{head} {} {}",
+            pad(&t!("cli.column.process"), 20),
+            t!("cli.column.why")
         ));
     } else {
-        p.line(&format!(
-            "{:<6} {:<46} {:<46} {:<12} PROCESS",
-            "PROTO", "LOCAL", "REMOTE", "STATE"
-        ));
+        p.line(&format!("{head} {}", t!("cli.column.process")));
     }
     for s in rows.iter().filter(|s| s.matches(&filter)) {
         if args.list.json {
@@ -419,27 +478,38 @@ pub fn route(args: &RouteArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let a = &answer;
-    let none = || "none".to_owned();
+    let none = || t!("cli.route.none").into_owned();
     let destination = if a.query == a.destination.to_string() {
         a.query.clone()
     } else {
         format!("{} ({})", a.destination, a.query)
     };
     for (k, v) in [
-        ("Destination", destination),
-        ("Reached", a.reach.name().to_owned()),
+        (t!("cli.route.destination"), destination),
+        (t!("cli.route.reached"), a.reach.name().to_owned()),
         (
-            "Interface",
-            format!("{} (index {})", a.interface, a.interface_index),
+            t!("cli.route.interface"),
+            t!(
+                "cli.route.interface_index",
+                name = a.interface,
+                index = a.interface_index
+            )
+            .into_owned(),
         ),
-        ("Source", a.source.map_or_else(none, |s| s.to_string())),
-        ("Gateway", a.gateway.map_or_else(none, |g| g.to_string())),
         (
-            "Entry",
+            t!("cli.route.source"),
+            a.source.map_or_else(none, |s| s.to_string()),
+        ),
+        (
+            t!("cli.route.gateway"),
+            a.gateway.map_or_else(none, |g| g.to_string()),
+        ),
+        (
+            t!("cli.route.entry"),
             a.entry.as_ref().map_or_else(none, RouteEntry::text),
         ),
     ] {
-        p.line(&format!("{k:<12} {v}"));
+        p.line(&format!("{} {v}", pad(&k, 12)));
     }
     p.line("");
     for line in a.explanation() {
@@ -449,20 +519,26 @@ pub fn route(args: &RouteArgs) -> Result<(), CliError> {
         let b = &and.binary;
         p.line("");
         p.line(&format!(
-            "  {}   destination {}",
+            "  {}   {}",
             b.text(&b.address),
-            and.destination
+            t!(
+                "cli.route.binary.destination",
+                destination = and.destination
+            )
         ));
         p.line(&format!(
-            "& {}   mask {} (/{})",
+            "& {}   {}",
             b.text(&b.mask),
-            and.mask,
-            and.prefix
+            t!(
+                "cli.route.binary.mask",
+                mask = and.mask,
+                prefix = and.prefix
+            )
         ));
         p.line(&format!(
-            "= {}   network {}",
+            "= {}   {}",
             b.text(&b.network),
-            and.network
+            t!("cli.subnet.binary.network", network = and.network)
         ));
     }
     p.line("");
@@ -471,7 +547,11 @@ pub fn route(args: &RouteArgs) -> Result<(), CliError> {
     } else {
         "IPv6"
     };
-    p.line(&format!("{} ({family}):", table_title()));
+    p.line(&t!(
+        "cli.route.table",
+        title = table_title(),
+        family = family
+    ));
     for (i, e) in a.table.iter().enumerate() {
         if a.chosen == Some(i) {
             p.line(&format!("=> {}   {}", e.text(), chosen_mark()));

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use rust_i18n::t;
 
 use crate::codec::TextEncoding;
 use crate::codec::macros::Template;
@@ -29,8 +30,8 @@ pub use output::Printer;
 #[command(
     name = "sockpit",
     version,
-    about = "A socket workbench: TCP server and client, UDP, broadcast discovery, IP tools.",
-    long_about = "A socket workbench. With no subcommand, opens the window. Subcommands run headless on the same engine.\n\nExit codes: 0 success, 2 usage error, 3 network error, 4 timeout."
+    about = "A socket workbench: TCP server and client, UDP, broadcast discovery, IP tools.", // i18n-exempt: clap's help stays English
+    long_about = "A socket workbench. With no subcommand, opens the window. Subcommands run headless on the same engine.\n\nExit codes: 0 success, 2 usage error, 3 network error, 4 timeout." // i18n-exempt: clap's help stays English
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -127,7 +128,7 @@ impl CliError {
     }
 
     pub fn network(e: &crate::net::NetError) -> Self {
-        Self::Network(format!("{e}. {}", e.explanation()))
+        Self::Network(t!("cli.error_with_fix", error = e, fix = e.explanation()).into_owned())
     }
 }
 
@@ -135,10 +136,12 @@ impl CliError {
 pub fn parse_encoding(name: &str) -> Result<TextEncoding, String> {
     TextEncoding::from_name(name).ok_or_else(|| {
         let names: Vec<&str> = TextEncoding::ALL.iter().map(|e| e.name()).collect();
-        format!(
-            "unknown encoding \"{name}\"; use one of: {}",
-            names.join(", ")
+        t!(
+            "cli.encoding.unknown",
+            name = name,
+            names = names.join(", ")
         )
+        .into_owned()
     })
 }
 
@@ -244,11 +247,15 @@ impl PayloadArgs {
             } else {
                 ""
             };
-            Err(CliError::Usage(format!(
-                "--packet: {} has no packet \"{name}\"; it has: {}{more}",
-                path.display(),
-                names.join(", ")
-            )))
+            Err(CliError::Usage(
+                t!(
+                    "cli.packets.no_packet",
+                    file = path.display(),
+                    name = name,
+                    names = format!("{}{more}", names.join(", "))
+                )
+                .into_owned(),
+            ))
         }
     }
 
@@ -260,7 +267,15 @@ impl PayloadArgs {
             return Ok(None);
         };
         let bytes = std::fs::read(path).map_err(|e| {
-            CliError::Usage(format!("--packets: cannot read {}: {e}", path.display()))
+            CliError::Usage(
+                t!(
+                    "cli.cannot_read",
+                    option = "--packets",
+                    file = path.display(),
+                    error = e
+                )
+                .into_owned(),
+            )
         })?;
         let (packets, _) = crate::codec::library::Library::parse(&String::from_utf8_lossy(&bytes))
             .map_err(|e| CliError::Usage(format!("--packets {}: {e}", path.display())))?;
@@ -287,22 +302,28 @@ impl JobArgs {
         encoding: TextEncoding,
         udp: bool,
     ) -> Result<Option<JobSpec>, CliError> {
-        let usage = |m: &str| Err(CliError::Usage(m.to_owned()));
+        let usage = |key: &str| Err(CliError::Usage(t!(key).into_owned()));
         if let Some(path) = &self.sequence {
             if self.every_ms.is_some() || self.chunk.is_some() {
-                return usage(
-                    "--sequence sets its own pace (wait MS); leave out --every-ms and --chunk",
-                );
+                return usage("cli.job.sequence_pace");
             }
             let text = std::fs::read_to_string(path).map_err(|e| {
-                CliError::Usage(format!("--sequence: cannot read {}: {e}", path.display()))
+                CliError::Usage(
+                    t!(
+                        "cli.cannot_read",
+                        option = "--sequence",
+                        file = path.display(),
+                        error = e
+                    )
+                    .into_owned(),
+                )
             })?;
             let library = payload.library()?;
             let packet = |name: &str| match &library {
-                None => Err("give the library with --packets FILE".to_owned()),
+                None => Err(t!("cli.job.needs_library").into_owned()),
                 Some((file, lib)) => match lib.find(name) {
                     Some(p) => p.template(),
-                    None => Err(format!("{} has no packet of that name", file.display())),
+                    None => Err(t!("cli.job.no_such_packet", file = file.display()).into_owned()),
                 },
             };
             let sequence =
@@ -312,41 +333,50 @@ impl JobArgs {
         }
         let every = self.every_ms.map(std::time::Duration::from_millis);
         if every.is_some_and(|e| e > EVERY_MAX) {
-            return usage("--every-ms: at most 86400000 (24 hours)");
+            return usage("cli.job.every_too_long");
         }
         if let Some(path) = &self.file {
             let chunk = if udp {
                 let chunk = self.chunk.unwrap_or(1024);
                 if !(1..=UDP_CHUNK_MAX).contains(&chunk) {
-                    return usage("--chunk: use 1 to 65507 bytes per datagram");
+                    return usage("cli.job.bad_chunk");
                 }
                 chunk
             } else {
                 if self.chunk.is_some() {
-                    return usage("--chunk is for UDP; TCP streams the file");
+                    return usage("cli.job.chunk_tcp");
                 }
                 TCP_FILE_CHUNK
             };
             match std::fs::metadata(path) {
                 Ok(m) if m.is_dir() => {
-                    return Err(CliError::Usage(format!(
-                        "--file: {} is a folder, not a file",
-                        path.display()
-                    )));
+                    return Err(CliError::Usage(
+                        t!("cli.job.file_is_folder", file = path.display()).into_owned(),
+                    ));
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    return Err(CliError::Usage(format!(
-                        "--file: cannot read {}: {e}",
-                        path.display()
-                    )));
+                    return Err(CliError::Usage(
+                        t!(
+                            "cli.cannot_read",
+                            option = "--file",
+                            file = path.display(),
+                            error = e
+                        )
+                        .into_owned(),
+                    ));
                 }
             }
             if let Err(e) = std::fs::File::open(path) {
-                return Err(CliError::Usage(format!(
-                    "--file: cannot read {}: {e}",
-                    path.display()
-                )));
+                return Err(CliError::Usage(
+                    t!(
+                        "cli.cannot_read",
+                        option = "--file",
+                        file = path.display(),
+                        error = e
+                    )
+                    .into_owned(),
+                ));
             }
             return Ok(Some(JobSpec::file(
                 path,
@@ -355,24 +385,22 @@ impl JobArgs {
             )));
         }
         if self.chunk.is_some() {
-            return usage("--chunk goes with --file");
+            return usage("cli.job.chunk_needs_file");
         }
         if payload.packets.is_some() && payload.packet.is_none() {
-            return usage("--packets needs --packet NAME (or --sequence FILE with packet steps)");
+            return usage("cli.job.packets_need_packet");
         }
         let Some(count) = self.repeat else {
             if every.is_some() {
-                return usage("--every-ms goes with --repeat N or --file PATH");
+                return usage("cli.job.every_needs_repeat");
             }
             return Ok(None);
         };
         if count == 0 {
-            return usage("--repeat: give a count of at least 1");
+            return usage("cli.job.repeat_zero");
         }
         let Some(template) = payload.template(encoding)? else {
-            return usage(
-                "--repeat needs something to send: --send TEXT, --hex HEX or --packets FILE --packet NAME",
-            );
+            return usage("cli.job.repeat_needs_payload");
         };
         let spec = JobSpec::repeat(
             template,
@@ -433,10 +461,7 @@ impl CaptureArgs {
             return Ok(None);
         };
         let format = CaptureFormat::from_path(path).ok_or_else(|| {
-            CliError::Usage(format!(
-                "--capture: {} does not say its format; end the name in .pcapng, .csv or .txt",
-                path.display()
-            ))
+            CliError::Usage(t!("cli.capture.no_format", file = path.display()).into_owned())
         })?;
         let options = CaptureOptions {
             encoding,
@@ -476,17 +501,24 @@ pub fn end_capture(
     });
     let problem = match &status.state {
         CaptureState::Failed(sentence) => Some(sentence.clone()),
-        CaptureState::Running => Some(format!(
-            "Capture to {} did not finish writing within {} s; the file may lack its last records.",
-            status.path.display(),
-            crate::capture::STOP_WAIT.as_secs()
-        )),
+        CaptureState::Running => Some(
+            t!(
+                "cli.capture.unfinished",
+                file = status.path.display(),
+                secs = crate::capture::STOP_WAIT.as_secs()
+            )
+            .into_owned(),
+        ),
         CaptureState::Finished if status.dropped_records > 0 => {
-            Some(format!("Capture incomplete: {}.", status.summary()))
+            Some(t!("cli.capture.incomplete", summary = status.summary()).into_owned())
         }
         CaptureState::Finished => None,
     };
-    p.status("capture", &format!("Captured {}.", status.summary()), extra);
+    p.status(
+        "capture",
+        &t!("cli.capture.captured", summary = status.summary()),
+        extra,
+    );
     match (problem, result) {
         (_, Err(e)) => Err(e),
         (Some(problem), Ok(())) => Err(CliError::Capture(problem)),
@@ -599,13 +631,20 @@ impl FramingArgs {
         let mut file = RulesFile::default();
         if let Some(path) = &self.rules {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                CliError::Usage(format!("--rules: cannot read {}: {e}", path.display()))
+                CliError::Usage(
+                    t!(
+                        "cli.cannot_read",
+                        option = "--rules",
+                        file = path.display(),
+                        error = e
+                    )
+                    .into_owned(),
+                )
             })?;
             file = serde_json::from_str(&text).map_err(|e| {
-                CliError::Usage(format!(
-                    "--rules: {} is not a rules file: {e}",
-                    path.display()
-                ))
+                CliError::Usage(
+                    t!("cli.rules.not_rules", file = path.display(), error = e).into_owned(),
+                )
             })?;
         }
         for rule in &self.rule {
@@ -636,36 +675,28 @@ pub const MAX_MS: u64 = 31_536_000_000;
 /// negative and larger numbers are refused here, before any socket is opened.
 pub fn parse_secs(text: &str) -> Result<f64, String> {
     let t = text.trim();
-    let value: f64 = t.parse().map_err(|_| {
-        format!(
-            "\"{}\" is not a number of seconds: write e.g. 5 or 0.5",
-            quote(t)
-        )
-    })?;
+    let value: f64 = t
+        .parse()
+        .map_err(|_| t!("cli.secs.not_a_number", text = quote(t)).into_owned())?;
     if value.is_finite() && (MIN_SECS..=MAX_SECS).contains(&value) {
         Ok(value)
     } else {
-        Err(format!(
-            "{} s is out of range: use {MIN_SECS} to {MAX_SECS} seconds (one year)",
-            quote(t)
-        ))
+        Err(t!(
+            "cli.secs.out_of_range",
+            text = quote(t),
+            min = MIN_SECS,
+            max = MAX_SECS
+        )
+        .into_owned())
     }
 }
 
 /// A milliseconds argument: a whole number from 0 to 31536000000 (one year).
 pub fn parse_ms(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let out_of_range = || {
-        format!(
-            "{} ms is out of range: use 0 to {MAX_MS} milliseconds (one year)",
-            quote(t)
-        )
-    };
+    let out_of_range = || t!("cli.ms.out_of_range", text = quote(t), max = MAX_MS).into_owned();
     if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!(
-            "\"{}\" is not a number of milliseconds: write a whole number, e.g. 300",
-            quote(t)
-        ));
+        return Err(t!("cli.ms.not_a_number", text = quote(t)).into_owned());
     }
     match t.parse::<u64>() {
         Ok(ms) if ms <= MAX_MS => Ok(ms),
@@ -756,7 +787,7 @@ fn job_failed(status: &crate::engine::session::JobStatus, why: String) -> CliErr
 pub fn run(command: CliCommand) -> Result<(), CliError> {
     match command {
         CliCommand::Gui(_) => Err(CliError::Usage(
-            "gui is started by the binary, not by cli::run".to_owned(),
+            "gui is started by the binary, not by cli::run".to_owned(), // i18n-exempt: a developer's message
         )),
         CliCommand::TcpServer(a) => tcp::server(&a),
         CliCommand::TcpClient(a) => tcp::client(&a),

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 
+use rust_i18n::t;
 use serde_json::json;
 
 use crate::codec::TextEncoding;
@@ -21,6 +22,39 @@ pub struct Printer {
     /// up to 512 KiB, so a fresh buffer each time (four times that for binary) was
     /// allocated and faulted in for every one.
     text: Vec<u8>,
+    /// The marks after a checked record's size, looked up once (not per record).
+    good_mark: String,
+    bad_mark: String,
+}
+
+/// How many terminal columns `text` takes: two for a wide (CJK, full-width) character.
+fn display_width(text: &str) -> usize {
+    text.chars()
+        .map(|c| {
+            let wide = matches!(c,
+                '\u{1100}'..='\u{115F}'
+                | '\u{2E80}'..='\u{A4CF}'
+                | '\u{AC00}'..='\u{D7A3}'
+                | '\u{F900}'..='\u{FAFF}'
+                | '\u{FE30}'..='\u{FE4F}'
+                | '\u{FF00}'..='\u{FF60}'
+                | '\u{FFE0}'..='\u{FFE6}');
+            if wide { 2 } else { 1 }
+        })
+        .sum()
+}
+
+/// `text` padded with spaces on the right to `width` columns (`{:<width}` for text of narrow
+/// characters; a Chinese column heading lines up too).
+pub fn pad(text: &str, width: usize) -> String {
+    let fill = width.saturating_sub(display_width(text));
+    format!("{text}{}", " ".repeat(fill))
+}
+
+/// `text` padded with spaces on the left to `width` columns (`{:>width}`).
+pub fn pad_left(text: &str, width: usize) -> String {
+    let fill = width.saturating_sub(display_width(text));
+    format!("{}{text}", " ".repeat(fill))
 }
 
 /// The largest [`Printer::text`] kept between records.
@@ -40,6 +74,8 @@ impl Printer {
             hex_out,
             encoding,
             text: Vec::new(),
+            good_mark: format!(" {}", t!("cli.output.checksum_ok")),
+            bad_mark: format!(" {}", t!("cli.output.checksum_bad")),
         }
     }
 
@@ -89,8 +125,8 @@ impl Printer {
         let dir = dir.to_ascii_uppercase();
         let mark = match check {
             Check::Unchecked => "",
-            Check::Good => " checksum ok",
-            Check::Bad => " BAD CHECKSUM",
+            Check::Good => self.good_mark.as_str(),
+            Check::Bad => self.bad_mark.as_str(),
         };
         let _ = write!(self.out, "{time} {dir}{peer} {} B{mark}: ", bytes.len());
         let _ = self.out.write_all(&self.text);

@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use rust_i18n::t;
 use serde_json::json;
 
 use super::{
@@ -73,7 +74,7 @@ pub struct ServerArgs {
 
 pub fn server(args: &ServerArgs) -> Result<(), CliError> {
     let label = format!(
-        "Sockpit TCP Server {}",
+        "Sockpit TCP Server {}", // i18n-exempt: written into capture files
         SocketAddr::new(args.bind, args.port)
     );
     let capture = args.capture.start(
@@ -103,7 +104,7 @@ fn server_session(args: &ServerArgs, tap: Option<TapHandoff>) -> Result<(), CliE
     let pipeline = args.framing.pipeline(args.output.encoding)?;
     let mut p = args.output.printer();
     let server = TcpServerHandle::spawn(no_wake())
-        .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
+        .map_err(|e| CliError::Network(t!("cli.worker.not_started", error = e).into_owned()))?;
     if tap.is_some() {
         command(&server, ServerCommand::SetTap { tap })?;
     }
@@ -128,7 +129,7 @@ fn server_session(args: &ServerArgs, tap: Option<TapHandoff>) -> Result<(), CliE
                 {
                     p.status(
                         "stopped",
-                        &format!("Stopped; {clients_closed} client(s) disconnected."),
+                        &t!("cli.tcp.stopped", n = clients_closed),
                         json!({ "clients_closed": clients_closed }),
                     );
                     break;
@@ -143,7 +144,7 @@ fn server_session(args: &ServerArgs, tap: Option<TapHandoff>) -> Result<(), CliE
             ServerEvent::Listening { local } => {
                 p.status(
                     "listening",
-                    &format!("Listening on {local}."),
+                    &t!("cli.tcp.listening", local = local),
                     json!({ "local": local.to_string() }),
                 );
                 // Sent to every client connected at each send; waits for the first one.
@@ -164,7 +165,7 @@ fn server_session(args: &ServerArgs, tap: Option<TapHandoff>) -> Result<(), CliE
             ServerEvent::Accepted { client, peer } => {
                 p.status(
                     "connected",
-                    &format!("Client {peer} connected."),
+                    &t!("cli.tcp.client_connected", peer = peer),
                     json!({ "peer": peer.to_string() }),
                 );
                 if let Some(bytes) = &greeting {
@@ -180,14 +181,14 @@ fn server_session(args: &ServerArgs, tap: Option<TapHandoff>) -> Result<(), CliE
             }
             ServerEvent::ClientFinished { peer, .. } => p.status(
                 "finished",
-                &format!("Client {peer} finished sending (half-close); it can still be sent to."),
+                &t!("cli.tcp.client_finished", peer = peer),
                 json!({ "peer": peer.to_string() }),
             ),
             ServerEvent::SendRefused {
                 peer, len, reason, ..
             } => p.status(
                 "error",
-                &format!("Not sent to {peer} ({len} B): {reason}."),
+                &t!("cli.tcp.not_sent", peer = peer, len = len, reason = reason),
                 json!({ "peer": peer.to_string(), "len": len }),
             ),
             ServerEvent::Received {
@@ -206,13 +207,18 @@ fn server_session(args: &ServerArgs, tap: Option<TapHandoff>) -> Result<(), CliE
                 ..
             } => {
                 let unsent = if unsent_bytes > 0 {
-                    format!(" {unsent_bytes} B queued for it were not sent.")
+                    format!(" {}", t!("cli.tcp.queued_unsent", n = unsent_bytes))
                 } else {
                     String::new()
                 };
                 p.status(
                     "closed",
-                    &format!("Client {peer} disconnected: {reason}.{unsent}"),
+                    &t!(
+                        "cli.tcp.client_closed",
+                        peer = peer,
+                        reason = reason,
+                        unsent = unsent
+                    ),
                     json!({
                         "peer": peer.to_string(),
                         "reason": reason.to_string(),
@@ -221,11 +227,17 @@ fn server_session(args: &ServerArgs, tap: Option<TapHandoff>) -> Result<(), CliE
                 );
             }
             ServerEvent::AcceptError { message } => {
-                p.status("error", &format!("Accept failed: {message}"), json!({}));
+                p.status(
+                    "error",
+                    &t!("cli.tcp.accept_failed", message = message),
+                    json!({}),
+                );
             }
             ServerEvent::Stopped { .. } => return Ok(()),
             ServerEvent::WorkerFailed { message } => {
-                return Err(CliError::Network(format!("worker failed: {message}")));
+                return Err(CliError::Network(
+                    t!("cli.worker.failed", message = message).into_owned(),
+                ));
             }
         }
     }
@@ -271,7 +283,9 @@ pub struct ClientArgs {
 
 fn connect_error(e: &NetError) -> CliError {
     match e {
-        NetError::TimedOut { .. } => CliError::Timeout(format!("{e}. {}", e.explanation())),
+        NetError::TimedOut { .. } => CliError::Timeout(
+            t!("cli.error_with_fix", error = e, fix = e.explanation()).into_owned(),
+        ),
         other => CliError::network(other),
     }
 }
@@ -279,7 +293,7 @@ fn connect_error(e: &NetError) -> CliError {
 pub fn client(args: &ClientArgs) -> Result<(), CliError> {
     let capture = args.capture.start(
         Transport::Tcp,
-        format!("Sockpit TCP Client to {}", args.target),
+        format!("Sockpit TCP Client to {}", args.target), // i18n-exempt: written into capture files
         Some(OpenedBy::Local),
         args.output.encoding,
     )?;
@@ -299,7 +313,7 @@ fn client_session(args: &ClientArgs, tap: Option<TapHandoff>) -> Result<(), CliE
     let pipeline = args.framing.pipeline(args.output.encoding)?;
     let mut p = args.output.printer();
     let client = TcpClientHandle::spawn(no_wake())
-        .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
+        .map_err(|e| CliError::Network(t!("cli.worker.not_started", error = e).into_owned()))?;
     if tap.is_some() {
         command(&client, ClientCommand::SetTap { tap })?;
     }
@@ -321,10 +335,14 @@ fn client_session(args: &ClientArgs, tap: Option<TapHandoff>) -> Result<(), CliE
     let connect_by = Instant::now() + timeout + Duration::from_secs(5);
     loop {
         if Instant::now() > connect_by {
-            return Err(CliError::Timeout(format!(
-                "no connection to {} within {:.1} s",
-                args.target, args.timeout
-            )));
+            return Err(CliError::Timeout(
+                t!(
+                    "cli.tcp.no_connection",
+                    target = args.target,
+                    secs = args.timeout : {:.1}
+                )
+                .into_owned(),
+            ));
         }
         let Ok(event) = client.events().recv_timeout(TICK) else {
             continue;
@@ -333,14 +351,16 @@ fn client_session(args: &ClientArgs, tap: Option<TapHandoff>) -> Result<(), CliE
             ClientEvent::Connected { local, remote } => {
                 p.status(
                     "connected",
-                    &format!("Connected: {local} → {remote}"),
+                    &t!("cli.tcp.connected", local = local, remote = remote),
                     json!({ "local": local.to_string(), "remote": remote.to_string() }),
                 );
                 break;
             }
             ClientEvent::ConnectFailed(e) => return Err(connect_error(&e)),
             ClientEvent::WorkerFailed { message } => {
-                return Err(CliError::Network(format!("worker failed: {message}")));
+                return Err(CliError::Network(
+                    t!("cli.worker.failed", message = message).into_owned(),
+                ));
             }
             _ => {}
         }
@@ -376,10 +396,14 @@ fn client_session(args: &ClientArgs, tap: Option<TapHandoff>) -> Result<(), CliE
             Some(q) if now >= q => break,
             None if now >= wait_until => {
                 if sent {
-                    return Err(CliError::Timeout(format!(
-                        "no reply from {} within {:.1} s",
-                        args.target, args.timeout
-                    )));
+                    return Err(CliError::Timeout(
+                        t!(
+                            "cli.tcp.no_reply",
+                            target = args.target,
+                            secs = args.timeout : {:.1}
+                        )
+                        .into_owned(),
+                    ));
                 }
                 break;
             }
@@ -402,14 +426,13 @@ fn client_session(args: &ClientArgs, tap: Option<TapHandoff>) -> Result<(), CliE
             ClientEvent::PeerFinished { remote } => {
                 p.status(
                     "finished",
-                    &format!("{remote} finished sending (half-close)."),
+                    &t!("cli.tcp.peer_finished", remote = remote),
                     json!({ "remote": remote.to_string() }),
                 );
                 if sent && quiet_until.is_none() {
-                    return Err(CliError::Network(format!(
-                        "{} closed the connection without replying",
-                        args.target
-                    )));
+                    return Err(CliError::Network(
+                        t!("cli.tcp.closed_without_reply", target = args.target).into_owned(),
+                    ));
                 }
                 // The reply is complete.
                 break;
@@ -450,11 +473,14 @@ fn client_job(
         // A sequence's waits have their own timeouts; a stream that stops moving is a stall.
         if !sequence && last_progress.0.elapsed() > stall {
             command(client, ClientCommand::StopJob { session: S })?;
-            return Err(CliError::Timeout(format!(
-                "no progress for {:.1} s: {} is not reading",
-                stall.as_secs_f64(),
-                args.target
-            )));
+            return Err(CliError::Timeout(
+                t!(
+                    "cli.tcp.no_progress",
+                    secs = stall.as_secs_f64() : {:.1},
+                    target = args.target
+                )
+                .into_owned(),
+            ));
         }
         let Ok(event) = client.events().recv_timeout(TICK) else {
             continue;
@@ -486,7 +512,9 @@ fn client_job(
             } => return closed(p, remote, &reason, unsent_bytes, false, args),
             ClientEvent::SendRejected { reason } => return Err(CliError::Network(reason)),
             ClientEvent::WorkerFailed { message } => {
-                return Err(CliError::Network(format!("worker failed: {message}")));
+                return Err(CliError::Network(
+                    t!("cli.worker.failed", message = message).into_owned(),
+                ));
             }
             _ => {}
         }
@@ -505,7 +533,7 @@ fn disconnect(
     loop {
         let Ok(event) = client.events().recv_timeout(COMMAND_WAIT) else {
             return Err(CliError::Network(
-                "the connection worker did not finish closing".to_owned(),
+                t!("cli.tcp.close_unfinished").into_owned(),
             ));
         };
         match event.kind {
@@ -533,7 +561,7 @@ fn closed(
 ) -> Result<(), CliError> {
     p.status(
         "closed",
-        &format!("Connection to {remote} closed: {reason}."),
+        &t!("cli.tcp.closed", remote = remote, reason = reason),
         json!({
             "remote": remote.to_string(),
             "reason": reason.to_string(),
@@ -541,18 +569,22 @@ fn closed(
         }),
     );
     if unsent_bytes > 0 {
-        return Err(CliError::Network(format!(
-            "{unsent_bytes} B were not sent: {} took nothing for {:.1} s (--timeout)",
-            args.target, args.timeout
-        )));
+        return Err(CliError::Network(
+            t!(
+                "cli.tcp.unsent",
+                n = unsent_bytes,
+                target = args.target,
+                secs = args.timeout : {:.1}
+            )
+            .into_owned(),
+        ));
     }
     match reason {
         CloseReason::Error(e) => Err(CliError::network(e)),
         CloseReason::Reset => Err(CliError::network(&NetError::Reset { addr: remote })),
-        _ if awaiting_reply => Err(CliError::Network(format!(
-            "{} closed the connection without replying",
-            args.target
-        ))),
+        _ if awaiting_reply => Err(CliError::Network(
+            t!("cli.tcp.closed_without_reply", target = args.target).into_owned(),
+        )),
         _ => Ok(()),
     }
 }
@@ -576,7 +608,7 @@ fn spawn_stdin_reader() -> Result<crossbeam_channel::Receiver<Option<StdinLine>>
                 let line = match read_line_capped(&mut input, MAX_LINE_BYTES) {
                     Ok(Some(line)) => line,
                     Ok(None) => break,
-                    Err(e) => Err(format!("standard input could not be read: {e}")),
+                    Err(e) => Err(t!("cli.stdin.unreadable", error = e).into_owned()),
                 };
                 let failed = line.is_err();
                 if line_tx.send(Some((number, line))).is_err() || failed {
@@ -587,7 +619,7 @@ fn spawn_stdin_reader() -> Result<crossbeam_channel::Receiver<Option<StdinLine>>
         },
         |_| {},
     )
-    .map_err(|e| CliError::Network(format!("could not read standard input: {e}")))?;
+    .map_err(|e| CliError::Network(t!("cli.stdin.not_started", error = e).into_owned()))?;
     Ok(line_rx)
 }
 
@@ -630,10 +662,11 @@ fn read_line_capped(
         return Ok(None);
     }
     if total > cap {
-        return Ok(Some(Err(format!(
-            "longer than {} MiB",
-            cap / (1024 * 1024)
-        ))));
+        return Ok(Some(Err(t!(
+            "cli.stdin.too_long",
+            mib = cap / (1024 * 1024)
+        )
+        .into_owned())));
     }
     if line.last() == Some(&b'\r') {
         line.pop();
@@ -645,11 +678,12 @@ fn read_line_capped(
 fn stdin_payload(line: &[u8], ending: &str, args: &ClientArgs) -> Result<Vec<u8>, String> {
     let text = std::str::from_utf8(line).map_err(|e| {
         let at = e.valid_up_to();
-        format!(
-            "not valid UTF-8 (byte 0x{:02X} at position {})",
-            line.get(at).copied().unwrap_or(0),
-            at + 1
+        t!(
+            "cli.stdin.not_utf8",
+            byte = format!("{:02X}", line.get(at).copied().unwrap_or(0)),
+            position = at + 1
         )
+        .into_owned()
     })?;
     // Lines are data: escapes apply, macros do not (a line may well hold "{{").
     crate::codec::payload::encode_payload(&crate::codec::payload::PayloadSpec {
@@ -712,7 +746,7 @@ fn stdin_session(
                             skipped += 1;
                             p.status(
                                 "error",
-                                &format!("Line {number} not sent: {e}."),
+                                &t!("cli.stdin.line_not_sent", number = number, error = e),
                                 json!({ "line": number }),
                             );
                         }
@@ -722,7 +756,7 @@ fn stdin_session(
             },
             recv(client.events()) -> event => {
                 let Ok(event) = event else {
-                    return Err(CliError::Network("the connection worker stopped".to_owned()));
+                    return Err(CliError::Network(t!("cli.tcp.worker_stopped").into_owned()));
                 };
                 match event.kind {
                     ClientEvent::Received { peer, bytes, check } => {
@@ -740,7 +774,7 @@ fn stdin_session(
                     }
                     ClientEvent::PeerFinished { remote } => p.status(
                         "finished",
-                        &format!("{remote} finished sending (half-close); still sending."),
+                        &t!("cli.tcp.peer_finished_sending", remote = remote),
                         json!({ "remote": remote.to_string() }),
                     ),
                     ClientEvent::SendRejected { reason } => {
@@ -757,9 +791,9 @@ fn stdin_session(
     }
     disconnect(client, p, args, true)?;
     if skipped > 0 {
-        return Err(CliError::Usage(format!(
-            "{skipped} input line(s) were not sent (see above)"
-        )));
+        return Err(CliError::Usage(
+            t!("cli.stdin.skipped", n = skipped).into_owned(),
+        ));
     }
     Ok(())
 }

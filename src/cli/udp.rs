@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use rust_i18n::t;
 use serde_json::json;
 
 use super::{
@@ -34,26 +35,21 @@ fn report_drops(p: &mut super::Printer, stats: &UdpStats, reported: &mut (u64, u
     if kernel > reported.0 {
         p.status(
             "dropped",
-            &format!(
-                "The kernel dropped {kernel} datagram(s) so far: the receive buffer was full."
-            ),
+            &t!("cli.udp.kernel_dropped", n = kernel),
             json!({ "by": "kernel", "total": kernel }),
         );
     }
     if app > reported.1 {
         p.status(
             "dropped",
-            &format!("Sockpit dropped {app} datagram(s) so far: the output fell behind."),
+            &t!("cli.udp.app_dropped", n = app),
             json!({ "by": "sockpit", "total": app }),
         );
     }
     if stats.unsent > reported.2 {
         p.status(
             "unsent",
-            &format!(
-                "{} datagram(s) were not sent so far: replies found the send queue full, or the session closed with them waiting.",
-                stats.unsent
-            ),
+            &t!("cli.udp.unsent", n = stats.unsent),
             json!({ "total": stats.unsent }),
         );
     }
@@ -100,7 +96,7 @@ pub struct UdpArgs {
 pub fn run(args: &UdpArgs) -> Result<(), CliError> {
     let capture = args.capture.start(
         crate::capture::Transport::Udp,
-        format!("Sockpit UDP {}", args.bind),
+        format!("Sockpit UDP {}", args.bind), // i18n-exempt: written into capture files
         None,
         args.output.encoding,
     )?;
@@ -140,9 +136,7 @@ fn session(
         .map(split_host_port)
         .transpose()?;
     if (payload.is_some() || job.is_some()) && to.is_none() {
-        return Err(CliError::Usage(
-            "--send/--hex/--file need --to HOST:PORT to know where to send".to_owned(),
-        ));
+        return Err(CliError::Usage(t!("cli.udp.needs_to").into_owned()));
     }
     let reply = args
         .reply
@@ -172,7 +166,7 @@ fn session(
     }
     let mut p = args.output.printer();
     let udp = UdpHandle::spawn(no_wake())
-        .map_err(|e| CliError::Network(format!("could not start the worker: {e}")))?;
+        .map_err(|e| CliError::Network(t!("cli.worker.not_started", error = e).into_owned()))?;
     if tap.is_some() {
         command(&udp, Command::SetTap { tap })?;
     }
@@ -192,7 +186,7 @@ fn session(
     let bind_by = Instant::now() + Duration::from_secs(10);
     loop {
         if Instant::now() > bind_by {
-            return Err(CliError::Timeout("the socket did not bind".to_owned()));
+            return Err(CliError::Timeout(t!("cli.udp.not_bound").into_owned()));
         }
         let Ok(e) = udp.events().recv_timeout(TICK) else {
             continue;
@@ -201,7 +195,7 @@ fn session(
             EventKind::Bound { local } => {
                 p.status(
                     "bound",
-                    &format!("Bound to {local}."),
+                    &t!("cli.udp.bound", local = local),
                     json!({ "local": local.to_string() }),
                 );
                 break;
@@ -257,10 +251,9 @@ fn session(
         } else if sent {
             match last_rx {
                 None if now >= first_by => {
-                    return Err(CliError::Timeout(format!(
-                        "no reply within {:.1} s",
-                        args.timeout
-                    )));
+                    return Err(CliError::Timeout(
+                        t!("cli.udp.no_reply", secs = args.timeout : {:.1}).into_owned(),
+                    ));
                 }
                 Some(t) if t.elapsed() >= quiet => {
                     return finish(&udp, &mut p, &mut reported, !file);
@@ -344,6 +337,6 @@ fn finish(
         }
     }
     Err(CliError::Network(
-        "the UDP worker did not finish closing".to_owned(),
+        t!("cli.udp.close_unfinished").into_owned(),
     ))
 }

@@ -1,9 +1,40 @@
 //! What kind of address is this: the IPv4 class by its leading bits, the special-purpose block it
 //! falls in (IANA special-purpose registries), and the IPv6 address type.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
+use rust_i18n::t;
+
+/// A sentence of the catalogue, named by its key: shown (`Display`) in the language of the
+/// moment, or in English where a script reads it (JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phrase(pub &'static str);
+
+impl Phrase {
+    /// The catalogue key.
+    pub fn key(self) -> &'static str {
+        self.0
+    }
+
+    /// The text in the language shown.
+    pub fn text(self) -> Cow<'static, str> {
+        t!(self.0)
+    }
+
+    /// The English text, whatever language is shown (for JSON output).
+    pub fn english(self) -> Cow<'static, str> {
+        crate::i18n::lookup(crate::i18n::Language::English, self.0).unwrap_or(Cow::Borrowed(self.0))
+    }
+}
+
+impl fmt::Display for Phrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
+    }
+}
 
 /// The historic IPv4 class, decided by the leading bits of the first octet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,25 +101,27 @@ impl Ipv4Class {
     }
 
     /// Hosts per classful network, or what the class is for.
-    pub fn hosts_per_network(self) -> &'static str {
+    pub fn hosts_per_network(self) -> String {
         match self {
-            Self::A => "16,777,214 hosts per network (/8)",
-            Self::B => "65,534 hosts per network (/16)",
-            Self::C => "254 hosts per network (/24)",
-            Self::D => "multicast groups, no hosts",
-            Self::E => "reserved for future use, no hosts",
+            Self::A => t!("iptools.class.hosts.a"),
+            Self::B => t!("iptools.class.hosts.b"),
+            Self::C => t!("iptools.class.hosts.c"),
+            Self::D => t!("iptools.class.hosts.d"),
+            Self::E => t!("iptools.class.hosts.e"),
         }
+        .into_owned()
     }
 
     /// One sentence: "Class C: leading bits 110, 192.0.0.0 – …, 254 hosts per network (/24)".
     pub fn describe(self) -> String {
-        format!(
-            "Class {}: leading bits {}, range {}, {}.",
-            self.letter(),
-            self.leading_bits(),
-            self.range(),
-            self.hosts_per_network()
+        t!(
+            "iptools.class.describe",
+            letter = self.letter(),
+            bits = self.leading_bits(),
+            range = self.range(),
+            hosts = self.hosts_per_network()
         )
+        .into_owned()
     }
 }
 
@@ -113,10 +146,12 @@ pub enum V4Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct V4Special {
     pub kind: V4Kind,
-    pub label: &'static str,
+    /// What the block is called (a catalogue key; `Display` shows it).
+    pub label: Phrase,
     pub block: &'static str,
     pub reference: &'static str,
-    pub meaning: &'static str,
+    /// What an address of the block means (a catalogue key).
+    pub meaning: Phrase,
 }
 
 const fn special(
@@ -128,10 +163,10 @@ const fn special(
 ) -> V4Special {
     V4Special {
         kind,
-        label,
+        label: Phrase(label),
         block,
         reference,
-        meaning,
+        meaning: Phrase(meaning),
     }
 }
 
@@ -139,115 +174,115 @@ const fn special(
 const V4_BLOCKS: [V4Special; 16] = [
     special(
         V4Kind::LimitedBroadcast,
-        "Limited broadcast",
+        "iptools.v4.limited_broadcast.label",
         "255.255.255.255/32",
         "RFC 919",
-        "Every host on this link; routers never forward it.",
+        "iptools.v4.limited_broadcast.meaning",
     ),
     special(
         V4Kind::ThisNetwork,
-        "This network (unspecified)",
+        "iptools.v4.this_network.label",
         "0.0.0.0/8",
         "RFC 791",
-        "Means \"this host\" or \"any address\"; never a destination.",
+        "iptools.v4.this_network.meaning",
     ),
     special(
         V4Kind::Private,
-        "Private",
+        "iptools.v4.private.label",
         "10.0.0.0/8",
         "RFC 1918",
-        "For private networks; not routed on the Internet, reaches it through NAT.",
+        "iptools.v4.private.meaning",
     ),
     special(
         V4Kind::SharedAddressSpace,
-        "Shared address space (carrier-grade NAT)",
+        "iptools.v4.shared.label",
         "100.64.0.0/10",
         "RFC 6598",
-        "Used between an ISP's NAT and its customers; not routed on the Internet.",
+        "iptools.v4.shared.meaning",
     ),
     special(
         V4Kind::Loopback,
-        "Loopback",
+        "iptools.v4.loopback.label",
         "127.0.0.0/8",
         "RFC 1122",
-        "This machine talking to itself; never leaves the host.",
+        "iptools.v4.loopback.meaning",
     ),
     special(
         V4Kind::LinkLocal,
-        "Link-local",
+        "iptools.v4.link_local.label",
         "169.254.0.0/16",
         "RFC 3927",
-        "Self-assigned when no DHCP answers; valid on this link only.",
+        "iptools.v4.link_local.meaning",
     ),
     special(
         V4Kind::Private,
-        "Private",
+        "iptools.v4.private.label",
         "172.16.0.0/12",
         "RFC 1918",
-        "For private networks; not routed on the Internet, reaches it through NAT.",
+        "iptools.v4.private.meaning",
     ),
     special(
         V4Kind::Documentation,
-        "Documentation (TEST-NET-1)",
+        "iptools.v4.documentation_1.label",
         "192.0.2.0/24",
         "RFC 5737",
-        "For examples in documentation; never used on real networks.",
+        "iptools.v4.documentation.meaning",
     ),
     special(
         V4Kind::IetfProtocol,
-        "IETF protocol assignments",
+        "iptools.v4.ietf.label",
         "192.0.0.0/24",
         "RFC 6890",
-        "Reserved for IETF protocols; not for hosts.",
+        "iptools.v4.ietf.meaning",
     ),
     special(
         V4Kind::Private,
-        "Private",
+        "iptools.v4.private.label",
         "192.168.0.0/16",
         "RFC 1918",
-        "For private networks; not routed on the Internet, reaches it through NAT.",
+        "iptools.v4.private.meaning",
     ),
     special(
         V4Kind::Benchmarking,
-        "Benchmarking",
+        "iptools.v4.benchmarking.label",
         "198.18.0.0/15",
         "RFC 2544",
-        "For testing network equipment between separate networks.",
+        "iptools.v4.benchmarking.meaning",
     ),
     special(
         V4Kind::Documentation,
-        "Documentation (TEST-NET-2)",
+        "iptools.v4.documentation_2.label",
         "198.51.100.0/24",
         "RFC 5737",
-        "For examples in documentation; never used on real networks.",
+        "iptools.v4.documentation.meaning",
     ),
     special(
         V4Kind::Documentation,
-        "Documentation (TEST-NET-3)",
+        "iptools.v4.documentation_3.label",
         "203.0.113.0/24",
         "RFC 5737",
-        "For examples in documentation; never used on real networks.",
+        "iptools.v4.documentation.meaning",
     ),
     special(
         V4Kind::Multicast,
-        "Multicast",
+        "iptools.v4.multicast.label",
         "224.0.0.0/4",
         "RFC 5771",
-        "One sender, many receivers that joined the group.",
+        "iptools.v4.multicast.meaning",
     ),
     special(
         V4Kind::Reserved,
-        "Reserved (former class E)",
+        "iptools.v4.reserved.label",
         "240.0.0.0/4",
         "RFC 1112",
-        "Reserved for future use; hosts and routers drop it.",
+        "iptools.v4.reserved.meaning",
     ),
     special(
         V4Kind::Public,
-        "Public",
+        "iptools.v4.public.label",
         "0.0.0.0/0",
         "",
-        "A globally routed Internet address.",
+        "iptools.v4.public.meaning",
     ),
 ];
 
@@ -304,32 +339,40 @@ impl V6Kind {
         }
     }
 
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Unspecified => "Unspecified (::)",
-            Self::Loopback => "Loopback (::1)",
-            Self::Ipv4Mapped => "IPv4-mapped (::ffff:0:0/96)",
-            Self::Documentation => "Documentation (2001:db8::/32)",
-            Self::UniqueLocal => "Unique local (fc00::/7)",
-            Self::LinkLocal => "Link-local (fe80::/10)",
-            Self::Multicast => "Multicast (ff00::/8)",
-            Self::Global => "Global unicast (2000::/3)",
-            Self::Reserved => "Reserved by IETF",
-        }
+    /// What the type is called, in the language shown.
+    pub fn label(self) -> String {
+        self.label_phrase().to_string()
     }
 
-    pub fn meaning(self) -> &'static str {
-        match self {
-            Self::Unspecified => "No address yet, or \"any address\" when binding.",
-            Self::Loopback => "This machine talking to itself.",
-            Self::Ipv4Mapped => "An IPv4 address seen through an IPv6 socket.",
-            Self::Documentation => "For examples in documentation; never used on real networks.",
-            Self::UniqueLocal => "Private addressing inside a site, like IPv4's 10/8.",
-            Self::LinkLocal => "Valid on one link only; every IPv6 interface has one.",
-            Self::Multicast => "One sender, many receivers that joined the group.",
-            Self::Global => "A globally routed Internet address.",
-            Self::Reserved => "Not assigned for general use.",
-        }
+    /// What the type is called (a catalogue key).
+    pub fn label_phrase(self) -> Phrase {
+        Phrase(match self {
+            Self::Unspecified => "iptools.v6.unspecified.label",
+            Self::Loopback => "iptools.v6.loopback.label",
+            Self::Ipv4Mapped => "iptools.v6.ipv4_mapped.label",
+            Self::Documentation => "iptools.v6.documentation.label",
+            Self::UniqueLocal => "iptools.v6.unique_local.label",
+            Self::LinkLocal => "iptools.v6.link_local.label",
+            Self::Multicast => "iptools.v6.multicast.label",
+            Self::Global => "iptools.v6.global.label",
+            Self::Reserved => "iptools.v6.reserved.label",
+        })
+    }
+
+    /// What an address of this type means, in the language shown.
+    pub fn meaning(self) -> String {
+        t!(match self {
+            Self::Unspecified => "iptools.v6.unspecified.meaning",
+            Self::Loopback => "iptools.v6.loopback.meaning",
+            Self::Ipv4Mapped => "iptools.v6.ipv4_mapped.meaning",
+            Self::Documentation => "iptools.v6.documentation.meaning",
+            Self::UniqueLocal => "iptools.v6.unique_local.meaning",
+            Self::LinkLocal => "iptools.v6.link_local.meaning",
+            Self::Multicast => "iptools.v6.multicast.meaning",
+            Self::Global => "iptools.v6.global.meaning",
+            Self::Reserved => "iptools.v6.reserved.meaning",
+        })
+        .into_owned()
     }
 }
 

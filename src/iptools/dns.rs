@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
-use thiserror::Error;
+use rust_i18n::t;
 
 use crate::engine::worker::Wake;
 
@@ -42,17 +42,35 @@ pub enum DnsAnswer {
     Name(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DnsError {
-    #[error("Type a name (example.com) or an address (192.0.2.1).")]
     Empty,
-    #[error("{0}")]
     BadName(crate::net::HostError),
-    #[error("\"{name}\" could not be resolved: {detail}")]
     NotResolved { name: String, detail: String },
-    #[error("{ip} has no name (no PTR record or hosts entry): {detail}")]
     NoName { ip: IpAddr, detail: String },
 }
+
+impl std::fmt::Display for DnsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            Self::Empty => t!("iptools.dns.error.empty"),
+            Self::BadName(e) => return write!(f, "{e}"),
+            Self::NotResolved { name, detail } => {
+                t!(
+                    "iptools.dns.error.not_resolved",
+                    name = name,
+                    detail = detail
+                )
+            }
+            Self::NoName { ip, detail } => {
+                t!("iptools.dns.error.no_name", ip = ip, detail = detail)
+            }
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for DnsError {}
 
 /// Runs one lookup on the calling thread (it may block for the resolver's timeout).
 pub fn lookup(query: &DnsQuery) -> Result<DnsAnswer, DnsError> {
@@ -68,7 +86,7 @@ pub fn lookup(query: &DnsQuery) -> Result<DnsAnswer, DnsError> {
                 if v.is_empty() {
                     Err(DnsError::NotResolved {
                         name: name.clone(),
-                        detail: "the name has no addresses".to_owned(),
+                        detail: t!("iptools.dns.no_addresses").into_owned(),
                     })
                 } else {
                     Ok(DnsAnswer::Addresses(v))
@@ -109,7 +127,7 @@ impl DnsLookup {
             move |message| {
                 let _ = panic_tx.send(Err(DnsError::NotResolved {
                     name: String::new(),
-                    detail: format!("the lookup failed: {message}"),
+                    detail: t!("iptools.dns.failed", message = message).into_owned(),
                 }));
             },
         )?;

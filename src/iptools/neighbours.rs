@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use thiserror::Error;
+use rust_i18n::t;
 
 use super::vendor::Mac;
 
@@ -18,13 +18,29 @@ pub struct Neighbour {
     pub state: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NeighbourError {
-    #[error("reading the neighbour table is not supported on {0} yet")]
     Unsupported(&'static str),
-    #[error("could not read {path}: {message}")]
     Read { path: String, message: String },
 }
+
+impl std::fmt::Display for NeighbourError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            Self::Unsupported(os) => t!("iptools.neighbours.error.unsupported", os = os),
+            Self::Read { path, message } => {
+                t!(
+                    "iptools.neighbours.error.read",
+                    path = path,
+                    message = message
+                )
+            }
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for NeighbourError {}
 
 /// `/proc/net/arp` flag: the entry is complete (someone answered).
 const ATF_COM: u32 = 0x02;
@@ -135,7 +151,7 @@ pub fn read_v6() -> Result<Vec<Neighbour>, NeighbourError> {
 #[cfg(target_os = "linux")]
 fn run_ip_neigh(family: &str) -> Result<Vec<Neighbour>, NeighbourError> {
     let read_err = |message: String| NeighbourError::Read {
-        path: format!("ip {family} neigh show"),
+        path: format!("ip {family} neigh show"), // i18n-exempt: the command that was run
         message,
     };
     let output = std::process::Command::new("ip")

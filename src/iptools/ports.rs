@@ -1,7 +1,10 @@
 //! Port facts: which IANA range a port is in, the services commonly found on it, and whether it
 //! is free to bind on this machine right now.
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+
+use rust_i18n::t;
 
 use super::sweep::MAX_TCP_PORTS;
 use crate::net::NetError;
@@ -22,17 +25,11 @@ impl PortRange {
         }
     }
 
-    pub fn describe(self) -> &'static str {
+    pub fn describe(self) -> Cow<'static, str> {
         match self {
-            Self::WellKnown => {
-                "Well-known (0–1023): assigned by IANA to standard services; binding needs administrator rights on most systems."
-            }
-            Self::Registered => {
-                "Registered (1024–49151): registered with IANA for specific applications; any user may bind."
-            }
-            Self::Dynamic => {
-                "Dynamic/private (49152–65535): never assigned; the OS picks client ports from here."
-            }
+            Self::WellKnown => t!("iptools.ports.range.well_known"),
+            Self::Registered => t!("iptools.ports.range.registered"),
+            Self::Dynamic => t!("iptools.ports.range.dynamic"),
         }
     }
 }
@@ -53,48 +50,49 @@ const fn svc(port: u16, transport: &'static str, name: &'static str) -> Service 
     }
 }
 
-/// Common services, sorted by port.
+/// Common services, sorted by port. Their names are the services' own (as IANA's registry and
+/// tools such as nmap list them), the same in every language.
 pub const SERVICES: &[Service] = &[
-    svc(7, "TCP/UDP", "Echo"),
-    svc(9, "TCP/UDP", "Discard"),
-    svc(20, "TCP", "FTP data"),
-    svc(21, "TCP", "FTP control"),
+    svc(7, "TCP/UDP", "Echo"),     // i18n-exempt: a service name
+    svc(9, "TCP/UDP", "Discard"),  // i18n-exempt: a service name
+    svc(20, "TCP", "FTP data"),    // i18n-exempt: a service name
+    svc(21, "TCP", "FTP control"), // i18n-exempt: a service name
     svc(22, "TCP", "SSH"),
-    svc(23, "TCP", "Telnet"),
+    svc(23, "TCP", "Telnet"), // i18n-exempt: a service name
     svc(25, "TCP", "SMTP"),
     svc(53, "TCP/UDP", "DNS"),
-    svc(67, "UDP", "DHCP server"),
-    svc(68, "UDP", "DHCP client"),
+    svc(67, "UDP", "DHCP server"), // i18n-exempt: a service name
+    svc(68, "UDP", "DHCP client"), // i18n-exempt: a service name
     svc(69, "UDP", "TFTP"),
     svc(80, "TCP", "HTTP"),
-    svc(102, "TCP", "Siemens S7 (ISO-TSAP)"),
+    svc(102, "TCP", "Siemens S7 (ISO-TSAP)"), // i18n-exempt: a service name
     svc(110, "TCP", "POP3"),
     svc(123, "UDP", "NTP"),
     svc(143, "TCP", "IMAP"),
     svc(161, "UDP", "SNMP"),
-    svc(162, "UDP", "SNMP trap"),
+    svc(162, "UDP", "SNMP trap"), // i18n-exempt: a service name
     svc(389, "TCP", "LDAP"),
     svc(443, "TCP", "HTTPS"),
     svc(445, "TCP", "SMB"),
-    svc(502, "TCP", "Modbus/TCP"),
-    svc(514, "UDP", "Syslog"),
+    svc(502, "TCP", "Modbus/TCP"), // i18n-exempt: a service name
+    svc(514, "UDP", "Syslog"),     // i18n-exempt: a service name
     svc(554, "TCP", "RTSP"),
-    svc(587, "TCP", "SMTP submission"),
+    svc(587, "TCP", "SMTP submission"), // i18n-exempt: a service name
     svc(993, "TCP", "IMAPS"),
     svc(1883, "TCP", "MQTT"),
-    svc(1900, "UDP", "SSDP (UPnP discovery)"),
-    svc(2404, "TCP", "IEC 60870-5-104"),
+    svc(1900, "UDP", "SSDP (UPnP discovery)"), // i18n-exempt: a service name
+    svc(2404, "TCP", "IEC 60870-5-104"),       // i18n-exempt: a service name
     svc(3306, "TCP", "MySQL"),
-    svc(3389, "TCP", "Remote Desktop (RDP)"),
-    svc(4840, "TCP", "OPC UA"),
-    svc(5000, "TCP", "UPnP / Flask dev server"),
+    svc(3389, "TCP", "Remote Desktop (RDP)"), // i18n-exempt: a service name
+    svc(4840, "TCP", "OPC UA"),               // i18n-exempt: a service name
+    svc(5000, "TCP", "UPnP / Flask dev server"), // i18n-exempt: a service name
     svc(5353, "UDP", "mDNS"),
     svc(5432, "TCP", "PostgreSQL"),
     svc(5683, "UDP", "CoAP"),
     svc(5900, "TCP", "VNC"),
-    svc(6379, "TCP", "Redis"),
-    svc(8080, "TCP", "HTTP alternate"),
-    svc(8883, "TCP", "MQTT over TLS"),
+    svc(6379, "TCP", "Redis"),          // i18n-exempt: a service name
+    svc(8080, "TCP", "HTTP alternate"), // i18n-exempt: a service name
+    svc(8883, "TCP", "MQTT over TLS"),  // i18n-exempt: a service name
     svc(20000, "TCP", "DNP3"),
     svc(44818, "TCP", "EtherNet/IP"),
     svc(47808, "UDP", "BACnet/IP"),
@@ -157,7 +155,7 @@ pub fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
         }
     }
     if ports.len() > MAX_TCP_PORTS {
-        return Err(format!("At most {MAX_TCP_PORTS} TCP ports per sweep."));
+        return Err(t!("iptools.ports.too_many", max = MAX_TCP_PORTS).into_owned());
     }
     Ok(ports)
 }

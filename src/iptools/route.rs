@@ -426,6 +426,7 @@ mod netlink {
     };
     use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
     use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+    use rust_i18n::t;
 
     use super::{
         AndView, MAX_TABLE_ROWS, Reach, RouteAnswer, RouteEntry, RouteError, RouteKind, TABLE_MAIN,
@@ -456,7 +457,9 @@ mod netlink {
         let mut names = HashMap::new();
         let get = request(&query(destination, false), false).map_err(fail)?;
         let Some(answer) = get.first() else {
-            return Err(fail(Failure::Local("the kernel sent no route".to_owned())));
+            return Err(fail(Failure::Local(
+                t!("iptools.netlink.no_route").into_owned(),
+            )));
         };
         let answer = entry_of(answer, &mut names);
         // The plain answer is a clone for this one address; RTM_F_FIB_MATCH asks for the
@@ -597,11 +600,14 @@ mod netlink {
     /// Sends one request and collects the route messages of the reply (all parts of a dump).
     fn request(message: &RouteMessage, dump: bool) -> Result<Vec<RouteMessage>, Failure> {
         let local = |what: &str, e: std::io::Error| Failure::Local(format!("{what}: {e}"));
-        let mut socket = Socket::new(NETLINK_ROUTE).map_err(|e| local("netlink socket", e))?;
-        socket.bind_auto().map_err(|e| local("netlink bind", e))?;
+        let mut socket =
+            Socket::new(NETLINK_ROUTE).map_err(|e| local(&t!("iptools.netlink.socket"), e))?;
+        socket
+            .bind_auto()
+            .map_err(|e| local(&t!("iptools.netlink.bind"), e))?;
         socket
             .set_non_blocking(true)
-            .map_err(|e| local("netlink socket", e))?;
+            .map_err(|e| local(&t!("iptools.netlink.socket"), e))?;
         let sequence = 1;
         let mut nl = NetlinkMessage::from(RouteNetlinkMessage::GetRoute(message.clone()));
         nl.header.flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { 0 };
@@ -611,16 +617,15 @@ mod netlink {
         nl.serialize(&mut bytes);
         socket
             .send_to(&bytes, &SocketAddr::new(0, 0), 0)
-            .map_err(|e| local("netlink send", e))?;
+            .map_err(|e| local(&t!("iptools.netlink.send"), e))?;
         let mut out = Vec::new();
         let mut buf = vec![0u8; RECV_BUFFER_BYTES];
         let deadline = Instant::now() + REPLY_TIMEOUT;
         loop {
             if Instant::now() >= deadline {
-                return Err(Failure::Local(format!(
-                    "the kernel did not answer within {} s",
-                    REPLY_TIMEOUT.as_secs()
-                )));
+                return Err(Failure::Local(
+                    t!("iptools.netlink.no_answer", secs = REPLY_TIMEOUT.as_secs()).into_owned(),
+                ));
             }
             let size = match socket.recv_from(&mut &mut buf[..], libc::MSG_TRUNC) {
                 Ok((size, from)) if from.port_number() == 0 => size,
@@ -630,12 +635,17 @@ mod netlink {
                     continue;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(local("netlink receive", e)),
+                Err(e) => return Err(local(&t!("iptools.netlink.receive"), e)),
             };
             let Some(datagram) = buf.get(..size) else {
-                return Err(Failure::Local(format!(
-                    "a netlink reply of {size} bytes did not fit in {RECV_BUFFER_BYTES}"
-                )));
+                return Err(Failure::Local(
+                    t!(
+                        "iptools.netlink.too_big",
+                        size = size,
+                        max = RECV_BUFFER_BYTES
+                    )
+                    .into_owned(),
+                ));
             };
             if parse_datagram(datagram, sequence, dump, &mut out)? {
                 return Ok(out);
@@ -654,13 +664,13 @@ mod netlink {
         while bytes.len() >= HEADER_BYTES {
             let len = u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
             let Some(one) = bytes.get(..len).filter(|_| len >= HEADER_BYTES) else {
-                return Err(Failure::Local(format!(
-                    "a netlink message claims {len} bytes of {}",
-                    bytes.len()
-                )));
+                return Err(Failure::Local(
+                    t!("iptools.netlink.bad_length", len = len, have = bytes.len()).into_owned(),
+                ));
             };
-            let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(one)
-                .map_err(|e| Failure::Local(format!("a netlink message did not parse: {e}")))?;
+            let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(one).map_err(|e| {
+                Failure::Local(t!("iptools.netlink.unparsed", error = e).into_owned())
+            })?;
             bytes = bytes.get(len.next_multiple_of(4)..).unwrap_or_default();
             if message.header.sequence_number != sequence {
                 continue;
@@ -680,14 +690,12 @@ mod netlink {
                 }
                 NetlinkPayload::Done(_) => {
                     if message.header.flags & NLM_F_DUMP_INTR != 0 {
-                        return Err(Failure::Local(
-                            "the table changed while it was read; try again".to_owned(),
-                        ));
+                        return Err(Failure::Local(t!("iptools.netlink.changed").into_owned()));
                     }
                     return Ok(true);
                 }
                 NetlinkPayload::Overrun(_) => {
-                    return Err(Failure::Local("netlink receive overrun".to_owned()));
+                    return Err(Failure::Local(t!("iptools.netlink.overrun").into_owned()));
                 }
                 _ => {}
             }

@@ -2,48 +2,82 @@
 //! address + netmask, address + wildcard, IPv6 with a prefix), compute every field, lay the
 //! bits out for the binary view, compare two addresses, split and aggregate networks.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use thiserror::Error;
+use rust_i18n::t;
 
 use super::classify::{Ipv4Class, V4Special, V6Kind, v4_special, v6_expanded};
 
 /// Why typed input is not a subnet; each message says what is wrong and what would work.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubnetError {
-    #[error("Type an address, e.g. 192.168.1.12/24 or 2001:db8::1/64.")]
     Empty,
-    #[error("\"{0}\" is not an IPv4 or IPv6 address.")]
     BadAddress(String),
-    #[error("Prefix \"{text}\" is not valid: use a number 0–{max}.")]
-    BadPrefix { text: String, max: u8 },
-    #[error(
-        "\"{0}\" is neither a netmask (ones then zeros, e.g. 255.255.255.0) nor a wildcard mask (zeros then ones, e.g. 0.0.0.255)."
-    )]
+    BadPrefix {
+        text: String,
+        max: u8,
+    },
     BadMask(String),
-    #[error("IPv6 has no netmask notation: write a prefix length, e.g. 2001:db8::1/64.")]
     V6Mask,
-    #[error(
-        "Nothing after \"/\" in \"{text}\": type the prefix length (0–{max}), e.g. {address}/{example}, or leave out the \"/\" for a single host."
-    )]
     MissingPrefix {
         text: String,
         address: String,
         max: u8,
         example: u8,
     },
-    #[error("Too many parts: write address/prefix or address mask, e.g. 192.168.1.12/24.")]
     TooManyParts,
-    #[error("Mixed IPv4 and IPv6: {0} is not the same family as the others.")]
     MixedFamilies(String),
-    #[error("A /{from} cannot be split into /{to}: the new prefix must be longer, at most /{max}.")]
-    BadSplit { from: u8, to: u8, max: u8 },
-    #[error("Split into how many? Type a number from 1 up to {max}.")]
-    BadCount { max: u64 },
-    #[error("Type at least one network, e.g. 192.168.0.0/24, 192.168.1.0/24.")]
+    BadSplit {
+        from: u8,
+        to: u8,
+        max: u8,
+    },
+    BadCount {
+        max: u64,
+    },
     NoNetworks,
 }
+
+impl fmt::Display for SubnetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Self::Empty => t!("iptools.subnet.error.empty"),
+            Self::BadAddress(text) => t!("iptools.subnet.error.bad_address", text = text),
+            Self::BadPrefix { text, max } => {
+                t!("iptools.subnet.error.bad_prefix", text = text, max = max)
+            }
+            Self::BadMask(text) => t!("iptools.subnet.error.bad_mask", text = text),
+            Self::V6Mask => t!("iptools.subnet.error.v6_mask"),
+            Self::MissingPrefix {
+                text,
+                address,
+                max,
+                example,
+            } => t!(
+                "iptools.subnet.error.missing_prefix",
+                text = text,
+                address = address,
+                max = max,
+                example = example
+            ),
+            Self::TooManyParts => t!("iptools.subnet.error.too_many_parts"),
+            Self::MixedFamilies(net) => t!("iptools.subnet.error.mixed_families", net = net),
+            Self::BadSplit { from, to, max } => t!(
+                "iptools.subnet.error.bad_split",
+                from = from,
+                to = to,
+                max = max
+            ),
+            Self::BadCount { max } => t!("iptools.subnet.error.bad_count", max = max),
+            Self::NoNetworks => t!("iptools.subnet.error.no_networks"),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for SubnetError {}
 
 /// What the mask the user typed was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,26 +261,26 @@ impl V4Info {
                 network,
                 network,
                 1,
-                "/32 is a single host: the address itself, no network or broadcast address."
-                    .to_owned(),
+                t!("iptools.subnet.host_note.single").into_owned(),
             ),
             31 => (
                 None,
                 network,
                 last,
                 2,
-                "/31 is a point-to-point link (RFC 3021): both addresses are hosts, there is no network or broadcast address."
-                    .to_owned(),
+                t!("iptools.subnet.host_note.point_to_point").into_owned(),
             ),
             _ => (
                 Some(last),
                 Ipv4Addr::from(u32::from(network) + 1),
                 Ipv4Addr::from(u32::from(last) - 1),
                 address_count - 2,
-                format!(
-                    "2^{} = {address_count} addresses, minus the network and the broadcast address.",
-                    32 - prefix
-                ),
+                t!(
+                    "iptools.subnet.host_note.count",
+                    bits = 32 - prefix,
+                    count = address_count
+                )
+                .into_owned(),
             ),
         };
         let as_integer = u32::from(address);
@@ -428,15 +462,9 @@ impl SameSubnet {
     /// What the answer means for two hosts that want to talk.
     pub fn meaning(&self) -> String {
         if self.same {
-            format!(
-                "Same subnet: {} and {} reach each other directly on the link (ARP/NDP, no router).",
-                self.a, self.b
-            )
+            t!("iptools.subnet.same", a = self.a, b = self.b).into_owned()
         } else {
-            format!(
-                "Different subnets: {} sends to {} through its default gateway (a router).",
-                self.a, self.b
-            )
+            t!("iptools.subnet.different", a = self.a, b = self.b).into_owned()
         }
     }
 }
@@ -573,7 +601,7 @@ pub fn supernet(nets: &[IpNet]) -> Result<IpNet, SubnetError> {
 /// Rows of a split or supernet as tab-separated text for the clipboard.
 pub fn nets_as_table(nets: &[IpNet]) -> String {
     use std::fmt::Write as _;
-    let mut out = String::from("network\tfirst\tlast\taddresses\n");
+    let mut out = String::from("network\tfirst\tlast\taddresses\n"); // i18n-exempt: a TSV header spreadsheets read
     for n in nets {
         let count = 1u128
             .checked_shl(u32::from(n.max_prefix_len() - n.prefix_len()))

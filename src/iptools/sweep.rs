@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use ipnet::Ipv4Net;
 use mio::{Events, Interest, Poll, Token};
-use thiserror::Error;
+use rust_i18n::t;
 
 use super::neighbours;
 use super::vendor::{Mac, vendor};
@@ -32,10 +32,7 @@ pub const MAX_TCP_PORTS: usize = 16;
 pub fn parse_sweep_range(text: &str) -> Result<Ipv4Net, String> {
     match super::subnet::parse_net(text) {
         Ok(ipnet::IpNet::V4(n)) => Ok(n),
-        Ok(ipnet::IpNet::V6(_)) => Err(
-            "IPv6 subnets hold billions of addresses and cannot be swept; check the neighbour table instead."
-                .to_owned(),
-        ),
+        Ok(ipnet::IpNet::V6(_)) => Err(t!("iptools.sweep.error.v6").into_owned()),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -61,19 +58,31 @@ impl SweepSize {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SweepError {
-    #[error(
-        "{net} has {addresses} addresses: sweeps larger than a /16 (65,536 addresses) are refused. Sweep a smaller part, e.g. a /24."
-    )]
     TooLarge { net: Ipv4Net, addresses: u64 },
-    #[error("at most {MAX_TCP_PORTS} TCP ports per sweep")]
     TooManyPorts,
-    #[error("TCP port 0 cannot be probed: use ports 1–65535")]
     PortZero,
-    #[error("the sweep could not start: {0}")]
     Io(String),
 }
+
+impl std::fmt::Display for SweepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            Self::TooLarge { net, addresses } => t!(
+                "iptools.sweep.error.too_large",
+                net = net,
+                addresses = addresses
+            ),
+            Self::TooManyPorts => t!("iptools.sweep.error.too_many_ports", max = MAX_TCP_PORTS),
+            Self::PortZero => t!("iptools.sweep.error.port_zero"),
+            Self::Io(e) => t!("iptools.sweep.error.io", error = e),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for SweepError {}
 
 /// What to sweep and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,16 +131,33 @@ pub enum FoundBy {
     TcpClosed(u16),
 }
 
+impl FoundBy {
+    /// The words in English, whatever the language shown (JSON output).
+    pub fn english(self) -> String {
+        self.words("en")
+    }
+
+    fn words(self, locale: &str) -> String {
+        match self {
+            Self::Neighbour => t!("iptools.sweep.found_by.neighbour", locale = locale),
+            Self::NeighbourUnconfirmed => {
+                t!(
+                    "iptools.sweep.found_by.neighbour_unconfirmed",
+                    locale = locale
+                )
+            }
+            Self::UdpUnreachable => t!("iptools.sweep.found_by.udp_unreachable", locale = locale),
+            Self::UdpReply => t!("iptools.sweep.found_by.udp_reply", locale = locale),
+            Self::TcpOpen(p) => t!("iptools.sweep.found_by.tcp_open", locale = locale, p = p),
+            Self::TcpClosed(p) => t!("iptools.sweep.found_by.tcp_closed", locale = locale, p = p),
+        }
+        .into_owned()
+    }
+}
+
 impl std::fmt::Display for FoundBy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Neighbour => write!(f, "neighbour"),
-            Self::NeighbourUnconfirmed => write!(f, "neighbour (cached, unconfirmed)"),
-            Self::UdpUnreachable => write!(f, "UDP unreachable"),
-            Self::UdpReply => write!(f, "UDP reply"),
-            Self::TcpOpen(p) => write!(f, "TCP {p} open"),
-            Self::TcpClosed(p) => write!(f, "TCP {p} closed"),
-        }
+        f.write_str(&self.words(&rust_i18n::locale()))
     }
 }
 
@@ -184,11 +210,11 @@ pub enum SweepPhase {
 }
 
 impl SweepPhase {
-    pub fn text(self) -> &'static str {
+    pub fn text(self) -> std::borrow::Cow<'static, str> {
         match self {
-            Self::Probing => "probing hosts",
-            Self::Settling => "waiting for neighbour resolution",
-            Self::ReverseDns => "looking up names",
+            Self::Probing => t!("iptools.sweep.phase.probing"),
+            Self::Settling => t!("iptools.sweep.phase.settling"),
+            Self::ReverseDns => t!("iptools.sweep.phase.reverse_dns"),
         }
     }
 }
@@ -355,7 +381,7 @@ fn udp_probe(ip: Ipv4Addr, port: u16) -> Option<UdpSocket> {
     let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
     socket.connect((ip, port)).ok()?;
     socket.set_nonblocking(true).ok()?;
-    socket.send(b"sockpit sweep").ok()?;
+    socket.send(b"sockpit sweep").ok()?; // i18n-exempt: the probe's bytes on the wire
     Some(socket)
 }
 
@@ -581,7 +607,7 @@ impl SweepHandle {
             move |message| {
                 let _ = panic_tx.try_send(SweepEvent::Failed {
                     session,
-                    message: format!("the sweep worker failed: {message}"),
+                    message: t!("iptools.sweep.worker_failed", message = message).into_owned(),
                 });
                 panic_wake();
             },

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use rust_i18n::t;
+
 /// A 48-bit Ethernet address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Mac(pub [u8; 6]);
@@ -40,15 +42,16 @@ impl FromStr for Mac {
     /// Accepts `aa:bb:cc:dd:ee:ff` and `aa-bb-cc-dd-ee-ff`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = s.trim().split([':', '-']).collect();
+        let not_mac = || t!("iptools.vendor.not_mac", text = s).into_owned();
         if parts.len() != 6 {
-            return Err(format!("\"{s}\" is not a MAC address"));
+            return Err(not_mac());
         }
         let mut out = [0u8; 6];
         for (o, p) in out.iter_mut().zip(parts) {
             if p.is_empty() || p.len() > 2 {
-                return Err(format!("\"{s}\" is not a MAC address"));
+                return Err(not_mac());
             }
-            *o = u8::from_str_radix(p, 16).map_err(|_| format!("\"{s}\" is not a MAC address"))?;
+            *o = u8::from_str_radix(p, 16).map_err(|_| not_mac())?;
         }
         Ok(Self(out))
     }
@@ -68,7 +71,7 @@ pub fn vendor(mac: &Mac) -> Option<&'static str> {
 pub fn vendor_text(mac: &Mac) -> String {
     match vendor(mac) {
         Some(v) => v.to_owned(),
-        None if mac.is_locally_administered() => "(locally administered)".to_owned(),
-        None => "(not in the IEEE registry)".to_owned(),
+        None if mac.is_locally_administered() => t!("iptools.vendor.local").into_owned(),
+        None => t!("iptools.vendor.unregistered").into_owned(),
     }
 }

@@ -15,6 +15,7 @@ use std::io::Write as _;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
+use rust_i18n::t;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -71,6 +72,12 @@ pub fn join(path: &str, field: &str) -> String {
     }
 }
 
+/// The language notes are written in: the environment's, since they are written while the
+/// settings load, before the saved language is known.
+fn note_locale() -> &'static str {
+    crate::i18n::Language::from_environment().code()
+}
+
 /// Clamps `value` into `range`, noting the change.
 pub fn clamp_number<T: PartialOrd + Copy + Display>(
     value: &mut T,
@@ -85,12 +92,18 @@ pub fn clamp_number<T: PartialOrd + Copy + Display>(
     } else {
         return;
     };
-    notes.push(format!(
-        "{name}: {} is outside {}–{}; using {clamped}",
-        *value,
-        range.start(),
-        range.end()
-    ));
+    notes.push(
+        t!(
+            "settings.note.clamped",
+            locale = note_locale(),
+            name = name,
+            value = *value,
+            min = range.start(),
+            max = range.end(),
+            clamped = clamped
+        )
+        .into_owned(),
+    );
     *value = clamped;
 }
 
@@ -101,10 +114,17 @@ pub fn cut_text(text: &mut String, max_bytes: usize, name: &str, notes: &mut Vec
     }
     let len = text.len();
     text.truncate(text.floor_char_boundary(max_bytes));
-    notes.push(format!(
-        "{name}: {len} bytes of text, more than the {max_bytes} kept; cut to the first {}",
-        text.len()
-    ));
+    notes.push(
+        t!(
+            "settings.note.cut",
+            locale = note_locale(),
+            name = name,
+            len = len,
+            max = max_bytes,
+            kept = text.len()
+        )
+        .into_owned(),
+    );
 }
 
 /// Cuts each short text field to [`TEXT_FIELD_MAX_BYTES`].
@@ -127,9 +147,14 @@ pub fn from_ron_lenient<T: DeserializeOwned + Default>(
 ) -> T {
     let mut text = Cow::Borrowed(text);
     if let Some(closed) = close_cut_short(&text, &scan(&text), keep_open_string) {
-        notes.push(format!(
-            "{what}: the text stops short; kept what came before the cut"
-        ));
+        notes.push(
+            t!(
+                "settings.note.stops_short",
+                locale = note_locale(),
+                what = what
+            )
+            .into_owned(),
+        );
         text = Cow::Owned(closed);
     }
     for _ in 0..MAX_REPAIRS {
@@ -143,17 +168,32 @@ pub fn from_ron_lenient<T: DeserializeOwned + Default>(
             break;
         };
         let name = shape.path_of(&text, entry);
-        let fallback = if entry.key.is_some() {
-            "using the default"
+        let note = if entry.key.is_some() {
+            "settings.note.entry_default"
         } else {
-            "dropped"
+            "settings.note.entry_dropped"
         };
-        notes.push(format!("{name}: {}; {fallback}", error.code));
+        notes.push(
+            t!(
+                note,
+                locale = note_locale(),
+                name = name,
+                error = error.code
+            )
+            .into_owned(),
+        );
         let mut owned = text.into_owned();
         owned.replace_range(Shape::removal(entry), "");
         text = Cow::Owned(owned);
     }
-    notes.push(format!("{what}: unreadable; using the defaults"));
+    notes.push(
+        t!(
+            "settings.note.unreadable",
+            locale = note_locale(),
+            what = what
+        )
+        .into_owned(),
+    );
     T::default()
 }
 
@@ -172,26 +212,36 @@ impl Repair {
         if self.notes.is_empty() {
             return None;
         }
-        let mut text =
-            "Some saved settings could not be used as saved; these fell back or were adjusted:"
-                .to_owned();
+        let locale = note_locale();
+        let mut text = t!("settings.notice.heading", locale = locale).into_owned();
         for note in self.notes.iter().take(NOTICE_LINES) {
             text.push_str("\n• ");
             text.push_str(note);
         }
         if self.notes.len() > NOTICE_LINES {
-            let _ = write!(text, "\n• and {} more", self.notes.len() - NOTICE_LINES);
+            let more = self.notes.len() - NOTICE_LINES;
+            let _ = write!(
+                text,
+                "\n• {}",
+                t!("settings.notice.more", locale = locale, n = more)
+            );
         }
-        match &self.backup {
-            Some(backup) => {
-                let _ = write!(
-                    text,
-                    "\nThe file as it was is kept at {}.",
-                    backup.display()
-                );
-            }
-            None => text.push_str("\nNo backup of the file could be kept."),
-        }
+        let _ = match &self.backup {
+            Some(backup) => write!(
+                text,
+                "\n{}",
+                t!(
+                    "settings.notice.backup",
+                    locale = locale,
+                    file = backup.display()
+                )
+            ),
+            None => write!(
+                text,
+                "\n{}",
+                t!("settings.notice.no_backup", locale = locale)
+            ),
+        };
         Some(text)
     }
 }
@@ -206,10 +256,15 @@ pub fn repair_state_file(path: &Path) -> Repair {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return repair,
         Err(e) => {
-            repair.notes.push(format!(
-                "{} could not be read ({e}); starting from defaults",
-                path.display()
-            ));
+            repair.notes.push(
+                t!(
+                    "settings.note.unreadable_file",
+                    locale = note_locale(),
+                    file = path.display(),
+                    error = e
+                )
+                .into_owned(),
+            );
             return repair;
         }
     };
@@ -220,18 +275,29 @@ pub fn repair_state_file(path: &Path) -> Repair {
     match keep_backup(path, &bytes) {
         Ok(backup) => repair.backup = Some(backup),
         Err(e) => {
-            repair
-                .notes
-                .push(format!("the backup of {} failed: {e}", path.display()));
+            repair.notes.push(
+                t!(
+                    "settings.note.backup_failed",
+                    locale = note_locale(),
+                    file = path.display(),
+                    error = e
+                )
+                .into_owned(),
+            );
             // Without a backup the file stays as it is on disk until eframe saves over it.
             return repair;
         }
     }
     if let Err(e) = write_state_file(path, &kv) {
-        repair.notes.push(format!(
-            "the repaired settings could not be written to {}: {e}",
-            path.display()
-        ));
+        repair.notes.push(
+            t!(
+                "settings.note.write_failed",
+                locale = note_locale(),
+                file = path.display(),
+                error = e
+            )
+            .into_owned(),
+        );
     }
     repair
 }
@@ -244,15 +310,23 @@ pub fn repair_state_text(
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => Cow::Borrowed(text),
         Err(e) => {
-            notes.push(format!(
-                "the settings file is not valid UTF-8 (first bad byte at offset {}); each bad byte became U+FFFD",
-                e.valid_up_to()
-            ));
+            notes.push(
+                t!(
+                    "settings.note.not_utf8",
+                    locale = note_locale(),
+                    offset = e.valid_up_to()
+                )
+                .into_owned(),
+            );
             String::from_utf8_lossy(bytes)
         }
     };
-    let mut kv: std::collections::HashMap<String, String> =
-        from_ron_lenient(&text, "the settings file", true, notes);
+    let mut kv: std::collections::HashMap<String, String> = from_ron_lenient(
+        &text,
+        &t!("settings.note.the_file", locale = note_locale()),
+        true,
+        notes,
+    );
     if let Some(saved) = kv.get(STORAGE_KEY) {
         let before = notes.len();
         let settings = Settings::from_ron(saved, notes);
@@ -269,9 +343,7 @@ pub fn repair_state_text(
     if let Some(window) = kv.get(WINDOW_KEY)
         && let Err(why) = check_window(window)
     {
-        notes.push(format!(
-            "window position and size: {why}; the window opens at its default size"
-        ));
+        notes.push(t!("settings.note.window", locale = note_locale(), why = why).into_owned());
         kv.remove(WINDOW_KEY);
     }
     kv
@@ -289,7 +361,15 @@ fn store<T: Serialize>(
             kv.insert(key.to_owned(), text);
         }
         Err(e) => {
-            notes.push(format!("{key}: could not be encoded again ({e}); dropped"));
+            notes.push(
+                t!(
+                    "settings.note.not_encoded",
+                    locale = note_locale(),
+                    key = key,
+                    error = e
+                )
+                .into_owned(),
+            );
             kv.remove(key);
         }
     }
@@ -305,11 +385,17 @@ pub fn bound_zoom(zoom: &mut f32, notes: &mut Vec<String>) -> bool {
     if fixed.to_bits() == zoom.to_bits() {
         return false;
     }
-    notes.push(format!(
-        "zoom factor: {zoom} is outside {}–{}; using {fixed}",
-        ZOOM_RANGE.start(),
-        ZOOM_RANGE.end()
-    ));
+    notes.push(
+        t!(
+            "settings.note.zoom",
+            locale = note_locale(),
+            zoom = zoom,
+            min = ZOOM_RANGE.start(),
+            max = ZOOM_RANGE.end(),
+            fixed = fixed
+        )
+        .into_owned(),
+    );
     *zoom = fixed;
     true
 }
@@ -344,17 +430,34 @@ fn check_window(text: &str) -> Result<(), String> {
     };
     let g = saved.normal_geometry;
     if !(g.scale_factor.is_finite() && (0.1..=10.0).contains(&g.scale_factor)) {
-        return Err(format!("scale factor {} is not usable", g.scale_factor));
+        return Err(t!(
+            "settings.window.scale",
+            locale = note_locale(),
+            scale = g.scale_factor
+        )
+        .into_owned());
     }
     let size = g.inner_size_points;
     let side_ok = |v: f32| v.is_finite() && (1.0..=WINDOW_SIDE_MAX).contains(&v);
     if !(side_ok(size.x) && side_ok(size.y)) {
-        return Err(format!("size {} × {} is not usable", size.x, size.y));
+        return Err(t!(
+            "settings.window.size",
+            locale = note_locale(),
+            x = size.x,
+            y = size.y
+        )
+        .into_owned());
     }
     if let Some(pos) = g.outer_position_pixels {
         let ok = |v: f32| v.is_finite() && v.abs() <= WINDOW_SIDE_MAX * 4.0;
         if !(ok(pos.x) && ok(pos.y)) {
-            return Err(format!("position {}, {} is off every screen", pos.x, pos.y));
+            return Err(t!(
+                "settings.window.position",
+                locale = note_locale(),
+                x = pos.x,
+                y = pos.y
+            )
+            .into_owned());
         }
     }
     Ok(())
@@ -389,7 +492,7 @@ fn keep_backup(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
         }
     }
     Err(std::io::Error::other(
-        "a thousand backups from this second already exist",
+        t!("settings.note.too_many_backups", locale = note_locale()).into_owned(),
     ))
 }
 

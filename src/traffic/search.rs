@@ -3,9 +3,11 @@
 //! budget per call, so a 64 MiB ring (or ten million records) is searched over a few frames,
 //! never rescanned from the start while the log grows.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use regex::bytes::Regex;
+use rust_i18n::t;
 
 use crate::codec::TextEncoding;
 use crate::codec::hex::parse_hex;
@@ -26,11 +28,11 @@ pub enum SearchMode {
 impl SearchMode {
     pub const ALL: [Self; 3] = [Self::Text, Self::Hex, Self::Regex];
 
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> Cow<'static, str> {
         match self {
-            Self::Text => "as text",
-            Self::Hex => "as hex",
-            Self::Regex => "as regex",
+            Self::Text => t!("traffic.search.mode.text"),
+            Self::Hex => t!("traffic.search.mode.hex"),
+            Self::Regex => t!("traffic.search.mode.regex"),
         }
     }
 }
@@ -50,11 +52,11 @@ impl Needle {
             SearchMode::Regex => {
                 return Regex::new(text)
                     .map(Self::Regex)
-                    .map_err(|e| format!("not a valid regex: {e}"));
+                    .map_err(|e| t!("traffic.search.bad_regex", error = e).into_owned());
             }
         };
         if bytes.is_empty() {
-            return Err("type something to search for".to_owned());
+            return Err(t!("traffic.search.empty").into_owned());
         }
         Ok(Self::Bytes(bytes))
     }

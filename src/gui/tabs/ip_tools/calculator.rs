@@ -469,7 +469,7 @@ fn classes_ui(ui: &mut Ui, current: crate::iptools::classify::Ipv4Class) {
                     ));
                     ui.label(text(class.leading_bits().to_owned()).monospace());
                     ui.label(text(class.range().to_owned()));
-                    ui.label(text(class.hosts_per_network().to_owned()));
+                    ui.label(text(class.hosts_per_network()));
                     ui.end_row();
                 }
             });
