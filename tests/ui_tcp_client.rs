@@ -340,3 +340,33 @@ fn drop_down_lists_have_room_for_every_encoding() {
         );
     }
 }
+
+/// "Text only where readable" (View menu): a Modbus reply's CRC, F4 FA, reads as 酊 in GBK;
+/// with the option on it is shown as its bytes, while a word next to it would stay.
+#[test]
+fn text_only_where_readable_shows_a_crc_as_bytes_not_a_character() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut s = blank_settings();
+    s.tab = sockpit::gui::app::Tab::TcpClient;
+    s.tcp_client_mut().host = "127.0.0.1".into();
+    s.tcp_client_mut().port = port.to_string();
+    s.tcp_client_mut().encoding = sockpit::codec::TextEncoding::Gbk;
+    let mut h = harness(s);
+    h.get_by_label("Connect").click();
+    let mut peer = accept(&mut h, &listener);
+    peer.write_all(&[0x01, 0x03, 0x02, 0x00, 0x0A, 0xF4, 0xFA])
+        .unwrap();
+    step_until(&mut h, "the reply", WAIT, |h| {
+        h.state().tcp_client.current().log().counters().rx_bytes == 7
+    });
+    h.run();
+    assert!(shows(&h, "\\n酊"), "GBK reads the CRC as a character");
+    h.get_by_label("View").click();
+    h.run();
+    h.get_by_label("Text only where readable").click();
+    h.run();
+    h.run();
+    assert!(shows(&h, "\\n\\xF4\\xFA"), "the CRC is shown as its bytes");
+    assert!(!shows(&h, "酊"));
+}

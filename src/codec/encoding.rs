@@ -227,6 +227,99 @@ impl TextEncoding {
     }
 }
 
+impl TextEncoding {
+    /// The bytes `c` has in this encoding (what decoding them gave), for showing it as
+    /// escapes instead.
+    fn char_bytes(self, c: char) -> Vec<u8> {
+        let mut utf8 = [0u8; 4];
+        let text = c.encode_utf8(&mut utf8);
+        match self {
+            Self::Utf8 | Self::Ascii => text.as_bytes().to_vec(),
+            Self::Utf16Le => c
+                .encode_utf16(&mut [0; 2])
+                .iter()
+                .flat_map(|u| u.to_le_bytes())
+                .collect(),
+            Self::Utf16Be => c
+                .encode_utf16(&mut [0; 2])
+                .iter()
+                .flat_map(|u| u.to_be_bytes())
+                .collect(),
+            _ => self.backing().map_or_else(
+                || text.as_bytes().to_vec(),
+                |enc| enc.encode(text).0.into_owned(),
+            ),
+        }
+    }
+
+    /// "Text only where readable": the display text `text` (as [`Self::decode_for_display`]
+    /// makes it) with every lone non-ASCII character — one that stands between escapes or at
+    /// an end, with no other readable character beside it — shown as the escapes of its bytes.
+    /// Binary data such as a CRC (`F4 FA` after a Modbus frame) then reads as `\xF4\xFA`
+    /// instead of a Chinese character (`酊` in GBK), while words (`温度`, `ok 好`) stay.
+    pub fn readable_only(self, text: &str) -> std::borrow::Cow<'_, str> {
+        // Cut into escapes (`\x0A`, `\r`, `\u{85}`, `\\`) and runs of plain characters.
+        let mut out = String::new();
+        let mut changed = false;
+        let mut run_start = 0usize;
+        let mut chars = text.char_indices().peekable();
+        let flush = |out: &mut String, run: &str, changed: &mut bool| {
+            let mut it = run.chars();
+            match (it.next(), it.next()) {
+                (Some(c), None) if !c.is_ascii() => {
+                    for b in self.char_bytes(c) {
+                        let _ = write!(out, "\\x{b:02X}");
+                    }
+                    *changed = true;
+                }
+                _ => out.push_str(run),
+            }
+        };
+        while let Some((at, c)) = chars.next() {
+            if c != '\\' {
+                continue;
+            }
+            flush(&mut out, &text[run_start..at], &mut changed);
+            // The escape's end: `\xNN`, `\u{…}`, or one character.
+            let mut end = at + 1;
+            match chars.next() {
+                Some((i, 'x')) => {
+                    end = i + 1;
+                    for _ in 0..2 {
+                        if let Some(&(j, h)) = chars.peek()
+                            && h.is_ascii_hexdigit()
+                        {
+                            end = j + 1;
+                            chars.next();
+                        }
+                    }
+                }
+                Some((i, 'u')) => {
+                    end = i + 1;
+                    if chars.peek().is_some_and(|&(_, b)| b == '{') {
+                        for (j, b) in chars.by_ref() {
+                            end = j + b.len_utf8();
+                            if b == '}' {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Some((i, other)) => end = i + other.len_utf8(),
+                None => {}
+            }
+            out.push_str(&text[at..end]);
+            run_start = end;
+        }
+        flush(&mut out, &text[run_start..], &mut changed);
+        if changed {
+            std::borrow::Cow::Owned(out)
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        }
+    }
+}
+
 /// Pushes `text` with the escapes of [`push_display_char`].
 pub fn push_display_str(text: &str, out: &mut String) {
     TextEncoding::Utf8.decode_for_display_into(text.as_bytes(), out);
@@ -256,6 +349,48 @@ mod tests {
     use encoding_rs::DecoderResult;
 
     use super::*;
+
+    #[test]
+    fn readable_only_shows_lone_characters_as_their_bytes() {
+        let gbk = TextEncoding::Gbk;
+        // A Modbus reply with its CRC F4 FA: GBK reads the CRC as one character.
+        let frame = [0x01, 0x03, 0x02, 0x00, 0x0A, 0xF4, 0xFA];
+        let shown = gbk.decode_for_display(&frame);
+        assert!(shown.ends_with("\\n酊"), "{shown}");
+        assert_eq!(
+            gbk.readable_only(&shown),
+            "\\x01\\x03\\x02\\x00\\n\\xF4\\xFA"
+        );
+        // Words stay, alone in a record or next to other readable characters.
+        for text in ["温度 25.5", "ok 好", "a好", "你好\r\n"] {
+            let shown = gbk.decode_for_display(&gbk.encode(text).unwrap());
+            assert_eq!(gbk.readable_only(&shown), shown, "{text}");
+        }
+        // A record that is one character and nothing else is shown as its bytes: nothing
+        // beside it says it is text.
+        let lone = gbk.decode_for_display(&gbk.encode("好").unwrap());
+        assert_eq!(gbk.readable_only(&lone), "\\xBA\\xC3");
+        // Between escapes of every kind, in UTF-8 and UTF-16.
+        let utf8 = TextEncoding::Utf8;
+        assert_eq!(
+            utf8.readable_only("\\x01é\\u{85}"),
+            "\\x01\\xC3\\xA9\\u{85}"
+        );
+        assert_eq!(utf8.readable_only("\\\\é\\\\"), "\\\\\\xC3\\xA9\\\\");
+        assert_eq!(
+            TextEncoding::Utf16Le.readable_only("\\x00中\\x00"),
+            "\\x00\\x2D\\x4E\\x00"
+        );
+        // Nothing to change: the same text, not a copy.
+        assert!(matches!(
+            utf8.readable_only("plain \\r\\n text"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        // Broken escapes at the end do not panic.
+        for tail in ["\\", "\\x", "\\x4", "\\u{", "\\u{85"] {
+            let _ = utf8.readable_only(tail);
+        }
+    }
 
     #[test]
     fn gbk_nihao() {

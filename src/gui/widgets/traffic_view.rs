@@ -59,6 +59,9 @@ pub struct ViewSettings {
     /// Whether the detail pane under the log shows the selected record (off: the log keeps
     /// the whole height).
     pub details: bool,
+    /// "Text only where readable": a lone non-ASCII character among escapes (a CRC read as a
+    /// Chinese character) is shown as its bytes.
+    pub readable_only: bool,
 }
 
 impl Default for ViewSettings {
@@ -70,6 +73,7 @@ impl Default for ViewSettings {
             show_peer: true,
             cap_mib: 64,
             details: true,
+            readable_only: false,
         }
     }
 }
@@ -379,9 +383,12 @@ pub fn hex_preview(bytes: &[u8], max: usize) -> String {
 }
 
 /// The text preview of a payload decoded with `encoding`, cut to a row's width.
-pub fn text_preview(bytes: &[u8], encoding: TextEncoding) -> String {
+pub fn text_preview(bytes: &[u8], encoding: TextEncoding, readable_only: bool) -> String {
     let cut = bytes.len().min(TEXT_PREVIEW_BYTES);
-    let decoded = encoding.decode_for_display(&bytes[..cut]);
+    let mut decoded = encoding.decode_for_display(&bytes[..cut]);
+    if readable_only {
+        decoded = encoding.readable_only(&decoded).into_owned();
+    }
     let mut chars = decoded.chars();
     let mut shown: String = chars.by_ref().take(TEXT_PREVIEW_CHARS).collect();
     if chars.next().is_some() || cut < bytes.len() {
@@ -391,10 +398,22 @@ pub fn text_preview(bytes: &[u8], encoding: TextEncoding) -> String {
 }
 
 /// What a record's text column says: the decoded payload, or the message of info/error rows.
-fn record_text(record: &Record, encoding: TextEncoding) -> String {
+fn record_text(record: &Record, encoding: TextEncoding, readable_only: bool) -> String {
     match record.direction {
         Direction::Info | Direction::Error => String::from_utf8_lossy(&record.bytes).into_owned(),
-        Direction::Received | Direction::Sent => text_preview(&record.bytes, encoding),
+        Direction::Received | Direction::Sent => {
+            text_preview(&record.bytes, encoding, readable_only)
+        }
+    }
+}
+
+/// A payload's whole display text, with "text only where readable" when asked.
+fn payload_text(bytes: &[u8], encoding: TextEncoding, readable_only: bool) -> String {
+    let text = encoding.decode_for_display(bytes);
+    if readable_only {
+        encoding.readable_only(&text).into_owned()
+    } else {
+        text
     }
 }
 
@@ -441,7 +460,7 @@ impl TrafficView {
                 Direction::Info | Direction::Error => {
                     String::from_utf8_lossy(&r.bytes).into_owned()
                 }
-                _ => encoding.decode_for_display(&r.bytes),
+                _ => payload_text(&r.bytes, encoding, self.settings.readable_only),
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -500,6 +519,7 @@ impl TrafficView {
                 })
                 .response
                 .labelled_by(show.id);
+            let mut readable_changed = false;
             // Set-and-forget choices live in one menu, so the toolbar keeps to fewer rows.
             // Clicks inside (a checkbox, the cap) keep it open; a click outside closes it.
             egui::containers::menu::MenuButton::new(t!("log.view_menu"))
@@ -511,6 +531,13 @@ impl TrafficView {
                     ui.checkbox(&mut s.timestamps, t!("log.timestamps"));
                     ui.checkbox(&mut s.details, t!("log.details.label"))
                         .on_hover_text(t!("log.details.hover"));
+                    if ui
+                        .checkbox(&mut s.readable_only, t!("log.readable_only.label"))
+                        .on_hover_text(t!("log.readable_only.hover"))
+                        .changed()
+                    {
+                        readable_changed = true;
+                    }
                     ui.horizontal(|ui| {
                         let cap =
                             super::labelled_drag(ui, &t!("log.cap"), &mut s.cap_mib, 1..=16_384);
@@ -556,6 +583,9 @@ impl TrafficView {
             {
                 let text = self.copy_text(log, *encoding);
                 ui.ctx().copy_text(text);
+            }
+            if readable_changed {
+                self.detail_cache = None;
             }
         });
     }
@@ -631,7 +661,7 @@ impl TrafficView {
                 Direction::Info | Direction::Error => {
                     String::from_utf8_lossy(&record.bytes).into_owned()
                 }
-                _ => encoding.decode_for_display(&record.bytes[..cut]),
+                _ => payload_text(&record.bytes[..cut], encoding, self.settings.readable_only),
             };
             self.detail_cache = Some((id, encoding, text));
         }
@@ -1304,7 +1334,7 @@ impl TrafficView {
         if s.payload.shows_hex() {
             row.col(|ui| {
                 if is_message && !s.payload.shows_text() {
-                    ui.add(mono(record_text(record, encoding)));
+                    ui.add(mono(record_text(record, encoding, s.readable_only)));
                 } else if !is_message && matches.is_empty() {
                     ui.add(mono(hex_preview(&record.bytes, hex_bytes)));
                 } else if !is_message {
@@ -1315,7 +1345,7 @@ impl TrafficView {
         }
         if s.payload.shows_text() {
             row.col(|ui| {
-                let text = record_text(record, encoding);
+                let text = record_text(record, encoding, s.readable_only);
                 let typed = (self.search_mode == SearchMode::Text && !matches.is_empty())
                     .then_some(self.search_text.as_str());
                 match typed {
@@ -1564,11 +1594,11 @@ mod tests {
         assert_eq!(hex_preview(&[0xC4, 0xE3], 16), "C4 E3");
         assert_eq!(hex_preview(&[0u8; 20], 2), "00 00 …");
         assert_eq!(
-            text_preview(&[0xC4, 0xE3, 0xBA, 0xC3], TextEncoding::Gbk),
+            text_preview(&[0xC4, 0xE3, 0xBA, 0xC3], TextEncoding::Gbk, false),
             "你好"
         );
         let long = vec![b'a'; 1000];
-        let p = text_preview(&long, TextEncoding::Utf8);
+        let p = text_preview(&long, TextEncoding::Utf8, false);
         assert!(p.ends_with('…'));
         assert_eq!(p.chars().count(), TEXT_PREVIEW_CHARS + 1);
     }
