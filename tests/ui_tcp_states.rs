@@ -188,3 +188,38 @@ fn learner_tips_show_on_the_first_start_and_then_only_when_asked() {
     h.run();
     assert!(shows(&h, "the listening socket only accepts"));
 }
+
+/// A server whose accept queue is full drops the SYN: the client waits in `SYN_SENT` (the
+/// kernel resends the SYN after about a second), and the window shows it from the first SYN
+/// on, then `ESTABLISHED` once the server accepts.
+#[test]
+fn a_connection_is_watched_from_its_syn_so_syn_sent_shows() {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    socket.listen(0).unwrap();
+    let listener: TcpListener = socket.into();
+    let addr = listener.local_addr().unwrap();
+    // Fill the accept queue (backlog 0 holds one connection).
+    let _filler = TcpStream::connect(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut settings = Settings::default();
+    settings.tab = Tab::TcpClient;
+    settings.tcp_client_mut().host = "127.0.0.1".into();
+    settings.tcp_client_mut().port = addr.port().to_string();
+    settings.tcp_client_mut().connect_timeout_ms = 10_000;
+    let mut h = harness(settings);
+    open_states(&mut h);
+    h.get_by_label("Connect").click();
+    step_until(&mut h, "SYN_SENT", WAIT, |h| {
+        shows(h, "TCP states: SYN_SENT")
+    });
+    assert!(shows(&h, "waits for the SYN-ACK"), "its why is shown");
+    // Room in the queue: the resent SYN is answered.
+    let (_first, _) = listener.accept().unwrap();
+    step_until(&mut h, "ESTABLISHED", WAIT, |h| {
+        shows(h, "TCP states: SYN_SENT → ESTABLISHED")
+    });
+}

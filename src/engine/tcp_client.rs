@@ -153,8 +153,12 @@ pub struct Event {
 pub enum EventKind {
     /// Short mode is armed: each send will open a connection.
     Ready,
-    /// Connecting to one resolved address.
-    Connecting { remote: SocketAddr },
+    /// Connecting to one resolved address, from `local` (the port the kernel picked, when it
+    /// says: the connection's `SYN_SENT` can be watched from here on).
+    Connecting {
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
+    },
     Connected {
         local: SocketAddr,
         remote: SocketAddr,
@@ -679,7 +683,8 @@ impl Worker {
                         last_error = Some(NetError::from_io(&e, remote));
                         continue;
                     }
-                    self.emit(EventKind::Connecting { remote });
+                    let local = stream.local_addr().ok();
+                    self.emit(EventKind::Connecting { remote, local });
                     addrs.reverse();
                     self.conn = Conn::Connecting {
                         stream,

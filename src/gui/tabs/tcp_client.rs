@@ -256,6 +256,8 @@ pub struct TcpClientTab {
     pub job: Option<JobStatus>,
     /// The kernel's TCP states of this session's connections.
     pub states: SessionStates,
+    /// The connection `states` shows (watched since connecting began).
+    watching: Option<(SocketAddr, SocketAddr)>,
 }
 
 impl TcpClientTab {
@@ -264,6 +266,7 @@ impl TcpClientTab {
         Self {
             settings,
             states: SessionStates::new(wake.clone()),
+            watching: None,
             session: Session::new(view, wake, TcpClientHandle::spawn),
             active: false,
             status: Status::Idle,
@@ -451,14 +454,22 @@ impl Traffic for TcpClientTab {
                 self.status = Status::ShortReady;
                 self.info(None, &t!("tcp_client.log.short_mode"));
             }
-            EventKind::Connecting { remote } => {
+            EventKind::Connecting { remote, local } => {
                 self.status = Status::Connecting {
                     remote: Some(remote),
                 };
+                // Watched from the SYN on, so a slow or silent host shows SYN_SENT.
+                if let Some(local) = local {
+                    self.states.watch(local, remote, Side::Client, true);
+                    self.watching = Some((local, remote));
+                }
             }
             EventKind::Connected { local, remote } => {
                 self.status = Status::Connected { local, remote };
-                self.states.watch(local, remote, Side::Client, true);
+                if self.watching != Some((local, remote)) {
+                    self.states.watch(local, remote, Side::Client, true);
+                    self.watching = Some((local, remote));
+                }
                 self.info(
                     Some(remote),
                     &t!("tcp_client.log.connected", local = local, remote = remote),
