@@ -151,7 +151,10 @@ fn the_server_whose_client_closes_first_sees_close_wait_then_last_ack() {
     if let Some(last_ack) = states.iter().position(|s| *s == TcpState::LastAck) {
         assert!(close_wait < last_ack, "{states:?}");
     }
-    assert!(shows(&h, "left the kernel's table"), "the end is told");
+    // The end is told (on a frame drawn after the watcher saw it).
+    step_until(&mut h, "the end told", WAIT, |h| {
+        shows(h, "left the kernel's table")
+    });
 }
 
 /// The one-line tips for beginners: shown on a first start, off from the next start unless

@@ -420,7 +420,7 @@ impl BroadcastTab {
                         InterfaceV4::describe,
                     );
                 let mut picked = None;
-                egui::ComboBox::from_label(t!("broadcast.interface"))
+                crate::gui::widgets::label_first(ui, t!("broadcast.interface"))
                     .selected_text(current)
                     .width(330.0)
                     .show_ui(ui, |ui| {
@@ -442,7 +442,7 @@ impl BroadcastTab {
                     self.interface_error = None;
                 }
                 let mut preset = self.settings.preset;
-                egui::ComboBox::from_label(t!("broadcast.preset"))
+                crate::gui::widgets::label_first(ui, t!("broadcast.preset"))
                     .selected_text(preset.name())
                     .width(260.0)
                     .show_ui(ui, |ui| {

@@ -809,7 +809,7 @@ impl UdpTab {
                 self.settings.multicast_interface.clone()
             };
             let before = self.settings.multicast_interface.clone();
-            egui::ComboBox::from_label(t!("udp.multicast.interface"))
+            crate::gui::widgets::label_first(ui, t!("udp.multicast.interface"))
                 .selected_text(current)
                 .show_ui(ui, |ui| {
                     ui.selectable_value(

@@ -60,7 +60,7 @@ pub fn bind_picker(
         .map_or(bind.as_str(), |(_, l)| l.as_str())
         .to_owned();
     let mut chosen = false;
-    egui::ComboBox::from_label(label)
+    crate::gui::widgets::label_first(ui, label)
         .selected_text(shown)
         .show_ui(ui, |ui| {
             for (i, (ip, label)) in entries.iter().enumerate() {

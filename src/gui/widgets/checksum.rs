@@ -3,7 +3,7 @@
 //! The session's pipeline does the work in the worker; this only holds the choice and shows
 //! what a send will carry.
 
-use egui::{ComboBox, RichText, Ui};
+use egui::{RichText, Ui};
 use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
@@ -97,7 +97,7 @@ impl ChecksumSettings {
                 .map_or(none.as_ref(), |s| s.kind.name())
                 .to_owned();
             let mut picked: Option<Option<ChecksumKind>> = None;
-            ComboBox::from_label(t!("checksum.label"))
+            crate::gui::widgets::label_first(ui, t!("checksum.label"))
                 .selected_text(shown)
                 .show_ui(ui, |ui| {
                     if ui

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use egui::{ComboBox, Ui};
+use egui::Ui;
 use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
@@ -213,7 +213,7 @@ impl FramingSettings {
     pub fn ui(&mut self, ui: &mut Ui, error: &mut Option<String>) {
         let before = self.clone();
         {
-            ComboBox::from_label(t!("framing.label"))
+            crate::gui::widgets::label_first(ui, t!("framing.label"))
                 .selected_text(self.mode.name())
                 .show_ui(ui, |ui| {
                     for mode in FrameMode::ALL {
@@ -263,7 +263,7 @@ impl FramingSettings {
     }
 
     fn delimiter_ui(&mut self, ui: &mut Ui) {
-        ComboBox::from_label(t!("framing.ends_with"))
+        crate::gui::widgets::label_first(ui, t!("framing.ends_with"))
             .selected_text(self.delimiter.name())
             .show_ui(ui, |ui| {
                 for choice in DelimiterChoice::ALL {
@@ -290,7 +290,7 @@ impl FramingSettings {
             0..=1024,
         )
         .on_hover_text(t!("framing.len_offset.hover"));
-        ComboBox::from_label(t!("framing.len_width"))
+        crate::gui::widgets::label_first(ui, t!("framing.len_width"))
             .selected_text(format!("{} B", self.len_width))
             .show_ui(ui, |ui| {
                 for width in [1u8, 2, 4] {

@@ -100,3 +100,46 @@ pub fn error_slot(ui: &mut Ui, message: Option<&str>) {
         ui.put(rect, label).on_hover_text(message);
     }
 }
+
+/// A drop-down list whose label stands before it ("Encoding [UTF-8 ▾]") and names it for
+/// screen readers and tests; built like `egui::ComboBox` (`selected_text`, `width`,
+/// `show_ui`). The label is drawn when this is made.
+pub struct LabelFirst<'a> {
+    label: egui::Id,
+    combo: egui::ComboBox<'a>,
+}
+
+/// Draws `label`, then returns the list to fill in (its id is the label, as
+/// `ComboBox::from_label` would have it).
+pub fn label_first<'a>(ui: &mut Ui, label: impl AsRef<str>) -> LabelFirst<'a> {
+    let label = label.as_ref();
+    let shown = field_label(ui, label);
+    LabelFirst {
+        label: shown.id,
+        combo: egui::ComboBox::from_id_salt(label),
+    }
+}
+
+impl<'a> LabelFirst<'a> {
+    #[must_use]
+    pub fn selected_text(mut self, text: impl egui::IntoAtoms<'a>) -> Self {
+        self.combo = self.combo.selected_text(text);
+        self
+    }
+
+    #[must_use]
+    pub fn width(mut self, width: f32) -> Self {
+        self.combo = self.combo.width(width);
+        self
+    }
+
+    pub fn show_ui<R>(
+        self,
+        ui: &mut Ui,
+        add: impl FnOnce(&mut Ui) -> R,
+    ) -> egui::InnerResponse<Option<R>> {
+        let mut shown = self.combo.show_ui(ui, add);
+        shown.response = shown.response.labelled_by(self.label);
+        shown
+    }
+}

@@ -438,7 +438,7 @@ impl LibraryPanel {
             .changed();
         if p.mode == SendMode::Text {
             changed |= ui.checkbox(&mut p.escapes, t!("library.escapes")).changed();
-            egui::ComboBox::from_label(t!("library.line_ending"))
+            crate::gui::widgets::label_first(ui, t!("library.line_ending"))
                 .selected_text(p.line_ending.name())
                 .show_ui(ui, |ui| {
                     for ending in LineEnding::ALL {
@@ -447,7 +447,7 @@ impl LibraryPanel {
                             .changed();
                     }
                 });
-            egui::ComboBox::from_label(t!("library.encoding"))
+            crate::gui::widgets::label_first(ui, t!("library.encoding"))
                 .selected_text(p.encoding.name())
                 .show_ui(ui, |ui| {
                     for encoding in TextEncoding::ALL {

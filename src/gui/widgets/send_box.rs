@@ -222,7 +222,7 @@ impl SendBox {
             }
             if self.mode == SendMode::Text {
                 ui.checkbox(&mut self.escapes, t!("send.escapes"));
-                egui::ComboBox::from_label(t!("send.line_ending"))
+                crate::gui::widgets::label_first(ui, t!("send.line_ending"))
                     .selected_text(self.line_ending.name())
                     .show_ui(ui, |ui| {
                         for ending in LineEnding::ALL {

@@ -494,7 +494,7 @@ impl TrafficView {
     /// status bar under the log).
     pub fn toolbar_ui(&mut self, ui: &mut Ui, log: &mut TrafficLog, encoding: &mut TextEncoding) {
         ui.horizontal_wrapped(|ui| {
-            egui::ComboBox::from_label(t!("log.encoding"))
+            crate::gui::widgets::label_first(ui, t!("log.encoding"))
                 .selected_text(encoding.name())
                 .show_ui(ui, |ui| {
                     for enc in TextEncoding::ALL {
@@ -820,7 +820,7 @@ impl TrafficView {
                 Some(Direction::Sent) => t!("log.direction.sent"),
                 Some(_) => t!("log.direction.messages"),
             };
-            egui::ComboBox::from_label(t!("log.direction.label"))
+            crate::gui::widgets::label_first(ui, t!("log.direction.label"))
                 .selected_text(label)
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut self.direction_only, None, t!("log.direction.all"));
