@@ -48,16 +48,7 @@ fn choosing_delimiter_framing_shows_one_row_per_message() {
     h.get_by_label("Delimiter").click();
     h.run();
     assert!(shows(&h, "Ends with"), "the delimiter picker is shown");
-    h.get_by_label("Start").click();
-    step_until(&mut h, "listening", WAIT, |h| {
-        matches!(
-            h.state().tcp_server.current().status,
-            ServerStatus::Listening(_)
-        )
-    });
-    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
-        unreachable!()
-    };
+    let addr = common::start_server(&mut h);
     let mut c = TcpStream::connect(addr).unwrap();
     // Three messages, the last unfinished, in one write: one read at the server.
     c.write_all(b"alpha\nbeta\ngam").unwrap();
@@ -109,16 +100,7 @@ fn a_bad_hex_delimiter_is_said_beside_the_framing_row_and_nothing_starts() {
     h.get_by_label("Delimiter hex").type_text("7E");
     h.run();
     assert!(!shows(&h, "Framing: the delimiter is not hex"));
-    h.get_by_label("Start").click();
-    step_until(&mut h, "listening", WAIT, |h| {
-        matches!(
-            h.state().tcp_server.current().status,
-            ServerStatus::Listening(_)
-        )
-    });
-    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
-        unreachable!()
-    };
+    let addr = common::start_server(&mut h);
     let mut c = TcpStream::connect(addr).unwrap();
     c.write_all(b"x~y~").unwrap();
     step_until(&mut h, "two records", WAIT, |h| received(h).len() == 2);
@@ -140,16 +122,7 @@ fn a_checksum_picked_by_clicking_is_appended_verified_counted_and_filtered() {
         h.query_by_label("Low byte first").is_some(),
         "the byte order is offered for a 16-bit CRC"
     );
-    h.get_by_label("Start").click();
-    step_until(&mut h, "listening", WAIT, |h| {
-        matches!(
-            h.state().tcp_server.current().status,
-            ServerStatus::Listening(_)
-        )
-    });
-    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
-        unreachable!()
-    };
+    let addr = common::start_server(&mut h);
     let mut c = TcpStream::connect(addr).unwrap();
     step_until(&mut h, "client in the table", WAIT, |h| {
         h.state().tcp_server.current().clients.len() == 1
@@ -230,16 +203,7 @@ fn a_rule_made_by_clicking_answers_a_peer_and_counts_its_hits() {
         h.get_by_label(field).type_text(text);
         h.run();
     }
-    h.get_by_label("Start").click();
-    step_until(&mut h, "listening", WAIT, |h| {
-        matches!(
-            h.state().tcp_server.current().status,
-            ServerStatus::Listening(_)
-        )
-    });
-    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
-        unreachable!()
-    };
+    let addr = common::start_server(&mut h);
     let mut c = TcpStream::connect(addr).unwrap();
     c.write_all(b"ID?\nnothing\n").unwrap();
     c.set_read_timeout(Some(WAIT)).unwrap();
@@ -276,16 +240,7 @@ fn searching_a_hex_sequence_lands_on_the_match_and_highlights_it() {
     let mut settings = server_settings();
     settings.tcp_server_mut().framing.mode = sockpit::gui::widgets::framing::FrameMode::Delimiter;
     let mut h = harness(settings);
-    h.get_by_label("Start").click();
-    step_until(&mut h, "listening", WAIT, |h| {
-        matches!(
-            h.state().tcp_server.current().status,
-            ServerStatus::Listening(_)
-        )
-    });
-    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
-        unreachable!()
-    };
+    let addr = common::start_server(&mut h);
     let mut c = TcpStream::connect(addr).unwrap();
     // 300 lines; line 123 carries DE AD BE EF.
     let mut burst = Vec::new();

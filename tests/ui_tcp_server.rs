@@ -58,16 +58,7 @@ fn three_clients_select_send_to_one_all_and_disconnect() {
     settings.tcp_server_mut().bind = "127.0.0.1".into();
     settings.tcp_server_mut().port = "0".into();
     let mut h = harness(settings);
-    h.get_by_label("Start").click();
-    step_until(&mut h, "listening", WAIT, |h| {
-        matches!(
-            h.state().tcp_server.current().status,
-            ServerStatus::Listening(_)
-        )
-    });
-    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
-        unreachable!()
-    };
+    let addr = common::start_server(&mut h);
     let mut clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
     step_until(&mut h, "three clients in the table", WAIT, |h| {
         h.state().tcp_server.current().clients.len() == 3
@@ -222,16 +213,7 @@ fn a_small_window_keeps_the_log_rows_and_their_text_column() {
     settings.tcp_server_mut().port = "0".into();
     let size = egui::vec2(900.0, 600.0);
     let mut h = common::harness_sized(settings, size);
-    h.get_by_label("Start").click();
-    step_until(&mut h, "listening", WAIT, |h| {
-        matches!(
-            h.state().tcp_server.current().status,
-            ServerStatus::Listening(_)
-        )
-    });
-    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
-        unreachable!()
-    };
+    let addr = common::start_server(&mut h);
     let mut client = TcpStream::connect(addr).unwrap();
     std::io::Write::write_all(&mut client, b"visible-text").unwrap();
     step_until(&mut h, "the record", WAIT, |h| shows(h, "visible-text"));

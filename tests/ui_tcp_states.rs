@@ -17,7 +17,6 @@ use common::{accept, harness, shows, step_until};
 use egui_kittest::kittest::Queryable as _;
 use sockpit::gui::app::{Settings, Tab};
 use sockpit::gui::tabs::tcp_client::Status;
-use sockpit::gui::tabs::tcp_server::ServerStatus;
 use sockpit::iptools::tcp_state::TcpState;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -91,16 +90,7 @@ fn the_server_whose_client_closes_first_sees_close_wait_then_last_ack() {
     settings.tcp_server_mut().bind = "127.0.0.1".into();
     settings.tcp_server_mut().port = "0".into();
     let mut h = harness(settings);
-    h.get_by_label("Start").click();
-    step_until(&mut h, "listening", WAIT, |h| {
-        matches!(
-            h.state().tcp_server.current().status,
-            ServerStatus::Listening(_)
-        )
-    });
-    let ServerStatus::Listening(addr) = h.state().tcp_server.current().status.clone() else {
-        unreachable!()
-    };
+    let addr = common::start_server(&mut h);
     open_states(&mut h);
     assert!(shows(&h, "Select a client in the table"));
     let client = TcpStream::connect(addr).unwrap();

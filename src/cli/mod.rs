@@ -266,17 +266,7 @@ impl PayloadArgs {
         let Some(path) = &self.packets else {
             return Ok(None);
         };
-        let bytes = std::fs::read(path).map_err(|e| {
-            CliError::Usage(
-                t!(
-                    "cli.cannot_read",
-                    option = "--packets",
-                    file = path.display(),
-                    error = e
-                )
-                .into_owned(),
-            )
-        })?;
+        let bytes = std::fs::read(path).map_err(|e| cannot_read("--packets", path, &e))?;
         let (packets, _) = crate::codec::library::Library::parse(&String::from_utf8_lossy(&bytes))
             .map_err(|e| CliError::Usage(format!("--packets {}: {e}", path.display())))?;
         Ok(Some((
@@ -307,17 +297,8 @@ impl JobArgs {
             if self.every_ms.is_some() || self.chunk.is_some() {
                 return usage("cli.job.sequence_pace");
             }
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                CliError::Usage(
-                    t!(
-                        "cli.cannot_read",
-                        option = "--sequence",
-                        file = path.display(),
-                        error = e
-                    )
-                    .into_owned(),
-                )
-            })?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| cannot_read("--sequence", path, &e))?;
             let library = payload.library()?;
             let packet = |name: &str| match &library {
                 None => Err(t!("cli.job.needs_library").into_owned()),
@@ -356,27 +337,11 @@ impl JobArgs {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    return Err(CliError::Usage(
-                        t!(
-                            "cli.cannot_read",
-                            option = "--file",
-                            file = path.display(),
-                            error = e
-                        )
-                        .into_owned(),
-                    ));
+                    return Err(cannot_read("--file", path, &e));
                 }
             }
             if let Err(e) = std::fs::File::open(path) {
-                return Err(CliError::Usage(
-                    t!(
-                        "cli.cannot_read",
-                        option = "--file",
-                        file = path.display(),
-                        error = e
-                    )
-                    .into_owned(),
-                ));
+                return Err(cannot_read("--file", path, &e));
             }
             return Ok(Some(JobSpec::file(
                 path,
@@ -630,17 +595,8 @@ impl FramingArgs {
         use crate::engine::session::rules::{RuleSet, RuleText, RulesFile};
         let mut file = RulesFile::default();
         if let Some(path) = &self.rules {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                CliError::Usage(
-                    t!(
-                        "cli.cannot_read",
-                        option = "--rules",
-                        file = path.display(),
-                        error = e
-                    )
-                    .into_owned(),
-                )
-            })?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| cannot_read("--rules", path, &e))?;
             file = serde_json::from_str(&text).map_err(|e| {
                 CliError::Usage(
                     t!("cli.rules.not_rules", file = path.display(), error = e).into_owned(),
@@ -800,6 +756,19 @@ pub fn run(command: CliCommand) -> Result<(), CliError> {
         CliCommand::Sockets(a) => iptools::sockets(&a),
         CliCommand::Route(a) => iptools::route(&a),
     }
+}
+
+/// A file named on the command line could not be read: a usage error naming the option.
+fn cannot_read(option: &str, path: &std::path::Path, error: &std::io::Error) -> CliError {
+    CliError::Usage(
+        t!(
+            "cli.cannot_read",
+            option = option,
+            file = path.display(),
+            error = error
+        )
+        .into_owned(),
+    )
 }
 
 /// Splits `HOST:PORT` (`[::1]:80` for IPv6 literals) and checks the host (see

@@ -152,3 +152,18 @@ pub fn wait_for_event<E, K: std::fmt::Debug>(
         seen.last()
     );
 }
+
+/// Clicks the TCP Server's Start and waits until it listens; the address it listens on.
+pub fn start_server(harness: &mut Harness<'_, SockpitApp>) -> std::net::SocketAddr {
+    use egui_kittest::kittest::Queryable as _;
+    use sockpit::gui::tabs::tcp_server::ServerStatus;
+    harness.get_by_label("Start").click();
+    let mut addr = None;
+    step_until(harness, "listening", Duration::from_secs(10), |h| {
+        if let ServerStatus::Listening(a) = h.state().tcp_server.current().status {
+            addr = Some(a);
+        }
+        addr.is_some()
+    });
+    addr.expect("listening")
+}
