@@ -10,7 +10,8 @@ mod rate;
 pub mod search;
 
 pub use log::{
-    Check, Counters, DEFAULT_CAP_BYTES, Direction, RECORD_OVERHEAD_BYTES, Record, TrafficLog,
+    Check, Counters, DEFAULT_CAP_BYTES, Direction, IPV6_PEER_BYTES, Iter, RECORD_OVERHEAD_BYTES,
+    Record, RecordRef, TrafficLog,
 };
 pub use rate::RateMeter;
 

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use crate::traffic::{Check, Direction, Record, TrafficLog};
+use crate::traffic::{Check, Direction, RecordRef, TrafficLog};
 
 /// Which records a filtered view shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub enum RowFilter {
 }
 
 impl RowFilter {
-    fn matches(self, record: &Record) -> bool {
+    fn matches(self, record: &RecordRef<'_>) -> bool {
         match self {
             Self::Peer(peer) => record.peer == Some(peer),
             Self::BadCheck => record.check == Check::Bad,
@@ -65,7 +65,7 @@ impl PeerFilter {
         self.ids.drain(..gone);
         let start = self.scanned_to.max(first);
         for id in start..log.end_id() {
-            if log.get_by_id(id).is_some_and(|r| filter.matches(r)) {
+            if log.get_by_id(id).is_some_and(|r| filter.matches(&r)) {
                 self.ids.push(id);
             }
         }

@@ -153,7 +153,7 @@ impl Search {
         while id < log.end_id() && spent < budget_bytes {
             if let Some(r) = log.get_by_id(id) {
                 spent += r.bytes.len() + 64;
-                if needle.is_match(&r.bytes) {
+                if needle.is_match(r.bytes) {
                     self.ids.push(id);
                 }
             }

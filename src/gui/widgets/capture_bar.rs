@@ -588,7 +588,7 @@ fn save(
     let mut w =
         FormatWriter::new(format, std::io::BufWriter::new(file), &options).map_err(create)?;
     let mut n = 0;
-    let chosen: Box<dyn Iterator<Item = &Record>> = match ids {
+    let chosen: Box<dyn Iterator<Item = crate::traffic::RecordRef<'_>>> = match ids {
         None => Box::new(log.iter()),
         Some(ids) => Box::new(ids.iter().filter_map(|id| log.get_by_id(*id))),
     };

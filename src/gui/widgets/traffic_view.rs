@@ -14,7 +14,7 @@ use crate::codec::TextEncoding;
 use crate::codec::hex::{format_hex, format_hex_into};
 use crate::traffic::peer_filter::{PeerFilter, RowFilter};
 use crate::traffic::search::{Search, SearchMode};
-use crate::traffic::{Check, Direction, Record, TrafficLog, format_bytes, format_time_us};
+use crate::traffic::{Check, Direction, RecordRef, TrafficLog, format_bytes, format_time_us};
 
 /// Bytes of payload previewed in a row's hex column.
 const HEX_PREVIEW_BYTES: usize = 16;
@@ -398,11 +398,11 @@ pub fn text_preview(bytes: &[u8], encoding: TextEncoding, readable_only: bool) -
 }
 
 /// What a record's text column says: the decoded payload, or the message of info/error rows.
-fn record_text(record: &Record, encoding: TextEncoding, readable_only: bool) -> String {
+fn record_text(record: &RecordRef<'_>, encoding: TextEncoding, readable_only: bool) -> String {
     match record.direction {
-        Direction::Info | Direction::Error => String::from_utf8_lossy(&record.bytes).into_owned(),
+        Direction::Info | Direction::Error => String::from_utf8_lossy(record.bytes).into_owned(),
         Direction::Received | Direction::Sent => {
-            text_preview(&record.bytes, encoding, readable_only)
+            text_preview(record.bytes, encoding, readable_only)
         }
     }
 }
@@ -446,7 +446,7 @@ impl TrafficView {
         self.selected
             .iter()
             .filter_map(|id| log.get_by_id(*id))
-            .map(|r| format_hex(&r.bytes))
+            .map(|r| format_hex(r.bytes))
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -457,10 +457,8 @@ impl TrafficView {
             .iter()
             .filter_map(|id| log.get_by_id(*id))
             .map(|r| match r.direction {
-                Direction::Info | Direction::Error => {
-                    String::from_utf8_lossy(&r.bytes).into_owned()
-                }
-                _ => payload_text(&r.bytes, encoding, self.settings.readable_only),
+                Direction::Info | Direction::Error => String::from_utf8_lossy(r.bytes).into_owned(),
+                _ => payload_text(r.bytes, encoding, self.settings.readable_only),
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -659,7 +657,7 @@ impl TrafficView {
             let cut = record.bytes.len().min(DETAIL_TEXT_BYTES);
             let text = match record.direction {
                 Direction::Info | Direction::Error => {
-                    String::from_utf8_lossy(&record.bytes).into_owned()
+                    String::from_utf8_lossy(record.bytes).into_owned()
                 }
                 _ => payload_text(&record.bytes[..cut], encoding, self.settings.readable_only),
             };
@@ -1242,7 +1240,7 @@ impl TrafficView {
                         return;
                     };
                     row.set_selected(self.selected.contains(&id));
-                    let cell = self.row_cells(&mut row, record, encoding, hex_bytes, &words);
+                    let cell = self.row_cells(&mut row, &record, encoding, hex_bytes, &words);
                     let response = row.response();
                     focused |= response.has_focus();
                     // The row's response has the last pass's rect; the cell is where it is now.
@@ -1255,7 +1253,7 @@ impl TrafficView {
                     }
                     if !matches!(record.direction, Direction::Info | Direction::Error) {
                         response.context_menu(|ui| {
-                            if let Some(a) = row_menu(ui, record, encoding) {
+                            if let Some(a) = row_menu(ui, &record, encoding) {
                                 action = Some(a);
                             }
                         });
@@ -1279,7 +1277,7 @@ impl TrafficView {
     fn row_cells(
         &self,
         row: &mut egui_extras::TableRow<'_, '_>,
-        record: &Record,
+        record: &RecordRef<'_>,
         encoding: TextEncoding,
         hex_bytes: usize,
         words: &RowWords,
@@ -1327,7 +1325,7 @@ impl TrafficView {
             }
         });
         let matches = if self.search.is_active() && !is_message {
-            self.search.ranges(&record.bytes, 64)
+            self.search.ranges(record.bytes, 64)
         } else {
             Vec::new()
         };
@@ -1336,9 +1334,9 @@ impl TrafficView {
                 if is_message && !s.payload.shows_text() {
                     ui.add(mono(record_text(record, encoding, s.readable_only)));
                 } else if !is_message && matches.is_empty() {
-                    ui.add(mono(hex_preview(&record.bytes, hex_bytes)));
+                    ui.add(mono(hex_preview(record.bytes, hex_bytes)));
                 } else if !is_message {
-                    let job = highlighted_hex(ui, &record.bytes, hex_bytes, &matches, color);
+                    let job = highlighted_hex(ui, record.bytes, hex_bytes, &matches, color);
                     ui.add(egui::Label::new(job).selectable(false).truncate());
                 }
             });
@@ -1369,20 +1367,20 @@ impl TrafficView {
 }
 
 /// The right-click menu of a data row: copy it in four forms, send it again, keep it.
-fn row_menu(ui: &mut Ui, record: &Record, encoding: TextEncoding) -> Option<RowAction> {
+fn row_menu(ui: &mut Ui, record: &RecordRef<'_>, encoding: TextEncoding) -> Option<RowAction> {
     let copy = |ui: &mut Ui, label: &str, text: &dyn Fn() -> String| {
         if ui.button(label).clicked() {
             ui.ctx().copy_text(text());
             ui.close();
         }
     };
-    copy(ui, &t!("log.menu.copy_hex"), &|| format_hex(&record.bytes));
+    copy(ui, &t!("log.menu.copy_hex"), &|| format_hex(record.bytes));
     copy(ui, &t!("log.menu.copy_text"), &|| {
-        encoding.decode_lossy(&record.bytes)
+        encoding.decode_lossy(record.bytes)
     });
-    copy(ui, &t!("log.menu.copy_c"), &|| c_array(&record.bytes));
+    copy(ui, &t!("log.menu.copy_c"), &|| c_array(record.bytes));
     copy(ui, &t!("log.menu.copy_python"), &|| {
-        python_bytes(&record.bytes)
+        python_bytes(record.bytes)
     });
     ui.separator();
     let mut action = None;
@@ -1536,6 +1534,7 @@ fn anchor_at(ids: RowIds<'_>, offset: f32, pitch: f32) -> Option<(u64, f32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::traffic::Record;
 
     #[test]
     fn escapes_are_drawn_dimmer_than_text() {
