@@ -365,3 +365,179 @@ fn udp_with_frame_lf_checks_each_line_and_bad_within_sends_nothing() {
         "a datagram was sent"
     );
 }
+
+/// A line device on TCP for `conns` connections, one after the other: each line `Qn` is
+/// answered with `answer(n)`. Each connection ends when the client closes or is quiet 5 s.
+fn line_device(
+    conns: usize,
+    answer: fn(&str) -> String,
+) -> (String, std::thread::JoinHandle<usize>) {
+    use std::io::BufRead;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let t = std::thread::Builder::new()
+        .name("line-device".into())
+        .spawn(move || {
+            let mut served = 0;
+            for _ in 0..conns {
+                let Ok((s, _)) = l.accept() else { break };
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut w = s.try_clone().unwrap();
+                let r = std::io::BufReader::new(s);
+                for line in r.lines().take(100) {
+                    let Ok(line) = line else { break };
+                    w.write_all(answer(line.trim()).as_bytes()).unwrap();
+                }
+                served += 1;
+            }
+            served
+        })
+        .unwrap();
+    (addr, t)
+}
+
+fn faithful(q: &str) -> String {
+    format!("A{}\n", q.trim_start_matches('Q'))
+}
+
+fn changed_second(q: &str) -> String {
+    if q == "Q2" {
+        "AX\n".to_owned()
+    } else {
+        faithful(q)
+    }
+}
+
+/// Records three questions and answers with `--capture` against a faithful device.
+fn record(dir: &std::path::Path) -> std::path::PathBuf {
+    let capture = dir.join("session.pcapng");
+    let sequence = dir.join("steps.txt");
+    std::fs::write(
+        &sequence,
+        "send Q1\\n\nexpect 2000 text A1\nwait 150\nsend Q2\\n\nexpect 2000 text A2\nsend Q3\\n\nexpect 2000 text A3\n",
+    )
+    .unwrap();
+    let (addr, device) = line_device(1, faithful);
+    let out = sockpit(&[
+        "tcp-client",
+        &addr,
+        "--sequence",
+        sequence.to_str().unwrap(),
+        "--capture",
+        capture.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(device.join().unwrap(), 1);
+    capture
+}
+
+#[test]
+fn replay_against_the_same_device_matches_and_a_changed_one_differs() {
+    let dir = std::env::temp_dir().join(format!("sockpit-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = record(&dir);
+
+    // (a) The same device: every answer as recorded, with the recorded gaps.
+    let (addr, device) = line_device(1, faithful);
+    let started = Instant::now();
+    let out = sockpit(&["replay", capture.to_str().unwrap(), "--to", &addr, "--json"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    let tx: Vec<&str> = events
+        .iter()
+        .filter(|v| v["event"] == "tx")
+        .map(|v| v["text"].as_str().unwrap())
+        .collect();
+    // The display text escapes control bytes.
+    assert_eq!(tx, [r"Q1\n", r"Q2\n", r"Q3\n"]);
+    let summary = events.iter().find(|v| v["event"] == "replayed").unwrap();
+    assert_eq!(summary["matched"], 3, "{summary}");
+    assert_eq!(summary["differed"], 0, "{summary}");
+    // The recorded 150 ms between the first answer and the second send is kept.
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    assert_eq!(device.join().unwrap(), 1);
+
+    // (b) A device that answers the second question differently: exit 5 naming the record
+    // and the first differing byte; --as-fast still waits for each answer.
+    let (addr, device) = line_device(1, changed_second);
+    let out = sockpit(&[
+        "replay",
+        capture.to_str().unwrap(),
+        "--to",
+        &addr,
+        "--as-fast",
+        "--within",
+        "1000",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("differs at byte 1") && err.contains(r#"expected "A2\n", got "AX\n""#),
+        "{err}"
+    );
+    assert!(err.contains("differences: 1"), "{err}");
+    assert_eq!(device.join().unwrap(), 1);
+
+    // A capture without UDP, replayed with --udp, is a usage error before any traffic.
+    let (addr, watcher) = tcp_watcher(300);
+    let out = sockpit(&["replay", capture.to_str().unwrap(), "--to", &addr, "--udp"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no UDP conversation"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(watcher.join().unwrap(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn replay_udp_compares_each_answer() {
+    let dir = std::env::temp_dir().join(format!("sockpit-replay-udp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = dir.join("udp.pcapng");
+    let (addr, device) = udp_device(vec![b"PONG 7"]);
+    let out = sockpit(&[
+        "udp",
+        "--bind",
+        "127.0.0.1:0",
+        "--to",
+        &addr,
+        "--send",
+        "PING",
+        "--capture",
+        capture.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    device.join().unwrap();
+
+    let (addr, device) = udp_device(vec![b"PONG 7"]);
+    let out = sockpit(&["replay", capture.to_str().unwrap(), "--to", &addr, "--udp"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(device.join().unwrap(), b"PING");
+
+    let (addr, device) = udp_device(vec![b"PONG 8"]);
+    let out = sockpit(&[
+        "replay",
+        capture.to_str().unwrap(),
+        "--to",
+        &addr,
+        "--udp",
+        "--within",
+        "800",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("record 2 differs at byte 5"), "{err}");
+    device.join().unwrap();
+
+    // Without --udp the file has no TCP conversation: said, and nothing is sent.
+    let out = sockpit(&["replay", capture.to_str().unwrap(), "--to", &addr]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("add --udp"), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,6 +10,7 @@ mod broadcast;
 mod expect;
 mod iptools;
 mod output;
+mod replay;
 mod tcp;
 mod udp;
 
@@ -50,6 +51,9 @@ pub enum CliCommand {
     TcpClient(tcp::ClientArgs),
     /// Bind a UDP port, send datagrams, print what arrives with its sender.
     Udp(udp::UdpArgs),
+    /// Replay the client side of a capture (pcap/pcapng) to a device and report where its
+    /// answers differ from the recording (exit 5).
+    Replay(replay::ReplayArgs),
     /// Send a discovery probe on an interface and print who answered.
     Broadcast(broadcast::BroadcastArgs),
     /// Send a Wake-on-LAN magic packet.
@@ -754,6 +758,7 @@ pub fn run(command: CliCommand) -> Result<(), CliError> {
         CliCommand::TcpServer(a) => tcp::server(&a),
         CliCommand::TcpClient(a) => tcp::client(&a),
         CliCommand::Udp(a) => udp::run(&a),
+        CliCommand::Replay(a) => replay::run(&a),
         CliCommand::Broadcast(a) => broadcast::run(&a),
         CliCommand::Wol(a) => broadcast::wol(&a),
         CliCommand::Subnet(a) => iptools::subnet(&a),
