@@ -44,8 +44,8 @@ pub struct ExpectArgs {
     /// Milliseconds each --expect may take, counted from when the one before was met (the
     /// first from the send); one per --expect, in order, 1 to 31536000000. Default: 2000 for
     /// each.
-    #[arg(long, value_name = "MS", value_parser = parse_ms, requires = "expect")]
-    pub within: Vec<u64>,
+    #[arg(long = "within", value_name = "MS", value_parser = parse_ms, requires = "expect")]
+    pub within_ms: Vec<u64>,
 }
 
 /// One expectation: what the user wrote, its matcher and its budget.
@@ -109,21 +109,21 @@ impl ExpectArgs {
                 max = MAX_EXPECTATIONS
             ));
         }
-        if !self.within.is_empty() && self.within.len() != self.expect.len() {
+        if !self.within_ms.is_empty() && self.within_ms.len() != self.expect.len() {
             return usage(t!(
                 "expect.counts",
                 expects = self.expect.len(),
-                withins = self.within.len()
+                withins = self.within_ms.len()
             ));
         }
-        if let Some(i) = self.within.iter().position(|&ms| ms == 0) {
+        if let Some(i) = self.within_ms.iter().position(|&ms| ms == 0) {
             return usage(t!("expect.zero_within", n = i + 1, max = MAX_MS));
         }
         let mut list = Vec::with_capacity(self.expect.len());
         for (i, text) in self.expect.iter().enumerate() {
             let pattern =
                 Pattern::parse(i + 1, text, encoding).map_err(|e| bad_match(i + 1, text, &e))?;
-            let ms = self.within.get(i).copied().unwrap_or(DEFAULT_WITHIN_MS);
+            let ms = self.within_ms.get(i).copied().unwrap_or(DEFAULT_WITHIN_MS);
             list.push(Expectation {
                 text: text.clone(),
                 pattern,
@@ -154,7 +154,11 @@ impl Expectations {
 
     /// When the budget of the expectation waited for runs out (`None` once all are met).
     pub fn deadline(&self) -> Option<Instant> {
-        self.list.get(self.next).map(|e| self.since + e.within)
+        // Budgets are at most a year (parse_ms), far from where an Instant overflows; checked
+        // all the same, so no input can panic here.
+        self.list
+            .get(self.next)
+            .map(|e| self.since.checked_add(e.within).unwrap_or(self.since))
     }
 
     /// How long to wait for the next event: until the deadline, at most `tick`.
@@ -312,7 +316,7 @@ mod tests {
     fn args(expect: &[&str], within: &[u64]) -> ExpectArgs {
         ExpectArgs {
             expect: expect.iter().map(|s| (*s).to_owned()).collect(),
-            within: within.to_vec(),
+            within_ms: within.to_vec(),
         }
     }
 

@@ -51,8 +51,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub as_fast: bool,
     /// Milliseconds to wait after each send for its recorded answer, 1 to 31536000000.
-    #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = parse_ms)]
-    pub within: u64,
+    #[arg(long = "within", value_name = "MS", default_value_t = 2000, value_parser = parse_ms)]
+    pub within_ms: u64,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -226,7 +226,7 @@ impl Device {
                     );
                     return Ok(Self::Tcp(handle));
                 }
-                EventKind::ConnectFailed(e) => return Err(CliError::network(&e)),
+                EventKind::ConnectFailed(e) => return Err(super::tcp::connect_error(&e)),
                 EventKind::WorkerFailed { message } => {
                     return Err(CliError::Network(
                         t!("cli.worker.failed", message = message).into_owned(),
@@ -444,7 +444,7 @@ impl Tally {
 }
 
 pub fn run(args: &ReplayArgs) -> Result<(), CliError> {
-    if args.within == 0 {
+    if args.within_ms == 0 {
         return Err(CliError::Usage(
             t!("expect.replay.zero_within", max = MAX_MS).into_owned(),
         ));
@@ -504,7 +504,7 @@ fn replay(
     plan: &[Exchange],
     encoding: crate::codec::TextEncoding,
 ) -> Result<Tally, CliError> {
-    let within = Duration::from_millis(args.within);
+    let within = Duration::from_millis(args.within_ms);
     let mut incoming = Incoming {
         bytes: Vec::new(),
         ended: None,
@@ -535,7 +535,8 @@ fn replay(
             last_send = Some((Instant::now(), *time_us));
         }
         let want = exchange.answer_len();
-        let by = Instant::now() + within;
+        let now = Instant::now();
+        let by = now.checked_add(within).unwrap_or(now);
         incoming.pump(device, p, by, want)?;
         let take = want.min(incoming.bytes.len());
         let got: Vec<u8> = incoming.bytes.drain(..take).collect();
@@ -563,7 +564,7 @@ fn replay(
                     expected = show(expected, encoding),
                     got = got_text,
                     offset = offset,
-                    ms = args.within
+                    ms = args.within_ms
                 )
                 .into_owned();
                 tally.differs(

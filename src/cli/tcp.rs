@@ -283,7 +283,9 @@ pub struct ClientArgs {
     pub output: OutputArgs,
 }
 
-fn connect_error(e: &NetError) -> CliError {
+/// A connection that could not be made: a timeout (4) when it timed out, else a network
+/// error (3).
+pub(super) fn connect_error(e: &NetError) -> CliError {
     match e {
         NetError::TimedOut { .. } => CliError::Timeout(
             t!("cli.error_with_fix", error = e, fix = e.explanation()).into_owned(),

@@ -349,8 +349,9 @@ fn expect_datagrams(
             EventKind::Framing { peer, notice } => p.frame_notice(peer, &notice),
             EventKind::Sent { to, bytes, .. } => p.record("tx", Some(to), &bytes),
             EventKind::SendFailed { error, .. } => return Err(CliError::network(&error)),
-            // A port unreachable means nothing will answer: said now, not after the budget.
-            EventKind::Icmp(e) => expectations.ended(p, &e.to_string())?,
+            // An ICMP error answers one of our sends (port unreachable…): a network error, as
+            // without --expect, said now rather than when the budget runs out.
+            EventKind::Icmp(e) => return Err(CliError::Network(e.to_string())),
             EventKind::Stats(stats) => report_drops(p, &stats, reported),
             _ => {}
         }
