@@ -47,7 +47,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub udp: bool,
     /// Send each record as soon as the answer to the one before has come (or --within ran
-    /// out), not with the recorded gaps.
+    /// out), not with the recorded gaps. Without it a send waits for both: that answer and
+    /// the recorded gap since the send before.
     #[arg(long)]
     pub as_fast: bool,
     /// Milliseconds to wait after each send for its recorded answer, 1 to 31536000000.
@@ -57,24 +58,25 @@ pub struct ReplayArgs {
     pub output: OutputArgs,
 }
 
-/// One send and the answer recorded after it.
+/// One send and the answer recorded after it, borrowed from the records read (a capture may
+/// hold up to a GiB of payload; it is not copied again).
 #[derive(Debug, Default)]
-struct Exchange {
-    /// The Sent record (its number in the file, 1-based), `None` for what the device said
-    /// before the first send (a greeting).
-    send: Option<(usize, u64, Vec<u8>)>,
+struct Exchange<'a> {
+    /// The Sent record: its number in the file (1-based), time and bytes; `None` for what
+    /// the device said before the first send (a greeting).
+    send: Option<(usize, u64, &'a [u8])>,
     /// The Received records up to the next send: number, bytes.
-    answer: Vec<(usize, Vec<u8>)>,
+    answer: Vec<(usize, &'a [u8])>,
 }
 
-impl Exchange {
+impl Exchange<'_> {
     fn answer_len(&self) -> usize {
         self.answer.iter().map(|(_, b)| b.len()).sum()
     }
 }
 
 /// Picks the conversation and cuts it into exchanges. The file's problems are usage errors.
-fn exchanges(records: &[CaptureRecord], transport: Transport) -> Result<Vec<Exchange>, String> {
+fn exchanges(records: &[CaptureRecord], transport: Transport) -> Result<Vec<Exchange<'_>>, String> {
     let data = |r: &&CaptureRecord| r.kind == RecordKind::Data && !r.bytes.is_empty();
     let Some(first) = records
         .iter()
@@ -105,7 +107,7 @@ fn exchanges(records: &[CaptureRecord], transport: Transport) -> Result<Vec<Exch
         }
         match r.direction {
             Direction::Sent => out.push(Exchange {
-                send: Some((i + 1, r.time_us, r.bytes.clone())),
+                send: Some((i + 1, r.time_us, r.bytes.as_slice())),
                 answer: Vec::new(),
             }),
             Direction::Received => {
@@ -113,7 +115,7 @@ fn exchanges(records: &[CaptureRecord], transport: Transport) -> Result<Vec<Exch
                     out.push(Exchange::default());
                 }
                 if let Some(last) = out.last_mut() {
-                    last.answer.push((i + 1, r.bytes.clone()));
+                    last.answer.push((i + 1, r.bytes.as_slice()));
                 }
             }
         }
@@ -408,10 +410,7 @@ fn show(bytes: &[u8], encoding: crate::codec::TextEncoding) -> String {
 
 /// Where `got` first differs from the recorded answer: the record's number, the offset in
 /// that record, and the record's span in the answer. `None` when they are the same.
-fn first_difference(
-    answer: &[(usize, Vec<u8>)],
-    got: &[u8],
-) -> Option<(usize, usize, usize, usize)> {
+fn first_difference(answer: &[(usize, &[u8])], got: &[u8]) -> Option<(usize, usize, usize, usize)> {
     let mut start = 0;
     for (number, bytes) in answer {
         let end = start + bytes.len();
@@ -531,7 +530,7 @@ fn replay(
                 let due = at.checked_add(gap).unwrap_or(at);
                 incoming.pump(device, p, due, usize::MAX)?;
             }
-            device.send(bytes.clone())?;
+            device.send(bytes.to_vec())?;
             last_send = Some((Instant::now(), *time_us));
         }
         let want = exchange.answer_len();
@@ -542,8 +541,20 @@ fn replay(
         let got: Vec<u8> = incoming.bytes.drain(..take).collect();
         match first_difference(&exchange.answer, &got) {
             None => {
-                if want > 0 {
+                if let (Some((first, _)), Some((last, _))) =
+                    (exchange.answer.first(), exchange.answer.last())
+                {
                     tally.matched += 1;
+                    let said = if first == last {
+                        t!("expect.replay.same_one", n = first, len = want)
+                    } else {
+                        t!("expect.replay.same", first = first, last = last, len = want)
+                    };
+                    p.status(
+                        "replay",
+                        &said,
+                        json!({ "record": first, "last_record": last, "match": true, "len": want }),
+                    );
                 }
             }
             Some((record, offset, start, end)) => {
@@ -551,7 +562,7 @@ fn replay(
                     .answer
                     .iter()
                     .find(|(n, _)| *n == record)
-                    .map_or(&[][..], |(_, b)| b.as_slice());
+                    .map_or(&[][..], |(_, b)| b);
                 let got_part = got.get(start..end.min(got.len())).unwrap_or(&[]);
                 let got_text = if got_part.is_empty() {
                     t!("expect.nothing_arrived").into_owned()
@@ -605,7 +616,7 @@ mod tests {
 
     #[test]
     fn the_first_difference_names_the_record_and_its_byte() {
-        let answer = vec![(2, b"OK 1\n".to_vec()), (3, b"OK 2\n".to_vec())];
+        let answer: Vec<(usize, &[u8])> = vec![(2, b"OK 1\n"), (3, b"OK 2\n")];
         assert_eq!(first_difference(&answer, b"OK 1\nOK 2\n"), None);
         assert_eq!(
             first_difference(&answer, b"OK 1\nOK X\n"),
