@@ -541,3 +541,35 @@ fn replay_udp_compares_each_answer() {
     assert!(stderr(&out).contains("add --udp"), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn tcp_peer_that_closes_first_fails_at_once_not_after_the_budget() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let device = std::thread::Builder::new()
+        .name("tcp-closer".into())
+        .spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.write_all(b"BYE\n").unwrap();
+        })
+        .unwrap();
+    let started = Instant::now();
+    let out = sockpit(&[
+        "tcp-client",
+        &addr,
+        "--frame",
+        "lf",
+        "--expect",
+        "exact:HELLO",
+        "--within",
+        "8000",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("stream ended first") && err.contains(r#"instead: "BYE""#),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    device.join().unwrap();
+}

@@ -37,8 +37,9 @@ pub struct ExpectArgs {
     /// Expect a received record matching MATCH (repeat for more; met in order): exact:TEXT,
     /// prefix:TEXT, contains:TEXT, regex:RE or hex:HEX (?? = any byte), as in --rule. With
     /// --frame each frame is a record. The command ends when all are met (exit 0) or one is
-    /// not met in time (exit 5). Not with --stdin, --repeat, --file or --sequence (a
-    /// sequence has its own expect step).
+    /// not met in time or the peer ends the stream first (exit 5); --timeout then only
+    /// bounds connecting, and udp's --listen and --count are refused. Not with --stdin,
+    /// --repeat, --file or --sequence (a sequence has its own expect step).
     #[arg(long = "expect", value_name = "MATCH")]
     pub expect: Vec<String>,
     /// Milliseconds each --expect may take, counted from when the one before was met (the
