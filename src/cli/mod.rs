@@ -1,13 +1,16 @@
 //! The command line: `sockpit` alone opens the window; subcommands run headless on the same
 //! workers and codecs the tabs use. Readable output by default, `--json` (one object per line)
-//! for scripts. Exit codes: 0 success, 2 usage error, 3 network error, 4 timeout.
+//! for scripts. Exit codes: 0 success, 2 usage error, 3 network error, 4 timeout, 5 an
+//! --expect not met (or a replayed answer that differs), 6 an incomplete --capture.
 
 // Doc comments here are clap's help text, shown to users as written: no Markdown backticks.
 #![allow(clippy::doc_markdown)]
 
 mod broadcast;
+mod expect;
 mod iptools;
 mod output;
+mod replay;
 mod tcp;
 mod udp;
 
@@ -31,7 +34,7 @@ pub use output::Printer;
     name = "sockpit",
     version,
     about = "A socket workbench: TCP server and client, UDP, broadcast discovery, IP tools.", // i18n-exempt: clap's help stays English
-    long_about = "A socket workbench. With no subcommand, opens the window. Subcommands run headless on the same engine.\n\nExit codes: 0 success, 2 usage error, 3 network error, 4 timeout." // i18n-exempt: clap's help stays English
+    long_about = "A socket workbench. With no subcommand, opens the window. Subcommands run headless on the same engine.\n\nExit codes: 0 success, 2 usage error, 3 network error, 4 timeout, 5 an --expect not met or a replayed answer that differs, 6 an incomplete --capture." // i18n-exempt: clap's help stays English
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -48,6 +51,9 @@ pub enum CliCommand {
     TcpClient(tcp::ClientArgs),
     /// Bind a UDP port, send datagrams, print what arrives with its sender.
     Udp(udp::UdpArgs),
+    /// Replay the client side of a capture (pcap/pcapng) to a device and report where its
+    /// answers differ from the recording (exit 5).
+    Replay(replay::ReplayArgs),
     /// Send a discovery probe on an interface and print who answered.
     Broadcast(broadcast::BroadcastArgs),
     /// Send a Wake-on-LAN magic packet.
@@ -111,6 +117,9 @@ pub enum CliError {
     Network(String),
     #[error("{0}")]
     Timeout(String),
+    /// The device did not answer as `--expect` said (or as a replayed capture recorded).
+    #[error("{0}")]
+    Expectation(String),
     /// The session ran but its `--capture` file is incomplete (stopped by an error, or
     /// records the disk could not keep up with).
     #[error("{0}")]
@@ -123,6 +132,7 @@ impl CliError {
             Self::Usage(_) => 2,
             Self::Network(_) => 3,
             Self::Timeout(_) => 4,
+            Self::Expectation(_) => 5,
             Self::Capture(_) => 6,
         }
     }
@@ -748,6 +758,7 @@ pub fn run(command: CliCommand) -> Result<(), CliError> {
         CliCommand::TcpServer(a) => tcp::server(&a),
         CliCommand::TcpClient(a) => tcp::client(&a),
         CliCommand::Udp(a) => udp::run(&a),
+        CliCommand::Replay(a) => replay::run(&a),
         CliCommand::Broadcast(a) => broadcast::run(&a),
         CliCommand::Wol(a) => broadcast::wol(&a),
         CliCommand::Subnet(a) => iptools::subnet(&a),

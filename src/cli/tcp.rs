@@ -274,6 +274,8 @@ pub struct ClientArgs {
     #[arg(long, value_name = "MS", default_value_t = 300, value_parser = parse_ms)]
     pub quiet_ms: u64,
     #[command(flatten)]
+    pub expect: super::expect::ExpectArgs,
+    #[command(flatten)]
     pub framing: FramingArgs,
     #[command(flatten)]
     pub capture: CaptureArgs,
@@ -281,7 +283,9 @@ pub struct ClientArgs {
     pub output: OutputArgs,
 }
 
-fn connect_error(e: &NetError) -> CliError {
+/// A connection that could not be made: a timeout (4) when it timed out, else a network
+/// error (3).
+pub(super) fn connect_error(e: &NetError) -> CliError {
     match e {
         NetError::TimedOut { .. } => CliError::Timeout(
             t!("cli.error_with_fix", error = e, fix = e.explanation()).into_owned(),
@@ -311,6 +315,9 @@ fn client_session(args: &ClientArgs, tap: Option<TapHandoff>) -> Result<(), CliE
         args.payload.bytes(args.output.encoding)?
     };
     let pipeline = args.framing.pipeline(args.output.encoding)?;
+    let expectations = args
+        .expect
+        .expectations(args.output.encoding, job.is_some() || args.stdin)?;
     let mut p = args.output.printer();
     let client = TcpClientHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(t!("cli.worker.not_started", error = e).into_owned()))?;
@@ -382,6 +389,14 @@ fn client_session(args: &ClientArgs, tap: Option<TapHandoff>) -> Result<(), CliE
         command(&client, ClientCommand::StartJob { session: S, job })?;
         client_job(&client, &mut p, args, (every, files, sequence))?;
         return disconnect(&client, &mut p, args, !files);
+    }
+    if let Some(mut expectations) = expectations {
+        if let Some(bytes) = payload {
+            command(&client, ClientCommand::Send { session: S, bytes })?;
+        }
+        expectations.start(Instant::now());
+        expect_replies(&client, &mut p, &mut expectations)?;
+        return disconnect(&client, &mut p, args, true);
     }
     let sent = payload.is_some();
     if let Some(bytes) = payload {
@@ -456,6 +471,54 @@ fn client_session(args: &ClientArgs, tap: Option<TapHandoff>) -> Result<(), CliE
         }
     }
     disconnect(&client, &mut p, args, true)
+}
+
+/// Prints the traffic and checks each record against `--expect` until all are met (then the
+/// caller disconnects) or one is not met in time, or the connection ends first (exit 5).
+fn expect_replies(
+    client: &TcpClientHandle,
+    p: &mut super::Printer,
+    expectations: &mut super::expect::Expectations,
+) -> Result<(), CliError> {
+    // Bounded: each turn waits at most until the budget of the expectation waited for, and
+    // every budget is finite (at most a year), so the loop ends by time or by the last match.
+    while !expectations.done() {
+        let now = Instant::now();
+        expectations.check_time(p, now)?;
+        let Ok(event) = client.events().recv_timeout(expectations.wait(now, TICK)) else {
+            continue;
+        };
+        match event.kind {
+            ClientEvent::Received { peer, bytes, check } => {
+                let now = Instant::now();
+                // A record after the budget ran out is too late for it.
+                expectations.check_time(p, now)?;
+                p.received(peer, &bytes, check);
+                expectations.on_record(p, &bytes, now);
+            }
+            ClientEvent::Framing { peer, notice } => p.frame_notice(peer, &notice),
+            ClientEvent::Sent { peer, bytes } => p.record("tx", Some(peer), &bytes),
+            ClientEvent::PeerFinished { remote } => {
+                p.status(
+                    "finished",
+                    &t!("cli.tcp.peer_finished", remote = remote),
+                    json!({ "remote": remote.to_string() }),
+                );
+                expectations.ended(p, &t!("expect.peer_finished"))?;
+            }
+            ClientEvent::Closed { reason, .. } => {
+                expectations.ended(p, &reason.to_string())?;
+            }
+            ClientEvent::SendRejected { reason } => return Err(CliError::Network(reason)),
+            ClientEvent::WorkerFailed { message } => {
+                return Err(CliError::Network(
+                    t!("cli.worker.failed", message = message).into_owned(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Prints a job's progress and the traffic until it ends. A file's chunks are not printed

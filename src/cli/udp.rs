@@ -86,6 +86,8 @@ pub struct UdpArgs {
     #[arg(long, value_name = "MS", default_value_t = 300, value_parser = parse_ms)]
     pub quiet_ms: u64,
     #[command(flatten)]
+    pub expect: super::expect::ExpectArgs,
+    #[command(flatten)]
     pub framing: FramingArgs,
     #[command(flatten)]
     pub capture: super::CaptureArgs,
@@ -164,6 +166,11 @@ fn session(
             }),
         );
     }
+    let expectations = args.expect.expectations(encoding, job.is_some())?;
+    // The expectations end the command by themselves; a second way to end it would race them.
+    if expectations.is_some() && (args.listen.is_some() || args.count.is_some()) {
+        return Err(CliError::Usage(t!("expect.not_with_listen").into_owned()));
+    }
     let mut p = args.output.printer();
     let udp = UdpHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(t!("cli.worker.not_started", error = e).into_owned()))?;
@@ -233,12 +240,18 @@ fn session(
         }
         _ => false,
     };
+    let mut reported = (0, 0, 0);
+    if let Some(mut expectations) = expectations {
+        expectations.start(Instant::now());
+        expect_datagrams(&udp, &mut p, &mut expectations, &mut reported)?;
+        return finish(&udp, &mut p, &mut reported, true);
+    }
+    let mut reported = (0, 0, 0);
     let listen_until = args.listen.map(|l| Instant::now() + secs(l));
     let first_by = Instant::now() + secs(args.timeout);
     let quiet = Duration::from_millis(args.quiet_ms);
     let mut last_rx: Option<Instant> = None;
     let mut received = 0u64;
-    let mut reported = (0, 0, 0);
     loop {
         let now = Instant::now();
         if let Some(until) = listen_until {
@@ -305,6 +318,45 @@ fn session(
             _ => {}
         }
     }
+}
+
+/// Prints the traffic and checks each datagram (or frame) against `--expect` until all are
+/// met (then the caller closes) or one is not met in time (exit 5).
+fn expect_datagrams(
+    udp: &UdpHandle,
+    p: &mut super::Printer,
+    expectations: &mut super::expect::Expectations,
+    reported: &mut (u64, u64, u64),
+) -> Result<(), CliError> {
+    // Bounded: each turn waits at most until the budget of the expectation waited for, and
+    // every budget is finite, so the loop ends by time or by the last match.
+    while !expectations.done() {
+        let now = Instant::now();
+        expectations.check_time(p, now)?;
+        let Ok(e) = udp.events().recv_timeout(expectations.wait(now, TICK)) else {
+            continue;
+        };
+        match e.kind {
+            EventKind::Received(batch) => {
+                for d in batch {
+                    let now = Instant::now();
+                    // A datagram after the budget ran out is too late for it.
+                    expectations.check_time(p, now)?;
+                    p.received(d.from, &d.bytes, d.check);
+                    expectations.on_record(p, &d.bytes, now);
+                }
+            }
+            EventKind::Framing { peer, notice } => p.frame_notice(peer, &notice),
+            EventKind::Sent { to, bytes, .. } => p.record("tx", Some(to), &bytes),
+            EventKind::SendFailed { error, .. } => return Err(CliError::network(&error)),
+            // An ICMP error answers one of our sends (port unreachable…): a network error, as
+            // without --expect, said now rather than when the budget runs out.
+            EventKind::Icmp(e) => return Err(CliError::Network(e.to_string())),
+            EventKind::Stats(stats) => report_drops(p, &stats, reported),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Closes the socket and reports drops the worker counted since its last report, and the

@@ -279,35 +279,7 @@ impl RuleSet {
 
     /// The captures (`$1`…) when `matcher` matches `record`.
     fn matches(&self, matcher: &Matcher, record: &[u8]) -> Option<Vec<Vec<u8>>> {
-        match matcher {
-            Matcher::Exact(needle) => (record == needle.as_slice()).then(Vec::new),
-            Matcher::Prefix(needle) => record.starts_with(needle).then(Vec::new),
-            Matcher::Contains(needle) => memchr::memmem::find(record, needle).map(|_| Vec::new()),
-            Matcher::Regex(re) => {
-                let text = self.encoding.decode_lossy(record);
-                let caps = re.captures(&text)?;
-                Some(
-                    caps.iter()
-                        .skip(1)
-                        .map(|m| m.map_or_else(Vec::new, |m| self.encoding.encode_text(m.as_str())))
-                        .collect(),
-                )
-            }
-            Matcher::Hex(pattern) => {
-                if record.len() != pattern.len() {
-                    return None;
-                }
-                let mut captures = Vec::new();
-                for (want, &got) in pattern.iter().zip(record) {
-                    match want {
-                        Some(b) if *b != got => return None,
-                        Some(_) => {}
-                        None => captures.push(vec![got]),
-                    }
-                }
-                Some(captures)
-            }
-        }
+        match_record(matcher, self.encoding, record)
     }
 
     /// A pipeline stage running this set (one per session; the counters are shared).
@@ -341,6 +313,64 @@ impl Stage for RuleStage {
         for (delay, bytes) in self.0.answer(record.peer, record.bytes) {
             replies.push_after(bytes, delay);
         }
+    }
+}
+
+/// The captures (`$1`…) when `matcher` matches `record`; a regex sees the record decoded in
+/// `encoding`.
+fn match_record(matcher: &Matcher, encoding: TextEncoding, record: &[u8]) -> Option<Vec<Vec<u8>>> {
+    match matcher {
+        Matcher::Exact(needle) => (record == needle.as_slice()).then(Vec::new),
+        Matcher::Prefix(needle) => record.starts_with(needle).then(Vec::new),
+        Matcher::Contains(needle) => memchr::memmem::find(record, needle).map(|_| Vec::new()),
+        Matcher::Regex(re) => {
+            let text = encoding.decode_lossy(record);
+            let caps = re.captures(&text)?;
+            Some(
+                caps.iter()
+                    .skip(1)
+                    .map(|m| m.map_or_else(Vec::new, |m| encoding.encode_text(m.as_str())))
+                    .collect(),
+            )
+        }
+        Matcher::Hex(pattern) => {
+            if record.len() != pattern.len() {
+                return None;
+            }
+            let mut captures = Vec::new();
+            for (want, &got) in pattern.iter().zip(record) {
+                match want {
+                    Some(b) if *b != got => return None,
+                    Some(_) => {}
+                    None => captures.push(vec![got]),
+                }
+            }
+            Some(captures)
+        }
+    }
+}
+
+/// One match written as a rule's match side (`exact:TEXT`, `prefix:TEXT`, `contains:TEXT`,
+/// `regex:RE`, `hex:HEX` with `??`), checked, for owners that only ask "does this record
+/// match" (the CLI's `--expect`): the same parser and matcher the rules use, not a second one.
+#[derive(Debug)]
+pub struct Pattern {
+    matcher: Matcher,
+    encoding: TextEncoding,
+}
+
+impl Pattern {
+    /// Reads `text`; an error names `number` as its rule (the caller's 1-based position).
+    pub fn parse(number: usize, text: &str, encoding: TextEncoding) -> Result<Self, RuleError> {
+        Ok(Self {
+            matcher: build_matcher(number, text, encoding)?,
+            encoding,
+        })
+    }
+
+    /// Whether `record` matches.
+    pub fn matches(&self, record: &[u8]) -> bool {
+        match_record(&self.matcher, self.encoding, record).is_some()
     }
 }
 
