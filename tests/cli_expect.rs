@@ -573,3 +573,117 @@ fn tcp_peer_that_closes_first_fails_at_once_not_after_the_budget() {
     assert!(started.elapsed() < Duration::from_secs(5));
     device.join().unwrap();
 }
+
+/// Starts `sockpit tcp-server --mock CAPTURE` on a free loopback port; returns the child,
+/// its address and the mock's note.
+fn mock_server(capture: &std::path::Path) -> (std::process::Child, String, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sockpit"))
+        .args([
+            "tcp-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--duration",
+            "20",
+            "--json",
+            "--mock",
+            capture.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (mut note, mut addr) = (String::new(), String::new());
+    for line in out.lines().take(20) {
+        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        match v["event"].as_str() {
+            Some("mock") => v["message"].as_str().unwrap().clone_into(&mut note),
+            Some("listening") => {
+                v["local"].as_str().unwrap().clone_into(&mut addr);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        !addr.is_empty(),
+        "the mock server did not say where it listens"
+    );
+    (child, addr, note)
+}
+
+#[test]
+fn a_mock_made_from_a_capture_answers_as_the_device_did() {
+    let dir = std::env::temp_dir().join(format!("sockpit-mock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = record(&dir);
+
+    let (mut server, addr, note) = mock_server(&capture);
+    assert!(note.contains("3 rules from 3 requests"), "{note}");
+    // The recording replayed against the mock: every answer as the device gave it.
+    let out = sockpit(&[
+        "replay",
+        capture.to_str().unwrap(),
+        "--to",
+        &addr,
+        "--as-fast",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("differences: 0") || stderr(&out).contains("3 as recorded"),
+        "{}",
+        stderr(&out)
+    );
+    // A client that asks the recorded questions gets the recorded answers.
+    let out = sockpit(&[
+        "tcp-client",
+        &addr,
+        "--send",
+        r"Q2\n",
+        "--frame",
+        "lf",
+        "--expect",
+        "exact:A2",
+        "--within",
+        "2000",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A question the device was never asked: the mock is silent, as a rule table must be.
+    let out = sockpit(&[
+        "tcp-client",
+        &addr,
+        "--send",
+        r"Q9\n",
+        "--expect",
+        "prefix:A",
+        "--within",
+        "400",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nothing arrived"), "{}", stderr(&out));
+    let _ = server.kill();
+    let _ = server.wait();
+
+    // --mock is the device's side: a usage error on tcp-client, and a file without a
+    // conversation of the server's kind says so before anything listens.
+    let out = sockpit(&["tcp-client", &addr, "--mock", capture.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tcp-server or udp"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sockpit(&[
+        "udp",
+        "--bind",
+        "127.0.0.1:0",
+        "--mock",
+        capture.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no UDP payload"), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -536,6 +536,11 @@ pub struct FramingArgs {
     /// Every rule that matches answers, not only the first.
     #[arg(long)]
     pub every_match: bool,
+    /// Answer as the device recorded in this capture (pcap/pcapng, e.g. a tcp-client
+    /// --capture): each request this side sent becomes a rule replying with the device's
+    /// answer; its greeting goes to each client (tcp-server, unless --send). Before --rule.
+    #[arg(long, value_name = "FILE")]
+    pub mock: Option<std::path::PathBuf>,
 }
 
 /// `--checksum-order`.
@@ -561,10 +566,34 @@ fn parse_frame(text: &str) -> Result<FrameArg, String> {
 }
 
 impl FramingArgs {
+    /// `--mock FILE` read as the rules that answer like its first `transport` conversation.
+    pub fn mock_plan(
+        &self,
+        transport: crate::capture::Transport,
+    ) -> Result<Option<crate::engine::session::mock::MockPlan>, CliError> {
+        let Some(path) = &self.mock else {
+            return Ok(None);
+        };
+        let opened = crate::capture::open_capture(path)
+            .map_err(|e| CliError::Usage(format!("--mock: {e}")))?;
+        crate::engine::session::mock::from_capture(&opened.records, transport)
+            .map(Some)
+            .map_err(|e| CliError::Usage(format!("--mock {}: {e}", path.display())))
+    }
+
     /// The session's pipeline: the chosen framer, or raw.
     pub fn pipeline(
         &self,
         encoding: TextEncoding,
+    ) -> Result<crate::engine::session::PipelineSpec, CliError> {
+        self.pipeline_with(encoding, None)
+    }
+
+    /// The session's pipeline, with the rules of a mock before `--rules` and `--rule`.
+    pub fn pipeline_with(
+        &self,
+        encoding: TextEncoding,
+        mock: Option<&crate::engine::session::mock::MockPlan>,
     ) -> Result<crate::engine::session::PipelineSpec, CliError> {
         use crate::engine::session::{FramerSpec, Framing, PipelineSpec};
         let framer = match self.frame.as_ref().and_then(|f| f.0.clone()) {
@@ -591,7 +620,7 @@ impl FramingArgs {
             verify_checksum: checksum,
             ..PipelineSpec::default()
         };
-        if let Some(set) = self.rule_set(encoding)? {
+        if let Some(set) = self.rule_set(encoding, mock)? {
             std::sync::Arc::new(set).install(&mut pipeline);
         }
         Ok(pipeline)
@@ -601,17 +630,20 @@ impl FramingArgs {
     fn rule_set(
         &self,
         encoding: TextEncoding,
+        mock: Option<&crate::engine::session::mock::MockPlan>,
     ) -> Result<Option<crate::engine::session::rules::RuleSet>, CliError> {
         use crate::engine::session::rules::{RuleSet, RuleText, RulesFile};
-        let mut file = RulesFile::default();
+        let mut file = mock.map(|m| m.rules.clone()).unwrap_or_default();
         if let Some(path) = &self.rules {
             let text =
                 std::fs::read_to_string(path).map_err(|e| cannot_read("--rules", path, &e))?;
-            file = serde_json::from_str(&text).map_err(|e| {
+            let read: RulesFile = serde_json::from_str(&text).map_err(|e| {
                 CliError::Usage(
                     t!("cli.rules.not_rules", file = path.display(), error = e).into_owned(),
                 )
             })?;
+            file.every_match |= read.every_match;
+            file.rules.extend(read.rules);
         }
         for rule in &self.rule {
             file.rules.push(

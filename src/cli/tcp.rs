@@ -96,13 +96,20 @@ fn server_session(args: &ServerArgs, tap: Option<TapHandoff>) -> Result<(), CliE
             crate::engine::session::job::JobSource::File { .. }
         )
     });
+    let mock = args.framing.mock_plan(crate::capture::Transport::Tcp)?;
     let greeting = if job.is_some() {
         None
     } else {
         args.payload.bytes(args.output.encoding)?
     };
-    let pipeline = args.framing.pipeline(args.output.encoding)?;
+    let greeting = greeting.or_else(|| mock.as_ref().and_then(|m| m.greeting.clone()));
+    let pipeline = args
+        .framing
+        .pipeline_with(args.output.encoding, mock.as_ref())?;
     let mut p = args.output.printer();
+    if let Some(m) = &mock {
+        p.status("mock", &m.note(), json!({ "rules": m.rules.rules.len() }));
+    }
     let server = TcpServerHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(t!("cli.worker.not_started", error = e).into_owned()))?;
     if tap.is_some() {
@@ -307,6 +314,9 @@ pub fn client(args: &ClientArgs) -> Result<(), CliError> {
 }
 
 fn client_session(args: &ClientArgs, tap: Option<TapHandoff>) -> Result<(), CliError> {
+    if args.framing.mock.is_some() {
+        return Err(CliError::Usage(t!("mock.not_on_client").into_owned()));
+    }
     let (host, port) = split_host_port(&args.target)?;
     let job = args.jobs.job(&args.payload, args.output.encoding, false)?;
     let payload = if job.is_some() {

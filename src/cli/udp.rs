@@ -153,7 +153,10 @@ fn session(
         .transpose()?
         .flatten();
     check_datagram_sizes(args.bind, payload.as_deref(), to.as_ref(), reply.as_deref())?;
-    let mut pipeline = args.framing.pipeline(args.output.encoding)?;
+    let mock = args.framing.mock_plan(crate::capture::Transport::Udp)?;
+    let mut pipeline = args
+        .framing
+        .pipeline_with(args.output.encoding, mock.as_ref())?;
     if let Some(reply) = reply.clone() {
         // Answered in the worker as it reads, so a burst is answered at reading speed. The
         // responder comes with the socket, so no datagram is read before it is there (set
@@ -172,6 +175,9 @@ fn session(
         return Err(CliError::Usage(t!("expect.not_with_listen").into_owned()));
     }
     let mut p = args.output.printer();
+    if let Some(m) = &mock {
+        p.status("mock", &m.note(), json!({ "rules": m.rules.rules.len() }));
+    }
     let udp = UdpHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(t!("cli.worker.not_started", error = e).into_owned()))?;
     if tap.is_some() {

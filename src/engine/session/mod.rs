@@ -43,6 +43,7 @@
 mod framer;
 pub mod framing;
 pub mod job;
+pub mod mock;
 pub mod rules;
 pub mod sequence;
 mod stage;
