@@ -288,3 +288,75 @@ fn searching_a_hex_sequence_lands_on_the_match_and_highlights_it() {
     h.run();
     assert!(!shows(&h, "line 200"), "only the match is listed");
 }
+
+/// A device on loopback that answers `Qn` lines with `An`, recorded by the CLI's TCP Client
+/// into `dir/device.pcapng`.
+fn recorded_device(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::BufRead;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let device = std::thread::Builder::new()
+        .name("line-device".into())
+        .spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            let mut w = s.try_clone().unwrap();
+            for line in std::io::BufReader::new(s).lines().take(10) {
+                let Ok(line) = line else { break };
+                w.write_all(format!("A{}\n", line.trim_start_matches('Q')).as_bytes())
+                    .unwrap();
+            }
+        })
+        .unwrap();
+    let steps = dir.join("steps.txt");
+    std::fs::write(
+        &steps,
+        "send Q1\\n\nexpect 2000 text A1\nsend Q2\\n\nexpect 2000 text A2\n",
+    )
+    .unwrap();
+    let capture = dir.join("device.pcapng");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sockpit"))
+        .args(["tcp-client", &addr, "--sequence", steps.to_str().unwrap()])
+        .args(["--capture", capture.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    device.join().unwrap();
+    capture
+}
+
+#[test]
+fn a_device_mocked_from_a_capture_answers_a_client_as_it_did() {
+    let dir = std::env::temp_dir().join(format!("sockpit-ui-mock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = recorded_device(&dir);
+    let mut h = harness(server_settings());
+    h.get_by_label("Auto-reply rules (0)").click();
+    h.run();
+    // The path comes from the test instead of the dialog.
+    h.state_mut().tcp_server.current_mut().rules.next_mock_path = Some(capture);
+    h.get_by_label("Mock a device from a capture…").click();
+    h.run();
+    assert!(shows(&h, "Auto-reply rules (2)"), "two requests, two rules");
+    assert!(
+        shows(&h, "2 rules from 2 requests"),
+        "the note says what was made"
+    );
+    let rules = &h.state().tcp_server.current().settings.rules.rules;
+    assert_eq!(rules[0].pattern, "hex:51 31 0A");
+    assert_eq!(rules[0].reply, "hex:41 31 0A");
+    let addr = common::start_server(&mut h);
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    for (q, a) in [(&b"Q2\n"[..], &b"A2\n"[..]), (b"Q1\n", b"A1\n")] {
+        c.write_all(q).unwrap();
+        let mut got = [0u8; 3];
+        std::io::Read::read_exact(&mut c, &mut got).unwrap();
+        assert_eq!(&got, a, "answered as the device did");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -108,7 +108,11 @@ fn server_session(args: &ServerArgs, tap: Option<TapHandoff>) -> Result<(), CliE
         .pipeline_with(args.output.encoding, mock.as_ref())?;
     let mut p = args.output.printer();
     if let Some(m) = &mock {
-        p.status("mock", &m.note(), json!({ "rules": m.rules.rules.len() }));
+        p.status(
+            "mock",
+            &m.note(true),
+            json!({ "rules": m.rules.rules.len() }),
+        );
     }
     let server = TcpServerHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(t!("cli.worker.not_started", error = e).into_owned()))?;

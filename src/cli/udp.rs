@@ -176,7 +176,11 @@ fn session(
     }
     let mut p = args.output.printer();
     if let Some(m) = &mock {
-        p.status("mock", &m.note(), json!({ "rules": m.rules.rules.len() }));
+        p.status(
+            "mock",
+            &m.note(false),
+            json!({ "rules": m.rules.rules.len() }),
+        );
     }
     let udp = UdpHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(t!("cli.worker.not_started", error = e).into_owned()))?;

@@ -113,16 +113,21 @@ pub struct MockPlan {
 }
 
 impl MockPlan {
-    /// One paragraph for the user: what was made and what was not, with why.
-    pub fn note(&self) -> String {
+    /// One paragraph for the user: what was made and what was not, with why. `greets`: the
+    /// recorded greeting is sent to each client (the CLI's tcp-server); else it is only said.
+    pub fn note(&self, greets: bool) -> String {
         let mut s = t!(
             "mock.made",
             rules = self.rules.rules.len(),
             exchanges = self.exchanges
         )
         .into_owned();
-        if self.greeting.is_some() {
-            s.push_str(&t!("mock.greeting"));
+        if let Some(greeting) = &self.greeting {
+            if greets {
+                s.push_str(&t!("mock.greeting"));
+            } else {
+                s.push_str(&t!("mock.greeting_unused", bytes = greeting.len()));
+            }
         }
         if self.repeats > 0 {
             s.push_str(&t!("mock.repeats", count = self.repeats));
@@ -217,7 +222,7 @@ mod tests {
         );
         // The rules are valid as a set.
         RuleSet::build(&plan.rules, TextEncoding::Utf8).unwrap();
-        let note = plan.note();
+        let note = plan.note(true);
         for part in [
             "2 rules",
             "5 requests",

@@ -158,7 +158,7 @@ pub struct TcpServerTab {
     filter: PeerFilter,
     bind_error: Option<String>,
     framing_error: Option<String>,
-    rules: RulesEditor,
+    pub rules: RulesEditor,
     port_error: Option<String>,
     last_stop_note: Option<String>,
     /// This machine's addresses for the bind picker, and when they were read.
@@ -194,7 +194,7 @@ impl TcpServerTab {
             filter: PeerFilter::default(),
             bind_error: None,
             framing_error: None,
-            rules: RulesEditor::default(),
+            rules: RulesEditor::mocking(crate::capture::Transport::Tcp),
             port_error: None,
             last_stop_note: None,
             local_addresses: crate::net::iface::InterfaceCache::default(),

@@ -141,7 +141,7 @@ pub struct UdpTab {
     bind_error: Option<String>,
     port_error: Option<String>,
     framing_error: Option<String>,
-    rules: RulesEditor,
+    pub rules: RulesEditor,
     /// Problem with the destination: bad input, or the last send's failure.
     pub remote_error: Option<String>,
     pub group_error: Option<String>,
@@ -162,7 +162,7 @@ impl UdpTab {
             bind_error: None,
             port_error: None,
             framing_error: None,
-            rules: RulesEditor::default(),
+            rules: RulesEditor::mocking(crate::capture::Transport::Udp),
             remote_error: None,
             group_error: None,
             interfaces: InterfaceCache::default(),

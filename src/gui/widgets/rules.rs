@@ -3,17 +3,19 @@
 //! `--rules` reads, and each rule's hit count while the session runs. The rules run in the
 //! worker ([`RuleSet`]); this only holds the text and shows the counts.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use egui::{RichText, Ui};
 use rust_i18n::t;
 
+use crate::capture::Transport;
 use crate::codec::TextEncoding;
-use crate::engine::session::PipelineSpec;
 use crate::engine::session::rules::{
     MAX_DELAY_MS, MAX_RULES, RuleError, RuleHits, RuleSet, RuleText, RulesFile,
 };
+use crate::engine::session::{PipelineSpec, mock};
 use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
 use crate::settings::{Bounded, clamp_number, cut_fields, join};
 
@@ -51,6 +53,11 @@ impl Bounded for RulesFile {
 /// What the rules row keeps while the window runs (not saved).
 #[derive(Debug, Default)]
 pub struct RulesEditor {
+    /// The conversations "Mock a device from a capture…" reads (TCP on a TCP Server, UDP on
+    /// a UDP session); `None` offers no mock (a client cannot answer as a device).
+    mock_transport: Option<Transport>,
+    /// The capture the next mock reads, instead of asking with a dialog (tests).
+    pub next_mock_path: Option<PathBuf>,
     /// The running session's counters, one per rule as it was started.
     hits: Option<RuleHits>,
     /// Why the rules could not be used at the last start, or what Import/Export said.
@@ -60,6 +67,14 @@ pub struct RulesEditor {
 }
 
 impl RulesEditor {
+    /// An editor that can make rules from a recording of `transport` conversations.
+    pub fn mocking(transport: Transport) -> Self {
+        Self {
+            mock_transport: Some(transport),
+            ..Self::default()
+        }
+    }
+
     /// Checks `rules` and puts them into `pipeline`; keeps their counters to show.
     pub fn apply(
         &mut self,
@@ -168,6 +183,14 @@ impl RulesEditor {
             if ui.button(t!("rules.export")).clicked() {
                 self.export(rules);
             }
+            if let Some(transport) = self.mock_transport
+                && ui
+                    .button(t!("rules.mock.button"))
+                    .on_hover_text(t!("rules.mock.hover"))
+                    .clicked()
+            {
+                self.mock(rules, transport);
+            }
         });
         if let Some(note) = &self.note {
             ui.label(RichText::new(note).weak());
@@ -198,6 +221,39 @@ impl RulesEditor {
                     .into_owned(),
                 );
                 *rules = file;
+                self.error = None;
+            }
+            Err(e) => {
+                self.error =
+                    Some(t!("rules.read_error", path = path.display(), e = e).into_owned());
+            }
+        }
+    }
+
+    /// Replaces the rules with ones that answer as the device in a capture did.
+    fn mock(&mut self, rules: &mut RulesFile, transport: Transport) {
+        let path = self.next_mock_path.take().or_else(|| {
+            rfd::FileDialog::new()
+                .add_filter(t!("rules.mock.filter"), &["pcapng", "pcap"])
+                .pick_file()
+        });
+        let Some(path) = path else {
+            return;
+        };
+        let plan = crate::capture::open_capture(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|opened| mock::from_capture(&opened.records, transport));
+        match plan {
+            Ok(plan) => {
+                self.note = Some(
+                    t!(
+                        "rules.mock.made",
+                        path = path.display(),
+                        note = plan.note(false)
+                    )
+                    .into_owned(),
+                );
+                *rules = plan.rules;
                 self.error = None;
             }
             Err(e) => {
