@@ -294,6 +294,32 @@ fn modbus_exception_write_multiple_coil_and_coils() {
 }
 
 #[test]
+fn modbus_several_adus_in_one_record() {
+    english();
+    let mut bytes = fixture("modbus_read_holding_request.hex");
+    bytes.extend(fixture("modbus_read_holding_response.hex"));
+    let d = Protocol::ModbusTcp.decode(&bytes);
+    assert_clean(&d);
+    let names: Vec<&str> = d.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["ADU 1", "ADU 2"]);
+    assert_eq!(d.fields[0].range, 0..12);
+    assert_eq!(d.fields[1].range, 12..25);
+    assert_field(find_in(&d.fields[1], "Byte count"), "4", 20..21);
+    assert_eq!(
+        d.summary,
+        "Read Holding Registers, unit 1, 2 registers from 100; Read Holding Registers \
+         response, unit 1, 4 bytes of data"
+    );
+    // Bytes after an ADU that are no MBAP header are left over, and said so.
+    let mut bytes = fixture("modbus_exception.hex");
+    bytes.extend([0xAA, 0xBB]);
+    let d = Protocol::ModbusTcp.decode(&bytes);
+    let last = d.fields.last().unwrap();
+    assert_field(last, "AA BB", 9..11);
+    assert!(last.problem.is_some());
+}
+
+#[test]
 fn mqtt_311_connect_publish_disconnect_in_one_record() {
     english();
     let bytes = fixture("mqtt311_connect_publish_disconnect.hex");
@@ -545,6 +571,21 @@ fn ssdp_search_and_notify_highlight_what_they_are_about() {
         find(&d, "LOCATION").value,
         "http://192.168.1.10:80/description.xml"
     );
+}
+
+#[test]
+fn ssdp_search_response() {
+    english();
+    let answer = b"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: upnp:rootdevice\r\n\
+                   USN: uuid:1::upnp:rootdevice\r\nLOCATION: http://10.0.0.2:49152/desc.xml\r\n\r\n";
+    let d = Protocol::Ssdp.decode(answer);
+    assert_clean(&d);
+    assert_eq!(
+        d.summary,
+        "200 OK: upnp:rootdevice at http://10.0.0.2:49152/desc.xml"
+    );
+    assert!(find(&d, "USN").highlight);
+    assert!(!find(&d, "CACHE-CONTROL").highlight);
 }
 
 #[test]

@@ -42,12 +42,54 @@ fn exception_name(code: u8) -> String {
     })
 }
 
+/// The MBAP header's length: transaction, protocol, length (2 bytes each) and unit.
+const MBAP_LEN: usize = 7;
+
+/// Every ADU of the record: TCP may deliver several requests or responses in one read. One
+/// ADU's fields are shown at the top; several are each grouped under "ADU n".
 pub fn decode(bytes: &[u8]) -> Decoded {
-    let mut fields = Vec::new();
+    let mut adus: Vec<(Vec<Field>, std::ops::Range<usize>)> = Vec::new();
+    let mut summaries = Vec::new();
     let mut cursor = Cursor::new(bytes);
-    let summary = match decode_adu(&mut cursor, &mut fields) {
-        Ok(summary) => summary,
-        Err(Stop) => truncated_summary(Protocol::ModbusTcp),
+    loop {
+        let start = cursor.pos;
+        let mut fields = Vec::new();
+        let result = decode_adu(&mut cursor, &mut fields);
+        adus.push((fields, start..cursor.pos));
+        if let Ok(summary) = result {
+            summaries.push(summary);
+        } else {
+            summaries.push(truncated_summary(Protocol::ModbusTcp));
+            break;
+        }
+        // Another ADU follows only if a whole header with protocol identifier 0 is there;
+        // anything else is left over.
+        let rest = &bytes[cursor.pos..];
+        if rest.len() < MBAP_LEN || rest[2..4] != [0, 0] {
+            break;
+        }
+    }
+    let mut fields = if adus.len() == 1 {
+        adus.pop().map(|(f, _)| f).unwrap_or_default()
+    } else {
+        adus.into_iter()
+            .zip(&summaries)
+            .enumerate()
+            .map(|(i, ((children, range), summary))| {
+                let problem = children
+                    .iter()
+                    .flat_map(Field::walk)
+                    .find_map(|f| f.problem.clone());
+                let mut field = Field::new(
+                    s(t!("protocol.modbus.adu_n", n = i + 1)),
+                    summary.clone(),
+                    range,
+                )
+                .with_children(children);
+                field.problem = problem;
+                field
+            })
+            .collect()
     };
     if cursor.left() > 0 {
         let start = cursor.pos;
@@ -60,7 +102,10 @@ pub fn decode(bytes: &[u8]) -> Decoded {
             .with_problem(s(t!("protocol.modbus.beyond_length"))),
         );
     }
-    Decoded { summary, fields }
+    Decoded {
+        summary: summaries.join("; "),
+        fields,
+    }
 }
 
 fn decode_adu(c: &mut Cursor<'_>, out: &mut Vec<Field>) -> Result<String, Stop> {
