@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use sockpit::codec::protocol::{
     ByteOrder, Decoded, Field, FieldType, Layout, LayoutError, LayoutField, Layouts, Protocol,
@@ -115,8 +116,20 @@ const FIXTURES: &[Sample] = &[
     ("ssdp_notify.http", Protocol::Ssdp, &[], None),
 ];
 
-fn english() {
-    set_language(Language::English);
+/// The language is one switch for the whole process: tests that read words hold this lock
+/// so a Chinese test cannot change them halfway.
+static LANGUAGE: Mutex<()> = Mutex::new(());
+
+fn speaking(language: Language) -> MutexGuard<'static, ()> {
+    let guard = LANGUAGE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    set_language(language);
+    guard
+}
+
+fn english() -> MutexGuard<'static, ()> {
+    speaking(Language::English)
 }
 
 /// The first field (depth first) named `name`.
@@ -203,7 +216,7 @@ fn names_and_ports() {
 
 #[test]
 fn modbus_read_holding_registers_request_and_response() {
-    english();
+    let _language = english();
     let d = Protocol::ModbusTcp.decode(&fixture("modbus_read_holding_request.hex"));
     assert_clean(&d);
     assert_eq!(
@@ -239,7 +252,7 @@ fn modbus_read_holding_registers_request_and_response() {
 
 #[test]
 fn modbus_exception_write_multiple_coil_and_coils() {
-    english();
+    let _language = english();
     let d = Protocol::ModbusTcp.decode(&fixture("modbus_exception.hex"));
     assert_clean(&d);
     assert_eq!(
@@ -295,7 +308,7 @@ fn modbus_exception_write_multiple_coil_and_coils() {
 
 #[test]
 fn modbus_several_adus_in_one_record() {
-    english();
+    let _language = english();
     let mut bytes = fixture("modbus_read_holding_request.hex");
     bytes.extend(fixture("modbus_read_holding_response.hex"));
     let d = Protocol::ModbusTcp.decode(&bytes);
@@ -321,7 +334,7 @@ fn modbus_several_adus_in_one_record() {
 
 #[test]
 fn mqtt_311_connect_publish_disconnect_in_one_record() {
-    english();
+    let _language = english();
     let bytes = fixture("mqtt311_connect_publish_disconnect.hex");
     let d = Protocol::Mqtt.decode(&bytes);
     assert_clean(&d);
@@ -361,7 +374,7 @@ fn mqtt_311_connect_publish_disconnect_in_one_record() {
 
 #[test]
 fn mqtt_5_connect_and_publish_with_properties() {
-    english();
+    let _language = english();
     let d = Protocol::Mqtt.decode(&fixture("mqtt5_connect.hex"));
     assert_clean(&d);
     assert_field(find(&d, "Protocol level"), "5 (5.0)", 8..9);
@@ -393,7 +406,7 @@ fn mqtt_5_connect_and_publish_with_properties() {
 
 #[test]
 fn mqtt_subscribe_suback_and_pings() {
-    english();
+    let _language = english();
     let d = Protocol::Mqtt.decode(&fixture("mqtt311_subscribe_suback_ping.hex"));
     assert_clean(&d);
     let names: Vec<&str> = d.fields.iter().map(|f| f.name.as_str()).collect();
@@ -413,7 +426,7 @@ fn mqtt_subscribe_suback_and_pings() {
 
 #[test]
 fn dns_query_and_response_with_compression() {
-    english();
+    let _language = english();
     let d = Protocol::Dns.decode(&fixture("dns_query_example_com.hex"));
     assert_clean(&d);
     assert_eq!(d.summary, "Query 0x1A2B: example.com A");
@@ -446,7 +459,7 @@ fn dns_query_and_response_with_compression() {
 
 #[test]
 fn dns_pointer_loops_and_tcp_framing() {
-    english();
+    let _language = english();
     // A question whose name points at itself, then one pointing forward to a pointer back.
     let mut looped = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
     looped.extend([0xC0, 0x0C, 0, 1, 0, 1]);
@@ -475,7 +488,7 @@ fn dns_pointer_loops_and_tcp_framing() {
 
 #[test]
 fn mdns_ptr_answer_and_cache_flush() {
-    english();
+    let _language = english();
     let d = Protocol::Mdns.decode(&fixture("mdns_ptr_answer.hex"));
     assert_clean(&d);
     assert_eq!(
@@ -508,7 +521,7 @@ fn mdns_ptr_answer_and_cache_flush() {
 
 #[test]
 fn http_get_and_response_with_body() {
-    english();
+    let _language = english();
     let bytes = fixture("http_get.http");
     let d = Protocol::Http.decode(&bytes);
     assert_clean(&d);
@@ -543,7 +556,7 @@ fn http_get_and_response_with_body() {
 
 #[test]
 fn ssdp_search_and_notify_highlight_what_they_are_about() {
-    english();
+    let _language = english();
     let d = Protocol::Ssdp.decode(&fixture("ssdp_msearch.http"));
     assert_clean(&d);
     assert_eq!(d.summary, "M-SEARCH for ssdp:all, answer within 2 s");
@@ -575,7 +588,7 @@ fn ssdp_search_and_notify_highlight_what_they_are_about() {
 
 #[test]
 fn ssdp_search_response() {
-    english();
+    let _language = english();
     let answer = b"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: upnp:rootdevice\r\n\
                    USN: uuid:1::upnp:rootdevice\r\nLOCATION: http://10.0.0.2:49152/desc.xml\r\n\r\n";
     let d = Protocol::Ssdp.decode(answer);
@@ -590,7 +603,7 @@ fn ssdp_search_response() {
 
 #[test]
 fn coap_get_well_known_core_and_its_content() {
-    english();
+    let _language = english();
     let d = Protocol::Coap.decode(&fixture("coap_get_well_known_core.hex"));
     assert_clean(&d);
     assert_eq!(d.summary, "CON GET /.well-known/core, message 32052");
@@ -633,7 +646,7 @@ fn coap_get_well_known_core_and_its_content() {
 
 #[test]
 fn every_truncation_decodes_and_says_truncated() {
-    english();
+    let _language = english();
     for &(name, protocol, complete, open_end) in FIXTURES {
         let bytes = fixture(name);
         assert_clean(&protocol.decode(&bytes));
@@ -668,7 +681,7 @@ impl XorShift {
 
 #[test]
 fn random_and_mutated_buffers_never_panic() {
-    english();
+    let _language = english();
     let mut rng = XorShift(0x5EED_1234_ABCD_0001);
     let samples: Vec<Vec<u8>> = FIXTURES.iter().map(|(n, ..)| fixture(n)).collect();
     let layout = sample_layout();
@@ -702,8 +715,28 @@ fn random_and_mutated_buffers_never_panic() {
 }
 
 #[test]
+fn chinese_names_values_problems_and_summaries() {
+    let _language = speaking(Language::Chinese);
+    let bytes = fixture("modbus_read_holding_request.hex");
+    let d = Protocol::ModbusTcp.decode(&bytes);
+    assert_eq!(d.summary, "读保持寄存器，单元 1，从 100 起 2 个寄存器");
+    assert_field(find(&d, "功能码"), "3 (读保持寄存器)", 7..8);
+    assert_field(find(&d, "事务标识"), "1 (0x0001)", 0..2);
+    let d = Protocol::ModbusTcp.decode(&bytes[..5]);
+    assert_eq!(d.problems(), ["截断：只有 1 字节，应为 2 字节"]);
+    let d = Protocol::Dns.decode(&fixture("dns_query_example_com.hex"));
+    assert_eq!(find(&d, "期望递归").value, "是");
+    let mut bad = sample_layout();
+    bad.fields[1].length = 3;
+    assert_eq!(
+        bad.check().unwrap_err().to_string(),
+        "第 2 个字段（Temperature）：I16 占 2 字节，而不是 3 字节"
+    );
+}
+
+#[test]
 fn field_at_finds_the_deepest_field() {
-    english();
+    let _language = english();
     let d = Protocol::ModbusTcp.decode(&fixture("modbus_read_holding_response.hex"));
     let path = d.field_at(3).unwrap();
     assert_eq!(d.field(&path).unwrap().name, "Protocol identifier");
@@ -771,7 +804,7 @@ fn sample_layout() -> Layout {
 
 #[test]
 fn layout_decodes_both_byte_orders_labels_and_truncation() {
-    english();
+    let _language = english();
     let layout = sample_layout();
     layout.check().unwrap();
     let mut bytes = vec![0x01, 0x0B, 0xFF, 0x00, 0x01, 0x02, 0x03];
@@ -807,7 +840,7 @@ fn layout_decodes_both_byte_orders_labels_and_truncation() {
 
 #[test]
 fn layout_json_round_trip_and_errors_name_the_field() {
-    english();
+    let _language = english();
     let layout = sample_layout();
     let json = layout.to_json();
     assert_eq!(Layout::from_json(&json).unwrap(), layout);
