@@ -715,6 +715,64 @@ fn random_and_mutated_buffers_never_panic() {
 }
 
 #[test]
+fn edge_cases_of_lengths_and_names() {
+    let _language = english();
+    // A remaining length of five bytes is no MQTT; the largest four-byte one says how much
+    // of its 256 MiB is missing.
+    let d = Protocol::Mqtt.decode(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]);
+    assert!(
+        d.problems().iter().any(|p| p.contains("at most 4 bytes")),
+        "{d:#?}"
+    );
+    let d = Protocol::Mqtt.decode(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F, 0x00, 0x01, b'a']);
+    assert!(
+        d.problems()
+            .iter()
+            .any(|p| p.contains("of 268435455 bytes")),
+        "{d:#?}"
+    );
+    // MQTT 5 acknowledgements told by their length: a reason code and properties.
+    let d = Protocol::Mqtt.decode(&[0x20, 0x03, 0x01, 0x00, 0x00, 0x40, 0x03, 0x00, 0x0A, 0x10]);
+    assert_clean(&d);
+    assert_eq!(find(&d, "Session present").value, "yes");
+    assert_eq!(find(&d, "Reason code").value, "0 (Success)");
+    assert_eq!(
+        find_in(&d.fields[1], "Reason code").value,
+        "16 (No matching subscribers)"
+    );
+    assert_eq!(d.summary, "CONNACK 0 (Success); PUBACK for packet 10");
+
+    // Five labels of 63 bytes make a name longer than DNS allows.
+    let mut long = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for _ in 0..5 {
+        long.push(63);
+        long.extend([b'a'; 63]);
+    }
+    long.extend([0, 0, 1, 0, 1]);
+    let d = Protocol::Dns.decode(&long);
+    assert!(
+        d.problems()
+            .iter()
+            .any(|p| p.contains("longer than 255 bytes")),
+        "{d:#?}"
+    );
+    // A name that is only a pointer back to an earlier one.
+    let mut chain = vec![0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0];
+    chain.extend([1, b'x', 0, 0, 1, 0, 1]);
+    chain.extend([0xC0, 0x0C, 0, 1, 0, 1]);
+    let d = Protocol::Dns.decode(&chain);
+    assert_clean(&d);
+    assert_field(find_in(&d.fields[7], "Name"), "x", 19..21);
+    // A record type without its own reader shows its data as hex.
+    let mut other = vec![0, 1, 0x81, 0x80, 0, 0, 0, 1, 0, 0, 0, 0];
+    other.extend([0, 0, 99, 0, 1, 0, 0, 0, 60, 0, 2, 0xAB, 0xCD]);
+    let d = Protocol::Dns.decode(&other);
+    assert_clean(&d);
+    assert_field(find(&d, "Data"), "AB CD", 23..25);
+    assert_field(find(&d, "Type"), "99 (?)", 13..15);
+}
+
+#[test]
 fn chinese_names_values_problems_and_summaries() {
     let _language = speaking(Language::Chinese);
     let bytes = fixture("modbus_read_holding_request.hex");
