@@ -295,6 +295,14 @@ fn modbus_exception_write_multiple_coil_and_coils() {
     assert_eq!(on, ["ON", "OFF", "ON"]);
     assert_eq!(values.children[2].range, 9..10);
 
+    // A response cut short is still read as one: the header's length gives its shape.
+    let cut = &fixture("modbus_read_holding_response.hex")[..11];
+    let d = Protocol::ModbusTcp.decode(cut);
+    assert_field(find(&d, "Byte count"), "4", 8..9);
+    assert_eq!(
+        find(&d, "Values").problem.as_deref(),
+        Some("truncated: 2 of 4 bytes")
+    );
     // A length that says more than the record holds.
     let short = [
         0x00, 0x01, 0x00, 0x00, 0x00, 0x09, 0x01, 0x03, 0x00, 0x64, 0x00, 0x02,

@@ -146,15 +146,15 @@ fn decode_adu(c: &mut Cursor<'_>, out: &mut Vec<Field>) -> Result<String, Stop> 
         bytes: &c.bytes[..pdu_end],
         pos: c.pos,
     };
-    let result = decode_pdu(&mut pdu, out, unit);
+    let result = decode_pdu(&mut pdu, out, unit, pdu_len.saturating_sub(1));
     c.pos = pdu.pos.max(pdu_end);
     if length == 0 {
         if let Some(f) = out.iter_mut().find(|f| f.range.start == started) {
             f.problem = Some(s(t!("protocol.modbus.length_zero")));
         }
     } else if pdu_len > available {
-        // The PDU's own fields may all be there (a short length is its own problem); say the
-        // record ended before the length said.
+        // Whatever the PDU's fields showed, the record ended before the length the header
+        // gives.
         out.push(
             Field::new(
                 s(t!("protocol.modbus.pdu")),
@@ -168,7 +168,14 @@ fn decode_adu(c: &mut Cursor<'_>, out: &mut Vec<Field>) -> Result<String, Stop> 
     result
 }
 
-fn decode_pdu(c: &mut Cursor<'_>, out: &mut Vec<Field>, unit: u8) -> Result<String, Stop> {
+/// The PDU; `declared` is how many bytes follow the function code by the header's length,
+/// which tells a request from a response even when the record is cut short.
+fn decode_pdu(
+    c: &mut Cursor<'_>,
+    out: &mut Vec<Field>,
+    unit: u8,
+    declared: usize,
+) -> Result<String, Stop> {
     let fc_name = s(t!("protocol.modbus.function"));
     let (r, code) = c.u8(out, &fc_name)?;
     let function = code & 0x7F;
@@ -194,7 +201,7 @@ fn decode_pdu(c: &mut Cursor<'_>, out: &mut Vec<Field>, unit: u8) -> Result<Stri
     let data = &c.bytes[c.pos..];
     match code {
         1..=4 => {
-            if data.len() == 4 || data.is_empty() || usize::from(data[0]) + 1 != data.len() {
+            if declared == 4 || data.first().is_none_or(|&n| usize::from(n) + 1 != declared) {
                 let (address, count) = address_and_count(c, out)?;
                 let key = if code <= 2 {
                     t!(
@@ -262,7 +269,7 @@ fn decode_pdu(c: &mut Cursor<'_>, out: &mut Vec<Field>, unit: u8) -> Result<Stri
         }
         15 | 16 => {
             let (address, count) = address_and_count(c, out)?;
-            if c.left() == 0 {
+            if declared == 4 {
                 return Ok(s(t!(
                     "protocol.modbus.summary.write_response",
                     function = name,
@@ -291,7 +298,8 @@ fn decode_pdu(c: &mut Cursor<'_>, out: &mut Vec<Field>, unit: u8) -> Result<Stri
             )))
         }
         23 => {
-            let is_request = data.len() >= 9 && usize::from(data[8]) + 9 == data.len();
+            let is_request =
+                declared >= 9 && data.get(8).is_none_or(|&n| usize::from(n) + 9 == declared);
             if !is_request {
                 let count = byte_count(c, out)?;
                 let (r, values) = c.take(count, out, &s(t!("protocol.modbus.values")))?;

@@ -175,6 +175,12 @@ pub fn decode(bytes: &[u8], version: Option<u8>) -> Decoded {
             start..cursor.pos.max(start + 1),
         )
         .with_children(children);
+        // A collapsed packet still shows that something inside it is wrong.
+        packet.problem = packet
+            .children
+            .iter()
+            .flat_map(Field::walk)
+            .find_map(|f| f.problem.clone());
         if let Ok(summary) = result {
             packet.value.clone_from(&summary);
             summaries.push(summary);
