@@ -387,7 +387,7 @@ fn mqtt_5_connect_and_publish_with_properties() {
     assert_clean(&d);
     assert_field(find(&d, "Protocol level"), "5 (5.0)", 8..9);
     let props = find(&d, "Properties");
-    assert_field(props, "1 properties", 12..18);
+    assert_field(props, "count: 1", 12..18);
     assert_field(find_in(props, "Session Expiry Interval"), "120", 13..18);
     assert_field(find(&d, "Client identifier"), "\"abc\"", 18..23);
 
@@ -401,7 +401,7 @@ fn mqtt_5_connect_and_publish_with_properties() {
     assert_field(find(&d, "Topic name"), "\"sensors/t1\"", 2..14);
     assert_field(find(&d, "Packet identifier"), "10", 14..16);
     let props = find(&d, "Properties");
-    assert_field(props, "3 properties", 16..34);
+    assert_field(props, "count: 3", 16..34);
     assert_field(find_in(props, "Payload Format Indicator"), "1", 17..19);
     assert_field(find_in(props, "Message Expiry Interval"), "60", 19..24);
     assert_field(find_in(props, "User Property"), "\"unit\" = \"C\"", 24..34);

@@ -664,7 +664,7 @@ fn connect(
     let client = read_text(c, out, &s(t!("protocol.mqtt.client_id")))?;
     if flags & 0x04 != 0 {
         if v5 {
-            properties(c, out)?;
+            properties_named(c, out, s(t!("protocol.mqtt.will_properties")))?;
         }
         read_text(c, out, &s(t!("protocol.mqtt.will_topic")))?;
         read_prefixed(c, out, &s(t!("protocol.mqtt.will_payload")))?;
@@ -730,8 +730,11 @@ fn publish(
 
 /// MQTT 5 properties: their length, then each property as a child.
 fn properties(c: &mut Cursor<'_>, out: &mut Vec<Field>) -> Result<(), Stop> {
+    properties_named(c, out, s(t!("protocol.mqtt.properties")))
+}
+
+fn properties_named(c: &mut Cursor<'_>, out: &mut Vec<Field>, label: String) -> Result<(), Stop> {
     let start = c.pos;
-    let label = s(t!("protocol.mqtt.properties"));
     let mut inner = Vec::new();
     let result = (|| {
         let len = read_varint(c, &mut inner, &s(t!("protocol.mqtt.properties_length")))?;
