@@ -739,6 +739,14 @@ fn edge_cases_of_lengths_and_names() {
             .any(|p| p.contains("of 268435455 bytes")),
         "{d:#?}"
     );
+    // A record of many packets still has a short summary.
+    let pings: Vec<u8> = [0xC0, 0x00].repeat(1000);
+    let d = Protocol::Mqtt.decode(&pings);
+    assert_eq!(d.fields.len(), 1000);
+    assert_eq!(
+        d.summary,
+        "PINGREQ; PINGREQ; PINGREQ; PINGREQ; … and 996 more"
+    );
     // MQTT 5 acknowledgements told by their length: a reason code and properties.
     let d = Protocol::Mqtt.decode(&[0x20, 0x03, 0x01, 0x00, 0x00, 0x40, 0x03, 0x00, 0x0A, 0x10]);
     assert_clean(&d);

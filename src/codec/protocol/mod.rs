@@ -345,6 +345,27 @@ pub(crate) fn one_line(text: &str) -> String {
         .collect()
 }
 
+/// How many messages of one record a summary names before it only counts the rest: a record
+/// of thousands of MQTT pings still makes one short line.
+const SUMMARY_PARTS: usize = 4;
+
+/// The summaries of a record's messages as one line.
+pub(crate) fn join_summaries(parts: &[String]) -> String {
+    let mut line = parts
+        .iter()
+        .take(SUMMARY_PARTS)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if parts.len() > SUMMARY_PARTS {
+        line.push_str(&t!(
+            "protocol.summary_more",
+            count = parts.len() - SUMMARY_PARTS
+        ));
+    }
+    line
+}
+
 /// "yes" or "no" for a flag.
 pub(crate) fn yes_no(on: bool) -> String {
     s(if on {

@@ -103,7 +103,7 @@ pub fn decode(bytes: &[u8]) -> Decoded {
         );
     }
     Decoded {
-        summary: summaries.join("; "),
+        summary: super::join_summaries(&summaries),
         fields,
     }
 }

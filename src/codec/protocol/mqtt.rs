@@ -197,7 +197,7 @@ pub fn decode(bytes: &[u8], version: Option<u8>) -> Decoded {
     let summary = if summaries.is_empty() {
         super::truncated_summary(Protocol::Mqtt)
     } else {
-        super::one_line(&summaries.join("; "))
+        super::one_line(&super::join_summaries(&summaries))
     };
     Decoded { summary, fields }
 }
