@@ -1,4 +1,4 @@
-//! Codecs: hex parsing and formatting, backslash escapes, and text encodings.
+//! Codecs: hex parsing and formatting, backslash escapes, text encodings, and protocol views.
 //!
 //! Everything here is pure and synchronous, shared by every tab, the send box and the CLI.
 
@@ -10,5 +10,6 @@ pub mod hex;
 pub mod library;
 pub mod macros;
 pub mod payload;
+pub mod protocol;
 
 pub use encoding::TextEncoding;
