@@ -60,6 +60,7 @@ impl Bounded for crate::gui::widgets::traffic_view::ViewSettings {
             &join(path, "cap_mib"),
             notes,
         );
+        self.protocol.bound(&join(path, "protocol"), notes);
     }
 }
 

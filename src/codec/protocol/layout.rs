@@ -15,14 +15,14 @@ use serde::{Deserialize, Serialize};
 use super::{Decoded, Field, hex_preview, named, truncated};
 
 /// One layout: its name and its fields in the order they are shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Layout {
     pub name: String,
     pub fields: Vec<LayoutField>,
 }
 
 /// A field of a layout.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayoutField {
     pub name: String,
     /// Where the field starts, in bytes from the record's start.
@@ -118,7 +118,7 @@ pub enum ByteOrder {
 }
 
 /// A file of layouts: a JSON list (one object is read as a list of one).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Layouts(pub Vec<Layout>);
 

@@ -422,6 +422,7 @@ impl Traffic for TcpServerTab {
         match event.kind {
             EventKind::Listening { local } => {
                 self.status = ServerStatus::Listening(local);
+                self.session.view.local_port = Some(local.port());
                 self.note(
                     Direction::Info,
                     None,

@@ -510,6 +510,7 @@ impl Traffic for UdpTab {
         match event.kind {
             EventKind::Bound { local } => {
                 self.status = UdpStatus::Bound(local);
+                self.session.view.local_port = Some(local.port());
                 self.note(Direction::Info, None, &t!("udp.bound", local = local));
             }
             EventKind::BindFailed(e) => {

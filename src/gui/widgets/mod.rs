@@ -7,6 +7,7 @@ pub mod framing;
 mod labelled;
 pub mod library;
 pub mod pipeline;
+pub mod protocol_view;
 pub mod rules;
 pub mod send_box;
 pub mod send_tools;

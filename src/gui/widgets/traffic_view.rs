@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::TextEncoding;
 use crate::codec::hex::{format_hex, format_hex_into};
+use crate::gui::widgets::protocol_view::{ProtocolPane, ProtocolSettings};
 use crate::traffic::peer_filter::{PeerFilter, RowFilter};
 use crate::traffic::search::{Search, SearchMode};
 use crate::traffic::{Check, Direction, RecordRef, TrafficLog, format_bytes, format_time_us};
@@ -62,6 +63,8 @@ pub struct ViewSettings {
     /// "Text only where readable": a lone non-ASCII character among escapes (a CRC read as a
     /// Chinese character) is shown as its bytes.
     pub readable_only: bool,
+    /// How the detail pane reads a record: a protocol, by port, or a layout.
+    pub protocol: ProtocolSettings,
 }
 
 impl Default for ViewSettings {
@@ -74,6 +77,7 @@ impl Default for ViewSettings {
             cap_mib: 64,
             details: true,
             readable_only: false,
+            protocol: ProtocolSettings::default(),
         }
     }
 }
@@ -83,6 +87,11 @@ impl Default for ViewSettings {
 #[derive(Debug, Default)]
 pub struct TrafficView {
     pub settings: ViewSettings,
+    /// The detail pane's protocol fields.
+    pub protocol: ProtocolPane,
+    /// The session's own port (a server's or a bound socket's), for choosing a protocol by
+    /// port when the peer's says nothing.
+    pub local_port: Option<u16>,
     selected: BTreeSet<u64>,
     anchor: Option<u64>,
     detail_cache: Option<(u64, TextEncoding, String)>,
@@ -224,6 +233,70 @@ impl RowIds<'_> {
 const SAME_OFFSET: f32 = 0.01;
 
 /// A row's hex preview with the bytes of `matches` on a highlight.
+/// One line of the detail pane's dump (`offset  hex  ascii`), with the bytes of the selected
+/// protocol field (`mark`, in record offsets) on the selection colour in both columns. A line
+/// without marked bytes is one run of text, as before.
+fn dump_line(
+    ui: &Ui,
+    start: usize,
+    chunk: &[u8],
+    mark: Option<&std::ops::Range<usize>>,
+    mark_bg: Color32,
+) -> egui::text::LayoutJob {
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let color = ui.visuals().text_color();
+    let plain = egui::TextFormat {
+        font_id: font,
+        color,
+        ..Default::default()
+    };
+    let marked = egui::TextFormat {
+        background: mark_bg,
+        ..plain.clone()
+    };
+    let ascii = |b: u8| {
+        if b.is_ascii_graphic() || b == b' ' {
+            char::from(b)
+        } else {
+            '.'
+        }
+    };
+    let mut job = egui::text::LayoutJob::default();
+    let end = start + chunk.len();
+    let Some(mark) = mark.filter(|m| m.start < end && m.end > start) else {
+        let text: String = chunk.iter().map(|&b| ascii(b)).collect();
+        job.append(
+            &format!("{start:08X}  {:<47}  {text}", format_hex(chunk)),
+            0.0,
+            plain,
+        );
+        return job;
+    };
+    job.append(&format!("{start:08X}  "), 0.0, plain.clone());
+    let hit = |i: usize| mark.contains(&(start + i));
+    for (i, b) in chunk.iter().enumerate() {
+        let f = if hit(i) { &marked } else { &plain };
+        job.append(&format!("{b:02X}"), 0.0, f.clone());
+        if i + 1 < DUMP_LINE_BYTES {
+            let gap = if hit(i) && hit(i + 1) && i + 1 < chunk.len() {
+                &marked
+            } else {
+                &plain
+            };
+            job.append(" ", 0.0, gap.clone());
+        }
+    }
+    // The text column starts where it does on an unmarked line: 47 hex characters, 2 spaces.
+    let written = 2 * chunk.len() + chunk.len().min(DUMP_LINE_BYTES - 1);
+    let pad = (3 * DUMP_LINE_BYTES + 1).saturating_sub(written);
+    job.append(&format!("{:pad$}", ""), 0.0, plain.clone());
+    for (i, &b) in chunk.iter().enumerate() {
+        let f = if hit(i) { &marked } else { &plain };
+        job.append(&ascii(b).to_string(), 0.0, f.clone());
+    }
+    job
+}
+
 fn highlighted_hex(
     ui: &Ui,
     bytes: &[u8],
@@ -649,7 +722,10 @@ impl TrafficView {
                 Direction::Info => "log.detail.info_bytes",
                 Direction::Error => "log.detail.error_bytes",
             };
-            ui.label(t!(key, id = id, n = record.bytes.len(), peer = peer));
+            ui.horizontal_wrapped(|ui| {
+                ui.label(t!(key, id = id, n = record.bytes.len(), peer = peer));
+                self.protocol.picker_ui(ui, &mut self.settings.protocol);
+            });
         }
         let fresh =
             matches!(&self.detail_cache, Some((cid, cenc, _)) if *cid == id && *cenc == encoding);
@@ -677,6 +753,17 @@ impl TrafficView {
             return;
         }
         let bytes = &record.bytes;
+        let decoded = self
+            .protocol
+            .decoded(
+                &self.settings.protocol,
+                id,
+                bytes,
+                (record.peer.map(|p| p.port()), self.local_port),
+            )
+            .is_some();
+        let highlight = self.protocol.highlight();
+        let mark = ui.visuals().selection.bg_fill;
         // The dump gets the width of one full line when there is room (never more than two
         // thirds of the pane), the decoded text the rest; a narrower dump scrolls sideways
         // instead of running under the text.
@@ -699,31 +786,15 @@ impl TrafficView {
                                 let start = line * DUMP_LINE_BYTES;
                                 let chunk =
                                     &bytes[start..(start + DUMP_LINE_BYTES).min(bytes.len())];
-                                let ascii: String = chunk
-                                    .iter()
-                                    .map(|&b| {
-                                        if b.is_ascii_graphic() || b == b' ' {
-                                            char::from(b)
-                                        } else {
-                                            '.'
-                                        }
-                                    })
-                                    .collect();
-                                ui.add(
-                                    egui::Label::new(
-                                        RichText::new(format!(
-                                            "{start:08X}  {:<47}  {ascii}",
-                                            format_hex(chunk)
-                                        ))
-                                        .monospace(),
-                                    )
-                                    .extend(),
-                                );
+                                let job = dump_line(ui, start, chunk, highlight.as_ref(), mark);
+                                ui.add(egui::Label::new(job).extend());
                             }
                         });
                 });
                 strip.cell(|ui| {
-                    if let Some((_, _, text)) = &self.detail_cache {
+                    if decoded {
+                        self.protocol.fields_ui(ui);
+                    } else if let Some((_, _, text)) = &self.detail_cache {
                         egui::ScrollArea::vertical()
                             .id_salt("detail-text")
                             .auto_shrink(false)

@@ -1,0 +1,300 @@
+//! The detail pane's protocol view: the selected record read as a protocol's fields (chosen
+//! per session, or suggested by the port), or as a layout the user imported for a device's
+//! own protocol. Selecting a field highlights its bytes in the hex dump beside it. Decoding
+//! is done once per selected record and choice, not per frame.
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use egui::{RichText, Ui};
+use rust_i18n::t;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::protocol::{Decoded, Field, Layout, Layouts, Protocol};
+use crate::gui::widgets::{ERROR_COLOR, label_first};
+use crate::settings::{Bounded, join};
+
+/// Most layouts a session keeps, and fields in one (a list a person reads).
+pub const MAX_LAYOUTS: usize = 64;
+pub const MAX_LAYOUT_FIELDS: usize = 512;
+
+/// How a session reads its records (saved with the tab's view).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProtocolChoice {
+    /// By port: the peer's, then the session's own (502 Modbus/TCP, 1883 MQTT, 53 DNS, …).
+    #[default]
+    Auto,
+    /// Bytes only.
+    Off,
+    Known(Protocol),
+    /// An imported layout, by name.
+    Layout(String),
+}
+
+/// What a choice comes to for one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reader {
+    Known(Protocol),
+    Layout(String),
+}
+
+impl ProtocolChoice {
+    /// The reader for a record whose peer has `peer_port`, in a session on `local_port`.
+    fn reader(&self, peer_port: Option<u16>, local_port: Option<u16>) -> Option<Reader> {
+        match self {
+            Self::Off => None,
+            Self::Known(p) => Some(Reader::Known(*p)),
+            Self::Layout(name) => Some(Reader::Layout(name.clone())),
+            Self::Auto => peer_port
+                .and_then(Protocol::suggest_for_port)
+                .or_else(|| local_port.and_then(Protocol::suggest_for_port))
+                .map(Reader::Known),
+        }
+    }
+}
+
+/// Saved with the view: the choice and the imported layouts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProtocolSettings {
+    pub choice: ProtocolChoice,
+    pub layouts: Vec<Layout>,
+}
+
+impl Bounded for ProtocolSettings {
+    fn bound(&mut self, path: &str, notes: &mut Vec<String>) {
+        if self.layouts.len() > MAX_LAYOUTS {
+            notes.push(format!(
+                "{}: {} layouts, keeping the first {MAX_LAYOUTS}", // i18n-exempt: settings notes precede the saved language.
+                join(path, "layouts"),
+                self.layouts.len()
+            ));
+            self.layouts.truncate(MAX_LAYOUTS);
+        }
+        let before = self.layouts.len();
+        self.layouts
+            .retain(|l| l.fields.len() <= MAX_LAYOUT_FIELDS && l.check().is_ok());
+        if self.layouts.len() < before {
+            notes.push(format!(
+                "{}: {} unusable layouts left out", // i18n-exempt: settings notes precede the saved language.
+                join(path, "layouts"),
+                before - self.layouts.len()
+            ));
+        }
+    }
+}
+
+/// The pane's state while the window runs.
+#[derive(Debug, Default)]
+pub struct ProtocolPane {
+    /// The record, the reader and what it read.
+    cache: Option<(u64, Reader, Decoded)>,
+    /// The selected field, as a path of child indices.
+    selected: Option<Vec<usize>>,
+    /// What the last import said.
+    note: Option<(bool, String)>,
+    /// The file the next import reads, instead of asking with a dialog (tests).
+    pub next_layout_path: Option<PathBuf>,
+}
+
+impl ProtocolPane {
+    /// The picker: Auto, Off, every protocol, every imported layout, and Import.
+    pub fn picker_ui(&mut self, ui: &mut Ui, settings: &mut ProtocolSettings) {
+        let shown = match &settings.choice {
+            ProtocolChoice::Auto => t!("protocol_view.auto").into_owned(),
+            ProtocolChoice::Off => t!("protocol_view.off").into_owned(),
+            ProtocolChoice::Known(p) => p.name().to_owned(),
+            ProtocolChoice::Layout(name) => name.clone(),
+        };
+        label_first(ui, t!("protocol_view.label"))
+            .selected_text(shown)
+            .show_ui(ui, |ui| {
+                let c = &mut settings.choice;
+                ui.selectable_value(c, ProtocolChoice::Auto, t!("protocol_view.auto"));
+                ui.selectable_value(c, ProtocolChoice::Off, t!("protocol_view.off"));
+                for p in Protocol::ALL {
+                    ui.selectable_value(c, ProtocolChoice::Known(p), p.name());
+                }
+                for l in &settings.layouts {
+                    ui.selectable_value(c, ProtocolChoice::Layout(l.name.clone()), &l.name);
+                }
+            });
+        if ui
+            .button(t!("protocol_view.import"))
+            .on_hover_text(t!("protocol_view.import_hover"))
+            .clicked()
+        {
+            self.import(settings);
+        }
+        if let Some((bad, note)) = &self.note {
+            let text = RichText::new(note.as_str());
+            ui.label(if *bad {
+                text.color(ERROR_COLOR)
+            } else {
+                text.weak()
+            });
+        }
+    }
+
+    fn import(&mut self, settings: &mut ProtocolSettings) {
+        let path = self.next_layout_path.take().or_else(|| {
+            rfd::FileDialog::new()
+                .add_filter(t!("protocol_view.filter"), &["json"])
+                .pick_file()
+        });
+        let Some(path) = path else {
+            return;
+        };
+        let read = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Layouts::from_json(&text).map_err(|e| e.to_string()));
+        self.note = Some(match read {
+            Ok(Layouts(layouts)) => {
+                let n = layouts.len();
+                for layout in layouts {
+                    if let Some(same) = settings.layouts.iter_mut().find(|l| l.name == layout.name)
+                    {
+                        *same = layout;
+                    } else if settings.layouts.len() < MAX_LAYOUTS {
+                        settings.layouts.push(layout);
+                    }
+                }
+                if let Some(last) = settings.layouts.last() {
+                    settings.choice = ProtocolChoice::Layout(last.name.clone());
+                }
+                self.cache = None;
+                (
+                    false,
+                    t!("protocol_view.imported", n = n, path = path.display()).into_owned(),
+                )
+            }
+            Err(e) => (
+                true,
+                t!("protocol_view.import_error", path = path.display(), e = e).into_owned(),
+            ),
+        });
+    }
+
+    /// Reads record `id` (`bytes`, from `peer_port`) as `settings` say, once; `None` when
+    /// no reader applies.
+    pub fn decoded(
+        &mut self,
+        settings: &ProtocolSettings,
+        id: u64,
+        bytes: &[u8],
+        ports: (Option<u16>, Option<u16>),
+    ) -> Option<&Decoded> {
+        let reader = settings.choice.reader(ports.0, ports.1)?;
+        let fresh = matches!(&self.cache, Some((cid, r, _)) if *cid == id && *r == reader);
+        if !fresh {
+            let decoded = match &reader {
+                Reader::Known(p) => p.decode(bytes),
+                Reader::Layout(name) => match settings.layouts.iter().find(|l| &l.name == name) {
+                    Some(layout) => layout.decode(bytes),
+                    None => Decoded {
+                        summary: t!("protocol_view.no_layout", name = name).into_owned(),
+                        fields: Vec::new(),
+                    },
+                },
+            };
+            if self.cache.as_ref().is_none_or(|(cid, _, _)| *cid != id) {
+                self.selected = None;
+            }
+            self.cache = Some((id, reader, decoded));
+        }
+        self.cache.as_ref().map(|(_, _, d)| d)
+    }
+
+    /// The bytes the selected field covers, to highlight in the dump.
+    pub fn highlight(&self) -> Option<Range<usize>> {
+        let (_, _, decoded) = self.cache.as_ref()?;
+        decoded
+            .field(self.selected.as_deref()?)
+            .map(|f| f.range.clone())
+    }
+
+    /// The fields of the cached record as a tree; clicking one selects it.
+    pub fn fields_ui(&mut self, ui: &mut Ui) {
+        let Some((_, _, decoded)) = &self.cache else {
+            return;
+        };
+        ui.label(RichText::new(decoded.summary.as_str()).strong());
+        let mut clicked = None;
+        egui::ScrollArea::vertical()
+            .id_salt("protocol-fields")
+            .auto_shrink(false)
+            .show(ui, |ui| {
+                let mut path = Vec::new();
+                for (i, field) in decoded.fields.iter().enumerate() {
+                    path.push(i);
+                    field_ui(ui, field, &mut path, self.selected.as_deref(), &mut clicked);
+                    path.pop();
+                }
+            });
+        if let Some(path) = clicked {
+            self.selected = Some(path);
+        }
+    }
+}
+
+fn field_ui(
+    ui: &mut Ui,
+    field: &Field,
+    path: &mut Vec<usize>,
+    selected: Option<&[usize]>,
+    clicked: &mut Option<Vec<usize>>,
+) {
+    let is_selected = selected == Some(path.as_slice());
+    let mut text = RichText::new(format!("{}: {}", field.name, field.value));
+    if field.highlight {
+        text = text.strong();
+    }
+    let bytes = t!(
+        "protocol_view.bytes",
+        from = field.range.start,
+        to = field.range.end.saturating_sub(1).max(field.range.start)
+    );
+    if ui
+        .selectable_label(is_selected, text)
+        .on_hover_text(bytes)
+        .clicked()
+    {
+        *clicked = Some(path.clone());
+    }
+    if let Some(problem) = &field.problem {
+        ui.label(RichText::new(problem.as_str()).color(ERROR_COLOR));
+    }
+    if !field.children.is_empty() {
+        ui.indent(("field", path.clone()), |ui| {
+            for (i, child) in field.children.iter().enumerate() {
+                path.push(i);
+                field_ui(ui, child, path, selected, clicked);
+                path.pop();
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_reads_by_the_peer_port_then_the_session_port() {
+        let auto = ProtocolChoice::Auto;
+        assert_eq!(
+            auto.reader(Some(502), Some(40000)),
+            Some(Reader::Known(Protocol::ModbusTcp))
+        );
+        assert_eq!(
+            auto.reader(Some(40000), Some(1883)),
+            Some(Reader::Known(Protocol::Mqtt))
+        );
+        assert_eq!(auto.reader(Some(40000), Some(40001)), None);
+        assert_eq!(ProtocolChoice::Off.reader(Some(502), None), None);
+        assert_eq!(
+            ProtocolChoice::Known(Protocol::Coap).reader(None, None),
+            Some(Reader::Known(Protocol::Coap))
+        );
+    }
+}
