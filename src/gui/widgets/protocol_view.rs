@@ -224,6 +224,9 @@ impl ProtocolPane {
             .id_salt("protocol-fields")
             .auto_shrink(false)
             .show(ui, |ui| {
+                // A tree of short lines: tighter than the window's usual spacing.
+                ui.spacing_mut().item_spacing.y = 1.0;
+                ui.spacing_mut().button_padding.y = 0.0;
                 let mut path = Vec::new();
                 for (i, field) in decoded.fields.iter().enumerate() {
                     path.push(i);
