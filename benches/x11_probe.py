@@ -5,6 +5,10 @@ packages). It only talks to the X display in $DISPLAY (the bench's own Xvfb); no
   x11_probe.py latency X Y AWAY_X AWAY_Y N -> prints one latency in ms per line:
       the pointer goes to AWAY, the 24x24 square around (X, Y) settles, then the pointer moves
       onto (X, Y) and the square is polled until its pixels change (hover highlight drawn).
+  x11_probe.py firstframe W H TIMEOUT_S -> prints "ready" once the display answers, then the
+      ms until the top-left W x H of the screen (sampled every 8 px) first shows at least 12
+      distinct colours: a window has drawn text (an empty or freshly mapped window is one or two
+      colours; the root is black with Xvfb -br), or "timeout".
 """
 import ctypes
 import sys
@@ -78,7 +82,39 @@ def latency(x, y, away_x, away_y, n):
             print("timeout", flush=True)
 
 
+def distinct(d, root, w, h):
+    img = x11.XGetImage(d, root, 0, 0, w, h, ALL_PLANES, Z_PIXMAP)
+    if not img:
+        return 0
+    px = {x11.XGetPixel(img, i, j) for j in range(0, h, 8) for i in range(0, w, 8)}
+    x11.XDestroyImage(img)
+    return len(px)
+
+
+def firstframe(w, h, timeout):
+    d = None
+    end = time.monotonic() + 10
+    while not d and time.monotonic() < end:
+        d = x11.XOpenDisplay(None)
+        if not d:
+            time.sleep(0.05)
+    if not d:
+        raise SystemExit("cannot open display")
+    root = x11.XDefaultRootWindow(d)
+    print("ready", flush=True)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if distinct(d, root, w, h) >= 12:
+            print(f"{(time.perf_counter() - t0) * 1000:.1f}", flush=True)
+            return
+        time.sleep(0.002)
+    print("timeout", flush=True)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "firstframe":
+        firstframe(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+        raise SystemExit(0)
     if len(sys.argv) == 7 and sys.argv[1] == "latency":
         latency(*map(int, sys.argv[2:6]), int(sys.argv[6]))
     else:

@@ -17,3 +17,4 @@ cargo bench --quiet --bench sending 2>/dev/null
 cargo bench --quiet --bench capture 2>/dev/null | grep "^|"
 cargo bench --quiet --bench gui 2>/dev/null
 if [ -x scripts/bench-packetsender.sh ]; then scripts/bench-packetsender.sh; fi
+if [ -x scripts/bench-startup.sh ]; then scripts/bench-startup.sh; fi
