@@ -264,4 +264,48 @@ proptest! {
         let _ = parse_proc_net(&text, Proto::Udp);
         let _ = sockpit::net::udp::drops_for_inode(&text, 1);
     }
+
+    #[test]
+    fn expect_and_rule_matches_of_any_text(text in typed(), prefix in "(exact|prefix|contains|regex|hex|):?", bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let pattern = format!("{prefix}{text}");
+        if let Ok(p) = sockpit::engine::session::rules::Pattern::parse(1, &pattern, TextEncoding::Utf8) {
+            let _ = p.matches(&bytes);
+        }
+    }
+
+    #[test]
+    fn layouts_of_any_json(text in "\\PC{0,200}", offset in any::<usize>(), length in any::<usize>(), kind in "(U8|U16|U32|U64|I8|I16|I32|I64|F32|F64|Bytes|Text|X)", bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        use sockpit::codec::protocol::{Layout, Layouts};
+        let _ = Layouts::from_json(&text);
+        // Any numbers in a well-formed file: refused with a reason, or decoded without panic.
+        let json = format!(r#"{{"name": "L", "fields": [{{"name": "f", "offset": {offset}, "length": {length}, "kind": "{kind}", "order": "Little"}}]}}"#);
+        if let Ok(layout) = Layout::from_json(&json) {
+            let d = layout.decode(&bytes);
+            for f in d.all_fields() {
+                prop_assert!(f.range.start <= f.range.end);
+            }
+        }
+    }
+
+    #[test]
+    fn protocol_decoders_of_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        for p in sockpit::codec::protocol::Protocol::ALL {
+            let d = p.decode(&bytes);
+            for f in d.all_fields() {
+                prop_assert!(f.range.end <= bytes.len().max(f.range.start), "{p:?} {f:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn mock_plans_of_any_conversation(turns in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..12)), 0..40)) {
+        let mut b = sockpit::engine::session::mock::MockBuilder::default();
+        for (request, bytes) in &turns {
+            if *request { b.request(bytes) } else { b.answer(bytes) }
+        }
+        let plan = b.finish(false);
+        // Every rule it makes is one the rules engine takes.
+        sockpit::engine::session::rules::RuleSet::build(&plan.rules, TextEncoding::Utf8).unwrap();
+        prop_assert!(plan.rules.rules.len() <= plan.exchanges);
+    }
 }
