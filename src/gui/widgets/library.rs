@@ -9,7 +9,7 @@ use std::path::Path;
 use egui::{Key, Modifiers, RichText, TextEdit, Ui};
 use rust_i18n::t;
 
-use super::{Tone, labelled_text};
+use super::{Tone, labelled_hint, labelled_text};
 use crate::codec::TextEncoding;
 use crate::codec::library::{Library, Packet};
 use crate::codec::macros::Rng;
@@ -290,7 +290,13 @@ impl LibraryPanel {
         }
         ui.horizontal(|ui| {
             let width = (ui.available_width() - 75.0).max(60.0);
-            labelled_text(ui, &t!("library.find"), &mut self.search, width);
+            labelled_hint(
+                ui,
+                &t!("library.find"),
+                &mut self.search,
+                width,
+                &t!("library.find_hint"),
+            );
         });
         ui.separator();
         let shown = self.library.search(&self.search);

@@ -16,7 +16,7 @@ use crate::engine::session::rules::{
     MAX_DELAY_MS, MAX_RULES, RuleError, RuleHits, RuleSet, RuleText, RulesFile,
 };
 use crate::engine::session::{PipelineSpec, mock};
-use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
+use crate::gui::widgets::{error_text, labelled_drag, labelled_hint};
 use crate::settings::{Bounded, clamp_number, cut_fields, join};
 
 impl Bounded for RulesFile {
@@ -137,6 +137,11 @@ impl RulesEditor {
             t!("rules.remove"),
         ];
         let peer_hover = t!("rules.peer.hover");
+        let (match_hint, reply_hint, peer_hint) = (
+            t!("rules.hint.match"),
+            t!("rules.hint.reply"),
+            t!("rules.hint.peer"),
+        );
         let fill = |word: usize, n: &str| words[word].replace("%{n}", n);
         egui::ScrollArea::vertical()
             .id_salt("rules-list")
@@ -146,10 +151,10 @@ impl RulesEditor {
                     let n = (i + 1).to_string();
                     ui.horizontal(|ui| {
                         ui.checkbox(&mut rule.enabled, fill(0, &n));
-                        labelled_text(ui, &fill(1, &n), &mut rule.pattern, 180.0);
-                        labelled_text(ui, &fill(2, &n), &mut rule.reply, 180.0);
+                        labelled_hint(ui, &fill(1, &n), &mut rule.pattern, 180.0, &match_hint);
+                        labelled_hint(ui, &fill(2, &n), &mut rule.reply, 180.0, &reply_hint);
                         labelled_drag(ui, &fill(3, &n), &mut rule.delay_ms, 0..=MAX_DELAY_MS);
-                        labelled_text(ui, &fill(4, &n), &mut rule.peer, 120.0)
+                        labelled_hint(ui, &fill(4, &n), &mut rule.peer, 120.0, &peer_hint)
                             .on_hover_text(peer_hover.as_ref());
                         if let Some(hits) = self.hits(i) {
                             ui.label(fill(5, &hits.to_string()));

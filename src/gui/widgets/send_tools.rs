@@ -9,7 +9,7 @@ use egui::{RichText, TextEdit, Ui};
 use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
-use super::{Tone, labelled_text};
+use super::{Tone, labelled_hint, labelled_text};
 use crate::codec::library::Library;
 use crate::engine::session::JobSpec;
 use crate::engine::session::job::{EVERY_MAX, JobKind, JobState, JobStatus, UDP_CHUNK_MAX};
@@ -225,7 +225,13 @@ impl SendTools {
                         }
                     }
                     ui.separator();
-                    let file = labelled_text(ui, &t!("send_tools.file"), &mut self.file, 180.0);
+                    let file = labelled_hint(
+                        ui,
+                        &t!("send_tools.file"),
+                        &mut self.file,
+                        180.0,
+                        &t!("send_tools.file_hint"),
+                    );
                     if file.changed() {
                         self.error = None;
                     }

@@ -856,8 +856,18 @@ impl TrafficView {
     fn search_ui(&mut self, ui: &mut Ui, log: &TrafficLog, encoding: TextEncoding) {
         let mut step: Option<bool> = None;
         ui.horizontal_wrapped(|ui| {
-            let field =
-                super::labelled_text(ui, &t!("log.search.label"), &mut self.search_text, 160.0);
+            let hint = match self.search_mode {
+                SearchMode::Text => t!("log.search.hint.text"),
+                SearchMode::Hex => t!("log.search.hint.hex"),
+                SearchMode::Regex => t!("log.search.hint.regex"),
+            };
+            let field = super::labelled_hint(
+                ui,
+                &t!("log.search.label"),
+                &mut self.search_text,
+                160.0,
+                &hint,
+            );
             if field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                 step = Some(true);
             }
@@ -878,8 +888,14 @@ impl TrafficView {
                 step = Some(true);
             }
             ui.checkbox(&mut self.matches_only, t!("log.search.matches_only"));
-            super::labelled_text(ui, &t!("log.peer.label"), &mut self.peer_text, 120.0)
-                .on_hover_text(t!("log.peer.hover"));
+            super::labelled_hint(
+                ui,
+                &t!("log.peer.label"),
+                &mut self.peer_text,
+                120.0,
+                &t!("log.peer.hint"),
+            )
+            .on_hover_text(t!("log.peer.hover"));
             if !self.peer_text.trim().is_empty() && self.peer_only().is_none() {
                 ui.label(RichText::new(t!("log.peer.invalid")).color(super::ERROR_COLOR));
             }
