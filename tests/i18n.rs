@@ -430,3 +430,61 @@ fn the_bypass_check_finds_words_and_passes_keys() {
         .collect();
     assert_eq!(literals, vec!["Hello there", "a.b", "Raw words"]);
 }
+
+/// The keys named as `t!("key"` in `source`, with their lines (keys built at run time, such as
+/// `t!(key, …)`, are not literals and are not seen).
+fn named_keys(source: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (n, line) in source.lines().enumerate() {
+        // Comments show how to call `t!`, with made-up keys.
+        if line.trim_start().starts_with("//") {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find("t!(\"") {
+            let after = &rest[at + 4..];
+            let Some(end) = after.find('"') else { break };
+            let key = &after[..end];
+            // `t!("` inside another word (`print!("`, `format!("`) is not a translation.
+            let before = rest[..at].chars().last();
+            if !before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                out.push((n + 1, key.to_owned()));
+            }
+            rest = &after[end..];
+        }
+    }
+    out
+}
+
+#[test]
+fn every_key_the_code_names_is_in_the_catalogue() {
+    // A typo or a key added to the wrong section shows the key itself in the window.
+    let known: BTreeSet<String> = catalogue(Language::English)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut unknown = Vec::new();
+    let mut seen = 0;
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        for (line, key) in named_keys(&source) {
+            seen += 1;
+            if !known.contains(&key) {
+                unknown.push(format!("{}:{line}: {key}", file.display()));
+            }
+        }
+    }
+    assert!(seen > 500, "only {seen} keys found: the scan is broken");
+    assert!(
+        unknown.is_empty(),
+        "keys named in the code but missing from locales/*.yml:\n{}",
+        unknown.join("\n")
+    );
+    assert_eq!(
+        named_keys("x(t!(\"a.b\", n = 1)); print!(\"no\"); t!(\"c\")"),
+        [(1, "a.b".to_owned()), (1, "c".to_owned())]
+    );
+}

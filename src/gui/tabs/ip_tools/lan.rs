@@ -12,7 +12,7 @@ use rust_i18n::t;
 
 use super::{IpToolsTab, Section, SweepStatus};
 use crate::gui::widgets::labelled_hint;
-use crate::gui::widgets::{ERROR_COLOR, OK_COLOR, error_text, labelled_text};
+use crate::gui::widgets::{ERROR_COLOR, OK_COLOR, error_text};
 use crate::iptools::ports::parse_ports;
 use crate::iptools::sweep::parse_sweep_range;
 use crate::iptools::sweep::{
@@ -302,11 +302,12 @@ impl IpToolsTab {
                 {
                     self.sweep_range_error = None;
                 }
-                labelled_text(
+                labelled_hint(
                     ui,
                     &t!("ip_tools.sweep.ports"),
                     &mut self.settings.sweep_ports,
                     120.0,
+                    &t!("ip_tools.sweep.ports_hint"),
                 );
                 ui.checkbox(
                     &mut self.settings.sweep_reverse_dns,
