@@ -64,6 +64,19 @@ fn a_modbus_request_read_as_fields_highlights_the_clicked_field() {
     h.run();
     let view = &h.state().tcp_server.current().session.view;
     assert_eq!(view.protocol.highlight(), Some(0..7), "the header's bytes");
+    // A click in the dump selects the field of the byte under the pointer (the line's middle
+    // is byte 8 of 12: the starting address).
+    h.get_by_label_contains("00000000  00 01").click();
+    h.run();
+    let view = &h.state().tcp_server.current().session.view;
+    let marked = view
+        .protocol
+        .highlight()
+        .expect("a field selected by the click");
+    assert!(
+        marked.end <= MODBUS_READ.len() && marked.start >= 7,
+        "{marked:?}"
+    );
     assert_eq!(
         view.settings.protocol.choice,
         sockpit::gui::widgets::protocol_view::ProtocolChoice::Known(

@@ -205,6 +205,13 @@ impl ProtocolPane {
         self.cache.as_ref().map(|(_, _, d)| d)
     }
 
+    /// Selects the deepest field that covers byte `index` of the record (a click in the dump).
+    pub fn select_byte(&mut self, index: usize) {
+        if let Some((_, _, decoded)) = &self.cache {
+            self.selected = decoded.field_at(index);
+        }
+    }
+
     /// The bytes the selected field covers, to highlight in the dump.
     pub fn highlight(&self) -> Option<Range<usize>> {
         let (_, _, decoded) = self.cache.as_ref()?;

@@ -236,6 +236,20 @@ const SAME_OFFSET: f32 = 0.01;
 /// One line of the detail pane's dump (`offset  hex  ascii`), with the bytes of the selected
 /// protocol field (`mark`, in record offsets) on the selection colour in both columns. A line
 /// without marked bytes is one run of text, as before.
+/// Which byte of a dump line (of `len` bytes) character column `column` shows: the hex
+/// column starts after the 8-digit offset and two spaces, 3 characters a byte; the text
+/// column after 47 hex characters and two spaces, one a byte.
+fn dump_column_byte(column: usize, len: usize) -> Option<usize> {
+    const HEX_START: usize = 10;
+    const TEXT_START: usize = HEX_START + 3 * DUMP_LINE_BYTES + 1;
+    let byte = if column >= TEXT_START {
+        column - TEXT_START
+    } else {
+        column.checked_sub(HEX_START)? / 3
+    };
+    (byte < len).then_some(byte)
+}
+
 fn dump_line(
     ui: &Ui,
     start: usize,
@@ -764,6 +778,8 @@ impl TrafficView {
             .is_some();
         let highlight = self.protocol.highlight();
         let mark = ui.visuals().selection.bg_fill;
+        // A click on a byte of the dump (hex or text column) selects the field it belongs to.
+        let mut clicked_byte = None;
         // The dump gets the width of one full line when there is room (never more than two
         // thirds of the pane), the decoded text the rest; a narrower dump scrolls sideways
         // instead of running under the text.
@@ -787,7 +803,19 @@ impl TrafficView {
                                 let chunk =
                                     &bytes[start..(start + DUMP_LINE_BYTES).min(bytes.len())];
                                 let job = dump_line(ui, start, chunk, highlight.as_ref(), mark);
-                                ui.add(egui::Label::new(job).extend());
+                                let sense = if decoded {
+                                    egui::Sense::click()
+                                } else {
+                                    egui::Sense::hover()
+                                };
+                                let r = ui.add(egui::Label::new(job).extend().sense(sense));
+                                if r.clicked()
+                                    && let Some(pos) = r.interact_pointer_pos()
+                                {
+                                    let column = ((pos.x - r.rect.left()) / char_w).max(0.0);
+                                    clicked_byte = dump_column_byte(column as usize, chunk.len())
+                                        .map(|b| start + b);
+                                }
                             }
                         });
                 });
@@ -813,6 +841,9 @@ impl TrafficView {
                     }
                 });
             });
+        if let Some(byte) = clicked_byte {
+            self.protocol.select_byte(byte);
+        }
     }
 
     /// The layout every traffic tab shares: while rows are selected, a resizable detail pane
@@ -1622,6 +1653,19 @@ fn anchor_at(ids: RowIds<'_>, offset: f32, pitch: f32) -> Option<(u64, f32)> {
 mod tests {
     use super::*;
     use crate::traffic::Record;
+
+    #[test]
+    fn a_dump_column_names_its_byte_in_either_column() {
+        assert_eq!(dump_column_byte(0, 16), None, "the offset");
+        assert_eq!(dump_column_byte(10, 16), Some(0));
+        assert_eq!(dump_column_byte(12, 16), Some(0), "the space after a byte");
+        assert_eq!(dump_column_byte(13, 16), Some(1));
+        assert_eq!(dump_column_byte(10 + 3 * 15, 16), Some(15));
+        assert_eq!(dump_column_byte(59, 16), Some(0), "the text column");
+        assert_eq!(dump_column_byte(59 + 11, 12), Some(11));
+        assert_eq!(dump_column_byte(59 + 12, 12), None, "past a short line");
+        assert_eq!(dump_column_byte(10 + 3 * 12, 12), None, "hex padding");
+    }
 
     #[test]
     fn escapes_are_drawn_dimmer_than_text() {
