@@ -44,7 +44,10 @@ fn a_modbus_request_read_as_fields_highlights_the_clicked_field() {
     h.run();
     // The ports are ephemeral, so Auto finds nothing: the text is shown, and Modbus is
     // chosen by hand.
-    assert!(h.query_by_label("Protocol").is_some(), "the picker is in the detail pane");
+    assert!(
+        h.query_by_label("Protocol").is_some(),
+        "the picker is in the detail pane"
+    );
     assert!(!shows(&h, "Function code"));
     h.get_by_label("Protocol").click();
     h.run();
