@@ -297,3 +297,24 @@ fn udp_answers_each_sender_with_a_count_and_a_crc() {
     }
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn after_sends_an_answer_later() {
+    let path = script_file(
+        "after",
+        "fn on_receive(data, peer) {\n    [\"now\", after(300, \"later\")]\n}\n",
+    );
+    let (child, _lines, local) = tcp_server(&path, &[], "10");
+    let mut c = connect(&local);
+    let asked = Instant::now();
+    assert_eq!(ask(&mut c, b"?", 3), b"now");
+    let mut later = [0u8; 5];
+    c.read_exact(&mut later).unwrap();
+    assert_eq!(&later, b"later");
+    assert!(
+        asked.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        asked.elapsed()
+    );
+    stop(child);
+}

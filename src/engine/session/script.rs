@@ -18,7 +18,9 @@
 //!   peer of that session.
 //! - `fn on_receive(data, peer)` is required; it runs for every received record (after the
 //!   framer, so with `--frame` it sees whole frames) and its value is the answer to that
-//!   record's peer, sent through the outbound chain like a rule's.
+//!   record's peer, sent through the outbound chain like a rule's: a blob, a string, `()`
+//!   for none, an array of answers (one datagram each on UDP), or `after(ms, answer)` to
+//!   send it later (at most 60 s; the same delayed queue as the rules' delays).
 //! - Helpers: `crc16_modbus(blob)`, `crc32(blob)`, `xor8(blob)`, `sum8(blob)` → int (the
 //!   checksums of [`crate::codec::checksum`]); `u16_be(int)`, `u16_le`, `u32_be`, `u32_le` →
 //!   blob (a value that does not fit is an error); `hex("01 03 ff")` → blob; `to_hex(blob)`
@@ -28,9 +30,9 @@
 //!   protocol of [`Protocol::ALL`]. Rhai's own blob, string, array and map functions are all
 //!   there (`data[7]`, `data.len()`, `b + c`, `data.extract(8, 2)`…); `print(x)` goes to
 //!   the owner as a [`ScriptNotice::Printed`].
-//! - Not offered: `on_connect` and timers. The pipeline gives stages no event when a client
-//!   connects and no tick of their own, only records, sends and closes; a script answers
-//!   what it receives.
+//! - Not offered: `on_connect` and `every(ms)`/`on_timer`. The pipeline gives stages no
+//!   event when a client connects and no tick of their own, only records, sends and
+//!   closes; a script answers what it receives (`after` is the one timer: a reply later).
 //!
 //! # Safety and errors
 //!
@@ -49,11 +51,13 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use rhai::{AST, Blob, CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Position, Scope};
 use rust_i18n::t;
 
+use super::rules::MAX_DELAY_MS;
 use super::stage::{Record, Replies, Stage};
 use super::{Factory, PipelineSpec};
 use crate::codec::TextEncoding;
@@ -394,6 +398,17 @@ fn register_helpers(engine: &mut Engine, encoding: TextEncoding) {
     engine.register_fn("blob", move |text: &str| -> Blob {
         encoding.encode_text(text)
     });
+    // The type's name in Rhai's messages ("on_receive returned a Later…").
+    let later = "Later"; // i18n-exempt: a type name of the script language
+    engine.register_type_with_name::<Later>(later);
+    engine.register_fn("after", |ms: i64, answer: Dynamic| -> HelperResult<Later> {
+        match u64::try_from(ms) {
+            Ok(delay_ms) if delay_ms <= MAX_DELAY_MS => Ok(Later { delay_ms, answer }),
+            _ => Err(t!("script.helper.range", value = ms, max = MAX_DELAY_MS)
+                .into_owned()
+                .into()),
+        }
+    });
     engine.register_fn("decode", |b: Blob, name: &str| -> HelperResult<Map> {
         decode(&b, name)
     });
@@ -453,7 +468,8 @@ struct ScriptStage {
 
 impl ScriptStage {
     /// The script's answer to one record, as bytes to send (none for `()`).
-    fn answer(&mut self, record: &Record<'_>) -> Result<Option<Vec<u8>>, ScriptError> {
+    /// The script's answers to one record, each with its delay (none for `()`).
+    fn answer(&mut self, record: &Record<'_>) -> Result<Vec<(Duration, Vec<u8>)>, ScriptError> {
         let args = (
             Dynamic::from_blob(record.bytes.to_vec()),
             Dynamic::from(record.peer.to_string()),
@@ -466,26 +482,82 @@ impl ScriptStage {
             .engine
             .call_fn_with_options(options, &mut self.scope, &self.script.ast, ON_RECEIVE, args)
             .map_err(|e| ScriptError::from_eval(ScriptErrorKind::Runtime, *e))?;
-        if value.is_unit() {
-            return Ok(None);
-        }
-        if value.is_blob() {
-            return Ok(value.into_blob().ok());
-        }
-        if value.is_string() {
-            let encoding = self.script.encoding;
-            return Ok(value
-                .into_immutable_string()
-                .ok()
-                .map(|s| encoding.encode_text(&s)));
-        }
-        Err(ScriptError {
+        let mut answers = Vec::new();
+        collect_answers(value, Duration::ZERO, self.script.encoding, &mut answers)?;
+        Ok(answers)
+    }
+}
+
+/// How deep arrays and `after` may nest in an answer (`[after(10, ["a", "b"])]` is 3).
+const ANSWER_DEPTH_MAX: usize = 4;
+
+/// `value` as answers: `()` none, a blob or string one, an array one per item (each its own
+/// datagram on UDP), `after(ms, answer)` the answer later.
+fn collect_answers(
+    value: Dynamic,
+    delay: Duration,
+    encoding: TextEncoding,
+    out: &mut Vec<(Duration, Vec<u8>)>,
+) -> Result<(), ScriptError> {
+    fn walk(
+        value: Dynamic,
+        delay: Duration,
+        encoding: TextEncoding,
+        depth: usize,
+        out: &mut Vec<(Duration, Vec<u8>)>,
+    ) -> Result<(), ScriptError> {
+        let bad = |kind: &str| ScriptError {
             kind: ScriptErrorKind::Runtime,
             line: None,
             column: None,
-            reason: t!("script.error.bad_answer", kind = value.type_name()).into_owned(),
-        })
+            reason: t!("script.error.bad_answer", kind = kind).into_owned(),
+        };
+        if depth > ANSWER_DEPTH_MAX {
+            return Err(bad(value.type_name()));
+        }
+        if value.is_unit() {
+            return Ok(());
+        }
+        if value.is_blob() {
+            out.extend(value.into_blob().ok().map(|b| (delay, b)));
+            return Ok(());
+        }
+        if value.is_string() {
+            out.extend(
+                value
+                    .into_immutable_string()
+                    .ok()
+                    .map(|s| (delay, encoding.encode_text(&s))),
+            );
+            return Ok(());
+        }
+        if value.is_array() {
+            for item in value.into_array().unwrap_or_default() {
+                walk(item, delay, encoding, depth + 1, out)?;
+            }
+            return Ok(());
+        }
+        let kind = value.type_name();
+        match value.try_cast::<Later>() {
+            Some(later) => walk(
+                later.answer,
+                delay + Duration::from_millis(later.delay_ms),
+                encoding,
+                depth + 1,
+                out,
+            ),
+            None => Err(bad(kind)),
+        }
     }
+    walk(value, delay, encoding, 0, out)
+}
+
+/// `after(ms, answer)`: an answer to send later (a reply timer; the pipeline gives stages
+/// no tick of their own).
+#[derive(Debug, Clone)]
+struct Later {
+    delay_ms: u64,
+    answer: Dynamic,
 }
 
 impl Stage for ScriptStage {
@@ -494,8 +566,11 @@ impl Stage for ScriptStage {
             return;
         }
         match self.answer(record) {
-            Ok(Some(bytes)) => replies.push(bytes),
-            Ok(None) => {}
+            Ok(answers) => {
+                for (delay, bytes) in answers {
+                    replies.push_after(bytes, delay);
+                }
+            }
             Err(error) => {
                 self.stopped = true;
                 self.script.sink.send(ScriptNotice::Stopped {
@@ -552,6 +627,34 @@ mod tests {
         let mut want = body.to_vec();
         want.extend(crc.to_le_bytes());
         assert_eq!(answers, vec![want]);
+    }
+
+    #[test]
+    fn arrays_and_after_give_several_answers_some_later() {
+        let (script, _reports) = Script::compile(
+            "fn on_receive(data, peer) { [\"a\", after(200, [\"b\", hex(\"00\")])] }",
+            TextEncoding::Utf8,
+        )
+        .unwrap();
+        let mut stage = script.start();
+        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let mut replies = Replies::default();
+        replies.address(peer);
+        let record = Record {
+            peer,
+            local: peer,
+            direction: super::super::Direction::Received,
+            time_us: 0,
+            bytes: b"x",
+        };
+        stage.on_received(&record, &mut replies);
+        assert_eq!(replies.take(), vec![(peer, b"a".to_vec())]);
+        let later = Duration::from_millis(200);
+        assert_eq!(
+            replies.take_delayed(),
+            vec![(later, peer, b"b".to_vec()), (later, peer, vec![0])]
+        );
+        assert!(check("fn on_receive(d, p) { after(-1, \"x\") }").is_ok());
     }
 
     #[test]
