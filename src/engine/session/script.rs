@@ -66,7 +66,7 @@ use crate::codec::hex::{format_hex, parse_hex};
 use crate::codec::protocol::Protocol;
 
 /// Operations one call (or the top level) may run: about a tenth of a second of a tight
-/// loop, far more than any answer needs.
+/// loop, far more than any answer needs. Rhai reports this limit without a line.
 pub const MAX_OPERATIONS: u64 = 1_000_000;
 /// How deep script functions may call each other (recursion included).
 pub const MAX_CALL_LEVELS: usize = 32;
@@ -686,7 +686,10 @@ mod tests {
 
     #[test]
     fn an_endless_loop_is_stopped_by_the_operation_limit() {
-        let (answers, notices) = run("fn on_receive(data, peer) { loop {} }", &[b"a"]);
+        let (answers, notices) = run(
+            "fn on_receive(data, peer) {\n    let n = 0;\n    loop { n += 1; }\n}",
+            &[b"a"],
+        );
         assert!(answers.is_empty());
         let [ScriptNotice::Stopped { error, .. }] = notices.as_slice() else {
             panic!("{notices:?}");
