@@ -318,3 +318,35 @@ fn after_sends_an_answer_later() {
     );
     stop(child);
 }
+
+#[test]
+fn a_tcp_client_script_answers_what_the_server_says() {
+    let path = script_file(
+        "client",
+        "fn on_receive(data, peer) {\n    \"ack:\" + text(data)\n}\n",
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let device = std::thread::Builder::new()
+        .name("tcp-device".into())
+        .spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            s.write_all(b"hello").unwrap();
+            let mut answer = [0u8; 9];
+            s.read_exact(&mut answer).unwrap();
+            answer
+        })
+        .unwrap();
+    let out = sockpit()
+        .args(["tcp-client", &addr, "--timeout", "2", "--script"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(&device.join().unwrap(), b"ack:hello");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
