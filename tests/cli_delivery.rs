@@ -157,7 +157,7 @@ fn lines_keep_going_to_a_peer_that_finished_sending() {
     peer.shutdown(std::net::Shutdown::Write).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let input: String = (0..50)
-        .map(|i| "line ".to_owned() + &i.to_string() + "\n")
+        .map(|i| "line ".to_owned() + i.to_string().as_str() + "\n")
         .collect();
     child
         .stdin

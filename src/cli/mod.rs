@@ -541,6 +541,11 @@ pub struct FramingArgs {
     /// answer; its greeting goes to each client (tcp-server, unless --send). Before --rule.
     #[arg(long, value_name = "FILE")]
     pub mock: Option<std::path::PathBuf>,
+    /// A scripted responder (Rhai): FILE defines fn on_receive(data, peer), returning a
+    /// blob, a string or () for each record received; top-level lets keep state. Runs after
+    /// the rules; an error stops the script, not the session.
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<std::path::PathBuf>,
 }
 
 /// `--checksum-order`.
@@ -624,6 +629,25 @@ impl FramingArgs {
             std::sync::Arc::new(set).install(&mut pipeline);
         }
         Ok(pipeline)
+    }
+
+    /// `--script FILE` compiled and added to `pipeline`; the reports are for the printer.
+    /// A file that cannot be read or does not compile is a usage error naming the line.
+    pub fn install_script(
+        &self,
+        encoding: TextEncoding,
+        pipeline: &mut crate::engine::session::PipelineSpec,
+    ) -> Result<Option<crate::engine::session::script::ScriptReports>, CliError> {
+        use crate::engine::session::script::Script;
+        let Some(path) = &self.script else {
+            return Ok(None);
+        };
+        let source =
+            std::fs::read_to_string(path).map_err(|e| cannot_read("--script", path, &e))?;
+        let (script, reports) = Script::compile(&source, encoding)
+            .map_err(|e| CliError::Usage(format!("--script {}: {e}", path.display())))?;
+        script.install(pipeline);
+        Ok(Some(reports))
     }
 
     /// The rules of `--rules FILE` then `--rule`, checked.

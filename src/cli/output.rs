@@ -25,6 +25,10 @@ pub struct Printer {
     /// The marks after a checked record's size, looked up once (not per record).
     good_mark: String,
     bad_mark: String,
+    /// A `--script`'s notices, shown among the traffic as they come.
+    script: Option<crate::engine::session::script::ScriptReports>,
+    /// Notices of the script already said to be lost.
+    script_dropped: u64,
 }
 
 /// How many terminal columns `text` takes: two for a wide (CJK, full-width) character.
@@ -76,6 +80,56 @@ impl Printer {
             text: Vec::new(),
             good_mark: format!(" {}", t!("cli.output.checksum_ok")),
             bad_mark: format!(" {}", t!("cli.output.checksum_bad")),
+            script: None,
+            script_dropped: 0,
+        }
+    }
+
+    /// Shows what `reports` say (a `--script`'s prints and its stop) beside the traffic.
+    pub fn watch_script(&mut self, reports: crate::engine::session::script::ScriptReports) {
+        self.script = Some(reports);
+    }
+
+    /// Prints the script's notices that came since the last look. Called with every record
+    /// and status, so a script's error shows right after the record it answered.
+    pub fn script_notices(&mut self) {
+        use crate::engine::session::script::ScriptNotice;
+        /// Enough for one turn; the rest wait for the next record or status.
+        const PER_TURN: usize = 64;
+        let Some(reports) = &self.script else {
+            return;
+        };
+        let notices = reports.take(PER_TURN);
+        let dropped = reports.dropped();
+        for notice in notices {
+            match notice {
+                ScriptNotice::Printed { text } => {
+                    let line = t!("script.cli.printed", text = text);
+                    self.emit_status("script_print", &line, json!({ "text": text }));
+                }
+                ScriptNotice::Stopped { peer, error } => {
+                    let line = peer.map_or_else(
+                        || t!("script.cli.stopped", error = error),
+                        |peer| t!("script.cli.stopped_peer", peer = peer, error = error),
+                    );
+                    self.emit_status(
+                        "script_error",
+                        &line,
+                        json!({
+                            "peer": peer.map(|p| p.to_string()),
+                            "line": error.line,
+                            "column": error.column,
+                            "reason": error.reason,
+                        }),
+                    );
+                }
+            }
+        }
+        if dropped > self.script_dropped {
+            let count = dropped - self.script_dropped;
+            self.script_dropped = dropped;
+            let line = t!("script.cli.dropped", count = count);
+            self.emit_status("script_dropped", &line, json!({ "count": count }));
         }
     }
 
@@ -113,6 +167,7 @@ impl Printer {
                 v["checksum_ok"] = json!(check == Check::Good);
             }
             self.object(&v);
+            self.script_notices();
             return;
         }
         // The display text goes out as the decoder's bytes, with no `String` in between.
@@ -137,11 +192,17 @@ impl Printer {
         if self.text.capacity() > KEEP_TEXT_BYTES {
             self.text = Vec::new();
         }
+        self.script_notices();
     }
 
     /// A state change (listening, connected, closed…): stderr when readable, an object with
     /// `event` when JSON.
     pub fn status(&mut self, event: &str, text: &str, extra: serde_json::Value) {
+        self.script_notices();
+        self.emit_status(event, text, extra);
+    }
+
+    fn emit_status(&mut self, event: &str, text: &str, extra: serde_json::Value) {
         if self.json {
             let mut v = json!({ "event": event, "message": text });
             if let (Some(obj), serde_json::Value::Object(more)) = (v.as_object_mut(), extra) {

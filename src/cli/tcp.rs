@@ -103,10 +103,16 @@ fn server_session(args: &ServerArgs, tap: Option<TapHandoff>) -> Result<(), CliE
         args.payload.bytes(args.output.encoding)?
     };
     let greeting = greeting.or_else(|| mock.as_ref().and_then(|m| m.greeting.clone()));
-    let pipeline = args
+    let mut pipeline = args
         .framing
         .pipeline_with(args.output.encoding, mock.as_ref())?;
+    let script = args
+        .framing
+        .install_script(args.output.encoding, &mut pipeline)?;
     let mut p = args.output.printer();
+    if let Some(reports) = script {
+        p.watch_script(reports);
+    }
     if let Some(m) = &mock {
         p.status(
             "mock",
@@ -328,11 +334,17 @@ fn client_session(args: &ClientArgs, tap: Option<TapHandoff>) -> Result<(), CliE
     } else {
         args.payload.bytes(args.output.encoding)?
     };
-    let pipeline = args.framing.pipeline(args.output.encoding)?;
+    let mut pipeline = args.framing.pipeline(args.output.encoding)?;
+    let script = args
+        .framing
+        .install_script(args.output.encoding, &mut pipeline)?;
     let expectations = args
         .expect
         .expectations(args.output.encoding, job.is_some() || args.stdin)?;
     let mut p = args.output.printer();
+    if let Some(reports) = script {
+        p.watch_script(reports);
+    }
     let client = TcpClientHandle::spawn(no_wake())
         .map_err(|e| CliError::Network(t!("cli.worker.not_started", error = e).into_owned()))?;
     if tap.is_some() {

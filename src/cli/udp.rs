@@ -169,12 +169,18 @@ fn session(
             }),
         );
     }
+    let script = args
+        .framing
+        .install_script(args.output.encoding, &mut pipeline)?;
     let expectations = args.expect.expectations(encoding, job.is_some())?;
     // The expectations end the command by themselves; a second way to end it would race them.
     if expectations.is_some() && (args.listen.is_some() || args.count.is_some()) {
         return Err(CliError::Usage(t!("expect.not_with_listen").into_owned()));
     }
     let mut p = args.output.printer();
+    if let Some(reports) = script {
+        p.watch_script(reports);
+    }
     if let Some(m) = &mock {
         p.status(
             "mock",

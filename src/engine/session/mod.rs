@@ -45,6 +45,7 @@ pub mod framing;
 pub mod job;
 pub mod mock;
 pub mod rules;
+pub mod script;
 pub mod sequence;
 mod stage;
 
