@@ -169,5 +169,31 @@ fn an_imported_layout_reads_a_device_frame_and_a_bad_one_is_said() {
     assert!(shows(&h, "1 layouts read"));
     assert!(shows(&h, "Volts: 230"));
     assert!(shows(&h, "State: 2 (Fault)"));
+    // Exported, the layouts read back as they were imported.
+    let out = dir.join("exported.json");
+    h.state_mut()
+        .tcp_server
+        .current_mut()
+        .session
+        .view
+        .protocol
+        .next_export_path = Some(out.clone());
+    h.get_by_label("Export layouts…").click();
+    h.run();
+    assert!(shows(&h, "1 layouts written"));
+    let back =
+        sockpit::codec::protocol::Layouts::from_json(&std::fs::read_to_string(&out).unwrap())
+            .unwrap();
+    assert_eq!(
+        back.0,
+        h.state()
+            .tcp_server
+            .current()
+            .session
+            .view
+            .settings
+            .protocol
+            .layouts
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -95,6 +95,8 @@ pub struct ProtocolPane {
     note: Option<(bool, String)>,
     /// The file the next import reads, instead of asking with a dialog (tests).
     pub next_layout_path: Option<PathBuf>,
+    /// The file the next export writes, instead of asking with a dialog (tests).
+    pub next_export_path: Option<PathBuf>,
 }
 
 impl ProtocolPane {
@@ -126,6 +128,9 @@ impl ProtocolPane {
         {
             self.import(settings);
         }
+        if !settings.layouts.is_empty() && ui.button(t!("protocol_view.export")).clicked() {
+            self.export(settings);
+        }
         if let Some((bad, note)) = &self.note {
             let text = RichText::new(note.as_str());
             ui.label(if *bad {
@@ -134,6 +139,35 @@ impl ProtocolPane {
                 text.weak()
             });
         }
+    }
+
+    /// Writes every imported layout to one JSON file, the format Import reads.
+    fn export(&mut self, settings: &ProtocolSettings) {
+        let path = self.next_export_path.take().or_else(|| {
+            rfd::FileDialog::new()
+                .add_filter(t!("protocol_view.filter"), &["json"])
+                .set_file_name("sockpit-layouts.json")
+                .save_file()
+        });
+        let Some(path) = path else {
+            return;
+        };
+        let json = Layouts(settings.layouts.clone()).to_json();
+        self.note = Some(match std::fs::write(&path, json) {
+            Ok(()) => (
+                false,
+                t!(
+                    "protocol_view.exported",
+                    n = settings.layouts.len(),
+                    path = path.display()
+                )
+                .into_owned(),
+            ),
+            Err(e) => (
+                true,
+                t!("protocol_view.export_error", path = path.display(), e = e).into_owned(),
+            ),
+        });
     }
 
     fn import(&mut self, settings: &mut ProtocolSettings) {
