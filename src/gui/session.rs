@@ -302,6 +302,10 @@ pub trait Traffic {
     fn apply(&mut self, event: Self::Event);
     /// The worker ended (the log says why): forget what it held open.
     fn worker_gone(&mut self);
+    /// What the session's script said since the last drain, for its log.
+    fn script_notes(&mut self) -> Vec<(Direction, String)> {
+        Vec::new()
+    }
 }
 
 /// Applies the waiting worker events of `tab` within its limits: a worker's failure is noted
@@ -326,6 +330,9 @@ pub fn drain<T: Traffic>(tab: &mut T) -> bool {
             }
         },
     );
+    for (direction, text) in tab.script_notes() {
+        tab.session().note(direction, None, &text);
+    }
     let session = tab.session();
     let c = session.log.counters();
     let now = Instant::now();

@@ -46,6 +46,7 @@ pub struct TcpClientSettings {
     pub framing: FramingSettings,
     pub checksum: ChecksumSettings,
     pub rules: RulesFile,
+    pub script: crate::gui::widgets::script_box::ScriptSettings,
     pub view: ViewSettings,
     pub send_box: SendBox,
     pub send_tools: SendTools,
@@ -67,6 +68,7 @@ impl Default for TcpClientSettings {
             framing: FramingSettings::default(),
             checksum: ChecksumSettings::default(),
             rules: RulesFile::default(),
+            script: crate::gui::widgets::script_box::ScriptSettings::default(),
             view: ViewSettings::default(),
             send_box: SendBox::default(),
             send_tools: SendTools::default(),
@@ -99,6 +101,7 @@ impl Bounded for TcpClientSettings {
         self.framing.bound(&join(path, "framing"), notes);
         self.checksum.bound(&join(path, "checksum"), notes);
         self.rules.bound(&join(path, "rules"), notes);
+        self.script.bound(&join(path, "script"), notes);
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
         self.send_tools.bound(&join(path, "send_tools"), notes);
@@ -252,6 +255,7 @@ pub struct TcpClientTab {
     port_error: Option<String>,
     framing_error: Option<String>,
     rules: RulesEditor,
+    pub script: crate::gui::widgets::script_box::ScriptEditor,
     /// The running (or last) repeat or file send.
     pub job: Option<JobStatus>,
     /// The kernel's TCP states of this session's connections.
@@ -274,6 +278,7 @@ impl TcpClientTab {
             port_error: None,
             framing_error: None,
             rules: RulesEditor::default(),
+            script: crate::gui::widgets::script_box::ScriptEditor::default(),
             job: None,
         }
     }
@@ -335,12 +340,16 @@ impl TcpClientTab {
             }
         };
         let pipeline = crate::gui::widgets::pipeline::session_pipeline(
-            &self.settings.framing,
-            &self.settings.checksum,
-            &self.settings.rules,
-            self.settings.encoding,
+            &crate::gui::widgets::pipeline::PipelineRows {
+                framing: &self.settings.framing,
+                checksum: &self.settings.checksum,
+                rules: &self.settings.rules,
+                script: &self.settings.script,
+                encoding: self.settings.encoding,
+            },
             &mut self.framing_error,
             &mut self.rules,
+            &mut self.script,
         );
         let (Some(port), None, Some(pipeline)) = (port, &self.host_error, pipeline) else {
             return;
@@ -430,6 +439,10 @@ impl Traffic for TcpClientTab {
 
     fn session(&mut self) -> &mut Session<Command, Event> {
         &mut self.session
+    }
+
+    fn script_notes(&mut self) -> Vec<(Direction, String)> {
+        self.script.poll()
     }
 
     fn worker_gone(&mut self) {
@@ -699,6 +712,7 @@ impl TcpClientTab {
             });
         });
         self.rules.ui(ui, &mut self.settings.rules, editable);
+        self.script.ui(ui, &mut self.settings.script, editable);
         if !self.session.failure_ui(ui, &t!("tcp_client.worker_noun")) {
             let (tone, headline, explanation) = self.status.describe(self.settings.idle_timeout_ms);
             status_line(ui, tone, &headline, &explanation);

@@ -55,6 +55,7 @@ pub struct TcpServerSettings {
     pub framing: FramingSettings,
     pub checksum: ChecksumSettings,
     pub rules: RulesFile,
+    pub script: crate::gui::widgets::script_box::ScriptSettings,
     pub view: ViewSettings,
     pub send_box: SendBox,
     pub send_tools: SendTools,
@@ -76,6 +77,7 @@ impl Default for TcpServerSettings {
             framing: FramingSettings::default(),
             checksum: ChecksumSettings::default(),
             rules: RulesFile::default(),
+            script: crate::gui::widgets::script_box::ScriptSettings::default(),
             view: ViewSettings::default(),
             send_box: SendBox::default(),
             send_tools: SendTools::default(),
@@ -119,6 +121,7 @@ impl Bounded for TcpServerSettings {
         self.framing.bound(&join(path, "framing"), notes);
         self.checksum.bound(&join(path, "checksum"), notes);
         self.rules.bound(&join(path, "rules"), notes);
+        self.script.bound(&join(path, "script"), notes);
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
         self.send_tools.bound(&join(path, "send_tools"), notes);
@@ -159,6 +162,7 @@ pub struct TcpServerTab {
     bind_error: Option<String>,
     framing_error: Option<String>,
     pub rules: RulesEditor,
+    pub script: crate::gui::widgets::script_box::ScriptEditor,
     port_error: Option<String>,
     last_stop_note: Option<String>,
     /// This machine's addresses for the bind picker, and when they were read.
@@ -195,6 +199,7 @@ impl TcpServerTab {
             bind_error: None,
             framing_error: None,
             rules: RulesEditor::mocking(crate::capture::Transport::Tcp),
+            script: crate::gui::widgets::script_box::ScriptEditor::default(),
             port_error: None,
             last_stop_note: None,
             local_addresses: crate::net::iface::InterfaceCache::default(),
@@ -280,12 +285,16 @@ impl TcpServerTab {
             }
         };
         let pipeline = crate::gui::widgets::pipeline::session_pipeline(
-            &self.settings.framing,
-            &self.settings.checksum,
-            &self.settings.rules,
-            self.settings.encoding,
+            &crate::gui::widgets::pipeline::PipelineRows {
+                framing: &self.settings.framing,
+                checksum: &self.settings.checksum,
+                rules: &self.settings.rules,
+                script: &self.settings.script,
+                encoding: self.settings.encoding,
+            },
             &mut self.framing_error,
             &mut self.rules,
+            &mut self.script,
         );
         let (Some(ip), Some(port), Some(pipeline)) = (ip, port, pipeline) else {
             return;
@@ -410,6 +419,10 @@ impl Traffic for TcpServerTab {
 
     fn session(&mut self) -> &mut Session<Command, Event> {
         &mut self.session
+    }
+
+    fn script_notes(&mut self) -> Vec<(Direction, String)> {
+        self.script.poll()
     }
 
     fn worker_gone(&mut self) {
@@ -766,6 +779,7 @@ impl TcpServerTab {
             });
         });
         self.rules.ui(ui, &mut self.settings.rules, editable);
+        self.script.ui(ui, &mut self.settings.script, editable);
         let (tone, headline, explanation) = match &self.status {
             ServerStatus::Stopped => (
                 Tone::Neutral,

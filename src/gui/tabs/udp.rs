@@ -54,6 +54,7 @@ pub struct UdpSettings {
     pub framing: FramingSettings,
     pub checksum: ChecksumSettings,
     pub rules: RulesFile,
+    pub script: crate::gui::widgets::script_box::ScriptSettings,
     pub view: ViewSettings,
     pub send_box: SendBox,
     pub send_tools: SendTools,
@@ -77,6 +78,7 @@ impl Default for UdpSettings {
             framing: FramingSettings::default(),
             checksum: ChecksumSettings::default(),
             rules: RulesFile::default(),
+            script: crate::gui::widgets::script_box::ScriptSettings::default(),
             view: ViewSettings::default(),
             send_box: SendBox::default(),
             send_tools: SendTools::default(),
@@ -115,6 +117,7 @@ impl Bounded for UdpSettings {
         self.framing.bound(&join(path, "framing"), notes);
         self.checksum.bound(&join(path, "checksum"), notes);
         self.rules.bound(&join(path, "rules"), notes);
+        self.script.bound(&join(path, "script"), notes);
         self.view.bound(&join(path, "view"), notes);
         self.send_box.bound(&join(path, "send_box"), notes);
         self.send_tools.bound(&join(path, "send_tools"), notes);
@@ -142,6 +145,7 @@ pub struct UdpTab {
     port_error: Option<String>,
     framing_error: Option<String>,
     pub rules: RulesEditor,
+    pub script: crate::gui::widgets::script_box::ScriptEditor,
     /// Problem with the destination: bad input, or the last send's failure.
     pub remote_error: Option<String>,
     pub group_error: Option<String>,
@@ -163,6 +167,7 @@ impl UdpTab {
             port_error: None,
             framing_error: None,
             rules: RulesEditor::mocking(crate::capture::Transport::Udp),
+            script: crate::gui::widgets::script_box::ScriptEditor::default(),
             remote_error: None,
             group_error: None,
             interfaces: InterfaceCache::default(),
@@ -221,12 +226,16 @@ impl UdpTab {
         let port = parse_port(&self.settings.port, true);
         self.port_error = port.as_ref().err().cloned();
         let pipeline = crate::gui::widgets::pipeline::session_pipeline(
-            &self.settings.framing,
-            &self.settings.checksum,
-            &self.settings.rules,
-            self.settings.encoding,
+            &crate::gui::widgets::pipeline::PipelineRows {
+                framing: &self.settings.framing,
+                checksum: &self.settings.checksum,
+                rules: &self.settings.rules,
+                script: &self.settings.script,
+                encoding: self.settings.encoding,
+            },
             &mut self.framing_error,
             &mut self.rules,
+            &mut self.script,
         );
         let (Ok(ip), Ok(port), Some(pipeline)) = (ip, port, pipeline) else {
             return;
@@ -501,6 +510,10 @@ impl Traffic for UdpTab {
         &mut self.session
     }
 
+    fn script_notes(&mut self) -> Vec<(Direction, String)> {
+        self.script.poll()
+    }
+
     fn worker_gone(&mut self) {
         self.memberships.clear();
         self.status = UdpStatus::Closed;
@@ -632,6 +645,7 @@ impl UdpTab {
                 });
             });
             self.rules.ui(ui, &mut self.settings.rules, editable);
+            self.script.ui(ui, &mut self.settings.script, editable);
             self.multicast_ui(ui);
             ui.add_space(2.0);
         });

@@ -9,6 +9,7 @@ pub mod library;
 pub mod pipeline;
 pub mod protocol_view;
 pub mod rules;
+pub mod script_box;
 pub mod send_box;
 pub mod send_tools;
 pub mod tcp_states;

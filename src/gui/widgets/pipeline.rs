@@ -1,5 +1,6 @@
-//! A session's pipeline from its rows — framing, checksum and auto-reply rules — checked when
-//! the session starts, each row's error set beside it. Written once for every traffic tab.
+//! A session's pipeline from its rows — framing, checksum, auto-reply rules and the script —
+//! checked when the session starts, each row's error set beside it. Written once for every
+//! traffic tab.
 
 use crate::codec::TextEncoding;
 use crate::engine::session::PipelineSpec;
@@ -7,18 +8,26 @@ use crate::engine::session::rules::RulesFile;
 use crate::gui::widgets::checksum::ChecksumSettings;
 use crate::gui::widgets::framing::FramingSettings;
 use crate::gui::widgets::rules::RulesEditor;
+use crate::gui::widgets::script_box::{ScriptEditor, ScriptSettings};
+
+/// What a tab's rows say the pipeline is.
+pub struct PipelineRows<'a> {
+    pub framing: &'a FramingSettings,
+    pub checksum: &'a ChecksumSettings,
+    pub rules: &'a RulesFile,
+    pub script: &'a ScriptSettings,
+    pub encoding: TextEncoding,
+}
 
 /// The pipeline the rows describe, or `None` when one of them is wrong (its error is then set:
-/// `framing_error`, or the rules editor's).
+/// `framing_error`, the rules editor's or the script editor's).
 pub fn session_pipeline(
-    framing: &FramingSettings,
-    checksum: &ChecksumSettings,
-    rules: &RulesFile,
-    encoding: TextEncoding,
+    rows: &PipelineRows<'_>,
     framing_error: &mut Option<String>,
     editor: &mut RulesEditor,
+    script: &mut ScriptEditor,
 ) -> Option<PipelineSpec> {
-    let mut pipeline = match framing.pipeline() {
+    let mut pipeline = match rows.framing.pipeline() {
         Ok(pipeline) => {
             *framing_error = None;
             pipeline
@@ -28,14 +37,21 @@ pub fn session_pipeline(
             return None;
         }
     };
-    checksum.apply(&mut pipeline);
-    match editor.apply(rules, encoding, &mut pipeline) {
+    rows.checksum.apply(&mut pipeline);
+    match editor.apply(rows.rules, rows.encoding, &mut pipeline) {
+        Ok(()) => editor.error = None,
+        Err(e) => {
+            editor.error = Some(e.to_string());
+            return None;
+        }
+    }
+    match script.apply(rows.script, rows.encoding, &mut pipeline) {
         Ok(()) => {
-            editor.error = None;
+            script.error = None;
             Some(pipeline)
         }
         Err(e) => {
-            editor.error = Some(e.to_string());
+            script.error = Some(e.to_string());
             None
         }
     }
