@@ -350,3 +350,126 @@ fn a_tcp_client_script_answers_what_the_server_says() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Reads one `\n`-ended line from `c`.
+fn read_line(c: &mut TcpStream) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.last() != Some(&b'\n') {
+        c.read_exact(&mut byte).unwrap();
+        line.push(byte[0]);
+    }
+    String::from_utf8(line).unwrap()
+}
+
+/// Greets each client with its address; once two are there, sends both a tick every 50 ms;
+/// the third tick stops the timer.
+const TICKER: &str = r#"let ticks = 0;
+let clients = 0;
+fn on_connect(peer) {
+    clients += 1;
+    if clients == 2 { every(50); }
+    "hello " + peer + "\n"
+}
+fn on_receive(data, peer) { () }
+fn on_timer() {
+    ticks += 1;
+    if ticks == 3 { every(0); }
+    "tick " + ticks + "\n"
+}
+"#;
+
+#[test]
+fn a_tcp_server_script_greets_each_client_and_ticks_to_all_until_it_stops_its_timer() {
+    let path = script_file("ticker", TICKER);
+    let (child, _lines, local) = tcp_server(&path, &[], "10");
+    let mut a = connect(&local);
+    let mut b = connect(&local);
+    for c in [&mut a, &mut b] {
+        let me = c.local_addr().unwrap();
+        assert_eq!(read_line(c), format!("hello {me}\n"));
+    }
+    for c in [&mut a, &mut b] {
+        for n in 1..=3 {
+            assert_eq!(read_line(c), format!("tick {n}\n"));
+        }
+    }
+    assert!(silent_for(&mut a, 300), "every(0) stopped the timer");
+    stop(child);
+}
+
+#[test]
+fn a_tcp_client_script_greets_the_device_on_connect() {
+    let path = script_file(
+        "greet",
+        "fn on_connect(peer) { hex(\"AA 55\") + blob(peer) }\nfn on_receive(data, peer) { () }\n",
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let device = std::thread::Builder::new()
+        .name("tcp-device".into())
+        .spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            let mut got = Vec::new();
+            let _ = s.read_to_end(&mut got);
+            got
+        })
+        .unwrap();
+    let out = sockpit()
+        .args(["tcp-client", &addr, "--timeout", "1", "--script"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let mut want = vec![0xAA, 0x55];
+    want.extend(addr.as_bytes());
+    assert_eq!(device.join().unwrap(), want);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_udp_script_welcomes_a_new_sender_and_sends_it_the_ticks() {
+    let path = script_file(
+        "udp-ticker",
+        "let n = 0;\nfn on_connect(peer) { every(30); \"welcome\" }\nfn on_receive(data, peer) { \"ok\" }\nfn on_timer() { n += 1; if n == 2 { every(0); } `t${n}` }\n",
+    );
+    let mut child = sockpit()
+        .args([
+            "udp",
+            "--bind",
+            "127.0.0.1:0",
+            "--listen",
+            "10",
+            "--json",
+            "--script",
+        ])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines: Lines = Box::new(
+        BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .map_while(Result::ok),
+    );
+    let local = next_event(&mut lines, "bound")["local"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.send_to(b"hi", &local).unwrap();
+    let mut buf = [0u8; 64];
+    for want in [&b"welcome"[..], b"ok", b"t1", b"t2"] {
+        let (n, _) = s.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], want);
+    }
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(s.recv_from(&mut buf).is_err(), "every(0) stopped the timer");
+    stop(child);
+}

@@ -761,6 +761,9 @@ impl Worker {
             framer: self.pipeline.new_framer(),
         };
         self.touch_idle();
+        // A responder may greet (a script's on_connect), after what the owner queued.
+        self.pipeline.see_opened(remote);
+        self.send_replies();
         self.write_pending();
     }
 

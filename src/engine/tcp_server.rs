@@ -652,10 +652,19 @@ impl Server {
     /// Queues the responders' replies to the client whose records they answer, like the
     /// owner's sends; if it is gone, each is reported as refused.
     fn send_replies(&mut self, id: ClientId) {
-        for (to, bytes) in self.pipeline.take_replies() {
+        let replies = self.pipeline.take_replies();
+        // A timer's answers go to every client: look them up once, not once per reply.
+        let by_peer: HashMap<SocketAddr, ClientId> = if replies.len() > 4 {
+            self.clients.iter().map(|(id, c)| (c.peer, *id)).collect()
+        } else {
+            HashMap::new()
+        };
+        for (to, bytes) in replies {
             // Usually the client just read; a delayed reply may be another client's.
             let target = if self.clients.get(&id).is_some_and(|c| c.peer == to) {
                 Some(id)
+            } else if !by_peer.is_empty() {
+                by_peer.get(&to).copied()
             } else {
                 self.clients
                     .iter()
@@ -862,6 +871,11 @@ impl Server {
                     );
                     self.ready.push_back(id);
                     self.emit(EventKind::Accepted { client: id, peer });
+                    // A responder may greet (a script's on_connect), after the owner heard
+                    // of the client.
+                    self.pipeline.set_local(local);
+                    self.pipeline.see_opened(peer);
+                    self.send_replies(id);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_pending = false;

@@ -277,6 +277,29 @@ impl Pipeline {
         }
     }
 
+    /// Tells the stages that a stream with `peer` began (a TCP connection, a server's
+    /// client), before its first record; greetings they queue wait in
+    /// [`Pipeline::take_replies`].
+    pub fn see_opened(&mut self, peer: SocketAddr) {
+        if self.stages.is_empty() {
+            return;
+        }
+        let local = self.local;
+        self.replies.address(peer);
+        for stage in &mut self.stages {
+            stage.on_opened(local, peer, &mut self.replies);
+        }
+    }
+
+    /// Gives the stages whose timer passed their tick; what they queue joins the replies.
+    fn tick(&mut self, now: Instant) {
+        for stage in &mut self.stages {
+            if stage.next_tick().is_some_and(|due| due <= now) {
+                stage.on_tick(now, &mut self.replies);
+            }
+        }
+    }
+
     /// Sets (or with `None` removes) the built-in responder answering every received record.
     pub fn set_auto_reply(&mut self, reply: Option<Vec<u8>>) {
         self.auto_reply = reply.map(AutoReply::new);
@@ -455,8 +478,10 @@ impl Pipeline {
 
     /// Replies queued by responders since the last call, each with the address to send it to,
     /// in the order they were queued. They still have to go through [`Pipeline::outbound`].
+    /// Stages whose timer passed get their tick first ([`Stage::on_tick`]).
     pub fn take_replies(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
         let now = Instant::now();
+        self.tick(now);
         for (delay, to, bytes) in self.replies.take_delayed() {
             if self.later.len() >= DELAYED_REPLIES_MAX {
                 self.notices.push((
@@ -481,8 +506,14 @@ impl Pipeline {
 
     /// When the next delayed reply falls due, if one waits (also one still in the stages'
     /// queue: the worker takes replies right after each read).
+    /// A stage's own timer ([`Stage::next_tick`]) counts too: the worker wakes for it the
+    /// same way and calls [`Pipeline::take_replies`].
     pub fn next_reply_due(&self) -> Option<Instant> {
-        self.later.iter().map(|(due, ..)| *due).min()
+        self.later
+            .iter()
+            .map(|(due, ..)| *due)
+            .chain(self.stages.iter().filter_map(|s| s.next_tick()))
+            .min()
     }
 
     fn stages_and_replies(&mut self) -> (ReceiveStages<'_>, &mut Replies) {

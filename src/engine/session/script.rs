@@ -30,9 +30,15 @@
 //!   protocol of [`Protocol::ALL`]. Rhai's own blob, string, array and map functions are all
 //!   there (`data[7]`, `data.len()`, `b + c`, `data.extract(8, 2)`…); `print(x)` goes to
 //!   the owner as a [`ScriptNotice::Printed`].
-//! - Not offered: `on_connect` and `every(ms)`/`on_timer`. The pipeline gives stages no
-//!   event when a client connects and no tick of their own, only records, sends and
-//!   closes; a script answers what it receives (`after` is the one timer: a reply later).
+//! - `fn on_connect(peer)` is optional: it runs when a stream begins (the TCP Client's
+//!   connection, each client of the TCP Server) and on UDP when a peer is heard from for
+//!   the first time (among the last [`UDP_PEERS_MAX`]), before that peer's first
+//!   `on_receive`. Its value is a greeting to that peer, like `on_receive`'s.
+//! - `every(ms)` (from [`TIMER_MIN_MS`] to [`TIMER_MAX_MS`]; `every(0)` stops it) starts the
+//!   session's timer; called again (in any function) it changes the period. Each period
+//!   `fn on_timer()` runs and its value goes to every peer the session has: the open
+//!   connections, or on UDP the peers heard from. With none, it goes nowhere. A tick missed
+//!   because the worker was busy is not made up in a burst.
 //!
 //! # Safety and errors
 //!
@@ -47,11 +53,12 @@
 //! answer, the session keeps running, and the owner gets a [`ScriptNotice::Stopped`] naming
 //! the line, through the [`ScriptReports`] it polls.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use rhai::{AST, Blob, CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Position, Scope};
@@ -84,6 +91,17 @@ pub const MAX_SOURCE_BYTES: usize = 1 << 20;
 
 /// The function every script defines.
 const ON_RECEIVE: &str = "on_receive";
+/// Optional: a stream began, or a UDP peer was first heard from.
+const ON_CONNECT: &str = "on_connect";
+/// Called each period of `every(ms)`.
+const ON_TIMER: &str = "on_timer";
+/// The shortest timer period: 100 answers a second per peer is plenty for a simulator.
+pub const TIMER_MIN_MS: u64 = 10;
+/// The longest timer period (an hour).
+pub const TIMER_MAX_MS: u64 = 3_600_000;
+/// UDP peers a script remembers (for `on_connect` and the timer's answers); the one heard
+/// from longest ago is forgotten first, and counts as new if heard from again.
+pub const UDP_PEERS_MAX: usize = 256;
 
 /// What went wrong with a script, where its source says so.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +119,8 @@ pub struct ScriptError {
 pub enum ScriptErrorKind {
     /// The text is not a script (a syntax error), or is too long.
     Compile,
-    /// It compiled but cannot serve: no `on_receive(data, peer)`, or its top level failed.
+    /// It compiled but cannot serve: no `on_receive(data, peer)`, a timer without
+    /// `on_timer()`, or its top level failed.
     Start,
     /// A call failed while the session ran; the script stopped.
     Runtime,
@@ -217,11 +236,11 @@ impl NoticeSink {
 /// the compiled text are shared).
 #[derive(Clone)]
 pub struct Script {
-    engine: Arc<Engine>,
     ast: Arc<AST>,
     sink: NoticeSink,
     /// The session's text encoding: strings a script answers with are sent in it.
     encoding: TextEncoding,
+    has_on_connect: bool,
 }
 
 impl fmt::Debug for Script {
@@ -246,13 +265,13 @@ impl Script {
         };
         // The trial run of the top level reports into nothing: only a session's prints
         // matter to the owner.
-        let ast = checked_ast(&build_engine(encoding, None), source)?;
-        let engine = build_engine(encoding, Some(sink.clone()));
+        let ast = checked_ast(encoding, source)?;
+        let has_on_connect = has_function(&ast, ON_CONNECT, 1);
         let script = Self {
-            engine: Arc::new(engine),
             ast: Arc::new(ast),
             sink,
             encoding,
+            has_on_connect,
         };
         Ok((
             script,
@@ -276,10 +295,13 @@ impl Script {
         pipeline.stages.push(self.stage());
     }
 
-    /// A new session's stage: the top level run into a fresh scope.
+    /// A new session's stage: its own engine (so `every` sets this session's timer) and
+    /// the top level run into a fresh scope.
     fn start(&self) -> ScriptStage {
+        let timer = TimerCell::default();
+        let engine = build_engine(self.encoding, Some(self.sink.clone()), timer.clone());
         let mut scope = Scope::new();
-        let stopped = match self.engine.run_ast_with_scope(&mut scope, &self.ast) {
+        let stopped = match engine.run_ast_with_scope(&mut scope, &self.ast) {
             Ok(()) => false,
             Err(e) => {
                 self.sink.send(ScriptNotice::Stopped {
@@ -289,22 +311,54 @@ impl Script {
                 true
             }
         };
-        ScriptStage {
+        let mut stage = ScriptStage {
             script: self.clone(),
+            engine,
             scope,
             stopped,
-        }
+            timer,
+            period_ms: 0,
+            next_due: None,
+            opened: BTreeMap::new(),
+            heard: VecDeque::new(),
+        };
+        stage.sync_timer(Instant::now());
+        stage
     }
+}
+
+/// The period `every(ms)` last set in one session (0: no timer), shared between the
+/// engine's `every` and the stage that ticks.
+#[derive(Debug, Clone, Default)]
+struct TimerCell(Arc<AtomicU64>);
+
+impl TimerCell {
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, ms: u64) {
+        self.0.store(ms, Ordering::Relaxed);
+    }
+}
+
+/// Whether `ast` defines `name` with `arity` parameters.
+fn has_function(ast: &AST, name: &str, arity: usize) -> bool {
+    ast.iter_functions()
+        .any(|f| f.name == name && f.params.len() == arity)
 }
 
 /// Whether `source` would run, for an editor to show the error beside the text as it is
 /// typed (the same checks as [`Script::compile`]).
 pub fn check(source: &str) -> Result<(), ScriptError> {
-    checked_ast(&build_engine(TextEncoding::Utf8, None), source).map(|_| ())
+    checked_ast(TextEncoding::Utf8, source).map(|_| ())
 }
 
-/// `source` compiled, with an `on_receive(data, peer)` and a top level that runs.
-fn checked_ast(engine: &Engine, source: &str) -> Result<AST, ScriptError> {
+/// `source` compiled, with an `on_receive(data, peer)`, a top level that runs, and an
+/// `on_timer()` if the top level starts a timer.
+fn checked_ast(encoding: TextEncoding, source: &str) -> Result<AST, ScriptError> {
+    let timer = TimerCell::default();
+    let engine = build_engine(encoding, None, timer.clone());
     if source.len() > MAX_SOURCE_BYTES {
         return Err(ScriptError {
             kind: ScriptErrorKind::Compile,
@@ -325,10 +379,7 @@ fn checked_ast(engine: &Engine, source: &str) -> Result<AST, ScriptError> {
             e.err_type().to_string(),
         )
     })?;
-    let has_handler = ast
-        .iter_functions()
-        .any(|f| f.name == ON_RECEIVE && f.params.len() == 2);
-    if !has_handler {
+    if !has_function(&ast, ON_RECEIVE, 2) {
         return Err(ScriptError {
             kind: ScriptErrorKind::Start,
             line: None,
@@ -339,11 +390,20 @@ fn checked_ast(engine: &Engine, source: &str) -> Result<AST, ScriptError> {
     engine
         .run_ast_with_scope(&mut Scope::new(), &ast)
         .map_err(|e| ScriptError::from_eval(ScriptErrorKind::Start, *e))?;
+    if timer.get() > 0 && !has_function(&ast, ON_TIMER, 0) {
+        return Err(ScriptError {
+            kind: ScriptErrorKind::Start,
+            line: None,
+            column: None,
+            reason: t!("script.error.no_timer_handler").into_owned(),
+        });
+    }
     Ok(ast)
 }
 
 /// An engine with the limits, the helpers, and `print` going to `sink` (or nowhere).
-fn build_engine(encoding: TextEncoding, sink: Option<NoticeSink>) -> Engine {
+/// `every(ms)` sets `timer`.
+fn build_engine(encoding: TextEncoding, sink: Option<NoticeSink>, timer: TimerCell) -> Engine {
     let mut engine = Engine::new();
     engine.set_max_operations(MAX_OPERATIONS);
     engine.set_max_call_levels(MAX_CALL_LEVELS);
@@ -366,6 +426,26 @@ fn build_engine(encoding: TextEncoding, sink: Option<NoticeSink>) -> Engine {
         }
     });
     register_helpers(&mut engine, encoding);
+    engine.register_fn("every", move |ms: i64| -> HelperResult<()> {
+        match u64::try_from(ms) {
+            Ok(0) => {
+                timer.set(0);
+                Ok(())
+            }
+            Ok(ms) if (TIMER_MIN_MS..=TIMER_MAX_MS).contains(&ms) => {
+                timer.set(ms);
+                Ok(())
+            }
+            _ => Err(t!(
+                "script.helper.timer_range",
+                value = ms,
+                min = TIMER_MIN_MS,
+                max = TIMER_MAX_MS
+            )
+            .into_owned()
+            .into()),
+        }
+    });
     engine
 }
 
@@ -460,47 +540,113 @@ fn decode(bytes: &[u8], name: &str) -> HelperResult<Map> {
 /// One session's running script.
 struct ScriptStage {
     script: Script,
+    /// This session's engine: its `every` sets `timer`.
+    engine: Engine,
     /// The top level's variables: the session's state between calls.
     scope: Scope<'static>,
     /// After an error: the session goes on, the script answers no more.
     stopped: bool,
+    timer: TimerCell,
+    /// The period the ticks follow (0: none), as last read from `timer`.
+    period_ms: u64,
+    next_due: Option<Instant>,
+    /// Open streams: peer → where answers go.
+    opened: BTreeMap<SocketAddr, SocketAddr>,
+    /// UDP peers heard from, oldest first, each with where answers go (at most
+    /// [`UDP_PEERS_MAX`]).
+    heard: VecDeque<(SocketAddr, SocketAddr)>,
 }
 
 impl ScriptStage {
-    /// The script's answer to one record, as bytes to send (none for `()`).
-    /// The script's answers to one record, each with its delay (none for `()`).
-    fn answer(&mut self, record: &Record<'_>) -> Result<Vec<(Duration, Vec<u8>)>, ScriptError> {
-        let args = (
-            Dynamic::from_blob(record.bytes.to_vec()),
-            Dynamic::from(record.peer.to_string()),
-        );
+    /// Calls the script's `function` and turns its value into answers, each with its delay
+    /// (none for `()`).
+    fn call(
+        &mut self,
+        function: &str,
+        args: impl rhai::FuncArgs,
+    ) -> Result<Vec<(Duration, Vec<u8>)>, ScriptError> {
         // The top level ran when the session started; running it again would reset the
         // state. The scope keeps the changes a call makes to its variables.
         let options = CallFnOptions::new().eval_ast(false);
         let value: Dynamic = self
-            .script
             .engine
-            .call_fn_with_options(options, &mut self.scope, &self.script.ast, ON_RECEIVE, args)
+            .call_fn_with_options(options, &mut self.scope, &self.script.ast, function, args)
             .map_err(|e| ScriptError::from_eval(ScriptErrorKind::Runtime, *e))?;
         let mut answers = Vec::new();
-        collect_answers(value, Duration::ZERO, self.script.encoding, &mut answers)?;
+        collect_answers(
+            value,
+            function,
+            Duration::ZERO,
+            self.script.encoding,
+            &mut answers,
+        )?;
         Ok(answers)
+    }
+
+    /// Follows what `every` last set: a new period starts counting now.
+    fn sync_timer(&mut self, now: Instant) {
+        if self.stopped {
+            return;
+        }
+        let period = self.timer.get();
+        if period == self.period_ms {
+            return;
+        }
+        self.period_ms = period;
+        self.next_due = (period > 0).then(|| now + Duration::from_millis(period));
+    }
+
+    /// After an error: no more answers and no more ticks, and the owner is told.
+    fn stop(&mut self, peer: Option<SocketAddr>, error: ScriptError) {
+        self.stopped = true;
+        self.next_due = None;
+        self.script.sink.send(ScriptNotice::Stopped { peer, error });
+    }
+
+    /// Runs `on_connect(peer)` if the script has one; its answers go to `reply_to`.
+    fn greet(&mut self, peer: SocketAddr, reply_to: SocketAddr, replies: &mut Replies) {
+        if self.stopped || !self.script.has_on_connect {
+            return;
+        }
+        match self.call(ON_CONNECT, (Dynamic::from(peer.to_string()),)) {
+            Ok(answers) => {
+                for (delay, bytes) in answers {
+                    replies.push_to(reply_to, bytes, delay);
+                }
+            }
+            Err(error) => self.stop(Some(peer), error),
+        }
+        self.sync_timer(Instant::now());
+    }
+
+    /// Remembers a UDP peer; true when it is new (not heard from among the last ones).
+    fn hear(&mut self, peer: SocketAddr, reply_to: SocketAddr) -> bool {
+        if self.opened.contains_key(&peer) || self.heard.iter().any(|(p, _)| *p == peer) {
+            return false;
+        }
+        if self.heard.len() >= UDP_PEERS_MAX {
+            self.heard.pop_front();
+        }
+        self.heard.push_back((peer, reply_to));
+        true
     }
 }
 
 /// How deep arrays and `after` may nest in an answer (`[after(10, ["a", "b"])]` is 3).
 const ANSWER_DEPTH_MAX: usize = 4;
 
-/// `value` as answers: `()` none, a blob or string one, an array one per item (each its own
-/// datagram on UDP), `after(ms, answer)` the answer later.
+/// `value` (what `function` returned) as answers: `()` none, a blob or string one, an array
+/// one per item (each its own datagram on UDP), `after(ms, answer)` the answer later.
 fn collect_answers(
     value: Dynamic,
+    function: &str,
     delay: Duration,
     encoding: TextEncoding,
     out: &mut Vec<(Duration, Vec<u8>)>,
 ) -> Result<(), ScriptError> {
     fn walk(
         value: Dynamic,
+        function: &str,
         delay: Duration,
         encoding: TextEncoding,
         depth: usize,
@@ -510,7 +656,7 @@ fn collect_answers(
             kind: ScriptErrorKind::Runtime,
             line: None,
             column: None,
-            reason: t!("script.error.bad_answer", kind = kind).into_owned(),
+            reason: t!("script.error.bad_answer", function = function, kind = kind).into_owned(),
         };
         if depth > ANSWER_DEPTH_MAX {
             return Err(bad(value.type_name()));
@@ -533,7 +679,7 @@ fn collect_answers(
         }
         if value.is_array() {
             for item in value.into_array().unwrap_or_default() {
-                walk(item, delay, encoding, depth + 1, out)?;
+                walk(item, function, delay, encoding, depth + 1, out)?;
             }
             return Ok(());
         }
@@ -541,6 +687,7 @@ fn collect_answers(
         match value.try_cast::<Later>() {
             Some(later) => walk(
                 later.answer,
+                function,
                 delay + Duration::from_millis(later.delay_ms),
                 encoding,
                 depth + 1,
@@ -549,11 +696,10 @@ fn collect_answers(
             None => Err(bad(kind)),
         }
     }
-    walk(value, delay, encoding, 0, out)
+    walk(value, function, delay, encoding, 0, out)
 }
 
-/// `after(ms, answer)`: an answer to send later (a reply timer; the pipeline gives stages
-/// no tick of their own).
+/// `after(ms, answer)`: an answer to send later.
 #[derive(Debug, Clone)]
 struct Later {
     delay_ms: u64,
@@ -565,19 +711,72 @@ impl Stage for ScriptStage {
         if self.stopped {
             return;
         }
-        match self.answer(record) {
+        let reply_to = replies.reply_address();
+        if self.hear(record.peer, reply_to) {
+            self.greet(record.peer, reply_to, replies);
+            if self.stopped {
+                return;
+            }
+        }
+        let args = (
+            Dynamic::from_blob(record.bytes.to_vec()),
+            Dynamic::from(record.peer.to_string()),
+        );
+        match self.call(ON_RECEIVE, args) {
             Ok(answers) => {
                 for (delay, bytes) in answers {
                     replies.push_after(bytes, delay);
                 }
             }
-            Err(error) => {
-                self.stopped = true;
-                self.script.sink.send(ScriptNotice::Stopped {
-                    peer: Some(record.peer),
-                    error,
-                });
+            Err(error) => self.stop(Some(record.peer), error),
+        }
+        self.sync_timer(Instant::now());
+    }
+
+    fn on_opened(&mut self, _local: SocketAddr, peer: SocketAddr, replies: &mut Replies) {
+        let reply_to = replies.reply_address();
+        self.opened.insert(peer, reply_to);
+        self.greet(peer, reply_to, replies);
+    }
+
+    fn on_closed(&mut self, _local: SocketAddr, peer: SocketAddr, _time_us: u64) {
+        self.opened.remove(&peer);
+    }
+
+    fn next_tick(&self) -> Option<Instant> {
+        self.next_due
+    }
+
+    fn on_tick(&mut self, now: Instant, replies: &mut Replies) {
+        let Some(due) = self.next_due else {
+            return;
+        };
+        if self.stopped || due > now {
+            return;
+        }
+        // The next tick follows the period, not this call's lateness; one missed by far
+        // is skipped, not made up in a burst.
+        let period = Duration::from_millis(self.period_ms);
+        let next = due + period;
+        self.next_due = Some(if next > now { next } else { now + period });
+        match self.call(ON_TIMER, ()) {
+            Ok(answers) => {
+                let peers: Vec<SocketAddr> = self
+                    .opened
+                    .values()
+                    .chain(self.heard.iter().map(|(_, to)| to))
+                    .copied()
+                    .collect();
+                for (delay, bytes) in answers {
+                    for to in &peers {
+                        replies.push_to(*to, bytes.clone(), delay);
+                    }
+                }
             }
+            Err(error) => self.stop(None, error),
+        }
+        if !self.stopped {
+            self.sync_timer(now);
         }
     }
 }
@@ -655,6 +854,181 @@ mod tests {
             vec![(later, peer, b"b".to_vec()), (later, peer, vec![0])]
         );
         assert!(check("fn on_receive(d, p) { after(-1, \"x\") }").is_ok());
+    }
+
+    fn peer_at(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn received(peer: SocketAddr, bytes: &[u8]) -> Record<'_> {
+        Record {
+            peer,
+            local: peer,
+            direction: super::super::Direction::Received,
+            time_us: 0,
+            bytes,
+        }
+    }
+
+    #[test]
+    fn on_connect_greets_each_stream_and_the_timer_answers_every_open_one() {
+        let (script, reports) = Script::compile(
+            "let ticks = 0;\nevery(50);\nfn on_connect(peer) { `hi ${peer}` }\nfn on_receive(data, peer) { () }\nfn on_timer() { ticks += 1; if ticks == 2 { every(0); } `tick ${ticks}` }",
+            TextEncoding::Utf8,
+        )
+        .unwrap();
+        let mut stage = script.start();
+        let (a, b) = (peer_at(1), peer_at(2));
+        let mut replies = Replies::default();
+        for p in [a, b] {
+            replies.address(p);
+            stage.on_opened(p, p, &mut replies);
+        }
+        assert_eq!(
+            replies.take(),
+            vec![
+                (a, b"hi 127.0.0.1:1".to_vec()),
+                (b, b"hi 127.0.0.1:2".to_vec())
+            ]
+        );
+        let first = stage
+            .next_tick()
+            .expect("every(50) at the top level starts the timer");
+        stage.on_tick(
+            first.checked_sub(Duration::from_millis(1)).unwrap(),
+            &mut replies,
+        );
+        assert!(replies.take().is_empty(), "not due yet");
+        stage.on_tick(first, &mut replies);
+        assert_eq!(
+            replies.take(),
+            vec![(a, b"tick 1".to_vec()), (b, b"tick 1".to_vec())]
+        );
+        let second = stage.next_tick().unwrap();
+        assert_eq!(second, first + Duration::from_millis(50), "no drift");
+        stage.on_closed(b, b, 0);
+        stage.on_tick(second, &mut replies);
+        assert_eq!(replies.take(), vec![(a, b"tick 2".to_vec())], "b closed");
+        assert_eq!(stage.next_tick(), None, "every(0) stopped the timer");
+        assert!(reports.take(10).is_empty());
+    }
+
+    #[test]
+    fn a_tick_missed_by_far_is_skipped_not_made_up() {
+        let (script, _reports) = Script::compile(
+            "every(10);\nfn on_receive(data, peer) { () }\nfn on_timer() { \"t\" }",
+            TextEncoding::Utf8,
+        )
+        .unwrap();
+        let mut stage = script.start();
+        let first = stage.next_tick().unwrap();
+        let late = first + Duration::from_secs(1);
+        let mut replies = Replies::default();
+        stage.on_tick(late, &mut replies);
+        assert_eq!(stage.next_tick(), Some(late + Duration::from_millis(10)));
+        assert!(
+            replies.take().is_empty(),
+            "no peer: the answer goes nowhere"
+        );
+    }
+
+    #[test]
+    fn a_udp_peer_is_greeted_once_when_first_heard_and_gets_the_ticks() {
+        let (script, _reports) = Script::compile(
+            "every(20);\nfn on_connect(peer) { \"welcome\" }\nfn on_receive(data, peer) { data }\nfn on_timer() { \"t\" }",
+            TextEncoding::Utf8,
+        )
+        .unwrap();
+        let mut stage = script.start();
+        let p = peer_at(7);
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:7".parse().unwrap();
+        let mut replies = Replies::default();
+        replies.address(mapped);
+        stage.on_received(&received(p, b"a"), &mut replies);
+        stage.on_received(&received(p, b"b"), &mut replies);
+        assert_eq!(
+            replies.take(),
+            vec![
+                (mapped, b"welcome".to_vec()),
+                (mapped, b"a".to_vec()),
+                (mapped, b"b".to_vec())
+            ]
+        );
+        let due = stage.next_tick().unwrap();
+        stage.on_tick(due, &mut replies);
+        assert_eq!(
+            replies.take(),
+            vec![(mapped, b"t".to_vec())],
+            "to the address answers go"
+        );
+    }
+
+    #[test]
+    fn the_oldest_udp_peer_is_forgotten_first() {
+        let (script, _reports) = Script::compile(
+            "let n = 0;\nfn on_connect(peer) { n += 1; () }\nfn on_receive(data, peer) { `${n}` }",
+            TextEncoding::Utf8,
+        )
+        .unwrap();
+        let mut stage = script.start();
+        let mut replies = Replies::default();
+        for port in 0..=UDP_PEERS_MAX as u16 {
+            replies.address(peer_at(port));
+            stage.on_received(&received(peer_at(port), b"x"), &mut replies);
+        }
+        replies.address(peer_at(0));
+        stage.on_received(&received(peer_at(0), b"x"), &mut replies);
+        let last = replies.take().pop().unwrap().1;
+        assert_eq!(last, (UDP_PEERS_MAX as u64 + 2).to_string().into_bytes());
+    }
+
+    #[test]
+    fn timer_mistakes_are_refused_or_stop_the_script() {
+        let e = check("every(100);\nfn on_receive(data, peer) { () }").unwrap_err();
+        assert_eq!(e.kind, ScriptErrorKind::Start);
+        assert!(e.reason.contains("on_timer"), "{e}");
+        let e =
+            check("every(5);\nfn on_receive(data, peer) { () }\nfn on_timer() { () }").unwrap_err();
+        assert!(e.reason.contains(&TIMER_MIN_MS.to_string()), "{e}");
+        assert_eq!(e.line, Some(1), "{e}");
+        let (script, reports) = Script::compile(
+            "every(10);\nfn on_receive(data, peer) { () }\nfn on_timer() {\n  42\n}",
+            TextEncoding::Utf8,
+        )
+        .unwrap();
+        let mut stage = script.start();
+        let due = stage.next_tick().unwrap();
+        stage.on_tick(due, &mut Replies::default());
+        assert_eq!(stage.next_tick(), None, "stopped: no more ticks");
+        let notices = reports.take(10);
+        let [ScriptNotice::Stopped { error, peer: None }] = notices.as_slice() else {
+            panic!("one stop");
+        };
+        assert!(error.reason.contains("on_timer"), "{error}");
+    }
+
+    #[test]
+    fn a_pipeline_wakes_for_the_timer_and_takes_its_answers() {
+        let (script, _reports) = Script::compile(
+            "every(20);\nfn on_connect(peer) { \"hello\" }\nfn on_receive(data, peer) { () }\nfn on_timer() { \"tick\" }",
+            TextEncoding::Utf8,
+        )
+        .unwrap();
+        let mut spec = PipelineSpec::default();
+        script.install(&mut spec);
+        let mut pipeline = super::super::Pipeline::new(&spec);
+        let p = peer_at(9);
+        pipeline.see_opened(p);
+        assert_eq!(pipeline.take_replies(), vec![(p, b"hello".to_vec())]);
+        let due = pipeline
+            .next_reply_due()
+            .expect("the timer counts as a reply due");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < due && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(pipeline.take_replies(), vec![(p, b"tick".to_vec())]);
+        assert!(pipeline.next_reply_due().is_some_and(|d| d > due));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! transforms payloads on their way out.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Which way a record went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,6 +47,25 @@ pub trait Stage: Send {
     fn on_closed(&mut self, local: SocketAddr, peer: SocketAddr, time_us: u64) {
         let _ = (local, peer, time_us);
     }
+
+    /// A stream with `peer` began (a TCP connection made, a server's client accepted; never
+    /// called for UDP), before its first record. A responder may greet: `replies` are
+    /// addressed to `peer`.
+    fn on_opened(&mut self, local: SocketAddr, peer: SocketAddr, replies: &mut Replies) {
+        let _ = (local, peer, replies);
+    }
+
+    /// When this stage wants [`Stage::on_tick`] next (a timer of its own), if at all. The
+    /// worker wakes for it like for a delayed reply.
+    fn next_tick(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Called once [`Stage::next_tick`] has passed. Answers go where the stage says
+    /// ([`Replies::push_to`]): there is no record, so no peer to answer by default.
+    fn on_tick(&mut self, now: Instant, replies: &mut Replies) {
+        let _ = (now, replies);
+    }
 }
 
 /// Transforms each payload on its way out, before it is queued (so limits and counters see
@@ -89,6 +108,22 @@ impl Replies {
         } else {
             self.delayed.push((delay, self.to, bytes));
         }
+    }
+
+    /// Queues `bytes` for `to` (an address a stage kept from [`Replies::reply_address`]),
+    /// after `delay` (zero: with the next replies).
+    pub fn push_to(&mut self, to: SocketAddr, bytes: Vec<u8>, delay: Duration) {
+        if delay.is_zero() {
+            self.queued.push((to, bytes));
+        } else {
+            self.delayed.push((delay, to, bytes));
+        }
+    }
+
+    /// Where answers to the record being seen go: its peer, or on a dual-stack UDP socket
+    /// that peer's IPv4-mapped form. A stage that answers later (a timer) keeps this one.
+    pub fn reply_address(&self) -> SocketAddr {
+        self.to
     }
 
     pub(super) fn take_delayed(&mut self) -> Vec<(Duration, SocketAddr, Vec<u8>)> {
