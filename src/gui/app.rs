@@ -575,6 +575,7 @@ impl eframe::App for SockpitApp {
             Tab::IpTools => &mut self.ip_tools,
         };
         room.ui(ui, library);
+        self.hand_over_mock();
         crate::gui::help::window(ui.ctx(), &mut self.help_open, self.tab);
         if let Some(limit) = self.exit_after_frames {
             if self.frames >= limit {
@@ -587,6 +588,28 @@ impl eframe::App for SockpitApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, STORAGE_KEY, &self.settings());
+    }
+}
+
+impl SockpitApp {
+    /// Rules a TCP Client session made from its selected rows go to a TCP Server session
+    /// (a new one when the shown one runs), and that tab is shown.
+    fn hand_over_mock(&mut self) {
+        let Some(mock) = self.tcp_client.current_mut().take_mock() else {
+            return;
+        };
+        let mut extra = t!("log_mock.start").into_owned();
+        if self.tcp_server.current_mut().busy().is_some() {
+            if self.tcp_server.open_new().is_some() {
+                extra = t!("log_mock.new_session").into_owned();
+            } else {
+                // At the session limit: the rules wait in the running session for its next
+                // start, and its rules list says so.
+                extra.clear();
+            }
+        }
+        self.tcp_server.current_mut().adopt_mock(mock, &extra);
+        self.tab = Tab::TcpServer;
     }
 }
 

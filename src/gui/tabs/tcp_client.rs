@@ -262,16 +262,24 @@ pub struct TcpClientTab {
     pub states: SessionStates,
     /// The connection `states` shows (watched since connecting began).
     watching: Option<(SocketAddr, SocketAddr)>,
+    /// Rules made from selected rows, until the window hands them to a TCP Server session.
+    mock_out: Option<crate::gui::widgets::rules::MockOfRows>,
 }
 
 impl TcpClientTab {
     pub fn new(mut settings: TcpClientSettings, wake: Wake) -> Self {
         let view = std::mem::take(&mut settings.view);
+        let states = SessionStates::new(wake.clone());
+        let mut session = Session::new(view, wake, TcpClientHandle::spawn);
+        session
+            .view
+            .offer_mock(t!("log_mock.hover_tcp").into_owned());
         Self {
             settings,
-            states: SessionStates::new(wake.clone()),
+            states,
             watching: None,
-            session: Session::new(view, wake, TcpClientHandle::spawn),
+            mock_out: None,
+            session,
             active: false,
             status: Status::Idle,
             host_error: None,
@@ -605,9 +613,41 @@ impl TcpClientTab {
         }
         self.session
             .panes_ui(ui, id, &mut self.settings.encoding, None);
+        if self.session.view.take_mock_request() {
+            self.mock_selection();
+        }
         if let Some(bytes) = library.take_row_action(&mut self.session.view) {
             self.send(bytes);
         }
+    }
+
+    /// The selected rows as rules for a TCP Server answering as this device; the window
+    /// takes them with [`TcpClientTab::take_mock`]. Why not, into the log.
+    fn mock_selection(&mut self) {
+        match self.session.view.mock_plan(&self.session.log, false) {
+            Ok(plan) => {
+                self.mock_out = Some(crate::gui::widgets::rules::MockOfRows {
+                    plan,
+                    rows: self.session.view.selected().len(),
+                    source: format!(
+                        "{} {}:{}",
+                        t!("app.tab.tcp_client"),
+                        self.settings.host,
+                        self.settings.port
+                    ),
+                    port: self.settings.port.clone(),
+                });
+            }
+            Err(error) => {
+                let text = t!("log_mock.failed", error = error).into_owned();
+                self.session.note(Direction::Error, None, &text);
+            }
+        }
+    }
+
+    /// Rules the user made from selected rows, once.
+    pub fn take_mock(&mut self) -> Option<crate::gui::widgets::rules::MockOfRows> {
+        self.mock_out.take()
     }
 
     fn capture_context(&self) -> crate::gui::widgets::capture_bar::CaptureContext {

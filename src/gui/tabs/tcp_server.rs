@@ -207,6 +207,16 @@ impl TcpServerTab {
         }
     }
 
+    /// Takes rules made from a TCP Client's selected rows and listens on the device's port
+    /// (a valid one); `extra` says what to do next.
+    pub fn adopt_mock(&mut self, mock: crate::gui::widgets::rules::MockOfRows, extra: &str) {
+        if mock.port.trim().parse::<u16>().is_ok_and(|p| p != 0) {
+            mock.port.trim().clone_into(&mut self.settings.port);
+            self.port_error = None;
+        }
+        self.rules.adopt_mock(&mut self.settings.rules, mock, extra);
+    }
+
     /// A newly selected client's connection is watched (and shown); after it closes, its
     /// timeline stays shown until another client is selected.
     fn watch_selected(&mut self) {

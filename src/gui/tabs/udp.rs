@@ -157,9 +157,13 @@ pub struct UdpTab {
 impl UdpTab {
     pub fn new(mut settings: UdpSettings, wake: Wake) -> Self {
         let view = std::mem::take(&mut settings.view);
+        let mut session = Session::new(view, wake, UdpHandle::spawn);
+        session
+            .view
+            .offer_mock(t!("log_mock.hover_udp").into_owned());
         Self {
             settings,
-            session: Session::new(view, wake, UdpHandle::spawn),
+            session,
             status: UdpStatus::Closed,
             stats: UdpStats::default(),
             memberships: BTreeSet::new(),
@@ -683,8 +687,31 @@ impl UdpTab {
         }
         self.session
             .panes_ui(ui, id, &mut self.settings.encoding, None);
+        if self.session.view.take_mock_request() {
+            self.mock_selection();
+        }
         if let Some(bytes) = library.take_row_action(&mut self.session.view) {
             self.send(bytes);
+        }
+    }
+
+    /// The selected rows become this session's rules, to answer as the device did (from the
+    /// next bind). Why not, into the log.
+    fn mock_selection(&mut self) {
+        match self.session.view.mock_plan(&self.session.log, true) {
+            Ok(plan) => {
+                let mock = crate::gui::widgets::rules::MockOfRows {
+                    plan,
+                    rows: self.session.view.selected().len(),
+                    source: t!("app.tab.udp").into_owned(),
+                    port: String::new(),
+                };
+                self.rules.adopt_mock(&mut self.settings.rules, mock, "");
+            }
+            Err(error) => {
+                let text = t!("log_mock.failed", error = error).into_owned();
+                self.session.note(Direction::Error, None, &text);
+            }
         }
     }
 

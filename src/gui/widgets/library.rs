@@ -128,6 +128,9 @@ impl LibraryPanel {
                 self.add_bytes(&bytes, peer, direction);
                 None
             }
+            // The tab takes this one first (TrafficView::take_mock_request); one that offers
+            // no mock never shows the entry.
+            RowAction::MockSelection => None,
         }
     }
 

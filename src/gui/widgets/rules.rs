@@ -64,9 +64,41 @@ pub struct RulesEditor {
     pub error: Option<String>,
     /// A file Import/Export worked on, said once.
     note: Option<String>,
+    /// Unfold the list on the next frame (rules arrived from elsewhere, with their note).
+    unfold: bool,
+}
+
+/// Rules made from rows a user selected in a session's log, on their way to the session that
+/// will answer as the device.
+#[derive(Debug, Clone)]
+pub struct MockOfRows {
+    pub plan: mock::MockPlan,
+    /// How many rows were selected.
+    pub rows: usize,
+    /// The session they came from, in words ("TCP Client 127.0.0.1:502").
+    pub source: String,
+    /// The device's port (a server answering as it listens there).
+    pub port: String,
 }
 
 impl RulesEditor {
+    /// Replaces the rules with ones made from selected log rows, saying from where; `extra`
+    /// is appended (what to do next).
+    pub fn adopt_mock(&mut self, rules: &mut RulesFile, mock: MockOfRows, extra: &str) {
+        let mut note = t!(
+            "log_mock.made",
+            rows = mock.rows,
+            source = mock.source,
+            note = mock.plan.note(false)
+        )
+        .into_owned();
+        note.push_str(extra);
+        self.note = Some(note);
+        *rules = mock.plan.rules;
+        self.error = None;
+        self.unfold = true;
+    }
+
     /// An editor that can make rules from a recording of `transport` conversations.
     pub fn mocking(transport: Transport) -> Self {
         Self {
@@ -104,14 +136,16 @@ impl RulesEditor {
     /// session runs (changes apply from the next start).
     pub fn ui(&mut self, ui: &mut Ui, rules: &mut RulesFile, editable: bool) {
         let header = t!("rules.header", n = rules.rules.len());
-        egui::CollapsingHeader::new(header)
-            .id_salt("auto-reply-rules")
-            .show(ui, |ui| {
-                ui.add_enabled_ui(editable, |ui| self.list_ui(ui, rules));
-                if !editable {
-                    ui.label(RichText::new(t!("rules.stop_to_edit")).weak());
-                }
-            });
+        let mut header = egui::CollapsingHeader::new(header).id_salt("auto-reply-rules");
+        if std::mem::take(&mut self.unfold) {
+            header = header.open(Some(true));
+        }
+        header.show(ui, |ui| {
+            ui.add_enabled_ui(editable, |ui| self.list_ui(ui, rules));
+            if !editable {
+                ui.label(RichText::new(t!("rules.stop_to_edit")).weak());
+            }
+        });
         if let Some(e) = &self.error {
             error_text(ui, &t!("rules.error", e = e));
         }

@@ -120,6 +120,9 @@ pub struct TrafficView {
     jump_to: Option<u64>,
     /// What a row's right-click menu asked of the tab, until the tab takes it.
     row_action: Option<RowAction>,
+    /// The hover text of "Mock this device from the selected rows" in the row menu, where
+    /// the tab offers it (a TCP Client or UDP session talking to a device).
+    mock_offer: Option<String>,
 }
 
 /// What a log row's right-click menu asks of its tab (copying is done by the menu itself).
@@ -133,6 +136,8 @@ pub enum RowAction {
         peer: Option<std::net::SocketAddr>,
         direction: Direction,
     },
+    /// Make auto-reply rules from the selected rows ([`TrafficView::mock_plan`]).
+    MockSelection,
 }
 
 /// `bytes` as a C array initialiser: `{ 0x01, 0x03 }`.
@@ -516,6 +521,49 @@ impl TrafficView {
     /// What a row's right-click menu asked for, once.
     pub fn take_row_action(&mut self) -> Option<RowAction> {
         self.row_action.take()
+    }
+
+    /// Offers "Mock this device from the selected rows" in the row menu, with `hover` saying
+    /// where the rules go.
+    pub fn offer_mock(&mut self, hover: String) {
+        self.mock_offer = Some(hover);
+    }
+
+    /// Whether the row menu asked to mock the selection; takes that request only, leaving
+    /// any other action for [`TrafficView::take_row_action`].
+    pub fn take_mock_request(&mut self) -> bool {
+        if self.row_action == Some(RowAction::MockSelection) {
+            self.row_action = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The selected rows as a recording of a device (sent rows are this side's requests,
+    /// received ones the device's answers, in log order; messages are skipped) made into
+    /// rules. `datagrams`: each received row is its own datagram (UDP).
+    pub fn mock_plan(
+        &self,
+        log: &TrafficLog,
+        datagrams: bool,
+    ) -> Result<crate::engine::session::mock::MockPlan, String> {
+        let mut builder = crate::engine::session::mock::MockBuilder::default();
+        for id in &self.selected {
+            let Some(record) = log.get_by_id(*id) else {
+                continue;
+            };
+            match record.direction {
+                Direction::Sent => builder.request(record.bytes),
+                Direction::Received => builder.answer(record.bytes),
+                Direction::Info | Direction::Error => {}
+            }
+        }
+        let plan = builder.finish(datagrams);
+        if plan.exchanges == 0 {
+            return Err(t!("log_mock.no_requests").into_owned());
+        }
+        Ok(plan)
     }
 
     /// The local time zone's offset used for timestamps.
@@ -1371,7 +1419,11 @@ impl TrafficView {
                     }
                     if !matches!(record.direction, Direction::Info | Direction::Error) {
                         response.context_menu(|ui| {
-                            if let Some(a) = row_menu(ui, &record, encoding) {
+                            let mock = self
+                                .mock_offer
+                                .as_deref()
+                                .map(|hover| (hover, self.selected.len()));
+                            if let Some(a) = row_menu(ui, &record, encoding, mock) {
                                 action = Some(a);
                             }
                         });
@@ -1485,7 +1537,13 @@ impl TrafficView {
 }
 
 /// The right-click menu of a data row: copy it in four forms, send it again, keep it.
-fn row_menu(ui: &mut Ui, record: &RecordRef<'_>, encoding: TextEncoding) -> Option<RowAction> {
+/// `mock`: the hover text of the mock entry and how many rows are selected, where offered.
+fn row_menu(
+    ui: &mut Ui,
+    record: &RecordRef<'_>,
+    encoding: TextEncoding,
+    mock: Option<(&str, usize)>,
+) -> Option<RowAction> {
     let copy = |ui: &mut Ui, label: &str, text: &dyn Fn() -> String| {
         if ui.button(label).clicked() {
             ui.ctx().copy_text(text());
@@ -1513,6 +1571,21 @@ fn row_menu(ui: &mut Ui, record: &RecordRef<'_>, encoding: TextEncoding) -> Opti
             direction: record.direction,
         });
         ui.close();
+    }
+    if let Some((hover, selected)) = mock {
+        ui.separator();
+        let clicked = ui
+            .add_enabled(
+                selected >= 2,
+                egui::Button::new(t!("log_mock.menu", count = selected)),
+            )
+            .on_hover_text(hover)
+            .on_disabled_hover_text(t!("log_mock.disabled"))
+            .clicked();
+        if clicked {
+            action = Some(RowAction::MockSelection);
+            ui.close();
+        }
     }
     action
 }
