@@ -197,3 +197,89 @@ fn an_imported_layout_reads_a_device_frame_and_a_bad_one_is_said() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Replaces the text of the field labelled `label` by typing, as a user would.
+fn retype(h: &mut egui_kittest::Harness<'_, sockpit::SockpitApp>, label: &str, text: &str) {
+    h.get_by_label(label).click();
+    h.run();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run();
+    h.get_by_label(label).type_text(text);
+    h.run();
+}
+
+#[test]
+fn layouts_written_in_the_editor_are_checked_as_typed_and_read_the_frame_once_applied() {
+    use egui_kittest::kittest::NodeT as _;
+    let mut h = harness(server_settings());
+    let addr = common::start_server(&mut h);
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(&[0x00, 0xE6, 0x02]).unwrap();
+    step_until(&mut h, "the frame is logged", WAIT, |h| {
+        h.state().tcp_server.current().log().counters().rx_packets == 1
+    });
+    h.run();
+    h.get_by_label_contains("00 E6 02").click();
+    h.run();
+    h.get_by_label("Edit layouts…").click();
+    h.run();
+    assert!(
+        shows(&h, "1 layouts, all valid."),
+        "the example to start from"
+    );
+
+    let apply_disabled = |h: &egui_kittest::Harness<'_, sockpit::SockpitApp>| {
+        h.get_by_label("Apply").accesskit_node().is_disabled()
+    };
+    retype(
+        &mut h,
+        "Layouts (JSON)",
+        r#"[{"name": "Meter", "fields": [{"name": "Volts", "offset": 0, "length": 3, "kind": "U16"}]}]"#,
+    );
+    assert!(
+        shows(&h, "layout Meter: field 1 (Volts)"),
+        "the bad field is named"
+    );
+    assert!(apply_disabled(&h), "nothing to apply while it is wrong");
+    retype(
+        &mut h,
+        "Layouts (JSON)",
+        r#"[{"name": "A", "fields": [{"name": "x", "offset": 0, "length": 1, "kind": "U8"}]}, {"name": "A", "fields": [{"name": "y", "offset": 1, "length": 1, "kind": "U8"}]}]"#,
+    );
+    assert!(shows(&h, "two layouts are named A"));
+    assert!(apply_disabled(&h));
+    retype(
+        &mut h,
+        "Layouts (JSON)",
+        r#"[{"name": "Meter", "fields": [{"name": "Volts", "offset": 0, "length": 2, "kind": "U16"}, {"name": "State", "offset": 2, "length": 1, "kind": "U8", "labels": {"2": "Fault"}}"#,
+    );
+    assert!(shows(&h, "EOF while parsing"), "unfinished JSON says where");
+    retype(
+        &mut h,
+        "Layouts (JSON)",
+        r#"[{"name": "Meter", "fields": [{"name": "Volts", "offset": 0, "length": 2, "kind": "U16"}, {"name": "State", "offset": 2, "length": 1, "kind": "U8", "labels": {"2": "Fault"}}]}]"#,
+    );
+    assert!(shows(&h, "1 layouts, all valid."));
+    assert!(!apply_disabled(&h));
+    h.get_by_label("Apply").click();
+    h.run();
+    h.run();
+    assert!(shows(&h, "1 layouts applied."));
+    assert!(
+        h.query_by_label("Layouts (JSON)").is_none(),
+        "the editor closed"
+    );
+    assert!(shows(&h, "Volts: 230"));
+    assert!(shows(&h, "State: 2 (Fault)"));
+    let layouts = &h
+        .state()
+        .tcp_server
+        .current()
+        .session
+        .view
+        .settings
+        .protocol
+        .layouts;
+    assert_eq!(layouts.len(), 1);
+    assert_eq!(layouts[0].name, "Meter");
+}

@@ -97,6 +97,97 @@ pub struct ProtocolPane {
     pub next_layout_path: Option<PathBuf>,
     /// The file the next export writes, instead of asking with a dialog (tests).
     pub next_export_path: Option<PathBuf>,
+    /// The layouts being edited as JSON, while the editor window is open.
+    pub editor: Option<LayoutEditor>,
+}
+
+/// The "Edit layouts" window: every layout of the session as JSON, checked as it is typed.
+#[derive(Debug, Default)]
+pub struct LayoutEditor {
+    pub text: String,
+    /// The text last checked and what the check found, so typing re-checks once per change.
+    checked: Option<(String, Result<Vec<Layout>, String>)>,
+}
+
+/// A layout to start from when a session has none: two fields, one with value names.
+const EXAMPLE_LAYOUTS: &str = r#"[
+  {
+    "name": "My device",
+    "fields": [
+      { "name": "Voltage", "offset": 0, "length": 2, "kind": "U16", "order": "Big" },
+      { "name": "State", "offset": 2, "length": 1, "kind": "U8", "labels": { "0": "Idle", "1": "Running", "2": "Fault" } }
+    ]
+  }
+]"#;
+
+impl LayoutEditor {
+    fn new(layouts: &[Layout]) -> Self {
+        let text = if layouts.is_empty() {
+            EXAMPLE_LAYOUTS.to_owned()
+        } else {
+            Layouts(layouts.to_vec()).to_json()
+        };
+        Self {
+            text,
+            checked: None,
+        }
+    }
+
+    /// The layouts the text holds, or what is wrong with it (naming the layout).
+    fn check(&mut self) -> Result<Vec<Layout>, String> {
+        if let Some((text, result)) = &self.checked
+            && *text == self.text
+        {
+            return result.clone();
+        }
+        let result = check_layouts(&self.text);
+        self.checked = Some((self.text.clone(), result.clone()));
+        result
+    }
+}
+
+/// `text` as layouts a session can keep: valid JSON, each layout checked, names unique, at
+/// most [`MAX_LAYOUTS`] of at most [`MAX_LAYOUT_FIELDS`] fields.
+pub fn check_layouts(text: &str) -> Result<Vec<Layout>, String> {
+    let layouts = match Layouts::from_json(text) {
+        Ok(Layouts(layouts)) => layouts,
+        Err(e @ crate::codec::protocol::LayoutError::Json { .. }) => return Err(e.to_string()),
+        Err(e) => {
+            // Which layout: the first whose own check fails (a list names none by itself).
+            let name = serde_json::from_str::<Vec<Layout>>(text)
+                .ok()
+                .and_then(|ls| ls.into_iter().find(|l| l.check().is_err()))
+                .map(|l| l.name)
+                .filter(|n| !n.is_empty());
+            return Err(match name {
+                Some(name) => t!("layout_editor.in_layout", name = name, e = e).into_owned(),
+                None => e.to_string(),
+            });
+        }
+    };
+    if layouts.len() > MAX_LAYOUTS {
+        return Err(t!(
+            "protocol_view.editor.too_many",
+            n = layouts.len(),
+            max = MAX_LAYOUTS
+        )
+        .into_owned());
+    }
+    if let Some(l) = layouts.iter().find(|l| l.fields.len() > MAX_LAYOUT_FIELDS) {
+        return Err(t!(
+            "protocol_view.editor.too_many_fields",
+            name = l.name,
+            n = l.fields.len(),
+            max = MAX_LAYOUT_FIELDS
+        )
+        .into_owned());
+    }
+    for (i, l) in layouts.iter().enumerate() {
+        if layouts[..i].iter().any(|other| other.name == l.name) {
+            return Err(t!("layout_editor.same_name", name = l.name).into_owned());
+        }
+    }
+    Ok(layouts)
 }
 
 impl ProtocolPane {
@@ -131,6 +222,14 @@ impl ProtocolPane {
         if !settings.layouts.is_empty() && ui.button(t!("protocol_view.export")).clicked() {
             self.export(settings);
         }
+        if ui
+            .button(t!("layout_editor.button"))
+            .on_hover_text(t!("layout_editor.hover"))
+            .clicked()
+        {
+            self.editor = Some(LayoutEditor::new(&settings.layouts));
+        }
+        self.editor_ui(ui, settings);
         if let Some((bad, note)) = &self.note {
             let text = RichText::new(note.as_str());
             ui.label(if *bad {
@@ -138,6 +237,75 @@ impl ProtocolPane {
             } else {
                 text.weak()
             });
+        }
+    }
+
+    /// The editor window, while open: the JSON, its error beside it, Apply and Cancel.
+    fn editor_ui(&mut self, ui: &mut Ui, settings: &mut ProtocolSettings) {
+        let Some(editor) = self.editor.as_mut() else {
+            return;
+        };
+        let mut open = true;
+        let mut apply = None;
+        let mut cancel = false;
+        egui::Window::new(t!("layout_editor.title"))
+            .id(egui::Id::unique((ui.scope_id(), "layout-editor")))
+            .open(&mut open)
+            .default_size([560.0, 420.0])
+            .show(ui.ctx(), |ui| {
+                ui.label(RichText::new(t!("layout_editor.syntax")).weak());
+                let label = ui.label(t!("layout_editor.label"));
+                egui::ScrollArea::vertical()
+                    .max_height(ui.available_height() - 60.0)
+                    .show(ui, |ui| {
+                        ui.add(
+                            egui::TextEdit::multiline(&mut editor.text)
+                                .code_editor()
+                                .desired_width(f32::INFINITY)
+                                .desired_rows(14),
+                        )
+                        .labelled_by(label.id);
+                    });
+                let checked = editor.check();
+                // One status line, always there, so the buttons stay where they are.
+                match &checked {
+                    Ok(layouts) => {
+                        ui.label(RichText::new(t!("layout_editor.valid", n = layouts.len())).weak())
+                    }
+                    Err(e) => ui.label(RichText::new(e.as_str()).color(ERROR_COLOR)),
+                };
+                ui.horizontal(|ui| {
+                    let button = ui
+                        .add_enabled(
+                            checked.is_ok(),
+                            egui::Button::new(t!("layout_editor.apply")),
+                        )
+                        .on_disabled_hover_text(t!("layout_editor.fix_first"));
+                    if button.clicked() {
+                        apply = checked.ok();
+                    }
+                    if ui.button(t!("layout_editor.cancel")).clicked() {
+                        cancel = true;
+                    }
+                });
+            });
+        if let Some(layouts) = apply {
+            let n = layouts.len();
+            settings.layouts = layouts;
+            let kept = match &settings.choice {
+                ProtocolChoice::Layout(name) => settings.layouts.iter().any(|l| &l.name == name),
+                _ => false,
+            };
+            if !kept && let Some(last) = settings.layouts.last() {
+                settings.choice = ProtocolChoice::Layout(last.name.clone());
+            } else if !kept && matches!(settings.choice, ProtocolChoice::Layout(_)) {
+                settings.choice = ProtocolChoice::Auto;
+            }
+            self.cache = None;
+            self.note = Some((false, t!("layout_editor.applied", n = n).into_owned()));
+            self.editor = None;
+        } else if cancel || !open {
+            self.editor = None;
         }
     }
 
