@@ -73,7 +73,8 @@ use crate::codec::hex::{format_hex, parse_hex};
 use crate::codec::protocol::Protocol;
 
 /// Operations one call (or the top level) may run: about a tenth of a second of a tight
-/// loop, far more than any answer needs. Rhai reports this limit without a line.
+/// loop, far more than any answer needs. Rhai reports this limit without a line, so the error
+/// names the function that was running.
 pub const MAX_OPERATIONS: u64 = 1_000_000;
 /// How deep script functions may call each other (recursion included).
 pub const MAX_CALL_LEVELS: usize = 32;
@@ -112,6 +113,9 @@ pub struct ScriptError {
     pub column: Option<usize>,
     /// Rhai's description (in English) or ours.
     pub reason: String,
+    /// The script function that was running, said where the error has no line (Rhai names
+    /// none for its operation limit).
+    pub function: Option<String>,
 }
 
 /// When a [`ScriptError`] happened.
@@ -133,7 +137,10 @@ impl fmt::Display for ScriptError {
                 t!("script.error.at", line = line, column = column).into_owned()
             }
             (Some(line), None) => t!("script.error.at_line", line = line).into_owned(),
-            _ => String::new(),
+            _ => match &self.function {
+                Some(name) => t!("script.error.in_function", name = name).into_owned(),
+                None => String::new(),
+            },
         };
         let text = match self.kind {
             ScriptErrorKind::Compile => {
@@ -157,6 +164,7 @@ impl ScriptError {
             line: position.line(),
             column: position.position(),
             reason,
+            function: None,
         }
     }
 
@@ -364,6 +372,7 @@ fn checked_ast(encoding: TextEncoding, source: &str) -> Result<AST, ScriptError>
             kind: ScriptErrorKind::Compile,
             line: None,
             column: None,
+            function: None,
             reason: t!(
                 "script.error.too_long",
                 bytes = source.len(),
@@ -384,6 +393,7 @@ fn checked_ast(encoding: TextEncoding, source: &str) -> Result<AST, ScriptError>
             kind: ScriptErrorKind::Start,
             line: None,
             column: None,
+            function: None,
             reason: t!("script.error.no_handler").into_owned(),
         });
     }
@@ -395,6 +405,7 @@ fn checked_ast(encoding: TextEncoding, source: &str) -> Result<AST, ScriptError>
             kind: ScriptErrorKind::Start,
             line: None,
             column: None,
+            function: None,
             reason: t!("script.error.no_timer_handler").into_owned(),
         });
     }
@@ -571,7 +582,13 @@ impl ScriptStage {
         let value: Dynamic = self
             .engine
             .call_fn_with_options(options, &mut self.scope, &self.script.ast, function, args)
-            .map_err(|e| ScriptError::from_eval(ScriptErrorKind::Runtime, *e))?;
+            .map_err(|e| {
+                let mut error = ScriptError::from_eval(ScriptErrorKind::Runtime, *e);
+                if error.line.is_none() {
+                    error.function = Some(function.to_owned());
+                }
+                error
+            })?;
         let mut answers = Vec::new();
         collect_answers(
             value,
@@ -656,6 +673,7 @@ fn collect_answers(
             kind: ScriptErrorKind::Runtime,
             line: None,
             column: None,
+            function: None,
             reason: t!("script.error.bad_answer", function = function, kind = kind).into_owned(),
         };
         if depth > ANSWER_DEPTH_MAX {
@@ -1071,6 +1089,10 @@ mod tests {
         assert!(
             error.reason.contains(&MAX_OPERATIONS.to_string()),
             "{error}"
+        );
+        assert!(
+            error.to_string().contains("in fn on_receive"),
+            "Rhai gives no line for this limit, so the function is named: {error}"
         );
     }
 }
