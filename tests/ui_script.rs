@@ -224,3 +224,25 @@ fn a_udp_session_runs_its_script_for_each_datagram() {
         "one datagram per answer of the array"
     );
 }
+
+#[test]
+fn an_unfolded_script_and_rules_leave_the_log_in_sight_in_a_small_window() {
+    let long: String = (1..=60)
+        .map(|i| format!("// line {i}\n"))
+        .chain(std::iter::once("fn on_receive(data, peer) { () }\n".to_owned()))
+        .collect();
+    let mut h = common::harness_sized(server_settings(Some(&long)), egui::vec2(900.0, 600.0));
+    h.run();
+    h.get_by_label_contains("Script (").click();
+    h.run();
+    h.get_by_label_contains("Auto-reply rules").click();
+    h.run();
+    h.run();
+    assert!(h.query_by_label("Script text").is_some(), "the box is open");
+    let header = h.get_by_label("Time").rect();
+    assert!(
+        header.bottom() < 560.0,
+        "the log's header is pushed to y={} by the settings above it",
+        header.bottom()
+    );
+}

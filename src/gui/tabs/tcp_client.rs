@@ -576,7 +576,7 @@ impl Traffic for TcpClientTab {
 impl TcpClientTab {
     /// The whole tab; `id` tells this session's panels from its siblings'.
     pub fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
-        egui::Panel::top(format!("{id}-connection")).show(ui, |ui| {
+        crate::gui::widgets::top_settings_panel(ui, format!("{id}-connection"), |ui| {
             self.connection_ui(ui);
             self.states.ui(ui, id, &t!("tcp_states.client_empty"));
         });

@@ -597,7 +597,7 @@ impl TcpServerTab {
     /// The whole tab; `id` tells this session's panels from its siblings'.
     pub fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
         self.watch_selected();
-        egui::Panel::top(format!("{id}-listen")).show(ui, |ui| {
+        crate::gui::widgets::top_settings_panel(ui, format!("{id}-listen"), |ui| {
             self.listen_ui(ui);
             self.states.ui(ui, id, &t!("tcp_states.server_empty"));
         });

@@ -629,7 +629,7 @@ impl Traffic for UdpTab {
 impl UdpTab {
     /// The whole tab; `id` tells this session's panels from its siblings'.
     pub fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
-        egui::Panel::top(format!("{id}-bind")).show(ui, |ui| {
+        crate::gui::widgets::top_settings_panel(ui, format!("{id}-bind"), |ui| {
             self.bind_ui(ui);
             let editable = !self.active();
             ui.add_enabled_ui(editable, |ui| {

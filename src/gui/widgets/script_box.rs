@@ -161,11 +161,26 @@ impl ScriptEditor {
         egui::CollapsingHeader::new(t!("script_box.header", state = state))
             .id_salt("script-box")
             .show(ui, |ui| {
-                ui.add_enabled_ui(editable, |ui| self.editor_ui(ui, settings));
-                if !editable {
-                    ui.label(RichText::new(t!("script_box.stop_to_edit")).weak());
+                // The box sits above the log: its text areas take a share of the window's
+                // height, so a small window keeps rows of the log in sight.
+                let window_h = ui.ctx().content_rect().height();
+                let text_h = (window_h * 0.18).clamp(70.0, 220.0);
+                let body = |this: &mut Self, ui: &mut Ui, settings: &mut ScriptSettings| {
+                    ui.add_enabled_ui(editable, |ui| this.editor_ui(ui, settings, text_h));
+                    if !editable {
+                        ui.label(RichText::new(t!("script_box.stop_to_edit")).weak());
+                    }
+                };
+                if self.output.is_empty() || ui.available_width() < 700.0 {
+                    body(self, ui, settings);
+                    self.output_ui(ui, (window_h * 0.1).clamp(40.0, 100.0));
+                } else {
+                    // What the script prints beside its text, not below it.
+                    ui.columns(2, |cols| {
+                        body(self, &mut cols[0], settings);
+                        self.output_ui(&mut cols[1], text_h);
+                    });
                 }
-                self.output_ui(ui);
             });
         if let Some(e) = &self.error {
             error_text(ui, &t!("script_box.error", e = e));
@@ -175,7 +190,8 @@ impl ScriptEditor {
         }
     }
 
-    fn editor_ui(&mut self, ui: &mut Ui, settings: &mut ScriptSettings) {
+    /// The buttons and the text; `text_h`: the most height the text takes before it scrolls.
+    fn editor_ui(&mut self, ui: &mut Ui, settings: &mut ScriptSettings, text_h: f32) {
         ui.horizontal_wrapped(|ui| {
             ui.checkbox(&mut settings.enabled, t!("script_box.enabled"))
                 .on_hover_text(t!("script_box.enabled_hover"));
@@ -203,12 +219,15 @@ impl ScriptEditor {
                 settings.source = t!("script_box.example_text").into_owned();
             }
         });
-        ui.label(RichText::new(t!("script_box.syntax")).weak());
-        let label = field_label(ui, &t!("script_box.label"));
+        // The language in one paragraph while the box is empty; on the label's hover after.
+        if settings.source.trim().is_empty() {
+            ui.label(RichText::new(t!("script_box.syntax")).weak());
+        }
+        let label = field_label(ui, &t!("script_box.label")).on_hover_text(t!("script_box.syntax"));
         let before = settings.source.len();
         let response = egui::ScrollArea::vertical()
             .id_salt("script-text")
-            .max_height(220.0)
+            .max_height(text_h)
             .show(ui, |ui| {
                 ui.add(
                     egui::TextEdit::multiline(&mut settings.source)
@@ -247,14 +266,15 @@ impl ScriptEditor {
         }
     }
 
-    fn output_ui(&self, ui: &mut Ui) {
+    /// What the script printed, up to `max_h` high (it scrolls, newest at the bottom).
+    fn output_ui(&self, ui: &mut Ui, max_h: f32) {
         if self.output.is_empty() {
             return;
         }
         ui.label(t!("script_box.output"));
         egui::ScrollArea::vertical()
             .id_salt("script-output")
-            .max_height(100.0)
+            .max_height(max_h)
             .stick_to_bottom(true)
             .show(ui, |ui| {
                 for line in &self.output {
