@@ -229,7 +229,9 @@ fn a_udp_session_runs_its_script_for_each_datagram() {
 fn an_unfolded_script_and_rules_leave_the_log_in_sight_in_a_small_window() {
     let long: String = (1..=60)
         .map(|i| format!("// line {i}\n"))
-        .chain(std::iter::once("fn on_receive(data, peer) { () }\n".to_owned()))
+        .chain(std::iter::once(
+            "fn on_receive(data, peer) { () }\n".to_owned(),
+        ))
         .collect();
     let mut h = common::harness_sized(server_settings(Some(&long)), egui::vec2(900.0, 600.0));
     h.run();

@@ -370,3 +370,34 @@ fn text_only_where_readable_shows_a_crc_as_bytes_not_a_character() {
     assert!(shows(&h, "\\n\\xF4\\xFA"), "the CRC is shown as its bytes");
     assert!(!shows(&h, "酊"));
 }
+
+/// Hovers `label` long enough for its tooltip.
+fn hover_for_tooltip(h: &mut egui_kittest::Harness<'_, sockpit::SockpitApp>, label: &str) {
+    h.get_by_label(label).hover();
+    for _ in 0..60 {
+        h.step();
+    }
+}
+
+#[test]
+fn greyed_out_controls_say_why_on_hover() {
+    let mut s = Settings::default();
+    s.tab = Tab::TcpClient;
+    let mut h = harness(s);
+    h.run();
+    hover_for_tooltip(&mut h, "Send");
+    assert!(
+        shows(&h, "Connect first: sending needs an open connection."),
+        "the disabled Send says why"
+    );
+    h.get_by_label("TCP Server").click();
+    h.run();
+    hover_for_tooltip(&mut h, "Disconnect all");
+    assert!(shows(&h, "No client is connected."));
+    hover_for_tooltip(&mut h, "Send");
+    assert!(shows(&h, "Start the server and wait for a client"));
+    h.get_by_label("UDP").click();
+    h.run();
+    hover_for_tooltip(&mut h, "Send");
+    assert!(shows(&h, "Bind first: datagrams go out from the bound socket."));
+}

@@ -606,6 +606,7 @@ impl BroadcastTab {
             if ui
                 .add_enabled(!self.running(), egui::Button::new(t!("broadcast.wake")))
                 .on_hover_text(t!("broadcast.wake_hover"))
+                .on_disabled_hover_text(t!("disabled.wake"))
                 .clicked()
             {
                 self.wake_on_lan();
@@ -625,6 +626,7 @@ impl BroadcastTab {
                     !self.responders.is_empty(),
                     egui::Button::new(t!("broadcast.copy_table")),
                 )
+                .on_disabled_hover_text(t!("disabled.copy_table"))
                 .clicked()
             {
                 ui.ctx().copy_text(self.responders.to_tsv());

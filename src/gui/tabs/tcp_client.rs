@@ -404,6 +404,17 @@ impl TcpClientTab {
         self.active && self.session.has_worker()
     }
 
+    /// Why the send buttons are greyed out, when they are.
+    fn send_blocked(&self) -> Option<String> {
+        if self.can_send() {
+            None
+        } else if !self.session.has_worker() {
+            Some(t!("disabled.send.no_worker").into_owned())
+        } else {
+            Some(t!("disabled.send.tcp_client").into_owned())
+        }
+    }
+
     /// Sends a packet from the library.
     pub fn send_packet(&mut self, packet: PacketSend, _library: &mut LibraryPanel) {
         self.send(packet.bytes);
@@ -576,6 +587,7 @@ impl Traffic for TcpClientTab {
 impl TcpClientTab {
     /// The whole tab; `id` tells this session's panels from its siblings'.
     pub fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
+        crate::gui::widgets::say_why_send_is_off(ui, self.send_blocked());
         crate::gui::widgets::top_settings_panel(ui, format!("{id}-connection"), |ui| {
             self.connection_ui(ui);
             self.states.ui(ui, id, &t!("tcp_states.client_empty"));

@@ -359,6 +359,19 @@ impl TcpServerTab {
         !self.clients.is_empty() && self.session.has_worker()
     }
 
+    /// Why the send buttons are greyed out, when they are.
+    fn send_blocked(&self) -> Option<String> {
+        if self.can_send() {
+            None
+        } else if !self.session.has_worker() {
+            Some(t!("disabled.send.no_worker").into_owned())
+        } else if matches!(self.status, ServerStatus::Listening(_)) {
+            Some(t!("disabled.send.tcp_server_no_client").into_owned())
+        } else {
+            Some(t!("disabled.send.tcp_server_stopped").into_owned())
+        }
+    }
+
     fn capture_context(&self) -> crate::gui::widgets::capture_bar::CaptureContext {
         let local = match self.status {
             ServerStatus::Listening(local) => local,
@@ -597,6 +610,7 @@ impl TcpServerTab {
     /// The whole tab; `id` tells this session's panels from its siblings'.
     pub fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
         self.watch_selected();
+        crate::gui::widgets::say_why_send_is_off(ui, self.send_blocked());
         crate::gui::widgets::top_settings_panel(ui, format!("{id}-listen"), |ui| {
             self.listen_ui(ui);
             self.states.ui(ui, id, &t!("tcp_states.server_empty"));
@@ -834,6 +848,11 @@ impl TcpServerTab {
                     has && self.selected.is_some(),
                     egui::Button::new(t!("tcp_server.clients.disconnect_selected")),
                 )
+                .on_disabled_hover_text(if has {
+                    t!("disabled.disconnect_selected")
+                } else {
+                    t!("disabled.disconnect_all")
+                })
                 .clicked()
                 && let Some(id) = self.selected
             {
@@ -844,6 +863,7 @@ impl TcpServerTab {
                     has,
                     egui::Button::new(t!("tcp_server.clients.disconnect_all")),
                 )
+                .on_disabled_hover_text(t!("disabled.disconnect_all"))
                 .clicked()
             {
                 self.disconnect(Target::All);

@@ -304,6 +304,17 @@ impl UdpTab {
         self.bound().is_some() && self.session.has_worker()
     }
 
+    /// Why the send buttons are greyed out, when they are.
+    fn send_blocked(&self) -> Option<String> {
+        if self.can_send() {
+            None
+        } else if !self.session.has_worker() {
+            Some(t!("disabled.send.no_worker").into_owned())
+        } else {
+            Some(t!("disabled.send.udp").into_owned())
+        }
+    }
+
     fn capture_context(&self) -> crate::gui::widgets::capture_bar::CaptureContext {
         crate::gui::widgets::capture_bar::CaptureContext {
             transport: crate::capture::Transport::Udp,
@@ -629,6 +640,7 @@ impl Traffic for UdpTab {
 impl UdpTab {
     /// The whole tab; `id` tells this session's panels from its siblings'.
     pub fn ui(&mut self, ui: &mut Ui, id: &str, library: &mut LibraryPanel) {
+        crate::gui::widgets::say_why_send_is_off(ui, self.send_blocked());
         crate::gui::widgets::top_settings_panel(ui, format!("{id}-bind"), |ui| {
             self.bind_ui(ui);
             let editable = !self.active();
@@ -879,6 +891,7 @@ impl UdpTab {
             let bound = self.bound().is_some();
             if ui
                 .add_enabled(bound, egui::Button::new(t!("udp.multicast.join")))
+                .on_disabled_hover_text(t!("disabled.join"))
                 .clicked()
             {
                 self.join();

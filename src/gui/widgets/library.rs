@@ -344,13 +344,13 @@ impl LibraryPanel {
                         } else {
                             String::new()
                         };
-                        let button = ui
-                            .add_enabled(can_send, egui::Button::new(&packet.name))
-                            .on_hover_text(if packet.note.is_empty() {
-                                packet.payload.clone()
-                            } else {
-                                format!("{}\n{}", packet.note, packet.payload)
-                            });
+                        let button =
+                            super::send_button(ui, egui::Button::new(&packet.name), can_send)
+                                .on_hover_text(if packet.note.is_empty() {
+                                    packet.payload.clone()
+                                } else {
+                                    format!("{}\n{}", packet.note, packet.payload)
+                                });
                         if button.clicked() {
                             clicked = Some(index);
                         }

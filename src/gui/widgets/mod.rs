@@ -39,3 +39,31 @@ pub fn top_settings_panel(ui: &mut egui::Ui, id: String, add: impl FnOnce(&mut e
         });
     });
 }
+
+/// Where a tab says why sending is off this frame, for every send button below it.
+fn send_blocked_id() -> egui::Id {
+    egui::Id::unique("send-blocked") // i18n-exempt: an id, not shown
+}
+
+/// Says, for this frame, why the tab cannot send (`None`: it can); [`send_button`] shows it
+/// on the hover of a greyed-out button.
+pub fn say_why_send_is_off(ui: &egui::Ui, why: Option<String>) {
+    ui.ctx().data_mut(|d| d.insert_temp(send_blocked_id(), why));
+}
+
+/// A button that sends: greyed out unless `enabled`, and then its hover says why (as the tab
+/// said with [`say_why_send_is_off`]).
+pub fn send_button(ui: &mut egui::Ui, button: egui::Button<'_>, enabled: bool) -> egui::Response {
+    let response = ui.add_enabled(enabled, button);
+    if enabled {
+        return response;
+    }
+    let why: Option<String> = ui
+        .ctx()
+        .data(|d| d.get_temp::<Option<String>>(send_blocked_id()))
+        .flatten();
+    match why {
+        Some(why) => response.on_disabled_hover_text(why),
+        None => response,
+    }
+}

@@ -275,9 +275,8 @@ impl SendBox {
                 self.sends = 0;
             }
             let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            let clicked = ui
-                .add_enabled(can_send, egui::Button::new(t!("send.button")))
-                .clicked();
+            let clicked =
+                super::send_button(ui, egui::Button::new(t!("send.button")), can_send).clicked();
             if (enter && can_send) || clicked {
                 send = true;
                 response.request_focus();

@@ -212,9 +212,12 @@ impl SendTools {
                         if ui.button(t!("send_tools.stop_repeat")).clicked() {
                             action = Some(ToolAction::Stop);
                         }
-                    } else if ui
-                        .add_enabled(can_send, egui::Button::new(t!("send_tools.start_repeat")))
-                        .clicked()
+                    } else if super::send_button(
+                        ui,
+                        egui::Button::new(t!("send_tools.start_repeat")),
+                        can_send,
+                    )
+                    .clicked()
                     {
                         match self.repeat() {
                             Ok(a) => {
@@ -249,9 +252,12 @@ impl SendTools {
                         if ui.button(t!("send_tools.cancel_file")).clicked() {
                             action = Some(ToolAction::Stop);
                         }
-                    } else if ui
-                        .add_enabled(can_send, egui::Button::new(t!("send_tools.send_file")))
-                        .clicked()
+                    } else if super::send_button(
+                        ui,
+                        egui::Button::new(t!("send_tools.send_file")),
+                        can_send,
+                    )
+                    .clicked()
                     {
                         match self.file(udp) {
                             Ok(a) => {
@@ -323,9 +329,12 @@ impl SendTools {
                     if ui.button(t!("send_tools.sequence.stop")).clicked() {
                         action = Some(ToolAction::Stop);
                     }
-                } else if ui
-                    .add_enabled(can_send, egui::Button::new(t!("send_tools.sequence.run")))
-                    .clicked()
+                } else if super::send_button(
+                    ui,
+                    egui::Button::new(t!("send_tools.sequence.run")),
+                    can_send,
+                )
+                .clicked()
                 {
                     match Sequence::parse_with(&self.sequence, encoding, &packet) {
                         Ok(sequence) => {

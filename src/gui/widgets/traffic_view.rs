@@ -956,12 +956,14 @@ impl TrafficView {
             let found = self.search.ids().len();
             if ui
                 .add_enabled(found > 0, egui::Button::new(t!("log.search.previous")))
+                .on_disabled_hover_text(t!("disabled.search_step"))
                 .clicked()
             {
                 step = Some(false);
             }
             if ui
                 .add_enabled(found > 0, egui::Button::new(t!("log.search.next")))
+                .on_disabled_hover_text(t!("disabled.search_step"))
                 .clicked()
             {
                 step = Some(true);

@@ -93,6 +93,7 @@ impl IpToolsTab {
             go |= ui
                 .add_enabled(!asking, egui::Button::new(t!("route_view.look_up")))
                 .on_hover_text(t!("route_view.look_up_hover"))
+                .on_disabled_hover_text(t!("disabled.looking_up"))
                 .clicked();
             for example in ["127.0.0.1", "::1", "1.1.1.1"] {
                 if ui.small_button(example).clicked() {

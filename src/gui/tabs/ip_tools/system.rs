@@ -172,6 +172,7 @@ impl IpToolsTab {
                     self.dns.is_none(),
                     egui::Button::new(t!("ip_tools.dns.look_up")),
                 )
+                .on_disabled_hover_text(t!("disabled.looking_up"))
                 .clicked();
         });
         if go && self.dns.is_none() {
