@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use common::{accept, assert_nothing_arrives, harness, shows, step_until};
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use sockpit::gui::app::{Settings, Tab};
 use sockpit::gui::tabs::tcp_client::Status;
 
@@ -383,8 +383,15 @@ fn hover_for_tooltip(h: &mut egui_kittest::Harness<'_, sockpit::SockpitApp>, lab
 fn greyed_out_controls_say_why_on_hover() {
     let mut s = Settings::default();
     s.tab = Tab::TcpClient;
+    s.tcp_client_mut().host.clear();
     let mut h = harness(s);
     h.run();
+    let host = h.get_by_label("Host");
+    assert_eq!(
+        host.accesskit_node().placeholder(),
+        Some("e.g. 192.168.1.50 or plc.local"),
+        "an empty input shows what to type"
+    );
     hover_for_tooltip(&mut h, "Send");
     assert!(
         shows(&h, "Connect first: sending needs an open connection."),
@@ -399,5 +406,8 @@ fn greyed_out_controls_say_why_on_hover() {
     h.get_by_label("UDP").click();
     h.run();
     hover_for_tooltip(&mut h, "Send");
-    assert!(shows(&h, "Bind first: datagrams go out from the bound socket."));
+    assert!(shows(
+        &h,
+        "Bind first: datagrams go out from the bound socket."
+    ));
 }

@@ -19,9 +19,7 @@ use crate::gui::session::{DrainLimits, Session, Traffic};
 use crate::gui::widgets::SendBox;
 use crate::gui::widgets::labelled_hint;
 use crate::gui::widgets::traffic_view::ViewSettings;
-use crate::gui::widgets::{
-    ERROR_COLOR, OK_COLOR, WAIT_COLOR, error_text, labelled_drag, labelled_text,
-};
+use crate::gui::widgets::{ERROR_COLOR, OK_COLOR, WAIT_COLOR, error_text, labelled_drag};
 use crate::net::explain::broadcast_explanation;
 use crate::net::iface::{InterfaceCache, InterfaceV4};
 use crate::settings::{Bounded, clamp_number, cut_fields, join};
@@ -499,12 +497,19 @@ impl BroadcastTab {
                     }
                     _ => {}
                 }
-                labelled_text(ui, &t!("broadcast.port"), &mut self.settings.port, 55.0);
-                labelled_text(
+                labelled_hint(
+                    ui,
+                    &t!("broadcast.port"),
+                    &mut self.settings.port,
+                    55.0,
+                    &t!("hint.broadcast_port"),
+                );
+                labelled_hint(
                     ui,
                     &t!("broadcast.source_port"),
                     &mut self.settings.source_port,
                     55.0,
+                    &t!("hint.source_port"),
                 );
             });
             if let Some(e) = &self.target_error {

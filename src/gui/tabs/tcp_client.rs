@@ -25,7 +25,7 @@ use crate::gui::widgets::rules::RulesEditor;
 use crate::gui::widgets::send_tools::{self, SendTools, ToolAction};
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{Tone, status_line};
-use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
+use crate::gui::widgets::{error_text, labelled_drag, labelled_hint};
 use crate::net::{NetError, parse_port};
 use crate::settings::{Bounded, clamp_number, cut_fields, join};
 use crate::traffic::{Direction, Record};
@@ -686,12 +686,23 @@ impl TcpClientTab {
         let editable = !self.active;
         ui.horizontal_wrapped(|ui| {
             ui.add_enabled_ui(editable, |ui| {
-                let host =
-                    labelled_text(ui, &t!("tcp_client.host"), &mut self.settings.host, 200.0);
+                let host = labelled_hint(
+                    ui,
+                    &t!("tcp_client.host"),
+                    &mut self.settings.host,
+                    200.0,
+                    &t!("hint.host"),
+                );
                 if host.changed() {
                     self.host_error = None;
                 }
-                let port = labelled_text(ui, &t!("tcp_client.port"), &mut self.settings.port, 60.0);
+                let port = labelled_hint(
+                    ui,
+                    &t!("tcp_client.port"),
+                    &mut self.settings.port,
+                    60.0,
+                    &t!("hint.remote_port"),
+                );
                 if port.changed() {
                     self.port_error = None;
                 }

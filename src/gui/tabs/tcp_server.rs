@@ -28,7 +28,7 @@ use crate::gui::widgets::rules::RulesEditor;
 use crate::gui::widgets::send_tools::{self, SendTools, ToolAction};
 use crate::gui::widgets::traffic_view::ViewSettings;
 use crate::gui::widgets::{Tone, status_line};
-use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
+use crate::gui::widgets::{error_text, labelled_drag, labelled_hint};
 use crate::net::{NetError, parse_port};
 use crate::settings::{Bounded, clamp_number, cut_fields, join};
 use crate::traffic::peer_filter::PeerFilter;
@@ -697,18 +697,25 @@ impl TcpServerTab {
                 ) {
                     self.bind_error = None;
                 }
-                if labelled_text(
+                if labelled_hint(
                     ui,
                     &t!("tcp_server.address"),
                     &mut self.settings.bind,
                     130.0,
+                    &t!("hint.bind_address"),
                 )
                 .changed()
                 {
                     self.bind_error = None;
                 }
-                if labelled_text(ui, &t!("tcp_server.port"), &mut self.settings.port, 60.0)
-                    .changed()
+                if labelled_hint(
+                    ui,
+                    &t!("tcp_server.port"),
+                    &mut self.settings.port,
+                    60.0,
+                    &t!("hint.server_port"),
+                )
+                .changed()
                 {
                     self.port_error = None;
                 }

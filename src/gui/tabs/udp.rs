@@ -22,7 +22,7 @@ use crate::gui::widgets::library::{LibraryPanel, PacketSend};
 use crate::gui::widgets::rules::RulesEditor;
 use crate::gui::widgets::send_tools::{self, SendTools, ToolAction};
 use crate::gui::widgets::traffic_view::ViewSettings;
-use crate::gui::widgets::{ERROR_COLOR, error_slot, error_text, labelled_drag, labelled_text};
+use crate::gui::widgets::{ERROR_COLOR, error_slot, error_text, labelled_drag, labelled_hint};
 use crate::gui::widgets::{Tone, status_line};
 use crate::net::iface::InterfaceCache;
 use crate::net::udp::{Membership, MulticastInterface, MulticastSend, UdpBindOptions, check_group};
@@ -743,16 +743,23 @@ impl UdpTab {
                 ) {
                     self.bind_error = None;
                 }
-                if labelled_text(ui, &t!("udp.bind.address"), &mut self.settings.bind, 130.0)
-                    .changed()
+                if labelled_hint(
+                    ui,
+                    &t!("udp.bind.address"),
+                    &mut self.settings.bind,
+                    130.0,
+                    &t!("hint.bind_address"),
+                )
+                .changed()
                 {
                     self.bind_error = None;
                 }
-                if labelled_text(
+                if labelled_hint(
                     ui,
                     &t!("udp.bind.local_port"),
                     &mut self.settings.port,
                     60.0,
+                    &t!("hint.local_port"),
                 )
                 .changed()
                 {
@@ -847,11 +854,12 @@ impl UdpTab {
 
     fn multicast_body_ui(&mut self, ui: &mut Ui) {
         ui.horizontal_wrapped(|ui| {
-            if labelled_text(
+            if labelled_hint(
                 ui,
                 &t!("udp.multicast.group"),
                 &mut self.settings.group,
                 150.0,
+                &t!("hint.group"),
             )
             .changed()
             {
@@ -939,21 +947,23 @@ impl UdpTab {
 
     fn destination_ui(&mut self, ui: &mut Ui) {
         ui.horizontal_wrapped(|ui| {
-            if labelled_text(
+            if labelled_hint(
                 ui,
                 &t!("udp.destination.remote_host"),
                 &mut self.settings.remote_host,
                 200.0,
+                &t!("hint.host"),
             )
             .changed()
             {
                 self.remote_error = None;
             }
-            if labelled_text(
+            if labelled_hint(
                 ui,
                 &t!("udp.destination.remote_port"),
                 &mut self.settings.remote_port,
                 60.0,
+                &t!("hint.remote_port"),
             )
             .changed()
             {

@@ -394,11 +394,12 @@ impl CaptureBar {
                     ui.checkbox(&mut settings.auto, t!("capture.keep.check"))
                         .on_hover_text(t!("capture.keep.hover"));
                     ui.horizontal(|ui| {
-                        crate::gui::widgets::labelled_text(
+                        crate::gui::widgets::labelled_hint(
                             ui,
                             &t!("capture.keep.folder"),
                             &mut settings.folder,
                             220.0,
+                            &t!("hint.folder"),
                         );
                         if ui.button(t!("capture.keep.choose")).clicked()
                             && let Some(dir) = self

@@ -14,7 +14,7 @@ use crate::engine::session::framing::{
     MAX_FRAME_LIMIT_BYTES, MAX_IDLE_GAP_MS, check_delimiter,
 };
 use crate::engine::session::{FramerSpec, PipelineSpec};
-use crate::gui::widgets::{error_text, labelled_drag, labelled_text};
+use crate::gui::widgets::{error_text, labelled_drag, labelled_hint};
 use crate::settings::{Bounded, clamp_number, cut_fields, join};
 
 /// How records are cut, as the picker names it.
@@ -271,11 +271,12 @@ impl FramingSettings {
                 }
             });
         if self.delimiter == DelimiterChoice::Hex {
-            labelled_text(
+            labelled_hint(
                 ui,
                 &t!("framing.delimiter_hex"),
                 &mut self.delimiter_hex,
                 90.0,
+                &t!("hint.delimiter_hex"),
             );
         }
         ui.checkbox(&mut self.keep_delimiter, t!("framing.keep_delimiter.label"))

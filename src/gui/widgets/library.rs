@@ -9,7 +9,7 @@ use std::path::Path;
 use egui::{Key, Modifiers, RichText, TextEdit, Ui};
 use rust_i18n::t;
 
-use super::{Tone, labelled_hint, labelled_text};
+use super::{Tone, labelled_hint};
 use crate::codec::TextEncoding;
 use crate::codec::library::{Library, Packet};
 use crate::codec::macros::Rng;
@@ -423,8 +423,22 @@ impl LibraryPanel {
         });
         let p = &mut editor.packet;
         let mut changed = false;
-        changed |= labelled_text(ui, &t!("library.name"), &mut p.name, 140.0).changed();
-        changed |= labelled_text(ui, &t!("library.group"), &mut p.group, 140.0).changed();
+        changed |= labelled_hint(
+            ui,
+            &t!("library.name"),
+            &mut p.name,
+            140.0,
+            &t!("hint.packet_name"),
+        )
+        .changed();
+        changed |= labelled_hint(
+            ui,
+            &t!("library.group"),
+            &mut p.group,
+            140.0,
+            &t!("hint.packet_group"),
+        )
+        .changed();
         ui.horizontal(|ui| {
             ui.label(t!("library.payload_as"));
             changed |= ui
@@ -475,7 +489,14 @@ impl LibraryPanel {
             )
             .labelled_by(dest.id)
             .changed();
-        changed |= labelled_text(ui, &t!("library.note"), &mut p.note, 160.0).changed();
+        changed |= labelled_hint(
+            ui,
+            &t!("library.note"),
+            &mut p.note,
+            160.0,
+            &t!("hint.packet_note"),
+        )
+        .changed();
         if changed {
             editor.error = None;
         }

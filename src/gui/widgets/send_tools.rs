@@ -9,7 +9,7 @@ use egui::{RichText, TextEdit, Ui};
 use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
-use super::{Tone, labelled_hint, labelled_text};
+use super::{Tone, labelled_hint};
 use crate::codec::library::Library;
 use crate::engine::session::JobSpec;
 use crate::engine::session::job::{EVERY_MAX, JobKind, JobState, JobStatus, UDP_CHUNK_MAX};
@@ -195,8 +195,13 @@ impl SendTools {
             .open(unfold.then_some(true))
             .show(ui, |ui| {
                 ui.horizontal_wrapped(|ui| {
-                    let every =
-                        labelled_text(ui, &t!("send_tools.every"), &mut self.every_ms, 60.0);
+                    let every = labelled_hint(
+                        ui,
+                        &t!("send_tools.every"),
+                        &mut self.every_ms,
+                        60.0,
+                        &t!("hint.every_ms"),
+                    );
                     let count = ui.label(t!("send_tools.times.label"));
                     let count = ui
                         .add(
@@ -245,8 +250,20 @@ impl SendTools {
                         self.error = None;
                     }
                     if udp {
-                        labelled_text(ui, &t!("send_tools.chunk"), &mut self.chunk, 50.0);
-                        labelled_text(ui, &t!("send_tools.pace"), &mut self.file_every_ms, 40.0);
+                        labelled_hint(
+                            ui,
+                            &t!("send_tools.chunk"),
+                            &mut self.chunk,
+                            50.0,
+                            &t!("hint.chunk"),
+                        );
+                        labelled_hint(
+                            ui,
+                            &t!("send_tools.pace"),
+                            &mut self.file_every_ms,
+                            40.0,
+                            &t!("hint.pace"),
+                        );
                     }
                     if running.is_some_and(|j| j.kind == JobKind::File) {
                         if ui.button(t!("send_tools.cancel_file")).clicked() {

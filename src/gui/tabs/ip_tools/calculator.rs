@@ -7,8 +7,8 @@ use egui_extras::{Column, TableBuilder};
 use rust_i18n::t;
 
 use super::{HOST_BITS, IpToolsTab, NETWORK_BITS, SplitMode};
+use crate::gui::widgets::error_text;
 use crate::gui::widgets::labelled_hint;
-use crate::gui::widgets::{error_text, labelled_text};
 use crate::iptools::subnet::{
     BinaryView, SubnetError, SubnetInfo, V4Info, V6Info, nets_as_table, parse_net, parse_net_list,
     same_subnet, split_by_count, split_by_prefix, supernet,
@@ -106,11 +106,12 @@ impl IpToolsTab {
     pub(super) fn calculator_ui(&mut self, ui: &mut Ui) {
         ui.label(RichText::new(t!("ip_tools.calc.intro")).weak());
         ui.horizontal(|ui| {
-            if labelled_text(
+            if labelled_hint(
                 ui,
                 &t!("ip_tools.calc.input"),
                 &mut self.settings.calc_input,
                 320.0,
+                &t!("hint.calc_input"),
             )
             .changed()
             {
@@ -332,11 +333,12 @@ impl IpToolsTab {
         ui.strong(t!("ip_tools.split.heading"));
         let mut changed = false;
         ui.horizontal(|ui| {
-            changed |= labelled_text(
+            changed |= labelled_hint(
                 ui,
                 &t!("ip_tools.split.network"),
                 &mut self.settings.split_network,
                 160.0,
+                &t!("hint.split_network"),
             )
             .changed();
             changed |= ui
@@ -400,11 +402,12 @@ impl IpToolsTab {
         ui.separator();
         ui.strong(t!("ip_tools.supernet.heading"));
         ui.horizontal(|ui| {
-            if labelled_text(
+            if labelled_hint(
                 ui,
                 &t!("ip_tools.supernet.networks"),
                 &mut self.settings.supernet_input,
                 360.0,
+                &t!("hint.supernet"),
             )
             .changed()
             {
