@@ -475,3 +475,21 @@ fn route_to_host_explains_loopback_and_rejects_bad_input() {
         shows(h, "\"bad host!\":") && !shows(h, "127.0.0.1: an address of this machine")
     });
 }
+
+#[test]
+fn the_rows_of_bits_and_their_results_fit_a_small_window() {
+    let mut settings = Settings::default();
+    settings.tab = Tab::IpTools;
+    settings.ip_tools.section = Section::Calculator;
+    settings.ip_tools.calc_input = "192.168.1.12/24".into();
+    let mut h = common::harness_sized(settings, egui::vec2(900.0, 600.0));
+    settle(&mut h);
+    for label in [
+        "11000000.10101000.00000001.00001100",
+        "= 255.255.255.0",
+        "→ 192.168.1.0",
+    ] {
+        let right = h.get_by_label(label).rect().right();
+        assert!(right <= 900.0, "{label} ends at x={right}, past the window");
+    }
+}

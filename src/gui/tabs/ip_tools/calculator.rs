@@ -23,7 +23,8 @@ fn field_ui(ui: &mut Ui, name: &str, value: impl Into<String>) {
 
 /// One row of bits, one cell per bit: network bits on blue, host bits on orange, a white
 /// marker at the prefix boundary. Screen readers and tests read it as the grouped bit text.
-fn bits_row_ui(ui: &mut Ui, view: &BinaryView, bits: &[bool]) {
+/// `scale` shrinks the cells (down to 0.6) so a row fits a narrow window.
+fn bits_row_ui(ui: &mut Ui, view: &BinaryView, bits: &[bool], scale: f32) {
     // IPv4: 32 cells on one line; IPv6: two lines of 64, so it fits the window.
     let v4 = view.group_bits == 8;
     let (cell_w, cell_h, gap, group_gap, font) = if v4 {
@@ -31,6 +32,13 @@ fn bits_row_ui(ui: &mut Ui, view: &BinaryView, bits: &[bool]) {
     } else {
         (9.0, 16.0, 1.0, 6.0, 10.0)
     };
+    let (cell_w, cell_h, gap, group_gap, font) = (
+        cell_w * scale,
+        cell_h * scale,
+        gap * scale,
+        group_gap * scale,
+        font * scale,
+    );
     let per_line = if v4 { 32 } else { 64 };
     let lines = bits.len().div_ceil(per_line);
     let line_gap = 3.0;
@@ -248,6 +256,7 @@ impl IpToolsTab {
                     BinaryView::new(r.b, r.prefix),
                 );
                 ui.add_space(4.0);
+                let scale = bits_scale(ui, &va);
                 egui::Grid::new("same-subnet-bits")
                     .num_columns(3)
                     .spacing([10.0, 6.0])
@@ -275,7 +284,7 @@ impl IpToolsTab {
                             ),
                         ] {
                             ui.label(name);
-                            bits_row_ui(ui, view, bits);
+                            bits_row_ui(ui, view, bits, scale);
                             if is_mask {
                                 ui.label(RichText::new(r.mask_text()).monospace());
                             } else {
@@ -579,6 +588,19 @@ fn v6_fields_ui(ui: &mut Ui, i: &V6Info) {
         });
 }
 
+/// How much to shrink rows of bits so they fit beside their labels and results: the rows at
+/// full size (IPv4: 32 cells; IPv6: 64 per line) against the room left; a narrow window gets
+/// smaller cells, not a cut row.
+fn bits_scale(ui: &Ui, view: &BinaryView) -> f32 {
+    let full = if view.group_bits == 8 {
+        32.0 * 19.0 + 3.0 * 10.0
+    } else {
+        64.0 * 10.0 + 3.0 * 6.0
+    };
+    let room = ui.available_width() - 230.0;
+    (room / full).clamp(0.6, 1.0)
+}
+
 pub(super) fn binary_ui(ui: &mut Ui, view: &BinaryView) {
     let mask_ip = match view.network_ip {
         std::net::IpAddr::V4(_) => std::net::IpAddr::V4(
@@ -590,20 +612,21 @@ pub(super) fn binary_ui(ui: &mut Ui, view: &BinaryView) {
                 .map_or(std::net::Ipv6Addr::UNSPECIFIED, |n| n.netmask()),
         ),
     };
+    let scale = bits_scale(ui, view);
     egui::Grid::new("binary-grid")
         .num_columns(3)
         .spacing([10.0, 6.0])
         .show(ui, |ui| {
             ui.label(t!("ip_tools.calc.binary.address"));
-            bits_row_ui(ui, view, &view.address);
+            bits_row_ui(ui, view, &view.address, scale);
             ui.label(RichText::new(t!("ip_tools.calc.binary.typed")).weak());
             ui.end_row();
             ui.label(t!("ip_tools.calc.binary.and_mask"));
-            bits_row_ui(ui, view, &view.mask);
+            bits_row_ui(ui, view, &view.mask, scale);
             ui.label(RichText::new(format!("= {mask_ip}")).monospace());
             ui.end_row();
             ui.label(t!("ip_tools.calc.binary.network"));
-            bits_row_ui(ui, view, &view.network);
+            bits_row_ui(ui, view, &view.network, scale);
             ui.label(
                 RichText::new(format!("→ {}", view.network_ip))
                     .monospace()
