@@ -531,3 +531,78 @@ fn a_tab_holds_at_most_32_sessions_and_says_so() {
         .collect();
     assert_eq!(distinct.len(), MAX_SESSIONS);
 }
+
+#[test]
+fn a_worker_that_panics_is_shown_restart_brings_it_back_and_the_other_session_goes_on() {
+    let server_a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_b = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut settings = Settings::default();
+    settings.tab = Tab::TcpClient;
+    let mut h = harness(settings);
+    h.run();
+    let _peer_a = connect_shown_session(&mut h, &server_a);
+    h.get_by_label("New session").click();
+    settle(&mut h);
+    let mut peer_b = connect_shown_session(&mut h, &server_b);
+    h.get_by_label("Client 1").click();
+    settle(&mut h);
+
+    // The first session's worker dies (a test build's injected panic).
+    h.state()
+        .tcp_client
+        .get(0)
+        .unwrap()
+        .session
+        .send(sockpit::engine::tcp_client::Command::InjectPanic)
+        .unwrap();
+    step_until(&mut h, "the failure shown", WAIT, |h| {
+        h.state()
+            .tcp_client
+            .get(0)
+            .unwrap()
+            .session
+            .failure()
+            .is_some()
+    });
+    settle(&mut h);
+    assert!(shows(
+        &h,
+        "The connection worker stopped unexpectedly: a panic injected by a test"
+    ));
+    assert!(shows(
+        &h,
+        "Click Restart worker to carry on; the log is kept."
+    ));
+
+    // The other session did not notice: it still sends and receives.
+    assert!(client_connected(&h, 1));
+    h.get_by_label("Client 2").click();
+    settle(&mut h);
+    send_message(&mut h, "still-here");
+    assert_eq!(read_exactly(&mut peer_b, 10), b"still-here");
+    peer_b.write_all(b"me-too").unwrap();
+    step_until(&mut h, "the reply in session 2", WAIT, |h| {
+        h.state()
+            .tcp_client
+            .get(1)
+            .unwrap()
+            .log()
+            .counters()
+            .rx_bytes
+            == 6
+    });
+
+    // Restart brings the first session back, and it connects again.
+    h.get_by_label("Client 1").click();
+    settle(&mut h);
+    h.get_by_label("Restart worker").click();
+    settle(&mut h);
+    assert!(h.state().tcp_client.get(0).unwrap().session.has_worker());
+    assert!(
+        !shows(&h, "stopped unexpectedly"),
+        "the failure line is gone"
+    );
+    let mut peer_a2 = connect_shown_session(&mut h, &server_a);
+    send_message(&mut h, "back");
+    assert_eq!(read_exactly(&mut peer_a2, 4), b"back");
+}

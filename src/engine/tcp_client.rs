@@ -106,6 +106,11 @@ pub enum Command {
     /// Puts a tap (a capture) on this worker's sessions, this one and those after it, or
     /// with `None` takes it off (which ends its file).
     SetTap { tap: Option<TapHandoff> },
+    /// Makes the worker panic, for tests that check what a tab does when its worker dies
+    /// (debug builds only: a release build has no such command).
+    #[cfg(debug_assertions)]
+    #[doc(hidden)]
+    InjectPanic,
 }
 
 impl TapCommand for Command {
@@ -523,6 +528,12 @@ impl Worker {
             }
             Command::SetTap { tap } => {
                 self.pipeline.set_tap(tap.and_then(|t| t.take()));
+            }
+            #[cfg(debug_assertions)]
+            #[allow(clippy::panic)]
+            Command::InjectPanic => {
+                let message = "a panic injected by a test"; // i18n-exempt: a test's own fault
+                panic!("{message}");
             }
         }
     }
