@@ -31,6 +31,13 @@ use sockpit::engine::worker::{SessionId, no_wake};
 const BIN: &str = env!("CARGO_BIN_EXE_sockpit");
 const S: SessionId = SessionId(1);
 
+/// The tests read this process's descriptors and memory, so they run one at a time.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A number of `/proc/<pid>/status` (in kB), e.g. `VmRSS`.
 fn status_kb(pid: &str, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -92,6 +99,7 @@ fn a_peer_that_stops_reading_stalls_the_sender_with_bounded_memory() {
     /// What the test offers: far more than any buffer on the way holds.
     const OFFER: usize = 200 * 1024 * 1024;
     const LINE: usize = 64 * 1024;
+    let _serial = one_at_a_time();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut child = Command::new(BIN)
@@ -179,6 +187,7 @@ fn a_peer_that_stops_reading_stalls_the_sender_with_bounded_memory() {
 #[test]
 fn udp_ports_below_1024_without_rights_are_explained() {
     const SAYS: &str = "Ports below 1024 need administrator rights";
+    let _serial = one_at_a_time();
     let args = ["udp", "--bind", "127.0.0.1:81", "--listen", "0.2"];
     let out = if is_root() {
         if Command::new("setpriv").arg("--version").output().is_err() {
@@ -221,6 +230,7 @@ fn udp_ports_below_1024_without_rights_are_explained() {
 fn a_thousand_clients_at_ten_messages_a_second_each_are_counted_exactly() {
     const CLIENTS: usize = 1000;
     const THREADS: usize = 4;
+    let _serial = one_at_a_time();
     let limit = sockpit::net::raise_open_file_limit();
     assert!(
         limit.is_none_or(|l| l >= 2 * CLIENTS as u64 + 100),
@@ -262,7 +272,8 @@ fn a_thousand_clients_at_ten_messages_a_second_each_are_counted_exactly() {
     let want = CLIENTS * rounds * msg_len;
     let mut got: HashMap<SocketAddr, Vec<u8>> = HashMap::new();
     let mut total = 0;
-    let deadline = Instant::now() + Duration::from_secs(30) + Duration::from_millis(100) * rounds as u32;
+    let deadline =
+        Instant::now() + Duration::from_secs(30) + Duration::from_millis(100) * rounds as u32;
     while total < want {
         assert!(
             Instant::now() < deadline,
@@ -308,6 +319,7 @@ fn a_thousand_clients_at_ten_messages_a_second_each_are_counted_exactly() {
 /// that is by design (issue 12) and measured separately below, not here.
 #[test]
 fn connect_disconnect_cycles_leave_no_descriptor_or_memory_growth() {
+    let _serial = one_at_a_time();
     let run_for = env_secs("SOCKPIT_CYCLE_SECS", 5.0);
     sockpit::net::raise_open_file_limit();
     let (server, addr) = start_server(ServerOptions::new("127.0.0.1:0".parse().unwrap()));
@@ -358,7 +370,10 @@ fn connect_disconnect_cycles_leave_no_descriptor_or_memory_growth() {
             warm_ok += 1;
         }
     }
-    drain(&|a, c| a == warm_ok && c == warm_ok, Duration::from_secs(20));
+    drain(
+        &|a, c| a == warm_ok && c == warm_ok,
+        Duration::from_secs(20),
+    );
     let fds_before = open_fds();
     let rss_before = status_kb("self", "VmRSS");
 
@@ -423,6 +438,7 @@ fn connect_disconnect_cycles_leave_no_descriptor_or_memory_growth() {
 #[test]
 fn graceful_disconnects_are_held_as_half_closed_and_stop_releases_them() {
     const CLIENTS: u64 = 500;
+    let _serial = one_at_a_time();
     sockpit::net::raise_open_file_limit();
     let fds_start = open_fds();
     let (server, addr) = start_server(ServerOptions::new("127.0.0.1:0".parse().unwrap()));
@@ -465,6 +481,7 @@ fn graceful_disconnects_are_held_as_half_closed_and_stop_releases_them() {
 #[test]
 #[ignore = "needs ~200,000 descriptors and a minute; run by hand"]
 fn a_hundred_thousand_idle_clients() {
+    let _serial = one_at_a_time();
     let n: usize = std::env::var("SOCKPIT_IDLE_CLIENTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -508,7 +525,10 @@ fn a_hundred_thousand_idle_clients() {
         if i % 1000 == 999 {
             drain(&mut accepted);
         }
-        assert!(t0.elapsed() < Duration::from_secs(600), "connecting took too long");
+        assert!(
+            t0.elapsed() < Duration::from_secs(600),
+            "connecting took too long"
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     while accepted < n {
