@@ -613,8 +613,8 @@ fn a_reset_in_the_middle_of_a_transfer_is_said_and_the_worker_stays_usable() {
             .unwrap();
     }
     // Read a part, mid-stream, then reset with bytes still on the way.
-    let mut part = vec![0u8; 512 * 1024];
-    peer.read_exact(&mut part).unwrap();
+    let mut first_half_mib = vec![0u8; 512 * 1024];
+    peer.read_exact(&mut first_half_mib).unwrap();
     socket2::SockRef::from(&peer)
         .set_linger(Some(Duration::ZERO))
         .unwrap();
