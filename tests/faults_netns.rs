@@ -290,13 +290,16 @@ impl Helper {
         let stdin = child.stdin.take().unwrap();
         lab.children.push(child);
         let (tx, rx) = crossbeam_channel::bounded(1024);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
+        std::thread::Builder::new()
+            .name("fault-helper-lines".into())
+            .spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            })
+            .unwrap();
         Self { stdin, lines: rx }
     }
 

@@ -240,3 +240,29 @@ fn the_peer_filter_shows_one_sender_s_datagrams() {
     settle(&mut h);
     assert!(shows(&h, "Only peer: type an IP or IP:PORT"));
 }
+
+#[test]
+fn a_received_rows_menu_replies_to_its_sender() {
+    let (mut h, local) = bound_tab("9");
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    let peer_addr = peer.local_addr().unwrap();
+    peer.send_to(b"ping from a device", local).unwrap();
+    step_until(&mut h, "the datagram in the log", WAIT, |h| {
+        shows(h, "ping from a device")
+    });
+    h.get_by_label("ping from a device").click_secondary();
+    settle(&mut h);
+    h.get_by_label(&format!("Reply to {peer_addr}")).click();
+    settle(&mut h);
+    assert_eq!(h.state().udp.current().settings.remote_host, "127.0.0.1");
+    assert_eq!(
+        h.state().udp.current().settings.remote_port,
+        peer_addr.port().to_string()
+    );
+    send_message(&mut h, "pong");
+    let mut buf = [0u8; 16];
+    let (n, from) = peer.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"pong");
+    assert_eq!(from, local);
+}

@@ -161,6 +161,7 @@ impl UdpTab {
         session
             .view
             .offer_mock(t!("log_mock.hover_udp").into_owned());
+        session.view.offer_reply();
         Self {
             settings,
             session,
@@ -701,6 +702,11 @@ impl UdpTab {
             .panes_ui(ui, id, &mut self.settings.encoding, None);
         if self.session.view.take_mock_request() {
             self.mock_selection();
+        }
+        if let Some(peer) = self.session.view.take_reply_request() {
+            self.settings.remote_host = peer.ip().to_string();
+            self.settings.remote_port = peer.port().to_string();
+            self.remote_error = None;
         }
         if let Some(bytes) = library.take_row_action(&mut self.session.view) {
             self.send(bytes);

@@ -130,7 +130,7 @@ impl LibraryPanel {
             }
             // The tab takes this one first (TrafficView::take_mock_request); one that offers
             // no mock never shows the entry.
-            RowAction::MockSelection => None,
+            RowAction::MockSelection | RowAction::ReplyTo(_) => None,
         }
     }
 

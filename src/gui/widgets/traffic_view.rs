@@ -120,9 +120,18 @@ pub struct TrafficView {
     jump_to: Option<u64>,
     /// What a row's right-click menu asked of the tab, until the tab takes it.
     row_action: Option<RowAction>,
-    /// The hover text of "Mock this device from the selected rows" in the row menu, where
-    /// the tab offers it (a TCP Client or UDP session talking to a device).
-    mock_offer: Option<String>,
+    /// What the tab adds to the row menu.
+    menu_offers: MenuOffers,
+}
+
+/// Entries a tab adds to the log's row menu.
+#[derive(Debug, Default)]
+struct MenuOffers {
+    /// The hover text of "Mock this device from the selected rows", where the tab offers it
+    /// (a TCP Client or UDP session talking to a device).
+    mock: Option<String>,
+    /// "Reply to this sender" on received rows (UDP).
+    reply: bool,
 }
 
 /// What a log row's right-click menu asks of its tab (copying is done by the menu itself).
@@ -138,6 +147,8 @@ pub enum RowAction {
     },
     /// Make auto-reply rules from the selected rows ([`TrafficView::mock_plan`]).
     MockSelection,
+    /// Send to the peer of this received row from now on.
+    ReplyTo(std::net::SocketAddr),
 }
 
 /// `bytes` as a C array initialiser: `{ 0x01, 0x03 }`.
@@ -526,7 +537,23 @@ impl TrafficView {
     /// Offers "Mock this device from the selected rows" in the row menu, with `hover` saying
     /// where the rules go.
     pub fn offer_mock(&mut self, hover: String) {
-        self.mock_offer = Some(hover);
+        self.menu_offers.mock = Some(hover);
+    }
+
+    /// Offers "Reply to this sender" in the menu of received rows.
+    pub fn offer_reply(&mut self) {
+        self.menu_offers.reply = true;
+    }
+
+    /// The sender the row menu asked to reply to, if it did; takes that request only.
+    pub fn take_reply_request(&mut self) -> Option<std::net::SocketAddr> {
+        match self.row_action {
+            Some(RowAction::ReplyTo(peer)) => {
+                self.row_action = None;
+                Some(peer)
+            }
+            _ => None,
+        }
     }
 
     /// Whether the row menu asked to mock the selection; takes that request only, leaving
@@ -1421,11 +1448,15 @@ impl TrafficView {
                     }
                     if !matches!(record.direction, Direction::Info | Direction::Error) {
                         response.context_menu(|ui| {
-                            let mock = self
-                                .mock_offer
-                                .as_deref()
-                                .map(|hover| (hover, self.selected.len()));
-                            if let Some(a) = row_menu(ui, &record, encoding, mock) {
+                            let offers = RowOffers {
+                                mock: self
+                                    .menu_offers
+                                    .mock
+                                    .as_deref()
+                                    .map(|hover| (hover, self.selected.len())),
+                                reply: self.menu_offers.reply,
+                            };
+                            if let Some(a) = row_menu(ui, &record, encoding, offers) {
                                 action = Some(a);
                             }
                         });
@@ -1539,12 +1570,20 @@ impl TrafficView {
 }
 
 /// The right-click menu of a data row: copy it in four forms, send it again, keep it.
-/// `mock`: the hover text of the mock entry and how many rows are selected, where offered.
+/// What a tab adds to the row menu, for one menu.
+#[derive(Clone, Copy)]
+struct RowOffers<'a> {
+    /// The hover text of the mock entry and how many rows are selected, where offered.
+    mock: Option<(&'a str, usize)>,
+    /// "Reply to this sender" on received rows.
+    reply: bool,
+}
+
 fn row_menu(
     ui: &mut Ui,
     record: &RecordRef<'_>,
     encoding: TextEncoding,
-    mock: Option<(&str, usize)>,
+    offers: RowOffers<'_>,
 ) -> Option<RowAction> {
     let copy = |ui: &mut Ui, label: &str, text: &dyn Fn() -> String| {
         if ui.button(label).clicked() {
@@ -1566,6 +1605,17 @@ fn row_menu(
         action = Some(RowAction::SendAgain(record.bytes.to_vec()));
         ui.close();
     }
+    if offers.reply
+        && record.direction == Direction::Received
+        && let Some(peer) = record.peer
+        && ui
+            .button(t!("log.menu.reply_to", peer = peer))
+            .on_hover_text(t!("log.menu.reply_to_hover"))
+            .clicked()
+    {
+        action = Some(RowAction::ReplyTo(peer));
+        ui.close();
+    }
     if ui.button(t!("log.menu.add_to_library")).clicked() {
         action = Some(RowAction::AddToLibrary {
             bytes: record.bytes.to_vec(),
@@ -1574,7 +1624,7 @@ fn row_menu(
         });
         ui.close();
     }
-    if let Some((hover, selected)) = mock {
+    if let Some((hover, selected)) = offers.mock {
         ui.separator();
         let clicked = ui
             .add_enabled(
