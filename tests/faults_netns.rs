@@ -1,6 +1,7 @@
 //! Issue 20's fault matrix rows that need network namespaces (root): a connect to a black hole,
 //! an interface taken down during a Broadcast listen and under a UDP multicast membership, and
-//! an address removed while a UDP socket is bound to it. Each test makes its own namespaces
+//! an address removed while a UDP socket is bound to it, and a UDP flood whose every datagram
+//! is printed or counted where it was dropped. Each test makes its own namespaces
 //! (named after this process) joined by veth pairs, and deletes them when it ends, also when
 //! it fails. Not root: each test prints SKIP and its reason.
 //!
@@ -519,4 +520,124 @@ fn fault_helper() {
         }
         println!("DONE");
     }
+}
+
+// ----- nothing lost, proven (UDP) ----------------------------------------------------------
+
+/// The namespace's `Udp: RcvbufErrors` from /proc/net/snmp (counted per namespace, so only
+/// this test's sockets move it).
+fn rcvbuf_errors(ns: &str) -> u64 {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "cat", "/proc/net/snmp"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let udp: Vec<&str> = text.lines().filter(|l| l.starts_with("Udp: ")).collect();
+    let (names, values) = (udp[0], udp[1]);
+    let at = names
+        .split_whitespace()
+        .position(|n| n == "RcvbufErrors")
+        .unwrap();
+    values.split_whitespace().nth(at).unwrap().parse().unwrap()
+}
+
+/// A UDP flood into a receiver whose output nobody reads for a while: the kernel's buffer and
+/// Sockpit's own queue both overflow. Every datagram sent is then either printed, or counted
+/// as dropped by Sockpit, or counted as dropped by the kernel, and the kernel's count is the
+/// namespace's `RcvbufErrors` delta.
+#[test]
+fn every_udp_datagram_of_a_flood_is_received_or_counted_where_it_was_dropped() {
+    const SENDERS: u64 = 3;
+    const EACH: u64 = 40_000;
+    // 1,000-byte datagrams: 120 MB in all, more than Sockpit holds for a stalled output
+    // (32 MiB) plus the kernel's buffer, so both overflow.
+    let payload = "a".repeat(1000);
+    let mut lab = lab_or_skip!();
+    let (ns, _other) = lab.pair("lost", "10.84.0.1", "10.84.0.2").unwrap();
+    let before = rcvbuf_errors(&ns);
+    let mut receiver = Command::new("ip")
+        .args(["netns", "exec", &ns, BIN])
+        .args([
+            "udp",
+            "--bind",
+            "127.0.0.1:47990",
+            "--listen",
+            "8",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(receiver.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.contains("\"bound\""), "{first}");
+    // Nobody reads the receiver's output while the senders run: its pipe fills, its printing
+    // stalls, and what arrives meanwhile must be dropped somewhere, and said.
+    let senders: Vec<Child> = (0..SENDERS)
+        .map(|_| {
+            Command::new("ip")
+                .args(["netns", "exec", &ns, BIN])
+                .args([
+                    "udp",
+                    "--to",
+                    "127.0.0.1:47990",
+                    "--send",
+                    &payload,
+                    "--repeat",
+                    &EACH.to_string(),
+                    "--every-ms",
+                    "0",
+                    "--timeout",
+                    "0.01",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut s in senders {
+        assert!(
+            s.wait().unwrap().success(),
+            "every datagram of the repeat went"
+        );
+    }
+    let (mut rx, mut by_kernel, mut by_sockpit) = (0u64, 0u64, 0u64);
+    for line in out.lines().map_while(Result::ok) {
+        // Keys come sorted, so a record's line starts with its event.
+        if line.starts_with(r#"{"event":"rx""#) {
+            rx += 1;
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        match v["event"].as_str() {
+            Some("rx") => rx += 1,
+            Some("dropped") if v["by"] == "kernel" => by_kernel = v["total"].as_u64().unwrap(),
+            Some("dropped") if v["by"] == "sockpit" => {
+                by_sockpit = v["total"].as_u64().unwrap();
+            }
+            _ => {}
+        }
+    }
+    assert!(receiver.wait().unwrap().success());
+    let kernel_delta = rcvbuf_errors(&ns) - before;
+    println!(
+        "sent {}, printed {rx}, dropped by Sockpit {by_sockpit}, by the kernel {by_kernel} \
+         (RcvbufErrors +{kernel_delta})",
+        SENDERS * EACH
+    );
+    assert_eq!(
+        by_kernel, kernel_delta,
+        "the kernel's drops as the kernel counts them"
+    );
+    assert_eq!(
+        rx + by_sockpit + by_kernel,
+        SENDERS * EACH,
+        "printed {rx} + Sockpit {by_sockpit} + kernel {by_kernel}"
+    );
+    assert!(
+        by_sockpit + by_kernel > 0,
+        "with its output unread the receiver must have dropped some, and said so"
+    );
 }
