@@ -75,6 +75,29 @@ fn tcp_server(path: &PathBuf, extra: &[&str], secs: &str) -> (Child, Lines, Stri
     (child, lines, local)
 }
 
+/// A `udp --json` on 127.0.0.1 with the script and `extra` arguments, listening 10 s, and the
+/// address it bound.
+fn udp_script(path: &PathBuf, extra: &[&str]) -> (Child, Lines, String) {
+    let mut child = sockpit()
+        .args(["udp", "--bind", "127.0.0.1:0"])
+        .args(extra)
+        .args(["--listen", "10", "--json", "--script"])
+        .arg(path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines: Lines = Box::new(
+        BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .map_while(Result::ok),
+    );
+    let local = next_event(&mut lines, "bound")["local"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (child, lines, local)
+}
+
 fn connect(local: &str) -> TcpStream {
     let c = TcpStream::connect(local).unwrap();
     c.set_nodelay(true).unwrap();
@@ -258,31 +281,7 @@ fn udp_answers_each_sender_with_a_count_and_a_crc() {
         "udp",
         "let count = 0;\nfn on_receive(data, peer) {\n    count += 1;\n    let body = data + u16_be(count);\n    body + u16_le(crc16_modbus(body))\n}\n",
     );
-    let mut child = sockpit()
-        .args([
-            "udp",
-            "--bind",
-            "127.0.0.1:0",
-            "--count",
-            "2",
-            "--listen",
-            "10",
-            "--json",
-            "--script",
-        ])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines: Lines = Box::new(
-        BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .map_while(Result::ok),
-    );
-    let local = next_event(&mut lines, "bound")["local"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (mut child, _lines, local) = udp_script(&path, &["--count", "2"]);
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
     for count in 1u16..=2 {
@@ -437,29 +436,7 @@ fn a_udp_script_welcomes_a_new_sender_and_sends_it_the_ticks() {
         "udp-ticker",
         "let n = 0;\nfn on_connect(peer) { every(30); \"welcome\" }\nfn on_receive(data, peer) { \"ok\" }\nfn on_timer() { n += 1; if n == 2 { every(0); } `t${n}` }\n",
     );
-    let mut child = sockpit()
-        .args([
-            "udp",
-            "--bind",
-            "127.0.0.1:0",
-            "--listen",
-            "10",
-            "--json",
-            "--script",
-        ])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines: Lines = Box::new(
-        BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .map_while(Result::ok),
-    );
-    let local = next_event(&mut lines, "bound")["local"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (child, _lines, local) = udp_script(&path, &[]);
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
     s.send_to(b"hi", &local).unwrap();

@@ -104,6 +104,22 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
         self.worker.is_some()
     }
 
+    /// Why the tab's send buttons are greyed out: nothing when it `can_send`; the stopped
+    /// worker when there is none; else `why` (not connected, not bound…).
+    pub fn send_blocked(
+        &self,
+        can_send: bool,
+        why: impl FnOnce() -> std::borrow::Cow<'static, str>,
+    ) -> Option<String> {
+        if can_send {
+            None
+        } else if self.worker.is_none() {
+            Some(t!("disabled.send.no_worker").into_owned())
+        } else {
+            Some(why().into_owned())
+        }
+    }
+
     /// Why the worker is not running, if it failed.
     pub fn failure(&self) -> Option<&str> {
         self.failure.as_deref()

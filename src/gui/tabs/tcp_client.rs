@@ -406,13 +406,8 @@ impl TcpClientTab {
 
     /// Why the send buttons are greyed out, when they are.
     fn send_blocked(&self) -> Option<String> {
-        if self.can_send() {
-            None
-        } else if !self.session.has_worker() {
-            Some(t!("disabled.send.no_worker").into_owned())
-        } else {
-            Some(t!("disabled.send.tcp_client").into_owned())
-        }
+        self.session
+            .send_blocked(self.can_send(), || t!("disabled.send.tcp_client"))
     }
 
     /// Sends a packet from the library.

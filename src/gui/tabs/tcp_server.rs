@@ -361,15 +361,13 @@ impl TcpServerTab {
 
     /// Why the send buttons are greyed out, when they are.
     fn send_blocked(&self) -> Option<String> {
-        if self.can_send() {
-            None
-        } else if !self.session.has_worker() {
-            Some(t!("disabled.send.no_worker").into_owned())
-        } else if matches!(self.status, ServerStatus::Listening(_)) {
-            Some(t!("disabled.send.tcp_server_no_client").into_owned())
-        } else {
-            Some(t!("disabled.send.tcp_server_stopped").into_owned())
-        }
+        self.session.send_blocked(self.can_send(), || {
+            if matches!(self.status, ServerStatus::Listening(_)) {
+                t!("disabled.send.tcp_server_no_client")
+            } else {
+                t!("disabled.send.tcp_server_stopped")
+            }
+        })
     }
 
     fn capture_context(&self) -> crate::gui::widgets::capture_bar::CaptureContext {

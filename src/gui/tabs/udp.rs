@@ -307,13 +307,8 @@ impl UdpTab {
 
     /// Why the send buttons are greyed out, when they are.
     fn send_blocked(&self) -> Option<String> {
-        if self.can_send() {
-            None
-        } else if !self.session.has_worker() {
-            Some(t!("disabled.send.no_worker").into_owned())
-        } else {
-            Some(t!("disabled.send.udp").into_owned())
-        }
+        self.session
+            .send_blocked(self.can_send(), || t!("disabled.send.udp"))
     }
 
     fn capture_context(&self) -> crate::gui::widgets::capture_bar::CaptureContext {
