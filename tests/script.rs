@@ -46,7 +46,8 @@ fn next_event(lines: &mut Lines, wanted: &str) -> Value {
 
 /// A `tcp-server --json` on 127.0.0.1 with the script and `extra` arguments, and its address.
 fn tcp_server(path: &PathBuf, extra: &[&str], secs: &str) -> (Child, Lines, String) {
-    let mut child = sockpit()
+    let mut command = sockpit();
+    command
         .args([
             "tcp-server",
             "--bind",
@@ -59,39 +60,32 @@ fn tcp_server(path: &PathBuf, extra: &[&str], secs: &str) -> (Child, Lines, Stri
             "--script",
         ])
         .arg(path)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines: Lines = Box::new(
-        BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .map_while(Result::ok),
-    );
-    let local = next_event(&mut lines, "listening")["local"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (child, lines, local)
+        .args(extra);
+    spawn_json(&mut command, "listening")
 }
 
 /// A `udp --json` on 127.0.0.1 with the script and `extra` arguments, listening 10 s, and the
 /// address it bound.
 fn udp_script(path: &PathBuf, extra: &[&str]) -> (Child, Lines, String) {
-    let mut child = sockpit()
+    let mut command = sockpit();
+    command
         .args(["udp", "--bind", "127.0.0.1:0"])
         .args(extra)
         .args(["--listen", "10", "--json", "--script"])
-        .arg(path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .arg(path);
+    spawn_json(&mut command, "bound")
+}
+
+/// Starts `command` (a `--json` run), reads its lines until the `first` event, and returns
+/// the child, the rest of its lines, and the `local` address that event names.
+fn spawn_json(command: &mut Command, first: &str) -> (Child, Lines, String) {
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
     let mut lines: Lines = Box::new(
         BufReader::new(child.stdout.take().unwrap())
             .lines()
             .map_while(Result::ok),
     );
-    let local = next_event(&mut lines, "bound")["local"]
+    let local = next_event(&mut lines, first)["local"]
         .as_str()
         .unwrap()
         .to_owned();
