@@ -120,6 +120,30 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
         }
     }
 
+    /// The selected rows of the log as rules answering as the device did (`datagrams`: each
+    /// received row is its own datagram), from `source`, a device listening on `port`; why
+    /// not goes into the log.
+    pub fn mock_of_selection(
+        &mut self,
+        datagrams: bool,
+        source: String,
+        port: String,
+    ) -> Option<crate::gui::widgets::rules::MockOfRows> {
+        match self.view.mock_plan(&self.log, datagrams) {
+            Ok(plan) => Some(crate::gui::widgets::rules::MockOfRows {
+                plan,
+                rows: self.view.selected().len(),
+                source,
+                port,
+            }),
+            Err(error) => {
+                let text = t!("log_mock.failed", error = error).into_owned();
+                self.note(Direction::Error, None, &text);
+                None
+            }
+        }
+    }
+
     /// Why the worker is not running, if it failed.
     pub fn failure(&self) -> Option<&str> {
         self.failure.as_deref()

@@ -631,25 +631,15 @@ impl TcpClientTab {
     /// The selected rows as rules for a TCP Server answering as this device; the window
     /// takes them with [`TcpClientTab::take_mock`]. Why not, into the log.
     fn mock_selection(&mut self) {
-        match self.session.view.mock_plan(&self.session.log, false) {
-            Ok(plan) => {
-                self.mock_out = Some(crate::gui::widgets::rules::MockOfRows {
-                    plan,
-                    rows: self.session.view.selected().len(),
-                    source: format!(
-                        "{} {}:{}",
-                        t!("app.tab.tcp_client"),
-                        self.settings.host,
-                        self.settings.port
-                    ),
-                    port: self.settings.port.clone(),
-                });
-            }
-            Err(error) => {
-                let text = t!("log_mock.failed", error = error).into_owned();
-                self.session.note(Direction::Error, None, &text);
-            }
-        }
+        let source = format!(
+            "{} {}:{}",
+            t!("app.tab.tcp_client"),
+            self.settings.host,
+            self.settings.port
+        );
+        self.mock_out = self
+            .session
+            .mock_of_selection(false, source, self.settings.port.clone());
     }
 
     /// Rules the user made from selected rows, once.

@@ -422,10 +422,15 @@ impl UdpTab {
         let Some(peer) = self.selected_sender() else {
             return false;
         };
+        self.reply_to(peer);
+        true
+    }
+
+    /// Makes `peer` the destination of what is sent next.
+    fn reply_to(&mut self, peer: SocketAddr) {
         self.settings.remote_host = peer.ip().to_string();
         self.settings.remote_port = peer.port().to_string();
         self.remote_error = None;
-        true
     }
 
     fn selected_sender(&self) -> Option<SocketAddr> {
@@ -699,9 +704,7 @@ impl UdpTab {
             self.mock_selection();
         }
         if let Some(peer) = self.session.view.take_reply_request() {
-            self.settings.remote_host = peer.ip().to_string();
-            self.settings.remote_port = peer.port().to_string();
-            self.remote_error = None;
+            self.reply_to(peer);
         }
         if let Some(bytes) = library.take_row_action(&mut self.session.view) {
             self.send(bytes);
@@ -711,20 +714,9 @@ impl UdpTab {
     /// The selected rows become this session's rules, to answer as the device did (from the
     /// next bind). Why not, into the log.
     fn mock_selection(&mut self) {
-        match self.session.view.mock_plan(&self.session.log, true) {
-            Ok(plan) => {
-                let mock = crate::gui::widgets::rules::MockOfRows {
-                    plan,
-                    rows: self.session.view.selected().len(),
-                    source: t!("app.tab.udp").into_owned(),
-                    port: String::new(),
-                };
-                self.rules.adopt_mock(&mut self.settings.rules, mock, "");
-            }
-            Err(error) => {
-                let text = t!("log_mock.failed", error = error).into_owned();
-                self.session.note(Direction::Error, None, &text);
-            }
+        let source = t!("app.tab.udp").into_owned();
+        if let Some(mock) = self.session.mock_of_selection(true, source, String::new()) {
+            self.rules.adopt_mock(&mut self.settings.rules, mock, "");
         }
     }
 
