@@ -14,6 +14,8 @@ want=(
   socat iperf3 iproute2 python3 procps util-linux
   # reads the captures Sockpit writes (pcapng tests)
   tshark
+  # steps a test process's wall clock (tests/clock_jump.rs)
+  faketime
   # fetching the Rust toolchain on a fresh machine
   curl ca-certificates
 )

@@ -58,6 +58,8 @@ fn gui(args: &GuiArgs) -> ExitCode {
         encoding: args.encoding,
         open: args.open.clone(),
         notice: repair.notice(),
+        capture_dir: args.capture_dir.clone(),
+        report: args.report.clone(),
     };
     let mut options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,

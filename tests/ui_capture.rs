@@ -399,3 +399,66 @@ fn in_a_narrow_window_the_packet_library_folds_to_a_button() {
     h.run();
     assert!(h.query_by_label("Packet library").is_none());
 }
+
+/// Started from the command line (`gui --listen … --capture-dir DIR --report FILE`) while
+/// another tab is shown: the TCP Server session captures from its start although it is never
+/// drawn, and the report names its figures and its capture.
+#[test]
+fn a_session_not_shown_captures_from_its_start_and_is_reported() {
+    let dir = std::env::temp_dir().join(format!("sockpit-ui-unshown-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let free = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap();
+    drop(free);
+    let mut h = harness(Settings::default());
+    h.state_mut().apply_startup(&sockpit::gui::app::Startup {
+        listen: vec![addr],
+        tab: Some(Tab::IpTools),
+        capture_dir: Some(dir.clone()),
+        ..Default::default()
+    });
+    step_until(&mut h, "listening with its capture", WAIT, |h| {
+        h.state()
+            .tcp_server
+            .current()
+            .session
+            .capture
+            .status()
+            .is_some()
+    });
+    assert_eq!(
+        h.state().tab,
+        Tab::IpTools,
+        "the TCP Server tab is never drawn"
+    );
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    client.write_all(b"seen by nobody, kept anyway").unwrap();
+    step_until(&mut h, "captured", WAIT, |h| {
+        h.state()
+            .tcp_server
+            .current()
+            .session
+            .capture
+            .status()
+            .is_some_and(|s| s.payload_bytes == 27)
+    });
+    let report = h.state().report();
+    let server = &report["sessions"][0];
+    assert_eq!(server["tab"], "tcp-server", "{report}");
+    assert_eq!(server["rx_bytes"], 27, "{report}");
+    assert_eq!(server["clients"], 1, "{report}");
+    assert_eq!(server["capture"]["state"], "running", "{report}");
+    assert_eq!(server["capture"]["payload_bytes"], 27, "{report}");
+    let path = std::path::PathBuf::from(server["capture"]["path"].as_str().unwrap());
+    assert!(path.starts_with(&dir), "{report}");
+    let opened = open_capture(&path).unwrap();
+    let got: Vec<u8> = opened
+        .records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Data && r.direction == Direction::Received)
+        .flat_map(|r| r.bytes.iter().copied())
+        .collect();
+    assert_eq!(got, b"seen by nobody, kept anyway");
+    let _ = std::fs::remove_dir_all(&dir);
+}

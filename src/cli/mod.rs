@@ -106,6 +106,15 @@ pub struct GuiArgs {
     /// TCP Client's).
     #[arg(long, value_name = "FILE")]
     pub open: Option<std::path::PathBuf>,
+    /// Capture every session started by --listen, --connect or --bind from its start, as
+    /// pcapng files in DIR (the session's automatic capture, switched on).
+    #[arg(long, value_name = "DIR")]
+    pub capture_dir: Option<std::path::PathBuf>,
+    /// Write every session's figures (bytes and records each way, drops, capture) to FILE as
+    /// JSON, each second while the window runs and when it closes: for scripts that watch a
+    /// long run.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<std::path::PathBuf>,
 }
 
 /// What a failed command was about; decides the exit code.

@@ -770,7 +770,7 @@ impl Worker {
                 let origin = Origin {
                     peer: udp::unmap(from),
                     reply_to: from,
-                    time_us: arrived.unwrap_or(read_at),
+                    time_us: arrived.map_or(read_at, crate::traffic::from_kernel_us),
                 };
                 if let Some(j) = job.as_mut() {
                     j.observe(bytes);

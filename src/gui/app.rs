@@ -18,6 +18,7 @@ use crate::gui::tabs::ip_tools::{IpToolsSettings, IpToolsTab};
 use crate::gui::tabs::tcp_client::{TcpClientSettings, TcpClientTab};
 use crate::gui::tabs::tcp_server::{TcpServerSettings, TcpServerTab};
 use crate::gui::tabs::udp::{UdpSettings, UdpTab};
+use crate::gui::widgets::capture_bar::CaptureSettings;
 use crate::gui::widgets::library::LibraryPanel;
 use crate::i18n::{self, Language};
 use crate::settings::{Bounded, from_ron_lenient, join};
@@ -240,6 +241,9 @@ pub struct SockpitApp {
     pub notice: Option<String>,
     frames: u64,
     exit_after_frames: Option<u64>,
+    /// `--report FILE`: where the sessions' figures go, and when they last went.
+    report: Option<std::path::PathBuf>,
+    report_written: Option<std::time::Instant>,
 }
 
 /// How soon news from a worker is drawn. Rows pouring in need about ten updates a second to
@@ -311,6 +315,10 @@ pub struct Startup {
     pub open: Option<std::path::PathBuf>,
     /// What the state file's repair found (see [`crate::settings::Repair::notice`]).
     pub notice: Option<String>,
+    /// Every session started here captures (pcapng) into this folder from its start.
+    pub capture_dir: Option<std::path::PathBuf>,
+    /// Write every session's figures to this file as JSON, each second and at exit.
+    pub report: Option<std::path::PathBuf>,
 }
 
 impl SockpitApp {
@@ -355,7 +363,18 @@ impl SockpitApp {
                 .for_each(|t| t.settings.encoding = encoding);
             self.broadcast.settings.encoding = encoding;
         }
+        let capture = startup.capture_dir.as_ref().map(|dir| CaptureSettings {
+            auto: true,
+            folder: dir.display().to_string(),
+            format: crate::capture::CaptureFormat::Pcapng,
+        });
+        if startup.report.is_some() {
+            self.report.clone_from(&startup.report);
+        }
         let started = start_each(&mut self.tcp_server, &startup.listen, |tab, addr| {
+            if let Some(c) = &capture {
+                tab.settings.capture.clone_from(c);
+            }
             tab.settings.bind = addr.ip().to_string();
             tab.settings.port = addr.port().to_string();
             tab.start();
@@ -367,6 +386,9 @@ impl SockpitApp {
             &mut self.tcp_client,
             &startup.connect,
             |tab, (host, port)| {
+                if let Some(c) = &capture {
+                    tab.settings.capture.clone_from(c);
+                }
                 tab.settings.host.clone_from(host);
                 tab.settings.port = port.to_string();
                 tab.connect();
@@ -376,6 +398,9 @@ impl SockpitApp {
             self.tab = Tab::TcpClient;
         }
         let started = start_each(&mut self.udp, &startup.bind, |tab, addr| {
+            if let Some(c) = &capture {
+                tab.settings.capture.clone_from(c);
+            }
             tab.settings.bind = addr.ip().to_string();
             tab.settings.port = addr.port().to_string();
             tab.bind();
@@ -428,6 +453,8 @@ impl SockpitApp {
             notice: None,
             frames: 0,
             exit_after_frames,
+            report: None,
+            report_written: None,
         }
     }
 
@@ -549,6 +576,9 @@ impl eframe::App for SockpitApp {
         if more {
             ctx.request_repaint();
         }
+        if self.write_report(false) {
+            ctx.request_repaint_after(REPORT_INTERVAL);
+        }
     }
 
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
@@ -588,6 +618,55 @@ impl eframe::App for SockpitApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, STORAGE_KEY, &self.settings());
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.write_report(true);
+    }
+}
+
+/// How often `--report` rewrites its file.
+const REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl SockpitApp {
+    /// Every session's figures, as `--report` writes them.
+    pub fn report(&self) -> serde_json::Value {
+        let mut sessions = self.tcp_server.report();
+        sessions.extend(self.tcp_client.report());
+        sessions.extend(self.udp.report());
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        serde_json::json!({
+            "time_unix_ms": now_ms,
+            "frames": self.frames,
+            "sessions": sessions,
+        })
+    }
+
+    /// Rewrites the `--report` file once a second, or now when `now`; true while reports
+    /// are asked for (the caller keeps a frame a second coming). Written beside and renamed,
+    /// so a reader never sees half a file; a failure is said once on stderr and the window
+    /// goes on.
+    fn write_report(&mut self, now: bool) -> bool {
+        let Some(path) = self.report.clone() else {
+            return false;
+        };
+        let due = self
+            .report_written
+            .is_none_or(|t| t.elapsed() >= REPORT_INTERVAL);
+        if due || now {
+            self.report_written = Some(std::time::Instant::now());
+            let text = self.report().to_string();
+            let tmp = path.with_extension("tmp");
+            let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path));
+            if let Err(e) = written {
+                eprintln!("{}", t!("report.failed", path = path.display(), error = e));
+                self.report = None;
+                return false;
+            }
+        }
+        true
     }
 }
 

@@ -104,6 +104,51 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
         self.worker.is_some()
     }
 
+    /// The session's figures for `sockpit gui --report`: traffic totals, records held, the
+    /// running (or last) capture's figures and why the worker stopped, if it did.
+    pub fn report(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::json;
+        let c = self.log.counters();
+        let mut m = serde_json::Map::new();
+        m.insert("rx_bytes".into(), json!(c.rx_bytes));
+        m.insert("rx_records".into(), json!(c.rx_packets));
+        m.insert("tx_bytes".into(), json!(c.tx_bytes));
+        m.insert("tx_records".into(), json!(c.tx_packets));
+        m.insert("bad_checksums".into(), json!(c.bad_checks));
+        m.insert("records_held".into(), json!(self.log.len()));
+        let capture = self
+            .capture
+            .status()
+            .or_else(|| self.capture.ended().cloned());
+        if let Some(s) = capture {
+            let (state, error) = match &s.state {
+                crate::capture::CaptureState::Running => ("running", None),
+                crate::capture::CaptureState::Finished => ("finished", None),
+                crate::capture::CaptureState::Failed(e) => ("failed", Some(e.clone())),
+            };
+            m.insert(
+                "capture".into(),
+                json!({
+                    "path": s.path.display().to_string(),
+                    "state": state,
+                    "error": error,
+                    "records": s.records,
+                    "payload_bytes": s.payload_bytes,
+                    "file_bytes": s.file_bytes,
+                    "dropped_records": s.dropped_records,
+                    "dropped_bytes": s.dropped_bytes,
+                }),
+            );
+        }
+        if let Some(e) = self.capture.error() {
+            m.insert("capture_error".into(), json!(e));
+        }
+        if let Some(f) = &self.failure {
+            m.insert("worker_failed".into(), json!(f));
+        }
+        m
+    }
+
     /// Why the tab's send buttons are greyed out: nothing when it `can_send`; the stopped
     /// worker when there is none; else `why` (not connected, not bound…).
     pub fn send_blocked(
@@ -295,6 +340,15 @@ impl<C: Send + 'static, E: SessionEvent> Session<C, E> {
 }
 
 impl<C: TapCommand + Send + 'static, E: SessionEvent> Session<C, E> {
+    /// Starts the automatic capture as soon as the session is active, whether or not it is
+    /// shown (called with every drain, so a session in a tab not looked at is captured too).
+    pub fn auto_capture(&mut self, ctx: &CaptureContext, settings: &CaptureSettings) {
+        if let Some(CaptureAction::Start(tap)) = self.capture.auto_start(settings, ctx) {
+            let taken = self.command(C::set_tap(Some(tap)));
+            self.capture.handed_over(taken);
+        }
+    }
+
     /// The capture row at the bottom of the session: starting a capture puts its tap on the
     /// worker, stopping takes it off. Returns bytes to send again (a row of an opened capture).
     pub fn capture_ui(

@@ -43,6 +43,8 @@ pub trait SessionTab {
     /// What closing would cut, as a sentence ("It is connected to 127.0.0.1:502."), or
     /// `None` when nothing is open.
     fn busy(&self) -> Option<String>;
+    /// The session's figures for `sockpit gui --report`.
+    fn report(&self) -> serde_json::Map<String, serde_json::Value>;
 }
 
 /// One saved session: its name and its settings.
@@ -269,6 +271,19 @@ impl<T: SessionTab> Sessions<T> {
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.entries.iter_mut().map(|e| &mut e.tab)
+    }
+
+    /// Every session's figures, named, in strip order (`sockpit gui --report`).
+    pub fn report(&self) -> Vec<serde_json::Value> {
+        self.entries
+            .iter()
+            .map(|e| {
+                let mut m = e.tab.report();
+                m.insert("tab".into(), serde_json::json!(T::ID));
+                m.insert("name".into(), serde_json::json!(e.name));
+                serde_json::Value::Object(m)
+            })
+            .collect()
     }
 
     /// Why the last open or close was refused, if it was.

@@ -3,6 +3,7 @@
 //! The log lives on the UI side; workers send chunks that become records here. History beyond
 //! the cap is evicted from the front and counted, so the user always knows what is gone.
 
+mod clock;
 pub mod history;
 mod log;
 pub mod peer_filter;
@@ -15,14 +16,7 @@ pub use log::{
 };
 pub use rate::RateMeter;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Microseconds since the Unix epoch, the timestamp every record carries.
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-}
+pub use clock::{from_kernel_us, now_us};
 
 /// Formats a record timestamp as local wall-clock `HH:MM:SS.mmm` (UTC offset applied when known).
 pub fn format_time_us(time_us: u64, offset_seconds: i64) -> String {

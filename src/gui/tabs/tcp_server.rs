@@ -421,7 +421,23 @@ impl TcpServerTab {
 
     /// Applies waiting worker events (bounded per frame). Returns true if more are waiting.
     pub fn drain_events(&mut self) -> bool {
-        crate::gui::session::drain(self)
+        let more = crate::gui::session::drain(self);
+        if self.settings.capture.auto {
+            let ctx = self.capture_context();
+            self.session.auto_capture(&ctx, &self.settings.capture);
+        }
+        more
+    }
+
+    /// This session's figures for `sockpit gui --report`.
+    pub fn report(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = self.session.report();
+        m.insert(
+            "listening".into(),
+            serde_json::json!(matches!(self.status, ServerStatus::Listening(_))),
+        );
+        m.insert("clients".into(), serde_json::json!(self.clients.len()));
+        m
     }
 
     fn note(&mut self, direction: Direction, peer: Option<SocketAddr>, text: &str) {
@@ -1005,5 +1021,9 @@ impl crate::gui::sessions::SessionTab for TcpServerTab {
 
     fn busy(&self) -> Option<String> {
         self.busy()
+    }
+
+    fn report(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.report()
     }
 }

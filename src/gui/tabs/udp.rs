@@ -503,7 +503,31 @@ impl UdpTab {
 
     /// Applies waiting worker events (bounded per frame). Returns true if more are waiting.
     pub fn drain_events(&mut self) -> bool {
-        crate::gui::session::drain(self)
+        let more = crate::gui::session::drain(self);
+        if self.settings.capture.auto {
+            let ctx = self.capture_context();
+            self.session.auto_capture(&ctx, &self.settings.capture);
+        }
+        more
+    }
+
+    /// This session's figures for `sockpit gui --report`.
+    pub fn report(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = self.session.report();
+        let s = self.stats;
+        m.insert("bound".into(), serde_json::json!(self.bound().is_some()));
+        m.insert("received".into(), serde_json::json!(s.received));
+        m.insert("sent".into(), serde_json::json!(s.sent));
+        m.insert(
+            "dropped_by_sockpit".into(),
+            serde_json::json!(s.dropped_by_app),
+        );
+        m.insert(
+            "dropped_by_kernel".into(),
+            serde_json::json!(s.dropped_by_kernel),
+        );
+        m.insert("unsent".into(), serde_json::json!(s.unsent));
+        m
     }
 
     fn note(&mut self, direction: Direction, peer: Option<SocketAddr>, text: &str) {
@@ -1013,5 +1037,9 @@ impl crate::gui::sessions::SessionTab for UdpTab {
 
     fn busy(&self) -> Option<String> {
         self.busy()
+    }
+
+    fn report(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.report()
     }
 }

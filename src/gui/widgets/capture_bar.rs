@@ -180,7 +180,7 @@ impl CaptureBar {
 
     /// Starts the automatic capture when it should: switched on, the session active, none
     /// running and not held back.
-    fn auto_start(
+    pub fn auto_start(
         &mut self,
         settings: &CaptureSettings,
         ctx: &CaptureContext,
