@@ -890,3 +890,15 @@ fn a_hex_error_quotes_a_window_not_the_whole_argument() {
     );
     assert!(err.len() < 300, "{} bytes: {err}", err.len());
 }
+
+#[test]
+fn a_receive_buffer_out_of_range_is_a_usage_error_before_binding() {
+    usage_error(
+        &["udp", "--bind", "127.0.0.1:0", "--recv-buffer", "2000000"],
+        "0..=1048576",
+    );
+    usage_error(
+        &["udp", "--bind", "127.0.0.1:0", "--recv-buffer=-1"],
+        "--recv-buffer",
+    );
+}

@@ -110,11 +110,14 @@ impl Drop for Lab {
 
 macro_rules! lab_or_skip {
     () => {
+        lab_or_skip!(())
+    };
+    ($skipped:expr) => {
         match Lab::new() {
             Ok(lab) => lab,
             Err(why) => {
                 println!("SKIP: {why}");
-                return;
+                return $skipped;
             }
         }
     };
@@ -545,26 +548,34 @@ fn rcvbuf_errors(ns: &str) -> u64 {
 /// Sockpit's own queue both overflow. Every datagram sent is then either printed, or counted
 /// as dropped by Sockpit, or counted as dropped by the kernel, and the kernel's count is the
 /// namespace's `RcvbufErrors` delta.
-#[test]
-fn every_udp_datagram_of_a_flood_is_received_or_counted_where_it_was_dropped() {
+/// What a flood of `senders` × `each` datagrams of 1,000 B into `sockpit udp ARGS` on
+/// 127.0.0.1:`port` in a namespace of its own came to: (printed, dropped by Sockpit, dropped by
+/// the kernel as Sockpit said, the namespace's `RcvbufErrors` delta). When `stall`, nobody reads
+/// the receiver's output until the senders are done.
+fn flood(
+    name: &str,
+    subnet: u8,
+    port: u16,
+    args: &[&str],
+    stall: bool,
+) -> Option<(u64, u64, u64, u64)> {
     const SENDERS: u64 = 3;
     const EACH: u64 = 40_000;
-    // 1,000-byte datagrams: 120 MB in all, more than Sockpit holds for a stalled output
-    // (32 MiB) plus the kernel's buffer, so both overflow.
     let payload = "a".repeat(1000);
-    let mut lab = lab_or_skip!();
-    let (ns, _other) = lab.pair("lost", "10.84.0.1", "10.84.0.2").unwrap();
+    let mut lab = lab_or_skip!(None);
+    let (ns, _other) = lab
+        .pair(
+            name,
+            &format!("10.{subnet}.0.1"),
+            &format!("10.{subnet}.0.2"),
+        )
+        .unwrap();
     let before = rcvbuf_errors(&ns);
+    let bind = format!("127.0.0.1:{port}");
     let mut receiver = Command::new("ip")
         .args(["netns", "exec", &ns, BIN])
-        .args([
-            "udp",
-            "--bind",
-            "127.0.0.1:47990",
-            "--listen",
-            "8",
-            "--json",
-        ])
+        .args(["udp", "--bind", &bind, "--listen", "8", "--json"])
+        .args(args)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -572,25 +583,43 @@ fn every_udp_datagram_of_a_flood_is_received_or_counted_where_it_was_dropped() {
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
     assert!(first.contains("\"bound\""), "{first}");
-    // Nobody reads the receiver's output while the senders run: its pipe fills, its printing
-    // stalls, and what arrives meanwhile must be dropped somewhere, and said.
+    let read = move || {
+        let (mut rx, mut by_kernel, mut by_sockpit) = (0u64, 0u64, 0u64);
+        for line in out.lines().map_while(Result::ok) {
+            // Keys come sorted, so a record's line starts with its event.
+            if line.starts_with(r#"{"event":"rx""#) {
+                rx += 1;
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            match v["event"].as_str() {
+                Some("rx") => rx += 1,
+                Some("dropped") if v["by"] == "kernel" => {
+                    by_kernel = v["total"].as_u64().unwrap();
+                }
+                Some("dropped") if v["by"] == "sockpit" => {
+                    by_sockpit = v["total"].as_u64().unwrap();
+                }
+                _ => {}
+            }
+        }
+        (rx, by_sockpit, by_kernel)
+    };
+    let (mut read, mut reader) = (Some(read), None);
+    if !stall {
+        reader = Some(
+            std::thread::Builder::new()
+                .name("flood-reader".into())
+                .spawn(read.take().unwrap())
+                .unwrap(),
+        );
+    }
     let senders: Vec<Child> = (0..SENDERS)
         .map(|_| {
             Command::new("ip")
                 .args(["netns", "exec", &ns, BIN])
-                .args([
-                    "udp",
-                    "--to",
-                    "127.0.0.1:47990",
-                    "--send",
-                    &payload,
-                    "--repeat",
-                    &EACH.to_string(),
-                    "--every-ms",
-                    "0",
-                    "--timeout",
-                    "0.01",
-                ])
+                .args(["udp", "--to", &bind, "--send", &payload, "--repeat"])
+                .args([&EACH.to_string(), "--every-ms", "0", "--timeout", "0.01"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -603,23 +632,11 @@ fn every_udp_datagram_of_a_flood_is_received_or_counted_where_it_was_dropped() {
             "every datagram of the repeat went"
         );
     }
-    let (mut rx, mut by_kernel, mut by_sockpit) = (0u64, 0u64, 0u64);
-    for line in out.lines().map_while(Result::ok) {
-        // Keys come sorted, so a record's line starts with its event.
-        if line.starts_with(r#"{"event":"rx""#) {
-            rx += 1;
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        match v["event"].as_str() {
-            Some("rx") => rx += 1,
-            Some("dropped") if v["by"] == "kernel" => by_kernel = v["total"].as_u64().unwrap(),
-            Some("dropped") if v["by"] == "sockpit" => {
-                by_sockpit = v["total"].as_u64().unwrap();
-            }
-            _ => {}
-        }
-    }
+    let (rx, by_sockpit, by_kernel) = match (read, reader) {
+        (Some(read), _) => read(),
+        (None, Some(reader)) => reader.join().unwrap(),
+        (None, None) => unreachable!(),
+    };
     assert!(receiver.wait().unwrap().success());
     let kernel_delta = rcvbuf_errors(&ns) - before;
     println!(
@@ -628,16 +645,46 @@ fn every_udp_datagram_of_a_flood_is_received_or_counted_where_it_was_dropped() {
         SENDERS * EACH
     );
     assert_eq!(
-        by_kernel, kernel_delta,
-        "the kernel's drops as the kernel counts them"
-    );
-    assert_eq!(
         rx + by_sockpit + by_kernel,
         SENDERS * EACH,
         "printed {rx} + Sockpit {by_sockpit} + kernel {by_kernel}"
     );
+    Some((rx, by_sockpit, by_kernel, kernel_delta))
+}
+
+#[test]
+fn every_udp_datagram_of_a_flood_is_received_or_counted_where_it_was_dropped() {
+    // 120 MB in all, more than Sockpit holds for a stalled output (32 MiB) plus the kernel's
+    // buffer, so what arrives while the output is stalled must be dropped somewhere, and said.
+    let Some((_, by_sockpit, by_kernel, kernel_delta)) = flood("lost", 84, 47990, &[], true) else {
+        return;
+    };
+    assert_eq!(
+        by_kernel, kernel_delta,
+        "the kernel's drops as the kernel counts them"
+    );
     assert!(
         by_sockpit + by_kernel > 0,
         "with its output unread the receiver must have dropped some, and said so"
+    );
+}
+
+/// A receive buffer of 64 KiB (`--recv-buffer 64`) overflows under three senders: the drops the
+/// receiver reports as the kernel's are exactly the namespace's `RcvbufErrors`, and printed +
+/// dropped still adds up to every datagram sent.
+#[test]
+fn a_small_receive_buffer_overflows_and_the_kernels_drops_are_counted_exactly() {
+    let Some((_, _, by_kernel, kernel_delta)) =
+        flood("rcvbuf", 85, 47991, &["--recv-buffer", "64"], false)
+    else {
+        return;
+    };
+    assert!(
+        by_kernel > 0,
+        "a 64 KiB buffer under three flooding senders overflows"
+    );
+    assert_eq!(
+        by_kernel, kernel_delta,
+        "the kernel's drops as the kernel counts them"
     );
 }

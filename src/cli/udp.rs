@@ -75,6 +75,12 @@ pub struct UdpArgs {
     /// Stop after this many datagrams were received.
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
+    /// The socket receive buffer to ask the kernel for, in KiB: 0 keeps the system's default,
+    /// at most 1048576 (the kernel may cap it at net.core.rmem_max; a datagram that finds it
+    /// full is dropped and counted as dropped by the kernel).
+    #[arg(long, value_name = "KIB", default_value_t = (crate::net::udp::DEFAULT_RECV_BUFFER_BYTES / 1024) as u32,
+          value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
+    pub recv_buffer: u32,
     /// Answer every datagram received with this text (escapes allowed), to its sender.
     #[arg(long, value_name = "TEXT")]
     pub reply: Option<String>,
@@ -195,8 +201,8 @@ fn session(
     }
     let mut options = UdpBindOptions::new(args.bind);
     options.broadcast = true;
-    // The same buffer the UDP tab asks for, so a burst fits while replies go out.
-    options.recv_buffer_bytes = Some(crate::net::udp::DEFAULT_RECV_BUFFER_BYTES);
+    // By default the same buffer the UDP tab asks for, so a burst fits while replies go out.
+    options.recv_buffer_bytes = (args.recv_buffer > 0).then(|| args.recv_buffer as usize * 1024);
     command(
         &udp,
         Command::BindWith {
