@@ -20,6 +20,8 @@ pub const IPV6_PEER_BYTES: usize = 16 + 2 + 4 + 4;
 /// old record struct 64 more); a block is freed when its last record is evicted, so memory
 /// beyond the cap is at most one block.
 const BLOCK_BYTES: usize = 1 << 20;
+/// A payload at least this long keeps its own allocation as its block (see `adopt`).
+const ADOPT_BYTES: usize = 64 * 1024;
 
 /// What a record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -434,13 +436,45 @@ impl TrafficLog {
             }
             Direction::Info | Direction::Error => {}
         }
-        let mut pieces = record.bytes.chunks(MAX_STORED_PAYLOAD);
-        let first = pieces.next().unwrap_or_default();
-        self.store(&record, first);
-        for piece in pieces {
-            self.store(&record, piece);
+        let adopt = (ADOPT_BYTES..=MAX_STORED_PAYLOAD).contains(&record.bytes.len())
+            && !matches!(record.peer, Some(SocketAddr::V6(_)));
+        if adopt {
+            self.adopt(record);
+        } else {
+            let mut pieces = record.bytes.chunks(MAX_STORED_PAYLOAD);
+            let first = pieces.next().unwrap_or_default();
+            self.store(&record, first);
+            for piece in pieces {
+                self.store(&record, piece);
+            }
         }
         self.evict_to_cap();
+    }
+
+    /// Keeps a large record's own allocation as a block of its own instead of copying it
+    /// (a TCP flood's 512 KiB reads): no copy, no fresh pages to fault in.
+    fn adopt(&mut self, record: Record) {
+        let (peer_kind, v4, port) = match record.peer {
+            Some(SocketAddr::V4(a)) => (PEER_V4, a.ip().octets(), a.port()),
+            _ => (PEER_NONE, [0; 4], 0),
+        };
+        let len = record.bytes.len();
+        let meta = Meta {
+            time_delta_us: 0,
+            start: 0,
+            v4,
+            port,
+            flags: flags(record.direction, record.check, peer_kind),
+        };
+        self.seal_back_block();
+        self.blocks.push_back(Block {
+            first_id: self.end_id(),
+            base_time_us: record.time_us,
+            // A boxed slice's vector is full, so the next record starts a block of its own.
+            data: record.bytes.into_vec(),
+        });
+        self.stored_bytes += len + RECORD_OVERHEAD_BYTES;
+        self.metas.push_back(meta);
     }
 
     /// Copies one record's peer and payload into the newest block (a new one when it is
@@ -464,6 +498,7 @@ impl TrafficLog {
             .back()
             .is_some_and(|b| b.data.capacity() - b.data.len() >= need && delta(b).is_some());
         if !fits {
+            self.seal_back_block();
             self.blocks.push_back(Block {
                 first_id: id,
                 base_time_us: record.time_us,
@@ -488,6 +523,16 @@ impl TrafficLog {
         };
         self.stored_bytes += payload.len() + meta.peer_bytes() + RECORD_OVERHEAD_BYTES;
         self.metas.push_back(meta);
+    }
+
+    /// The newest block takes no more records: give back the room it did not use (records
+    /// large enough to keep their own allocation can follow a block after one small record).
+    fn seal_back_block(&mut self) {
+        if let Some(b) = self.blocks.back_mut()
+            && b.data.capacity() > b.data.len()
+        {
+            b.data.shrink_to_fit();
+        }
     }
 
     fn evict_to_cap(&mut self) {
@@ -845,6 +890,55 @@ mod tests {
             assert_eq!(r.time_us, u64::from(i));
         }
         assert_eq!(log.first_id() + log.len() as u64, 200_000);
+    }
+
+    #[test]
+    fn large_records_keep_their_own_allocation_and_small_ones_between_them_waste_nothing() {
+        let mut log = TrafficLog::with_cap(64 * ADOPT_BYTES);
+        let big = |i: u32| {
+            let mut v = i.to_le_bytes().repeat(ADOPT_BYTES / 4 + 100);
+            v.truncate(ADOPT_BYTES + usize::try_from(i).unwrap());
+            v
+        };
+        for i in 0..500u32 {
+            let record = Record::at(u64::from(i), Direction::Received, peers()[1], big(i));
+            let at = record.bytes.as_ptr();
+            log.push(record);
+            let newest = log.get(log.len() - 1).unwrap();
+            assert_eq!(newest.bytes.as_ptr(), at, "record {i} was copied");
+            // An event between two reads, as the TCP Server logs them.
+            log.push(Record::at(
+                u64::from(i),
+                Direction::Info,
+                None,
+                b"note".to_vec(),
+            ));
+        }
+        assert!(log.stored_bytes() <= log.cap_bytes());
+        // Every block but the newest holds no more than its records need.
+        let held: usize = log
+            .blocks
+            .iter()
+            .rev()
+            .skip(1)
+            .map(|b| b.data.capacity())
+            .sum();
+        let used: usize = log.blocks.iter().rev().skip(1).map(|b| b.data.len()).sum();
+        assert_eq!(held, used);
+        let first = log.first_id();
+        for (k, r) in log.iter().enumerate() {
+            let id = first + k as u64;
+            let i = u32::try_from(id / 2).unwrap();
+            if id.is_multiple_of(2) {
+                assert_eq!(r.bytes, &big(i)[..], "record {id}");
+                assert_eq!(r.peer, peers()[1]);
+                assert_eq!(r.direction, Direction::Received);
+            } else {
+                assert_eq!(r.bytes, b"note");
+                assert_eq!(r.direction, Direction::Info);
+            }
+            assert_eq!(r.time_us, u64::from(i));
+        }
     }
 
     #[test]
