@@ -400,6 +400,24 @@ pub trait Traffic {
     fn script_notes(&mut self) -> Vec<(Direction, String)> {
         Vec::new()
     }
+    /// The session's capture choices and what its capture is about, when its automatic
+    /// capture is switched on (see [`drain_capturing`]).
+    fn auto_capture_choice(&self) -> Option<(CaptureSettings, CaptureContext)> {
+        None
+    }
+}
+
+/// [`drain`], then the automatic capture started as soon as the session is active, whether or
+/// not it is shown (so a session in a tab nobody looks at is captured from its start).
+pub fn drain_capturing<T: Traffic>(tab: &mut T) -> bool
+where
+    T::Command: TapCommand,
+{
+    let more = drain(tab);
+    if let Some((settings, ctx)) = tab.auto_capture_choice() {
+        tab.session().auto_capture(&ctx, &settings);
+    }
+    more
 }
 
 /// Applies the waiting worker events of `tab` within its limits: a worker's failure is noted

@@ -421,12 +421,7 @@ impl TcpServerTab {
 
     /// Applies waiting worker events (bounded per frame). Returns true if more are waiting.
     pub fn drain_events(&mut self) -> bool {
-        let more = crate::gui::session::drain(self);
-        if self.settings.capture.auto {
-            let ctx = self.capture_context();
-            self.session.auto_capture(&ctx, &self.settings.capture);
-        }
-        more
+        crate::gui::session::drain_capturing(self)
     }
 
     /// This session's figures for `sockpit gui --report`.
@@ -446,6 +441,18 @@ impl TcpServerTab {
 }
 
 impl Traffic for TcpServerTab {
+    fn auto_capture_choice(
+        &self,
+    ) -> Option<(
+        crate::gui::widgets::capture_bar::CaptureSettings,
+        crate::gui::widgets::capture_bar::CaptureContext,
+    )> {
+        self.settings
+            .capture
+            .auto
+            .then(|| (self.settings.capture.clone(), self.capture_context()))
+    }
+
     type Command = Command;
     type Event = Event;
     const LIMITS: DrainLimits = DrainLimits {

@@ -503,12 +503,7 @@ impl UdpTab {
 
     /// Applies waiting worker events (bounded per frame). Returns true if more are waiting.
     pub fn drain_events(&mut self) -> bool {
-        let more = crate::gui::session::drain(self);
-        if self.settings.capture.auto {
-            let ctx = self.capture_context();
-            self.session.auto_capture(&ctx, &self.settings.capture);
-        }
-        more
+        crate::gui::session::drain_capturing(self)
     }
 
     /// This session's figures for `sockpit gui --report`.
@@ -536,6 +531,18 @@ impl UdpTab {
 }
 
 impl Traffic for UdpTab {
+    fn auto_capture_choice(
+        &self,
+    ) -> Option<(
+        crate::gui::widgets::capture_bar::CaptureSettings,
+        crate::gui::widgets::capture_bar::CaptureContext,
+    )> {
+        self.settings
+            .capture
+            .auto
+            .then(|| (self.settings.capture.clone(), self.capture_context()))
+    }
+
     type Command = Command;
     type Event = Event;
     /// The window draws live traffic about ten times a second
