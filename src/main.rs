@@ -40,6 +40,13 @@ fn gui(args: &GuiArgs) -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
+    // A folder named for the captures is made, as `--capture FILE` makes its file.
+    if let Some(dir) = &args.capture_dir
+        && let Err(e) = sockpit::cli::make_capture_dir(dir)
+    {
+        eprintln!("sockpit: {e}");
+        return ExitCode::from(e.exit_code());
+    }
     // eframe reads this file before the app exists (egui's zoom, the window's size), and
     // reads it whole or not at all: repair it first, keeping a backup of what had to change.
     let state_file = state_file_path();

@@ -902,3 +902,17 @@ fn a_receive_buffer_out_of_range_is_a_usage_error_before_binding() {
         "--recv-buffer",
     );
 }
+
+#[test]
+fn a_capture_folder_that_cannot_be_made_is_a_usage_error_before_the_window_opens() {
+    usage_error(
+        &[
+            "gui",
+            "--listen",
+            "127.0.0.1:0",
+            "--capture-dir",
+            "/proc/sockpit-none/caps",
+        ],
+        "cannot make the capture folder /proc/sockpit-none/caps",
+    );
+}

@@ -117,6 +117,14 @@ pub struct GuiArgs {
     pub report: Option<std::path::PathBuf>,
 }
 
+/// Makes the folder `gui --capture-dir` names (and its parents), as `--capture FILE` makes its
+/// file; a usage error saying why when it cannot be made.
+pub fn make_capture_dir(dir: &std::path::Path) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError::Usage(t!("report.capture_dir", dir = dir.display(), error = e).into_owned())
+    })
+}
+
 /// What a failed command was about; decides the exit code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CliError {
