@@ -4,7 +4,7 @@
 # capture on; then every counter, every capture file, the memory's tail and the window's answer
 # to input are checked (scripts/soak/soak.py says how). Prints Markdown rows for the README.
 #
-#   scripts/soak.sh [MINUTES] [OUT_DIR]
+#   scripts/soak.sh [MINUTES] [OUT_DIR] [SCALE]   (SCALE multiplies every peer's rate)
 #
 # As root it runs in a network namespace of its own that has only `lo` (so the kernel's UDP
 # drop count is this run's alone), deleted on exit; otherwise on this machine's loopback. All
@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MINUTES=${1:-60}
 OUT=${2:-/tmp/sockpit-soak}
+SCALE=${3:-1}
 log() { echo "soak.sh: $*" >&2; }
 
 for p in xvfb python3 iproute2; do
@@ -60,4 +61,4 @@ for _ in $(seq 100); do [ -s "$OUT/display" ] && break; sleep 0.1; done
 export DISPLAY=":$(head -1 "$OUT/display")"
 log "display $DISPLAY, $MINUTES min, output in $OUT"
 "${run[@]}" env DISPLAY="$DISPLAY" python3 scripts/soak/soak.py \
-  --sockpit "$SOCKPIT" --out "$OUT" --minutes "$MINUTES"
+  --sockpit "$SOCKPIT" --out "$OUT" --minutes "$MINUTES" --scale "$SCALE"

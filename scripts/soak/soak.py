@@ -280,7 +280,13 @@ def main():
     ap.add_argument("--sockpit", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiply every peer's rate (a shorter run that moves as many bytes)")
     args = ap.parse_args()
+    global DEV_RATE, CLIENT_MSGS, UDP_RATE
+    DEV_RATE *= args.scale
+    CLIENT_MSGS *= args.scale
+    UDP_RATE *= args.scale
     display = os.environ["DISPLAY"]
     out = os.path.abspath(args.out)
     captures = os.path.join(out, "captures")
@@ -336,6 +342,8 @@ def main():
         while time.monotonic() < end and gui.poll() is None:
             rss, cpu = proc_sample(gui.pid)
             samples.append((time.monotonic() - t0, rss, cpu))
+            with open(os.path.join(out, "samples.csv"), "a") as f:
+                f.write(f"{samples[-1][0]:.0f},{rss},{cpu:.2f}\n")
             if time.monotonic() >= next_probe:
                 probes.append(probe(display))
                 next_probe += PROBE_EVERY_S
